@@ -1,0 +1,24 @@
+// Runs pipelines: per pipeline, one thread pulls events from the trigger and
+// one thread deploys them, one at a time. Events that arrive while a deploy
+// runs coalesce to the newest — an older release is never deployed after a
+// newer one was announced. run() returns when every trigger has ended (the
+// stdin handler after its one event) or stop is raised.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "agent/pipeline.hpp"
+#include "util/stop_signal.hpp"
+
+namespace haul {
+
+struct AgentSummary {
+  int deploys = 0;
+  int failures = 0;        // failed deploys
+  int trigger_errors = 0;  // e.g. unreadable event input
+};
+
+AgentSummary run_agent(const std::vector<std::unique_ptr<Pipeline>>& pipelines, StopSignal& stop);
+
+}  // namespace haul

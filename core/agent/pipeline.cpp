@@ -1,0 +1,41 @@
+#include "agent/pipeline.hpp"
+
+#include "plugin/config_schema.hpp"
+#include "util/error.hpp"
+
+namespace haul {
+
+std::vector<HookInstance*> Pipeline::hook_ptrs() const {
+  std::vector<HookInstance*> out;
+  for (const auto& h : hooks) out.push_back(h.get());
+  return out;
+}
+
+std::unique_ptr<Pipeline> build_pipeline(const PipelineConfig& cfg, const PluginRegistry& registry,
+                                         const std::string& origin, bool with_trigger) {
+  auto p = std::make_unique<Pipeline>();
+  p->name = cfg.name;
+  p->deploy = cfg.deploy;
+  const std::string where = origin + ": pipeline " + cfg.name;
+  if (with_trigger) {
+    auto plugin = registry.require(cfg.trigger.type, HAUL_KIND_TRIGGER, where + " trigger");
+    auto settings = validate_plugin_config(*plugin, cfg.trigger.settings, origin, cfg.trigger.field_path);
+    p->trigger = std::make_unique<TriggerInstance>(plugin, settings, cfg.name + "/" + plugin->name());
+  }
+  for (const auto& [name, use] : cfg.sources) registry.require(name, HAUL_KIND_SOURCE, where + " sources");
+  for (const auto& plugin : registry.of_kind(HAUL_KIND_SOURCE)) {
+    auto it = cfg.sources.find(plugin->name());
+    YAML::Node node = it == cfg.sources.end() ? YAML::Node() : it->second.settings;
+    std::string path = "pipelines." + cfg.name + ".sources." + plugin->name();
+    auto settings = validate_plugin_config(*plugin, node, origin, path, {});
+    p->sources.add(std::make_unique<SourceInstance>(plugin, settings, cfg.name + "/" + plugin->name()));
+  }
+  for (const auto& use : cfg.hooks) {
+    auto plugin = registry.require(use.type, HAUL_KIND_HOOK, where + " hooks");
+    auto settings = validate_plugin_config(*plugin, use.settings, origin, use.field_path);
+    p->hooks.push_back(std::make_unique<HookInstance>(plugin, settings, cfg.name + "/" + plugin->name()));
+  }
+  return p;
+}
+
+}  // namespace haul

@@ -1,0 +1,32 @@
+// A pipeline wired from its config: the trigger, the sources (by URL scheme)
+// and the hooks, each a plugin instance whose settings were validated against
+// the plugin's declared fields. Building every pipeline before running any
+// means a config error stops haul at start-up, not at the first event.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/pipeline_config.hpp"
+#include "deploy/fetcher.hpp"
+#include "plugin/instance.hpp"
+#include "plugin/registry.hpp"
+
+namespace haul {
+
+struct Pipeline {
+  std::string name;
+  std::unique_ptr<TriggerInstance> trigger;  // null for one-shot `haul deploy`
+  SourceSet sources;
+  std::vector<std::unique_ptr<HookInstance>> hooks;
+  DeployOptions deploy;
+
+  std::vector<HookInstance*> hook_ptrs() const;
+};
+
+// with_trigger=false builds everything but the trigger (for `haul deploy`).
+std::unique_ptr<Pipeline> build_pipeline(const PipelineConfig& cfg, const PluginRegistry& registry,
+                                         const std::string& origin, bool with_trigger = true);
+
+}  // namespace haul

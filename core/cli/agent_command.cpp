@@ -1,0 +1,47 @@
+// `haul agent --config haul.yaml`: the long-running agent. Builds every
+// pipeline first (so a config error stops it before anything runs), then
+// serves them all until SIGTERM/SIGINT, finishing a deploy in progress.
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+#include "agent/agent.hpp"
+#include "cli/cli_common.hpp"
+#include "cli/shutdown_signals.hpp"
+#include "util/error.hpp"
+#include "version.hpp"
+
+namespace po = boost::program_options;
+
+namespace haul {
+
+int run_agent_command(const Args& args) {
+  po::options_description desc("haul agent --config FILE");
+  desc.add_options()("config", po::value<std::string>(), "pipeline config (YAML); see examples/pipelines/");
+  desc.add(common_options());
+  try {
+    auto vm = parse_args(args, desc);
+    if (vm.count("help")) {
+      std::cout << desc << "\n";
+      return 0;
+    }
+    if (!vm.count("config")) throw Error("haul agent needs --config FILE (see examples/pipelines/agent.yaml)");
+    StopSignal stop;
+    ShutdownSignals signals(stop);
+    HaulConfig cfg = load_config_file(vm["config"].as<std::string>());
+    auto registry = load_registry(cfg.plugin_path);
+    std::vector<std::unique_ptr<Pipeline>> pipelines;
+    for (const auto& p : cfg.pipelines) pipelines.push_back(build_pipeline(p, registry, cfg.origin));
+    std::string names;
+    for (const auto& p : pipelines) names += (names.empty() ? "" : ", ") + p->name + " (" + p->trigger->plugin().name() + ")";
+    spdlog::info("haul {} agent running {} pipeline(s): {}", HAUL_VERSION, pipelines.size(), names);
+    AgentSummary s = run_agent(pipelines, stop);
+    spdlog::info("agent stopped after {} deploy(s), {} failed", s.deploys, s.failures);
+    return stop.raised() || (s.failures == 0 && s.trigger_errors == 0) ? 0 : 1;
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  }
+}
+
+}  // namespace haul

@@ -1,0 +1,64 @@
+#include "cli/cli_common.hpp"
+
+#include "cli/deploy_flags.hpp"
+#include "util/error.hpp"
+#include "util/logging.hpp"
+
+namespace po = boost::program_options;
+
+namespace haul {
+
+po::options_description common_options() {
+  po::options_description desc("Common options");
+  desc.add_options()
+      ("help,h", "show this help")
+      ("log-level", po::value<std::string>()->default_value("info"), "debug, info, warn or error");
+  return desc;
+}
+
+po::variables_map parse_args(const Args& args, const po::options_description& desc,
+                             const std::vector<std::string>& positional) {
+  po::positional_options_description pos;
+  for (const auto& name : positional) pos.add(name.c_str(), 1);
+  po::variables_map vm;
+  try {
+    auto style = po::command_line_style::default_style | po::command_line_style::allow_long_disguise;
+    po::store(po::command_line_parser(args).options(desc).positional(pos).style(style).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw Error(std::string(e.what()) + " (see haul --help)");
+  }
+  setup_logging(vm.count("log-level") ? vm["log-level"].as<std::string>() : "info");
+  return vm;
+}
+
+SelectedPipeline select_pipeline(const po::variables_map& vm) {
+  SelectedPipeline s;
+  if (vm.count("config")) {
+    s.config = load_config_file(vm["config"].as<std::string>());
+    const auto& pipelines = s.config.pipelines;
+    if (vm.count("pipeline")) {
+      const auto name = vm["pipeline"].as<std::string>();
+      auto it = std::find_if(pipelines.begin(), pipelines.end(), [&](const auto& p) { return p.name == name; });
+      if (it == pipelines.end()) {
+        std::string names;
+        for (const auto& p : pipelines) names += (names.empty() ? "" : ", ") + p.name;
+        throw Error(s.config.origin + ": no pipeline named '" + name + "'; the file has: " + names);
+      }
+      s.pipeline = *it;
+    } else if (pipelines.size() == 1) {
+      s.pipeline = pipelines.front();
+    } else {
+      throw Error(s.config.origin + " has " + std::to_string(pipelines.size()) +
+                  " pipelines; choose one with --pipeline NAME");
+    }
+  } else {
+    if (vm.count("pipeline")) throw Error("--pipeline needs --config FILE to choose from");
+    s.config = default_config(DeployOptions{});
+    s.pipeline = s.config.pipelines.front();
+  }
+  apply_deploy_flags(vm, s.pipeline.deploy);
+  return s;
+}
+
+}  // namespace haul

@@ -1,0 +1,31 @@
+// What every subcommand shares: --log-level/--help, Go-flag-style parsing
+// (single-dash long flags as stretcher accepted), and choosing a pipeline
+// from --config/--pipeline.
+#pragma once
+
+#include <boost/program_options.hpp>
+
+#include <string>
+
+#include "cli/commands.hpp"
+#include "config/pipeline_config.hpp"
+
+namespace haul {
+
+boost::program_options::options_description common_options();
+
+// Parses args; positional names (may be empty) take the leftover words.
+// Sets up logging from --log-level. Throws haul::Error on bad usage.
+boost::program_options::variables_map parse_args(
+    const Args& args, const boost::program_options::options_description& desc,
+    const std::vector<std::string>& positional = {});
+
+// The config of --config (or the built-in default) and the pipeline named by
+// --pipeline (or the only one), with command-line deploy flags applied.
+struct SelectedPipeline {
+  HaulConfig config;
+  PipelineConfig pipeline;
+};
+SelectedPipeline select_pipeline(const boost::program_options::variables_map& vm);
+
+}  // namespace haul

@@ -1,0 +1,16 @@
+// The subcommands of the haul binary. Each returns the process exit code.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace haul {
+
+using Args = std::vector<std::string>;
+
+int run_handler(const Args& args);  // `haul` with stdin: consul watch / Serf / plain line
+int run_deploy(const Args& args);   // `haul deploy URL`
+int run_agent_command(const Args& args);  // `haul agent --config F`
+int run_plugins(const Args& args);  // `haul plugins list|describe NAME`
+
+}  // namespace haul

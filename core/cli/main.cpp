@@ -1,0 +1,54 @@
+// haul — a pull-based deploy engine. Entry point: picks the subcommand; with
+// none, haul is the stretcher-compatible event handler reading stdin.
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstring>
+#include <iostream>
+
+#include "cli/commands.hpp"
+#include "util/logging.hpp"
+#include "version.hpp"
+
+namespace {
+
+const char* kUsage =
+    "haul " HAUL_VERSION " — pull-based deploys: one event, every server pulls, verifies and switches.\n"
+    "\n"
+    "usage:\n"
+    "  haul [flags] < event          handle one event from stdin (consul watch, Serf, or a plain URL line)\n"
+    "  haul deploy URL [flags]       deploy one manifest URL\n"
+    "  haul agent --config FILE      run the pipelines of FILE until stopped\n"
+    "  haul plugins list             show loaded plugins, where from, and any refused\n"
+    "  haul plugins describe NAME    show a plugin's config fields\n"
+    "  haul version                  print the version\n"
+    "\n"
+    "deploy flags (as stretcher's): --timeout D --random-delay D --retry N --retry-wait D\n"
+    "  --max-bandwidth BYTES --rsync-verbose OPT   (D: 500ms, 10s, 1m30s; BYTES: 800k, 10M, 1.5MiB)\n"
+    "other: --config FILE --pipeline NAME --log-level debug|info|warn|error; haul COMMAND --help\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);  // a hook that stops reading its stdin must not kill haul
+  haul::setup_logging("info");
+  haul::Args args(argv + 1, argv + argc);
+  std::string cmd = args.empty() ? "" : args[0];
+  haul::Args rest = args.empty() ? args : haul::Args(args.begin() + 1, args.end());
+  if (cmd == "deploy") return haul::run_deploy(rest);
+  if (cmd == "agent") return haul::run_agent_command(rest);
+  if (cmd == "plugins") return haul::run_plugins(rest);
+  if (cmd == "version") {
+    std::cout << "haul " << HAUL_VERSION << "\n";
+    return 0;
+  }
+  if (cmd == "help" || cmd == "--help" || cmd == "-h" || cmd == "-help") {
+    std::cout << kUsage;
+    return 0;
+  }
+  if (!cmd.empty() && cmd[0] != '-') {
+    std::cerr << "haul: unknown command '" << cmd << "'\n\n" << kUsage;
+    return 2;
+  }
+  return haul::run_handler(args);
+}

@@ -1,0 +1,98 @@
+// The two one-deploy entry points:
+//  - `haul` (no subcommand): the stretcher-compatible handler. It reads one
+//    event from stdin through the consul-watch trigger plugin — a Consul
+//    watch JSON array, a Serf user event, or a plain line — and deploys it.
+//    Under consul watch (CONSUL_INDEX set) it always exits 0, because a
+//    non-zero exit stops the watch; the failure is logged instead.
+//  - `haul deploy URL`: deploy one manifest URL, no event involved.
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <iostream>
+
+#include "agent/agent.hpp"
+#include "cli/cli_common.hpp"
+#include "cli/deploy_flags.hpp"
+#include "cli/shutdown_signals.hpp"
+#include "deploy/deploy_engine.hpp"
+#include "util/error.hpp"
+#include "version.hpp"
+
+namespace po = boost::program_options;
+
+namespace haul {
+namespace {
+
+po::options_description one_shot_options(const char* title) {
+  po::options_description desc(title);
+  desc.add_options()
+      ("config", po::value<std::string>(), "pipeline config (YAML) whose sources, hooks and deploy options to use")
+      ("pipeline", po::value<std::string>(), "which pipeline of --config (needed when it has several)")
+      ("version,v", "print the version and exit");
+  add_deploy_flags(desc);
+  desc.add(common_options());
+  return desc;
+}
+
+}  // namespace
+
+int run_handler(const Args& args) {
+  const bool under_consul_watch = std::getenv("CONSUL_INDEX") != nullptr;
+  auto desc = one_shot_options("haul [options] < event   (consul watch / Serf handler, or echo URL | haul)");
+  try {
+    auto vm = parse_args(args, desc);
+    if (vm.count("help")) {
+      std::cout << desc << "\n";
+      return 0;
+    }
+    if (vm.count("version")) {
+      std::cout << "haul " << HAUL_VERSION << "\n";
+      return 0;
+    }
+    StopSignal stop;
+    ShutdownSignals signals(stop);
+    auto selected = select_pipeline(vm);
+    // Whatever the config says, the handler's events come from stdin.
+    selected.pipeline.trigger = {"consul-watch", YAML::Node(), "trigger"};
+    auto registry = load_registry(selected.config.plugin_path);
+    spdlog::info("haul {} handling an event from stdin (pipeline {})", HAUL_VERSION, selected.pipeline.name);
+    std::vector<std::unique_ptr<Pipeline>> pipelines;
+    pipelines.push_back(build_pipeline(selected.pipeline, registry, selected.config.origin));
+    AgentSummary s = run_agent(pipelines, stop);
+    bool ok = s.failures == 0 && s.trigger_errors == 0;
+    if (!ok && under_consul_watch) {
+      spdlog::warn("exiting 0 despite the failure: running under consul watch (CONSUL_INDEX is set)");
+      return 0;
+    }
+    return ok ? 0 : 1;
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return under_consul_watch ? 0 : 2;
+  }
+}
+
+int run_deploy(const Args& args) {
+  auto desc = one_shot_options("haul deploy MANIFEST_URL [options]");
+  desc.add_options()("url", po::value<std::string>(), "manifest URL (positional)");
+  try {
+    auto vm = parse_args(args, desc, {"url"});
+    if (vm.count("help")) {
+      std::cout << desc << "\n";
+      return 0;
+    }
+    if (!vm.count("url")) throw Error("haul deploy needs a manifest URL, e.g. haul deploy s3://bucket/manifest.yml");
+    StopSignal stop;
+    ShutdownSignals signals(stop);
+    auto selected = select_pipeline(vm);
+    auto registry = load_registry(selected.config.plugin_path);
+    auto pipeline = build_pipeline(selected.pipeline, registry, selected.config.origin, false);
+    DeployEngine engine(pipeline->name, pipeline->sources, pipeline->hook_ptrs(), pipeline->deploy);
+    DeployResult r = engine.run({vm["url"].as<std::string>(), ""}, stop);
+    return r.ok ? 0 : 1;
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  }
+}
+
+}  // namespace haul

@@ -1,0 +1,42 @@
+// The deploy manifest: the YAML document an event points at. Field for field
+// the same as fujiwara/stretcher's, so existing manifests work unchanged:
+//   src, checksum, dest, dest_mode, commands.{pre,post,success,failure},
+//   excludes, exclude_from, sync_strategy (rsync | mv)
+// plus {{ env }} / {{ must_env }} templating.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "config/env_template.hpp"
+
+namespace haul {
+
+enum class SyncStrategy { rsync = 1, mv = 2 };
+
+struct Commands {
+  std::vector<std::string> pre, post, success, failure;
+};
+
+struct Manifest {
+  std::string src;       // empty: a commands-only manifest
+  std::string checksum;  // lower-case hex; md5/sha1/sha256/sha512 by length
+  std::string dest;
+  unsigned dest_mode = 0755;
+  Commands commands;
+  std::vector<std::string> excludes;
+  std::string exclude_from;  // a file inside the archive
+  SyncStrategy sync_strategy = SyncStrategy::rsync;
+  std::vector<std::string> ignored_fields;  // unknown top-level keys, for a warning
+
+  // "md5", "sha1", "sha256" or "sha512", from the checksum's length.
+  std::string checksum_algorithm() const;
+};
+
+// origin names the manifest (its URL) in error messages.
+Manifest parse_manifest(const std::string& text, const std::string& origin,
+                        const EnvLookup& lookup = process_env);
+
+const char* to_string(SyncStrategy s);
+
+}  // namespace haul

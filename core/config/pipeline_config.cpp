@@ -1,0 +1,163 @@
+#include "config/pipeline_config.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "config/yaml_util.hpp"
+#include "util/error.hpp"
+#include "util/units.hpp"
+
+namespace haul {
+namespace {
+
+void reject_unknown_keys(const YAML::Node& map, const std::vector<std::string>& valid,
+                         const std::string& origin, const std::string& field_path) {
+  for (const auto& kv : map) {
+    const std::string key = kv.first.Scalar();
+    if (std::find(valid.begin(), valid.end(), key) != valid.end()) continue;
+    std::string list;
+    for (const auto& v : valid) list += (list.empty() ? "" : ", ") + v;
+    throw Error(yaml_where(origin, kv.first) + ": " + (field_path.empty() ? "" : field_path + ": ") +
+                "unknown key '" + key + "'; valid keys: " + list);
+  }
+}
+
+PluginUse plugin_use(const YAML::Node& node, const std::string& origin, const std::string& path) {
+  PluginUse use;
+  use.field_path = path;
+  if (node.IsScalar()) {
+    use.type = node.Scalar();
+    return use;
+  }
+  if (!node.IsMap())
+    throw Error(yaml_where(origin, node) + ": " + path +
+                ": expected a plugin name or a map with 'type', got " + yaml_kind(node));
+  if (!node["type"].IsDefined())
+    throw Error(yaml_where(origin, node) + ": " + path + ": missing 'type' (the plugin's name)");
+  use.type = yaml_string(node["type"], origin, path + ".type");
+  use.settings = node;
+  return use;
+}
+
+}  // namespace
+
+DeployOptions parse_deploy_options(const YAML::Node& node, const std::string& origin,
+                                   const std::string& path) {
+  DeployOptions d;
+  if (!node.IsDefined() || node.IsNull()) return d;
+  if (!node.IsMap())
+    throw Error(yaml_where(origin, node) + ": " + path + ": expected a map, got " + yaml_kind(node));
+  reject_unknown_keys(node,
+                      {"random_delay", "retry", "retry_wait", "timeout", "max_bandwidth", "rsync_verbose"},
+                      origin, path);
+  auto duration = [&](const char* key, std::chrono::milliseconds& out) {
+    if (!node[key].IsDefined()) return;
+    std::string text = yaml_string(node[key], origin, path + "." + key);
+    auto v = parse_duration(text);
+    if (!v)
+      throw Error(yaml_where(origin, node[key]) + ": " + path + "." + key +
+                  ": expected a duration like 500ms, 10s, 1m30s; got '" + text + "'");
+    out = *v;
+  };
+  duration("random_delay", d.random_delay);
+  duration("retry_wait", d.retry_wait);
+  duration("timeout", d.timeout);
+  if (node["retry"].IsDefined()) {
+    std::string text = yaml_string(node["retry"], origin, path + ".retry");
+    try {
+      size_t used = 0;
+      d.retry = std::stoi(text, &used);
+      if (used != text.size() || d.retry < 0) throw std::invalid_argument("negative");
+    } catch (const std::logic_error&) {
+      throw Error(yaml_where(origin, node["retry"]) + ": " + path +
+                  ".retry: expected a whole number of retries (0 or more), got '" + text + "'");
+    }
+  }
+  if (node["max_bandwidth"].IsDefined()) {
+    std::string text = yaml_string(node["max_bandwidth"], origin, path + ".max_bandwidth");
+    auto v = parse_bytes(text);
+    if (!v)
+      throw Error(yaml_where(origin, node["max_bandwidth"]) + ": " + path +
+                  ".max_bandwidth: expected bytes per second like 800k, 10M, 1.5MiB; got '" + text + "'");
+    d.max_bandwidth_bytes_per_s = *v;
+  }
+  if (node["rsync_verbose"].IsDefined())
+    d.rsync_verbose = node["rsync_verbose"].IsNull() ? "" : yaml_string(node["rsync_verbose"], origin, path + ".rsync_verbose");
+  return d;
+}
+
+HaulConfig parse_config(const std::string& raw, const std::string& origin, const EnvLookup& lookup) {
+  const std::string text = render_env_template(raw, origin, lookup);
+  YAML::Node root = parse_yaml(text, origin);
+  if (!root.IsMap())
+    throw Error(origin + ": expected a map with 'pipelines' at the top, got " + yaml_kind(root));
+  reject_unknown_keys(root, {"state_dir", "plugin_path", "pipelines"}, origin, "");
+  HaulConfig cfg;
+  cfg.origin = origin;
+  if (root["state_dir"].IsDefined()) cfg.state_dir = yaml_string(root["state_dir"], origin, "state_dir");
+  cfg.plugin_path = yaml_string_list(root["plugin_path"], origin, "plugin_path");
+  const YAML::Node pipelines = root["pipelines"];
+  if (!pipelines.IsDefined() || !pipelines.IsMap() || pipelines.size() == 0)
+    throw Error(yaml_where(origin, pipelines.IsDefined() ? pipelines : root) +
+                ": pipelines: expected a map of one or more named pipelines (e.g. pipelines: { web: { trigger: ... } })");
+  for (const auto& kv : pipelines) {
+    PipelineConfig p;
+    p.name = kv.first.Scalar();
+    const std::string path = "pipelines." + p.name;
+    const YAML::Node node = kv.second;
+    if (!node.IsMap())
+      throw Error(yaml_where(origin, node) + ": " + path + ": expected a map with trigger, sources, hooks, deploy");
+    reject_unknown_keys(node, {"trigger", "sources", "hooks", "deploy"}, origin, path);
+    if (!node["trigger"].IsDefined())
+      throw Error(yaml_where(origin, node) + ": " + path + ": missing 'trigger' (e.g. trigger: consul-watch)");
+    p.trigger = plugin_use(node["trigger"], origin, path + ".trigger");
+    const YAML::Node sources = node["sources"];
+    if (sources.IsDefined() && !sources.IsNull()) {
+      if (!sources.IsMap())
+        throw Error(yaml_where(origin, sources) + ": " + path +
+                    ".sources: expected a map from source plugin name to its settings");
+      for (const auto& s : sources) {
+        PluginUse use;
+        use.type = s.first.Scalar();
+        use.settings = s.second;
+        use.field_path = path + ".sources." + use.type;
+        p.sources[use.type] = use;
+      }
+    }
+    const YAML::Node hooks = node["hooks"];
+    if (!hooks.IsDefined() || hooks.IsNull()) {
+      p.hooks.push_back({"shell", YAML::Node(), path + ".hooks[0]"});
+    } else {
+      if (!hooks.IsSequence())
+        throw Error(yaml_where(origin, hooks) + ": " + path + ".hooks: expected a list, e.g. [shell]");
+      for (size_t i = 0; i < hooks.size(); ++i)
+        p.hooks.push_back(plugin_use(hooks[i], origin, path + ".hooks[" + std::to_string(i) + "]"));
+    }
+    p.deploy = parse_deploy_options(node["deploy"], origin, path + ".deploy");
+    cfg.pipelines.push_back(std::move(p));
+  }
+  return cfg;
+}
+
+HaulConfig load_config_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw Error(path + ": cannot read the config file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_config(ss.str(), path);
+}
+
+HaulConfig default_config(const DeployOptions& deploy) {
+  HaulConfig cfg;
+  cfg.origin = "(built-in default)";
+  PipelineConfig p;
+  p.name = "default";
+  p.trigger = {"consul-watch", YAML::Node(), "trigger"};
+  p.hooks.push_back({"shell", YAML::Node(), "hooks[0]"});
+  p.deploy = deploy;
+  cfg.pipelines.push_back(std::move(p));
+  return cfg;
+}
+
+}  // namespace haul

@@ -1,0 +1,71 @@
+// The agent's YAML configuration: which pipelines run, each one's trigger,
+// sources, hooks and deploy options. With no file, default_config() is the
+// stretcher-compatible handler: trigger consul-watch (stdin), every source,
+// hook shell.
+//
+//   state_dir: /var/lib/haul
+//   plugin_path: [/opt/haul/plugins]
+//   pipelines:
+//     web:
+//       trigger: { type: consul-http, event: deploy_web }
+//       sources: { http: { connect_timeout: 5s } }
+//       hooks: [ shell ]
+//       deploy: { retry: 3, retry_wait: 2s, timeout: 10m, max_bandwidth: 20M }
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "config/env_template.hpp"
+
+namespace haul {
+
+// Options that shape one deploy; stretcher's command-line flags map here.
+struct DeployOptions {
+  std::chrono::milliseconds random_delay{0};  // sleep [0, random_delay) before starting
+  int retry = 0;                              // extra attempts for a failed fetch
+  std::chrono::milliseconds retry_wait{3000};
+  std::chrono::milliseconds timeout{0};       // limit for fetching src; 0 = none
+  uint64_t max_bandwidth_bytes_per_s = 0;     // 0 = unlimited
+  std::string rsync_verbose = "-v";           // "" quiet, "-v" summary+files, "-vv" more
+};
+
+// One plugin as the config names it; `settings` is checked against the
+// plugin's declared fields when the pipeline is built.
+struct PluginUse {
+  std::string type;
+  YAML::Node settings;  // map or null
+  std::string field_path;  // "pipelines.web.trigger", for error messages
+};
+
+struct PipelineConfig {
+  std::string name;
+  PluginUse trigger;
+  std::map<std::string, PluginUse> sources;  // settings for named sources; others use defaults
+  std::vector<PluginUse> hooks;
+  DeployOptions deploy;
+};
+
+struct HaulConfig {
+  std::string origin;  // the file, or "(built-in default)"
+  std::string state_dir;
+  std::vector<std::string> plugin_path;
+  std::vector<PipelineConfig> pipelines;
+};
+
+HaulConfig parse_config(const std::string& text, const std::string& origin,
+                        const EnvLookup& lookup = process_env);
+HaulConfig load_config_file(const std::string& path);
+// The embedded default: one pipeline "default" = consul-watch + all sources + shell.
+HaulConfig default_config(const DeployOptions& deploy);
+
+// Parses a `deploy:` map; also used for flag defaults.
+DeployOptions parse_deploy_options(const YAML::Node& node, const std::string& origin,
+                                   const std::string& field_path);
+
+}  // namespace haul

@@ -1,0 +1,65 @@
+#include "config/yaml_util.hpp"
+
+#include "util/error.hpp"
+
+namespace haul {
+
+YAML::Node parse_yaml(const std::string& text, const std::string& origin) {
+  try {
+    return YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    std::string where = origin;
+    if (!e.mark.is_null())
+      where += ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1);
+    throw Error(where + ": invalid YAML: " + e.msg);
+  }
+}
+
+std::string yaml_where(const std::string& origin, const YAML::Node& node) {
+  if (!node.IsDefined() || node.Mark().is_null()) return origin;
+  return origin + ":" + std::to_string(node.Mark().line + 1);
+}
+
+std::string yaml_kind(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: return "a map";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Scalar: return "a string";
+    case YAML::NodeType::Null: return "null";
+    default: return "nothing";
+  }
+}
+
+std::string yaml_string(const YAML::Node& node, const std::string& origin,
+                        const std::string& field) {
+  if (!node.IsScalar())
+    throw Error(yaml_where(origin, node) + ": " + field + ": expected a string, got " +
+                yaml_kind(node));
+  return node.Scalar();
+}
+
+std::vector<std::string> yaml_string_list(const YAML::Node& node, const std::string& origin,
+                                          const std::string& field) {
+  std::vector<std::string> out;
+  if (!node.IsDefined() || node.IsNull()) return out;
+  if (node.IsScalar()) {
+    out.push_back(node.Scalar());
+    return out;
+  }
+  if (!node.IsSequence())
+    throw Error(yaml_where(origin, node) + ": " + field + ": expected a list of strings, got " +
+                yaml_kind(node));
+  for (size_t i = 0; i < node.size(); ++i) {
+    const YAML::Node item = node[i];
+    if (!item.IsScalar()) {
+      std::string hint = item.IsMap() ? " (an unquoted ': ' makes a map; quote the whole item)"
+                                      : "";
+      throw Error(yaml_where(origin, item) + ": " + field + "[" + std::to_string(i) +
+                  "]: expected a string, got " + yaml_kind(item) + hint);
+    }
+    out.push_back(item.Scalar());
+  }
+  return out;
+}
+
+}  // namespace haul

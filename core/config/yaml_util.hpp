@@ -1,0 +1,29 @@
+// Small helpers so every YAML error says where it is: "file:line: field: what
+// was expected". yaml-cpp marks are 0-based; operators count lines from 1.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <string>
+#include <vector>
+
+namespace haul {
+
+// Parses text; a syntax error becomes haul::Error "origin:line:col: ...".
+YAML::Node parse_yaml(const std::string& text, const std::string& origin);
+
+// "origin:line" for a node (just "origin" when the node has no mark).
+std::string yaml_where(const std::string& origin, const YAML::Node& node);
+
+// The node's type in words: "a map", "a list", "a string", "null".
+std::string yaml_kind(const YAML::Node& node);
+
+// A scalar as text; anything else is an error naming field and location.
+std::string yaml_string(const YAML::Node& node, const std::string& origin,
+                        const std::string& field);
+
+// A list of scalars, or a single scalar taken as a one-item list.
+std::vector<std::string> yaml_string_list(const YAML::Node& node, const std::string& origin,
+                                          const std::string& field);
+
+}  // namespace haul

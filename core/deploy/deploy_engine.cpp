@@ -1,0 +1,308 @@
+#include "deploy/deploy_engine.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "config/manifest.hpp"
+#include "deploy/byte_pipe.hpp"
+#include "deploy/deploy_log.hpp"
+#include "deploy/extractor.hpp"
+#include "deploy/hasher.hpp"
+#include "deploy/tree_sync.hpp"
+#include "util/error.hpp"
+#include "util/units.hpp"
+
+namespace haul {
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// Removes the staging folder however the deploy ends.
+struct StagingFolder {
+  fs::path path;
+  ~StagingFolder() {
+    std::error_code ec;
+    if (!path.empty()) fs::remove_all(path, ec);
+  }
+};
+
+std::string octal(unsigned mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", mode);
+  return buf;
+}
+
+// The per-deploy state hooks see; lives for one run().
+class Deploy {
+ public:
+  Deploy(const std::string& pipeline, const SourceSet& sources, const std::vector<HookInstance*>& hooks,
+         const DeployOptions& options, const DeployRequest& request, StopSignal& stop)
+      : pipeline_(pipeline), sources_(sources), hooks_(hooks), options_(options), request_(request),
+        stop_(stop), log_(pipeline) {}
+
+  DeployResult run() {
+    const auto start = Clock::now();
+    DeployResult result;
+    try {
+      random_delay();
+      log_.info("Loading manifest: " + request_.manifest_url);
+      FetchPolicy policy = fetch_policy();
+      policy.timeout = std::chrono::milliseconds(0);  // --timeout is stretcher's limit for src
+      const std::string text = fetch_text(sources_, request_.manifest_url, policy, stop_, log_);
+      manifest_ = parse_manifest(text, request_.manifest_url);
+      for (const auto& f : manifest_.ignored_fields)
+        log_.warn("manifest " + request_.manifest_url + ": unknown field '" + f + "' ignored");
+      if (manifest_.src.empty()) {
+        log_.info("No src in the manifest: running commands only");
+        phase(HAUL_PHASE_PRE, manifest_.commands.pre);
+        phase(HAUL_PHASE_POST, manifest_.commands.post);
+      } else {
+        deploy_src();
+      }
+      log_.info("Deploy manifest succeeded.");
+      result.ok = true;
+    } catch (const std::exception& e) {
+      result.error = e.what();
+      log_.error("Deploy manifest failed: " + result.error);
+    }
+    result.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+    if (result.ok) {
+      finish_phase(HAUL_PHASE_SUCCESS, manifest_.commands.success, "");
+    } else {
+      finish_phase(HAUL_PHASE_FAILURE, manifest_.commands.failure, result.error);
+    }
+    result.log = log_.text();
+    return result;
+  }
+
+ private:
+  FetchPolicy fetch_policy() const {
+    FetchPolicy p;
+    p.retry = options_.retry;
+    p.retry_wait = options_.retry_wait;
+    p.timeout = options_.timeout;
+    p.max_bandwidth_bytes_per_s = options_.max_bandwidth_bytes_per_s;
+    return p;
+  }
+
+  void random_delay() {
+    if (options_.random_delay.count() <= 0) return;
+    std::mt19937_64 rng(std::random_device{}());
+    std::uniform_int_distribution<long long> dist(0, options_.random_delay.count() - 1);
+    std::chrono::milliseconds d(dist(rng));
+    log_.info("Sleep " + format_duration(d) + " (random delay up to " + format_duration(options_.random_delay) + ")");
+    if (!stop_.sleep_for(d)) throw Error("cancelled during the random delay: haul is shutting down");
+  }
+
+  void deploy_src() {
+    if (manifest_.dest == "/")
+      throw Error("dest '/' is refused: syncing a release there would delete everything else on the host");
+    const fs::path dest = fs::absolute(manifest_.dest).lexically_normal();
+    const fs::path parent = dest.parent_path();
+    std::error_code ec;
+    fs::create_directories(parent, ec);
+    if (ec) throw Error("cannot create the parent of dest " + dest.string() + ": " + ec.message());
+
+    // Staging sits beside dest so that placing it is a rename, never a copy.
+    StagingFolder staging;
+    std::string tmpl = (parent / (".haul-staging-" + dest.filename().string() + "-XXXXXX")).string();
+    if (!mkdtemp(tmpl.data()))
+      throw Error("cannot create a staging folder in " + parent.string() + ": " + std::strerror(errno));
+    staging.path = tmpl;
+
+    fetch_and_extract(staging.path);
+
+    phase(HAUL_PHASE_PRE, manifest_.commands.pre);
+
+    log_.info("Set dest mode " + octal(manifest_.dest_mode));
+    if (chmod(staging.path.c_str(), manifest_.dest_mode) != 0)
+      throw Error("cannot set dest_mode on the staged release: " + std::string(std::strerror(errno)));
+
+    if (manifest_.sync_strategy == SyncStrategy::mv) {
+      log_.info("Move " + staging.path.string() + " to " + dest.string());
+      move_tree(staging.path, dest);
+      staging.path.clear();  // it is dest now
+    } else {
+      sync(staging.path, dest);
+    }
+    phase(HAUL_PHASE_POST, manifest_.commands.post);
+  }
+
+  void fetch_and_extract(const fs::path& staging) {
+    const std::string& src = manifest_.src;
+    log_.info("Fetching " + src + " into " + staging.string());
+    Hasher hasher(manifest_.checksum_algorithm());
+    BytePipe pipe;
+    std::string fetch_error;
+    FetchOutcome fetched;
+    const auto start = Clock::now();
+    std::thread fetcher([&] {
+      try {
+        fetched = fetch_stream(sources_, src, fetch_policy(), stop_, log_, [&](const void* d, size_t n) {
+          hasher.update(d, n);
+          return pipe.push(d, n);
+        });
+        pipe.close_write();
+      } catch (const std::exception& e) {
+        fetch_error = e.what();
+        pipe.close_write(fetch_error);
+      }
+    });
+    ChunkReader reader = [&]() -> std::pair<const void*, size_t> {
+      const auto& chunk = pipe.pop();
+      if (chunk.empty()) {
+        if (auto err = pipe.error()) throw Error(*err);
+        return {nullptr, 0};
+      }
+      return {chunk.data(), chunk.size()};
+    };
+    std::string extract_error;
+    ExtractStats stats;
+    try {
+      stats = extract_archive(reader, staging, src);
+    } catch (const std::exception& e) {
+      extract_error = e.what();
+    }
+    // Read to the end either way: the digest must cover every byte, and a
+    // corrupt download should be reported as a checksum mismatch.
+    while (fetch_error.empty() && !pipe.pop().empty()) {
+    }
+    pipe.close_read();
+    fetcher.join();
+    if (!fetch_error.empty()) throw Error(fetch_error);
+    const auto secs = std::chrono::duration<double>(Clock::now() - start).count();
+    log_.info("Fetched " + format_bytes(fetched.bytes) + " from " + src + " in " +
+              format_duration(std::chrono::milliseconds(static_cast<long long>(secs * 1000))));
+    const std::string sum = hasher.hex_digest();
+    if (sum != manifest_.checksum)
+      throw Error("checksum mismatch for " + src + ": expected " + manifest_.checksum + ", got " + sum + " (" +
+                  manifest_.checksum_algorithm() + "); dest left untouched");
+    log_.info("Checksum ok: " + sum + " (" + manifest_.checksum_algorithm() + ")");
+    if (!extract_error.empty()) throw Error(extract_error);
+    log_.info("Extracted " + std::to_string(stats.entries) + " entries (" + format_bytes(stats.bytes) + ")");
+  }
+
+  ExcludeRules exclude_rules(const fs::path& staging) {
+    ExcludeRules rules;
+    for (const auto& p : manifest_.excludes) rules.exclude(p);
+    if (!manifest_.exclude_from.empty()) {
+      const fs::path rel = fs::path(manifest_.exclude_from).lexically_normal();
+      if (rel.is_absolute() || rel.empty() || *rel.begin() == "..")
+        throw Error("exclude_from: '" + manifest_.exclude_from +
+                    "' must be a path inside the archive, like config/exclude.txt");
+      std::ifstream in(staging / rel);
+      if (!in) throw Error("exclude_from: '" + manifest_.exclude_from + "' is not a file in the archive " + manifest_.src);
+      std::string line;
+      while (std::getline(in, line)) rules.add_line(line);
+    }
+    return rules;
+  }
+
+  void sync(const fs::path& staging, const fs::path& dest) {
+    const ExcludeRules rules = exclude_rules(staging);
+    const auto verbosity = std::count(options_.rsync_verbose.begin(), options_.rsync_verbose.end(), 'v');
+    log_.info("Sync " + staging.string() + "/ to " + dest.string() + " (rsync -a --delete semantics)");
+    SyncReporter report;
+    if (verbosity > 0)
+      report = [&](const char* action, const std::string& path) {
+        log_.info(*action ? std::string(action) + " " + path : path);
+      };
+    SyncStats s = sync_tree(staging, dest, rules, report);
+    log_.info("Sync done: " + std::to_string(s.written) + " written, " + std::to_string(s.unchanged) +
+              " unchanged, " + std::to_string(s.deleted) + " deleted" +
+              (s.protected_by_exclude ? ", " + std::to_string(s.protected_by_exclude) + " kept by excludes" : ""));
+  }
+
+  static void hook_log(void* ctx, haul_log_level level, const char* msg) {
+    static_cast<Deploy*>(ctx)->log_.log(level, msg);
+  }
+  static int hook_cancelled(void* ctx) { return static_cast<Deploy*>(ctx)->stop_.raised() ? 1 : 0; }
+
+  static const char* phase_name(haul_phase p) {
+    switch (p) {
+      case HAUL_PHASE_PRE: return "pre";
+      case HAUL_PHASE_POST: return "post";
+      case HAUL_PHASE_SUCCESS: return "success";
+      case HAUL_PHASE_FAILURE: return "failure";
+    }
+    return "?";
+  }
+
+  // Calls every hook for a phase. Throws the first hook's error.
+  void phase(haul_phase p, const std::vector<std::string>& commands, const std::string& error = "") {
+    const std::string log_text = (p == HAUL_PHASE_SUCCESS || p == HAUL_PHASE_FAILURE) ? log_.text() : "";
+    std::vector<const char*> cmds;
+    for (const auto& c : commands) cmds.push_back(c.c_str());
+    const std::string dest = manifest_.dest;
+    std::vector<std::pair<std::string, std::string>> env_strings = {
+        {"HAUL_PHASE", phase_name(p)},          {"HAUL_PIPELINE", pipeline_},
+        {"HAUL_EVENT_ID", request_.event_id},   {"HAUL_MANIFEST_URL", request_.manifest_url},
+        {"HAUL_DEST", dest},
+    };
+    std::vector<haul_kv> env;
+    for (const auto& [k, v] : env_strings) env.push_back({k.c_str(), v.c_str()});
+    haul_hook_context ctx{};
+    ctx.struct_size = sizeof ctx;
+    ctx.phase = p;
+    ctx.pipeline = pipeline_.c_str();
+    ctx.event_id = request_.event_id.c_str();
+    ctx.manifest_url = request_.manifest_url.c_str();
+    ctx.dest = dest.c_str();
+    ctx.release_dir = dest.c_str();
+    ctx.commands = cmds.data();
+    ctx.command_count = cmds.size();
+    ctx.env = env.data();
+    ctx.env_count = env.size();
+    ctx.deploy_log = log_text.c_str();
+    ctx.deploy_log_len = log_text.size();
+    ctx.error = error.c_str();
+    ctx.log = &hook_log;
+    ctx.log_ctx = this;
+    ctx.cancelled = &hook_cancelled;
+    for (HookInstance* hook : hooks_) {
+      try {
+        hook->on_phase(ctx);
+      } catch (const Error& e) {
+        throw Error(std::string(phase_name(p)) + " hook " + hook->plugin().name() + ": " + e.what());
+      }
+    }
+  }
+
+  // success/failure: a failing hook is logged, never changes the result.
+  void finish_phase(haul_phase p, const std::vector<std::string>& commands, const std::string& error) {
+    try {
+      phase(p, commands, error);
+    } catch (const std::exception& e) {
+      log_.error(e.what());
+    }
+  }
+
+  const std::string& pipeline_;
+  const SourceSet& sources_;
+  const std::vector<HookInstance*>& hooks_;
+  const DeployOptions& options_;
+  const DeployRequest& request_;
+  StopSignal& stop_;
+  DeployLog log_;
+  Manifest manifest_;
+};
+
+}  // namespace
+
+DeployEngine::DeployEngine(std::string pipeline, const SourceSet& sources, std::vector<HookInstance*> hooks,
+                           DeployOptions options)
+    : pipeline_(std::move(pipeline)), sources_(sources), hooks_(std::move(hooks)), options_(std::move(options)) {}
+
+DeployResult DeployEngine::run(const DeployRequest& request, StopSignal& stop) {
+  return Deploy(pipeline_, sources_, hooks_, options_, request, stop).run();
+}
+
+}  // namespace haul

@@ -1,0 +1,45 @@
+// One deploy, start to finish, in stretcher's observable order:
+//   manifest fetch + parse → src fetch, hash and extract in one pass into a
+//   private staging folder on dest's filesystem → checksum verified → pre →
+//   dest_mode → place (rsync-style sync | mv) → post → success | failure.
+// Until placement starts, dest is not touched: any failure before it leaves
+// dest exactly as it was, and the staging folder is always removed.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "config/pipeline_config.hpp"
+#include "deploy/fetcher.hpp"
+#include "plugin/instance.hpp"
+#include "util/stop_signal.hpp"
+
+namespace haul {
+
+struct DeployRequest {
+  std::string manifest_url;
+  std::string event_id;
+};
+
+struct DeployResult {
+  bool ok = false;
+  std::string error;
+  std::string log;
+  std::chrono::milliseconds duration{0};
+};
+
+class DeployEngine {
+ public:
+  DeployEngine(std::string pipeline, const SourceSet& sources, std::vector<HookInstance*> hooks,
+               DeployOptions options);
+  DeployResult run(const DeployRequest& request, StopSignal& stop);
+
+ private:
+  std::string pipeline_;
+  const SourceSet& sources_;
+  std::vector<HookInstance*> hooks_;
+  DeployOptions options_;
+};
+
+}  // namespace haul

@@ -1,0 +1,139 @@
+#include "deploy/extractor.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <memory>
+#include <optional>
+
+#include "util/error.hpp"
+
+namespace haul {
+namespace {
+
+struct ReadState {
+  const ChunkReader* read;
+  std::string failure;
+};
+
+la_ssize_t read_callback(struct archive* a, void* ctx, const void** buf) {
+  auto* st = static_cast<ReadState*>(ctx);
+  try {
+    auto [data, len] = (*st->read)();
+    *buf = data;
+    return static_cast<la_ssize_t>(len);
+  } catch (const std::exception& e) {
+    st->failure = e.what();
+    archive_set_error(a, EIO, "%s", e.what());
+    return -1;
+  }
+}
+
+// The archive path without "./" prefixes; nullopt for the root entry itself.
+std::optional<std::string> relative_name(const std::string& raw, const std::string& origin) {
+  auto refuse = [&](const std::string& why) {
+    return Error(origin + ": archive entry '" + raw + "' " + why + "; refusing to extract");
+  };
+  if (raw.empty()) throw refuse("has an empty name");
+  if (raw[0] == '/') throw refuse("has an absolute path");
+  std::string out;
+  size_t pos = 0;
+  while (pos <= raw.size()) {
+    size_t slash = raw.find('/', pos);
+    if (slash == std::string::npos) slash = raw.size();
+    std::string part = raw.substr(pos, slash - pos);
+    if (part == "..") throw refuse("has a '..' component and would land outside dest");
+    if (!part.empty() && part != ".") out += (out.empty() ? "" : "/") + part;
+    pos = slash + 1;
+  }
+  if (out.empty()) return std::nullopt;
+  return out;
+}
+
+using ArchivePtr = std::unique_ptr<struct archive, int (*)(struct archive*)>;
+
+}  // namespace
+
+ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::path& dir,
+                             const std::string& origin) {
+  // libarchive's symlink check walks every component of the target path, so
+  // the prefix must not itself contain symlinks.
+  const std::filesystem::path root = std::filesystem::canonical(dir);
+  ArchivePtr in(archive_read_new(), archive_read_free);
+  archive_read_support_filter_all(in.get());
+  archive_read_support_format_tar(in.get());
+  archive_read_support_format_gnutar(in.get());
+  ArchivePtr out(archive_write_disk_new(), archive_write_free);
+  int flags = ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+              ARCHIVE_EXTRACT_SECURE_NODOTDOT;
+  if (geteuid() == 0) flags |= ARCHIVE_EXTRACT_OWNER;  // as tar and rsync -a do for root
+  archive_write_disk_set_options(out.get(), flags);
+  archive_write_disk_set_standard_lookup(out.get());
+
+  ReadState state{&read, {}};
+  auto fail = [&](struct archive* a, const std::string& what) {
+    if (!state.failure.empty()) return Error(state.failure);
+    std::string msg = archive_error_string(a) ? archive_error_string(a) : "unknown error";
+    return Error(origin + ": " + what + ": " + msg);
+  };
+  if (archive_read_open(in.get(), &state, nullptr, read_callback, nullptr) != ARCHIVE_OK)
+    throw fail(in.get(), "cannot read archive");
+
+  ExtractStats stats;
+  std::optional<time_t> root_mtime;
+  struct archive_entry* entry = nullptr;
+  while (true) {
+    int r = archive_read_next_header(in.get(), &entry);
+    if (r == ARCHIVE_EOF) break;
+    if (r == ARCHIVE_FATAL || r == ARCHIVE_RETRY) {
+      if (stats.entries == 0 && state.failure.empty())
+        throw fail(in.get(), "not a tar archive (tar, tar.gz, tar.zst, tar.xz, tar.bz2 expected)");
+      throw fail(in.get(), "corrupt or truncated archive after " + std::to_string(stats.entries) + " entries");
+    }
+    const std::string raw = archive_entry_pathname(entry) ? archive_entry_pathname(entry) : "";
+    const mode_t type = archive_entry_filetype(entry);
+    if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK)
+      throw Error(origin + ": archive entry '" + raw +
+                  "' is a device, FIFO or socket; only files, directories and links are deployed");
+    auto rel = relative_name(raw, origin);
+    if (!rel) {  // the "./" entry: its mtime belongs to the folder itself
+      if (type == AE_IFDIR) root_mtime = archive_entry_mtime(entry);
+      continue;
+    }
+    archive_entry_set_pathname(entry, (root / *rel).c_str());
+    if (const char* link = archive_entry_hardlink(entry)) {
+      auto target = relative_name(link, origin);
+      if (!target)
+        throw Error(origin + ": archive entry '" + raw + "' is a hard link to the archive root");
+      archive_entry_set_hardlink(entry, (root / *target).c_str());
+    }
+    if (archive_write_header(out.get(), entry) != ARCHIVE_OK)
+      throw fail(out.get(), "archive entry '" + raw + "'");
+    if (archive_entry_size(entry) > 0) {
+      const void* buf;
+      size_t size;
+      la_int64_t offset;
+      while ((r = archive_read_data_block(in.get(), &buf, &size, &offset)) == ARCHIVE_OK) {
+        if (archive_write_data_block(out.get(), buf, size, offset) != ARCHIVE_OK)
+          throw fail(out.get(), "writing '" + raw + "'");
+        stats.bytes += size;
+      }
+      if (r != ARCHIVE_EOF) throw fail(in.get(), "reading '" + raw + "' (truncated or corrupt archive)");
+    }
+    if (archive_write_finish_entry(out.get()) != ARCHIVE_OK)
+      throw fail(out.get(), "finishing '" + raw + "'");
+    ++stats.entries;
+  }
+  if (archive_write_close(out.get()) != ARCHIVE_OK) throw fail(out.get(), "finishing extraction");
+  if (root_mtime) {
+    struct timespec times[2] = {{*root_mtime, 0}, {*root_mtime, 0}};
+    utimensat(AT_FDCWD, root.c_str(), times, 0);
+  }
+  return stats;
+}
+
+}  // namespace haul

@@ -1,0 +1,29 @@
+// Unpacks a tar stream (plain, gzip, zstd, xz, bzip2 — whatever libarchive
+// detects) into a folder, pulling bytes as they arrive. Path-safe: refuses
+// absolute names, '..' components, writing through symlinks, and special
+// files, each with an error naming the entry. Nothing is written outside dir.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <utility>
+
+namespace haul {
+
+// Returns the next chunk of the archive; {nullptr, 0} at the end. Throws on
+// a failed stream (the message becomes the extraction error).
+using ChunkReader = std::function<std::pair<const void*, size_t>()>;
+
+struct ExtractStats {
+  uint64_t entries = 0;
+  uint64_t bytes = 0;  // file contents written
+};
+
+// origin names the archive (its URL) in errors. dir must exist.
+ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::path& dir,
+                             const std::string& origin);
+
+}  // namespace haul

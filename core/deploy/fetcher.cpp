@@ -1,0 +1,128 @@
+#include "deploy/fetcher.hpp"
+
+#include <thread>
+
+#include "util/error.hpp"
+#include "util/units.hpp"
+
+namespace haul {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+std::string scheme_of(const std::string& url) {
+  size_t colon = url.find("://");
+  if (colon == std::string::npos || colon == 0) return "";
+  return url.substr(0, colon);
+}
+
+}  // namespace
+
+void SourceSet::add(std::unique_ptr<SourceInstance> source) {
+  for (const auto& s : source->plugin().schemes()) by_scheme_.emplace(s, source.get());
+  sources_.push_back(std::move(source));
+}
+
+SourceInstance& SourceSet::for_url(const std::string& url) const {
+  std::string scheme = scheme_of(url);
+  auto it = by_scheme_.find(scheme);
+  if (it != by_scheme_.end()) return *it->second;
+  std::string list;
+  for (const auto& s : schemes()) list += (list.empty() ? "" : ", ") + s + "://";
+  if (scheme.empty())
+    throw Error("'" + url + "' is not a URL; expected one of " + list);
+  throw Error(url + ": no source plugin serves the scheme '" + scheme + "'; available: " + list);
+}
+
+std::vector<std::string> SourceSet::schemes() const {
+  std::vector<std::string> out;
+  for (const auto& [s, src] : by_scheme_) out.push_back(s);
+  return out;
+}
+
+FetchOutcome fetch_stream(const SourceSet& sources, const std::string& url, const FetchPolicy& policy,
+                          StopSignal& stop, DeployLog& log,
+                          const std::function<bool(const void*, size_t)>& consume) {
+  SourceInstance& source = sources.for_url(url);
+  const auto start = Clock::now();
+  const bool has_deadline = policy.timeout.count() > 0;
+  const auto deadline = start + policy.timeout;
+  auto timed_out = [&] { return has_deadline && Clock::now() >= deadline; };
+
+  FetchOutcome out;
+  bool consumer_stopped = false;
+  FetchSink sink;
+  sink.write = [&](const void* data, size_t len) {
+    if (!consume(data, len)) {
+      consumer_stopped = true;
+      return false;
+    }
+    out.bytes += len;
+    if (policy.max_bandwidth_bytes_per_s > 0) {
+      // Pace to the cap: byte N may not be delivered before start + N/rate.
+      auto due = start + std::chrono::microseconds(static_cast<long long>(
+                             1e6 * static_cast<double>(out.bytes) / policy.max_bandwidth_bytes_per_s));
+      while (Clock::now() < due) {
+        if (stop.raised() || timed_out()) return false;
+        auto wait = std::chrono::duration_cast<milliseconds>(due - Clock::now()) + milliseconds(1);
+        stop.sleep_for(std::min(wait, milliseconds(100)));
+      }
+    }
+    return true;
+  };
+  sink.cancelled = [&] { return stop.raised() || timed_out(); };
+
+  std::string last_error;
+  for (int attempt = 0; attempt <= policy.retry; ++attempt) {
+    if (attempt > 0) {
+      log.warn("fetch " + url + " failed: " + last_error + "; retry " + std::to_string(attempt) + "/" +
+               std::to_string(policy.retry) + " in " + format_duration(policy.retry_wait) +
+               (out.bytes ? ", resuming at byte " + std::to_string(out.bytes) : ""));
+      if (!stop.sleep_for(policy.retry_wait)) break;
+    }
+    try {
+      haul_rc rc = source.fetch(url, out.bytes, sink);
+      if (rc == HAUL_OK) return out;
+      // Cancelled: by us (consumer, stop, deadline) — never retried.
+      if (consumer_stopped) {
+        out.stopped_by_consumer = true;
+        return out;
+      }
+      break;
+    } catch (const Error& e) {
+      last_error = e.what();
+      if (consumer_stopped) {
+        out.stopped_by_consumer = true;
+        return out;
+      }
+      if (stop.raised() || timed_out()) break;
+    }
+  }
+  if (timed_out())
+    throw Error("timeout " + format_duration(policy.timeout) + " reached while fetching " + url +
+                " (" + std::to_string(out.bytes) + " bytes received)");
+  if (stop.raised()) throw Error("fetch of " + url + " cancelled: haul is shutting down");
+  std::string tries = policy.retry > 0 ? " (after " + std::to_string(policy.retry + 1) + " attempts)" : "";
+  throw Error("fetch " + url + " failed" + tries + ": " + last_error);
+}
+
+std::string fetch_text(const SourceSet& sources, const std::string& url, const FetchPolicy& policy,
+                       StopSignal& stop, DeployLog& log, size_t max_bytes) {
+  std::string body;
+  bool too_big = false;
+  fetch_stream(sources, url, policy, stop, log, [&](const void* data, size_t len) {
+    if (body.size() + len > max_bytes) {
+      too_big = true;
+      return false;
+    }
+    body.append(static_cast<const char*>(data), len);
+    return true;
+  });
+  if (too_big)
+    throw Error(url + ": larger than " + format_bytes(max_bytes) +
+                "; a manifest is a small YAML file — is this URL the artifact instead?");
+  return body;
+}
+
+}  // namespace haul

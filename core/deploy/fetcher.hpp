@@ -1,0 +1,54 @@
+// Fetching through source plugins: picks the plugin by URL scheme, and wraps
+// every fetch in the policy stretcher's flags describe — retries with a wait,
+// resume from the last byte received (the consumer never sees a byte twice),
+// a bandwidth cap, and an overall timeout.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "deploy/deploy_log.hpp"
+#include "plugin/instance.hpp"
+#include "util/stop_signal.hpp"
+
+namespace haul {
+
+class SourceSet {
+ public:
+  void add(std::unique_ptr<SourceInstance> source);
+  // The source serving url's scheme; an error lists the schemes available.
+  SourceInstance& for_url(const std::string& url) const;
+  std::vector<std::string> schemes() const;
+
+ private:
+  std::vector<std::unique_ptr<SourceInstance>> sources_;
+  std::map<std::string, SourceInstance*> by_scheme_;
+};
+
+struct FetchPolicy {
+  int retry = 0;
+  std::chrono::milliseconds retry_wait{3000};
+  std::chrono::milliseconds timeout{0};  // 0 = none
+  uint64_t max_bandwidth_bytes_per_s = 0;  // 0 = unlimited
+};
+
+// consume gets every byte once, in order; returning false stops the fetch
+// (fetch_stream then returns normally with stopped = true).
+struct FetchOutcome {
+  uint64_t bytes = 0;
+  bool stopped_by_consumer = false;
+};
+FetchOutcome fetch_stream(const SourceSet& sources, const std::string& url, const FetchPolicy& policy,
+                          StopSignal& stop, DeployLog& log,
+                          const std::function<bool(const void*, size_t)>& consume);
+
+// A small document (a manifest) into memory; larger than max_bytes is an error.
+std::string fetch_text(const SourceSet& sources, const std::string& url, const FetchPolicy& policy,
+                       StopSignal& stop, DeployLog& log, size_t max_bytes = 4 << 20);
+
+}  // namespace haul

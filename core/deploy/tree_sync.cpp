@@ -1,0 +1,175 @@
+#include "deploy/tree_sync.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <system_error>
+
+#include "util/error.hpp"
+
+namespace haul {
+namespace {
+
+std::string errno_text(const std::string& what, const std::string& path) {
+  return what + " " + path + ": " + std::strerror(errno);
+}
+
+std::map<std::string, struct stat> list_dir(const std::string& dir) {
+  std::map<std::string, struct stat> out;
+  DIR* d = opendir(dir.c_str());
+  if (!d) throw Error(errno_text("cannot read directory", dir));
+  while (struct dirent* e = readdir(d)) {
+    if (!std::strcmp(e->d_name, ".") || !std::strcmp(e->d_name, "..")) continue;
+    struct stat st;
+    std::string path = dir + "/" + e->d_name;
+    if (lstat(path.c_str(), &st) != 0) {
+      closedir(d);
+      throw Error(errno_text("cannot stat", path));
+    }
+    out.emplace(e->d_name, st);
+  }
+  closedir(d);
+  return out;
+}
+
+std::string join(const std::string& rel, const std::string& name) {
+  return rel.empty() ? name : rel + "/" + name;
+}
+
+// Gives path the mode, owner (as root) and mtime of src, as rsync -a does.
+void apply_attributes(const std::string& path, const struct stat& src, const struct stat* current) {
+  bool is_link = S_ISLNK(src.st_mode);
+  if (!is_link && (!current || (current->st_mode & 07777) != (src.st_mode & 07777)))
+    if (chmod(path.c_str(), src.st_mode & 07777) != 0) throw Error(errno_text("cannot chmod", path));
+  if (geteuid() == 0 && (!current || current->st_uid != src.st_uid || current->st_gid != src.st_gid))
+    if (lchown(path.c_str(), src.st_uid, src.st_gid) != 0) throw Error(errno_text("cannot chown", path));
+  if (!current || current->st_mtim.tv_sec != src.st_mtim.tv_sec ||
+      current->st_mtim.tv_nsec != src.st_mtim.tv_nsec) {
+    struct timespec times[2] = {src.st_atim, src.st_mtim};
+    if (utimensat(AT_FDCWD, path.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0 && !is_link)
+      throw Error(errno_text("cannot set mtime of", path));
+  }
+}
+
+class Syncer {
+ public:
+  Syncer(const ExcludeRules& rules, const SyncReporter& report) : rules_(rules), report_(report) {}
+  SyncStats stats;
+
+  void sync_dir(const std::string& from, const std::string& to, const std::string& rel) {
+    auto src = list_dir(from);
+    auto dst = list_dir(to);
+    for (auto it = src.begin(); it != src.end();)
+      it = rules_.excluded(join(rel, it->first), S_ISDIR(it->second.st_mode)) ? src.erase(it) : std::next(it);
+
+    // Deletions first, as rsync --delete does per directory.
+    for (const auto& [name, st] : dst) {
+      auto s = src.find(name);
+      bool type_clash = s != src.end() && (S_ISDIR(s->second.st_mode) != S_ISDIR(st.st_mode));
+      if (s != src.end() && !type_clash) continue;
+      remove_path(to + "/" + name, join(rel, name), st);
+    }
+    for (const auto& [name, st] : src) {
+      const std::string from_path = from + "/" + name, to_path = to + "/" + name;
+      const std::string rel_path = join(rel, name);
+      struct stat cur;
+      bool exists = lstat(to_path.c_str(), &cur) == 0;
+      if (S_ISDIR(st.st_mode)) {
+        if (!exists && rules_.empty()) {
+          move(from_path, to_path, rel_path + "/");  // a whole new subtree: one rename
+          continue;
+        }
+        if (!exists) {
+          if (mkdir(to_path.c_str(), 0700) != 0) throw Error(errno_text("cannot create directory", to_path));
+          report("created", rel_path + "/");
+        }
+        sync_dir(from_path, to_path, rel_path);
+        apply_attributes(to_path, st, exists ? &cur : nullptr);
+      } else if (exists && unchanged(st, cur, from_path, to_path)) {
+        apply_attributes(to_path, st, &cur);
+        ++stats.unchanged;
+      } else {
+        move(from_path, to_path, rel_path);
+      }
+    }
+  }
+
+  void remove_path(const std::string& path, const std::string& rel, const struct stat& st) {
+    if (rules_.excluded(rel, S_ISDIR(st.st_mode))) {
+      ++stats.protected_by_exclude;
+      return;
+    }
+    if (S_ISDIR(st.st_mode)) {
+      for (const auto& [name, child] : list_dir(path)) remove_path(path + "/" + name, join(rel, name), child);
+      if (rmdir(path.c_str()) != 0) {
+        if (errno == ENOTEMPTY || errno == EEXIST) return;  // holds excluded files: kept, as rsync does
+        throw Error(errno_text("cannot delete directory", path));
+      }
+    } else if (unlink(path.c_str()) != 0) {
+      throw Error(errno_text("cannot delete", path));
+    }
+    ++stats.deleted;
+    report("deleting", rel + (S_ISDIR(st.st_mode) ? "/" : ""));
+  }
+
+ private:
+  static bool unchanged(const struct stat& s, const struct stat& d, const std::string& from,
+                        const std::string& to) {
+    if (S_ISREG(s.st_mode))
+      return S_ISREG(d.st_mode) && s.st_size == d.st_size && s.st_mtim.tv_sec == d.st_mtim.tv_sec;
+    if (S_ISLNK(s.st_mode) && S_ISLNK(d.st_mode)) {
+      char a[4096], b[4096];
+      ssize_t la = readlink(from.c_str(), a, sizeof a), lb = readlink(to.c_str(), b, sizeof b);
+      return la >= 0 && la == lb && std::memcmp(a, b, static_cast<size_t>(la)) == 0;
+    }
+    return false;
+  }
+
+  void move(const std::string& from, const std::string& to, const std::string& rel) {
+    if (rename(from.c_str(), to.c_str()) != 0) throw Error(errno_text("cannot move " + from + " to", to));
+    ++stats.written;
+    report(nullptr, rel);
+  }
+
+  void report(const char* action, const std::string& rel) {
+    if (report_) report_(action ? action : "", rel);
+  }
+
+  const ExcludeRules& rules_;
+  const SyncReporter& report_;
+};
+
+}  // namespace
+
+SyncStats sync_tree(const std::filesystem::path& from, const std::filesystem::path& to,
+                    const ExcludeRules& rules, const SyncReporter& report) {
+  struct stat root;
+  if (lstat(from.c_str(), &root) != 0) throw Error(errno_text("cannot stat", from.string()));
+  struct stat cur;
+  bool exists = lstat(to.c_str(), &cur) == 0;
+  if (exists && !S_ISDIR(cur.st_mode))
+    throw Error("dest " + to.string() + " exists and is not a directory");
+  if (!exists && mkdir(to.c_str(), 0700) != 0) throw Error(errno_text("cannot create dest", to.string()));
+  Syncer s(rules, report);
+  s.sync_dir(from.string(), to.string(), "");
+  apply_attributes(to.string(), root, exists ? &cur : nullptr);
+  return s.stats;
+}
+
+void move_tree(const std::filesystem::path& from, const std::filesystem::path& to) {
+  struct stat st;
+  if (lstat(to.c_str(), &st) == 0)
+    throw Error("sync_strategy mv: dest " + to.string() +
+                " already exists; mv places a release only into a path that does not exist yet "
+                "(use rsync to update an existing dest)");
+  if (rename(from.c_str(), to.c_str()) != 0)
+    throw Error(errno_text("sync_strategy mv: cannot move the release to", to.string()));
+}
+
+}  // namespace haul

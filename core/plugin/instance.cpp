@@ -1,0 +1,105 @@
+#include "plugin/instance.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "util/error.hpp"
+#include "version.hpp"
+
+namespace haul {
+namespace {
+
+void host_log(void* ctx, haul_log_level level, const char* message) {
+  const auto* label = static_cast<const std::string*>(ctx);
+  switch (level) {
+    case HAUL_LOG_DEBUG: spdlog::debug("[{}] {}", *label, message); break;
+    case HAUL_LOG_WARN: spdlog::warn("[{}] {}", *label, message); break;
+    case HAUL_LOG_ERROR: spdlog::error("[{}] {}", *label, message); break;
+    default: spdlog::info("[{}] {}", *label, message); break;
+  }
+}
+
+}  // namespace
+
+PluginInstance::PluginInstance(std::shared_ptr<LoadedPlugin> plugin, const PluginSettings& settings,
+                               std::string label)
+    : plugin_(std::move(plugin)), label_(std::move(label)) {
+  host_.struct_size = sizeof(host_);
+  host_.abi_major = HAUL_ABI_MAJOR;
+  host_.abi_minor = HAUL_ABI_MINOR;
+  host_.ctx = &label_;
+  host_.log = &host_log;
+  host_.host_version = HAUL_VERSION;
+  std::vector<haul_kv> kv;
+  kv.reserve(settings.size());
+  for (const auto& [k, v] : settings) kv.push_back({k.c_str(), v.c_str()});
+  char err[1024] = {0};
+  self_ = info().create(kv.data(), kv.size(), &host_, err, sizeof err);
+  if (!self_)
+    throw Error(label_ + ": plugin " + plugin_->name() + " refused its settings: " +
+                (err[0] ? err : "no reason given"));
+}
+
+PluginInstance::~PluginInstance() {
+  if (self_) info().destroy(self_);
+}
+
+std::string PluginInstance::last_error() const {
+  const char* e = info().last_error(self_);
+  return e && *e ? e : "plugin " + plugin_->name() + " reported an error without a message";
+}
+
+haul_rc TriggerInstance::next(uint32_t timeout_ms, TriggerEvent& out) {
+  haul_event ev{};
+  ev.struct_size = sizeof ev;
+  haul_rc rc = info().next_event(self_, timeout_ms, &ev);
+  if (rc == HAUL_ERROR) throw Error(label() + ": " + last_error());
+  if (rc == HAUL_OK) {
+    out.id = ev.id ? ev.id : "";
+    out.ltime = ev.ltime;
+    out.name = ev.name ? ev.name : "";
+    out.payload.assign(ev.payload ? ev.payload : "", ev.payload ? ev.payload_len : 0);
+  }
+  return rc;
+}
+
+void TriggerInstance::cancel() { info().cancel(self_); }
+
+namespace {
+
+int sink_write(void* ctx, const void* bytes, size_t len) {
+  auto* s = static_cast<FetchSink*>(ctx);
+  return s->write(bytes, len) ? 0 : 1;
+}
+int sink_cancelled(void* ctx) {
+  auto* s = static_cast<FetchSink*>(ctx);
+  return s->cancelled && s->cancelled() ? 1 : 0;
+}
+void sink_total(void* ctx, uint64_t total) {
+  auto* s = static_cast<FetchSink*>(ctx);
+  if (s->total_size) s->total_size(total);
+}
+
+}  // namespace
+
+haul_rc SourceInstance::fetch(const std::string& url, uint64_t offset, FetchSink& sink) {
+  haul_sink s{};
+  s.struct_size = sizeof s;
+  s.ctx = &sink;
+  s.write = &sink_write;
+  s.cancelled = &sink_cancelled;
+  s.set_total_size = &sink_total;
+  haul_fetch_request req{};
+  req.struct_size = sizeof req;
+  req.url = url.c_str();
+  req.offset = offset;
+  haul_rc rc = info().fetch(self_, &req, &s);
+  if (rc == HAUL_ERROR || rc == HAUL_TIMEOUT) throw Error(last_error());
+  return rc;
+}
+
+void HookInstance::on_phase(const haul_hook_context& ctx) {
+  haul_rc rc = info().on_phase(self_, &ctx);
+  if (rc != HAUL_OK) throw Error(last_error());
+}
+
+}  // namespace haul

@@ -1,0 +1,78 @@
+// RAII handles on plugin instances, one class per kind. They translate the C
+// return codes back into C++ (haul::Error carrying the plugin's last_error)
+// and own the order of teardown: the instance is destroyed before the
+// shared_ptr to its library is released.
+#pragma once
+
+#include <haul/plugin.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "plugin/config_schema.hpp"
+#include "plugin/loaded_plugin.hpp"
+
+namespace haul {
+
+class PluginInstance {
+ public:
+  PluginInstance(std::shared_ptr<LoadedPlugin> plugin, const PluginSettings& settings,
+                 std::string label);
+  virtual ~PluginInstance();
+  PluginInstance(const PluginInstance&) = delete;
+  PluginInstance& operator=(const PluginInstance&) = delete;
+
+  const LoadedPlugin& plugin() const { return *plugin_; }
+  const std::string& label() const { return label_; }  // e.g. "web/http"
+
+ protected:
+  std::string last_error() const;
+  const haul_plugin_info& info() const { return *plugin_->info; }
+  void* self_ = nullptr;
+
+ private:
+  std::shared_ptr<LoadedPlugin> plugin_;
+  std::string label_;
+  haul_host host_{};
+};
+
+struct TriggerEvent {
+  std::string id;
+  uint64_t ltime = 0;
+  std::string name;
+  std::string payload;
+};
+
+class TriggerInstance : public PluginInstance {
+ public:
+  using PluginInstance::PluginInstance;
+  // HAUL_OK fills out; HAUL_TIMEOUT / HAUL_END / HAUL_CANCELLED as returned.
+  // HAUL_ERROR throws haul::Error.
+  haul_rc next(uint32_t timeout_ms, TriggerEvent& out);
+  void cancel();  // any thread
+};
+
+// What a fetch delivers bytes to. write returns false to stop the fetch.
+struct FetchSink {
+  std::function<bool(const void*, size_t)> write;
+  std::function<bool()> cancelled;
+  std::function<void(uint64_t)> total_size;
+};
+
+class SourceInstance : public PluginInstance {
+ public:
+  using PluginInstance::PluginInstance;
+  // Returns HAUL_OK or HAUL_CANCELLED; HAUL_ERROR throws haul::Error.
+  haul_rc fetch(const std::string& url, uint64_t offset, FetchSink& sink);
+};
+
+class HookInstance : public PluginInstance {
+ public:
+  using PluginInstance::PluginInstance;
+  // HAUL_ERROR throws haul::Error with the hook's message.
+  void on_phase(const haul_hook_context& ctx);
+};
+
+}  // namespace haul

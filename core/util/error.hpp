@@ -1,0 +1,15 @@
+// The one exception type the core throws for user-facing failures. Its
+// message is meant for an operator: it names the file, URL, field or entry
+// and says what was expected.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace haul {
+
+struct Error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+}  // namespace haul

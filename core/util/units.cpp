@@ -1,0 +1,118 @@
+#include "util/units.hpp"
+
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+
+namespace haul {
+namespace {
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t");
+  if (b == std::string::npos) return "";
+  size_t e = s.find_last_not_of(" \t");
+  return s.substr(b, e - b + 1);
+}
+
+// Reads a non-negative decimal number (with optional fraction) at pos.
+std::optional<double> read_number(const std::string& s, size_t& pos) {
+  size_t start = pos;
+  while (pos < s.size() && (std::isdigit(static_cast<unsigned char>(s[pos])) || s[pos] == '.')) ++pos;
+  if (pos == start) return std::nullopt;
+  std::string num = s.substr(start, pos - start);
+  if (num == "." || num.find('.') != num.rfind('.')) return std::nullopt;
+  return std::stod(num);
+}
+
+}  // namespace
+
+std::optional<std::chrono::milliseconds> parse_duration(const std::string& raw) {
+  std::string s = trim(raw);
+  if (s.empty()) return std::nullopt;
+  size_t pos = 0;
+  double total_ms = 0;
+  bool any = false;
+  while (pos < s.size()) {
+    auto n = read_number(s, pos);
+    if (!n) return std::nullopt;
+    size_t unit_start = pos;
+    while (pos < s.size() && std::isalpha(static_cast<unsigned char>(s[pos]))) ++pos;
+    std::string unit = s.substr(unit_start, pos - unit_start);
+    double scale;
+    if (unit.empty()) {
+      // A bare number is seconds (stretcher's -retry-wait and -random-delay),
+      // but only on its own: "1m30" is a typo, not 1m30s.
+      if (any || pos != s.size()) return std::nullopt;
+      scale = 1000;
+    } else if (unit == "ms") {
+      scale = 1;
+    } else if (unit == "s") {
+      scale = 1000;
+    } else if (unit == "m") {
+      scale = 60'000;
+    } else if (unit == "h") {
+      scale = 3'600'000;
+    } else if (unit == "d") {
+      scale = 86'400'000;
+    } else {
+      return std::nullopt;
+    }
+    total_ms += *n * scale;
+    any = true;
+  }
+  return std::chrono::milliseconds(static_cast<long long>(std::llround(total_ms)));
+}
+
+std::optional<uint64_t> parse_bytes(const std::string& raw) {
+  std::string s = lower(trim(raw));
+  size_t pos = 0;
+  auto n = read_number(s, pos);
+  if (!n) return std::nullopt;
+  std::string unit = trim(s.substr(pos));
+  if (!unit.empty() && unit.back() == 'b') unit.pop_back();  // "MB" == "M", "MiB" == "Mi"
+  static const struct { const char* name; double scale; } units[] = {
+      {"", 1},          {"k", 1e3},           {"m", 1e6},           {"g", 1e9},
+      {"t", 1e12},      {"ki", 1024.0},       {"mi", 1048576.0},    {"gi", 1073741824.0},
+      {"ti", 1099511627776.0},
+  };
+  for (const auto& u : units) {
+    if (unit == u.name) return static_cast<uint64_t>(std::llround(*n * u.scale));
+  }
+  return std::nullopt;
+}
+
+std::string format_duration(std::chrono::milliseconds d) {
+  long long ms = d.count();
+  if (ms < 1000) return std::to_string(ms) + "ms";
+  std::string out;
+  long long h = ms / 3'600'000, m = (ms / 60'000) % 60;
+  double s = static_cast<double>(ms % 60'000) / 1000.0;
+  if (h) out += std::to_string(h) + "h";
+  if (m) out += std::to_string(m) + "m";
+  if (s > 0 || out.empty()) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", s);
+    out += std::string(buf) + "s";
+  }
+  return out;
+}
+
+std::string format_bytes(uint64_t bytes) {
+  static const char* names[] = {"B", "kB", "MB", "GB", "TB"};
+  double v = static_cast<double>(bytes);
+  int i = 0;
+  while (v >= 1000 && i < 4) {
+    v /= 1000;
+    ++i;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, i == 0 ? "%.0f %s" : "%.1f %s", v, names[i]);
+  return buf;
+}
+
+}  // namespace haul

@@ -1,0 +1,21 @@
+// Parsing of the human units operators type: durations ("1m30s", "500ms",
+// bare numbers are seconds, as stretcher's integer flags were) and byte sizes
+// ("10M", "1.5MiB", "800k", following go-humanize as stretcher did: k/M/G are
+// powers of 1000, Ki/Mi/Gi powers of 1024).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace haul {
+
+// Returns nullopt when the text is not a duration.
+std::optional<std::chrono::milliseconds> parse_duration(const std::string& text);
+std::optional<uint64_t> parse_bytes(const std::string& text);
+
+std::string format_duration(std::chrono::milliseconds d);  // "1m30s", "500ms"
+std::string format_bytes(uint64_t bytes);                  // "1.5 MB"
+
+}  // namespace haul

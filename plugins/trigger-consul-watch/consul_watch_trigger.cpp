@@ -1,0 +1,179 @@
+// Trigger "consul-watch": the stretcher-compatible stdin handler. It reads
+// stdin once and yields at most one event, then ends:
+//  - consul watch -type event (CONSUL_INDEX set, or input starting with '['):
+//    a JSON array of buffered events, oldest first, Payload base64; the
+//    newest event (highest LTime) wins; an empty array means no events.
+//  - Serf user event (SERF_USER_EVENT set): the payload is stdin, less the
+//    newline Serf appends; SERF_USER_LTIME gives its Lamport time.
+//  - otherwise: the first non-empty line is the manifest URL.
+#include <haul/sdk.hpp>
+#include <nlohmann/json.hpp>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+namespace {
+
+std::string env_or(const char* name, const std::string& fallback = "") {
+  const char* v = std::getenv(name);
+  return v ? v : fallback;
+}
+
+std::string base64_decode(const std::string& in, const std::string& what) {
+  std::string out((in.size() / 4 + 1) * 3, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
+  if (n < 0 || in.size() % 4 != 0) throw std::runtime_error(what + " is not valid base64");
+  size_t pad = 0;
+  if (!in.empty() && in.back() == '=') ++pad;
+  if (in.size() > 1 && in[in.size() - 2] == '=') ++pad;
+  out.resize(static_cast<size_t>(n) - pad);
+  return out;
+}
+
+std::string trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return "";
+  return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
+}
+
+class ConsulWatchTrigger {
+ public:
+  ConsulWatchTrigger(const haul::sdk::Config& cfg, const haul::sdk::Host& host)
+      : host_(host), max_input_(cfg.bytes("max_input", 16u << 20)) {
+    if (pipe(wake_) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
+  }
+  ~ConsulWatchTrigger() {
+    close(wake_[0]);
+    close(wake_[1]);
+  }
+
+  haul::sdk::Next next(std::chrono::milliseconds timeout, haul::sdk::Event& ev) {
+    if (done_) return haul::sdk::Next::end;
+    if (!read_stdin(timeout)) return cancelled_ ? haul::sdk::Next::cancelled : haul::sdk::Next::timeout;
+    done_ = true;
+    return parse(ev) ? haul::sdk::Next::event : haul::sdk::Next::end;
+  }
+
+  void cancel() {
+    cancelled_ = true;
+    char c = 0;
+    (void)!write(wake_[1], &c, 1);
+  }
+
+ private:
+  // Reads until EOF; false on timeout or cancel (what was read is kept).
+  bool read_stdin(std::chrono::milliseconds timeout) {
+    if (!announced_) {
+      host_.info("Waiting for an event on stdin...");
+      announced_ = true;
+    }
+    char buf[65536];
+    while (true) {
+      if (cancelled_) return false;
+      pollfd fds[2] = {{0, POLLIN, 0}, {wake_[0], POLLIN, 0}};
+      int r = poll(fds, 2, static_cast<int>(timeout.count()));
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) throw std::runtime_error(std::string("reading stdin: ") + std::strerror(errno));
+      if (r == 0) return false;
+      if (fds[1].revents) return false;
+      ssize_t n = read(0, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw std::runtime_error(std::string("reading stdin: ") + std::strerror(errno));
+      if (n == 0) return true;
+      input_.append(buf, static_cast<size_t>(n));
+      if (input_.size() > max_input_)
+        throw std::runtime_error("stdin holds more than " + std::to_string(max_input_) +
+                                 " bytes; expected one event (a Consul event list, a Serf payload or a URL line)");
+    }
+  }
+
+  bool parse(haul::sdk::Event& ev) {
+    const std::string text = trim(input_);
+    if (!env_or("CONSUL_INDEX").empty() || (!text.empty() && text[0] == '[')) return parse_consul(text, ev);
+    const std::string serf_event = env_or("SERF_USER_EVENT");
+    if (!serf_event.empty()) {
+      std::string payload = input_;
+      if (!payload.empty() && payload.back() == '\n') payload.pop_back();
+      ev.name = serf_event;
+      ev.ltime = std::strtoull(env_or("SERF_USER_LTIME", "0").c_str(), nullptr, 10);
+      ev.id = "serf:" + serf_event + ":" + std::to_string(ev.ltime);
+      ev.payload = trim(payload);
+      host_.info("Serf user event " + serf_event + " (ltime " + std::to_string(ev.ltime) + ")");
+      if (ev.payload.empty()) throw std::runtime_error("Serf user event " + serf_event + " has an empty payload; expected a manifest URL");
+      return true;
+    }
+    size_t start = 0;
+    while (start < input_.size()) {
+      size_t nl = input_.find('\n', start);
+      if (nl == std::string::npos) nl = input_.size();
+      std::string line = trim(input_.substr(start, nl - start));
+      if (!line.empty()) {
+        ev.payload = line;
+        return true;
+      }
+      start = nl + 1;
+    }
+    throw std::runtime_error("stdin was empty; expected a manifest URL line (echo s3://bucket/manifest.yml | haul)");
+  }
+
+  bool parse_consul(const std::string& text, haul::sdk::Event& ev) {
+    nlohmann::json events;
+    try {
+      events = nlohmann::json::parse(text.empty() ? "null" : text);
+    } catch (const nlohmann::json::parse_error& e) {
+      throw std::runtime_error("stdin is not the JSON event list consul watch writes: " + std::string(e.what()));
+    }
+    if (events.is_null()) events = nlohmann::json::array();  // consul watch may write "null" for no events
+    if (!events.is_array())
+      throw std::runtime_error("stdin: expected a JSON array of Consul events, got " + std::string(events.type_name()));
+    if (events.empty()) {
+      host_.info("no events (empty Consul event list)");
+      return false;
+    }
+    const nlohmann::json* newest = nullptr;
+    uint64_t newest_ltime = 0;
+    for (size_t i = 0; i < events.size(); ++i) {
+      const auto& e = events[i];
+      if (!e.is_object()) throw std::runtime_error("Consul event #" + std::to_string(i) + " is not an object");
+      uint64_t lt = e.value("LTime", uint64_t{0});
+      if (!newest || lt >= newest_ltime) {
+        newest = &e;
+        newest_ltime = lt;
+      }
+    }
+    const auto& e = *newest;
+    ev.id = e.value("ID", std::string());
+    ev.name = e.value("Name", std::string());
+    ev.ltime = newest_ltime;
+    std::string what = "Consul event " + (ev.id.empty() ? "(no ID)" : ev.id);
+    if (!e.contains("Payload") || e["Payload"].is_null() || !e["Payload"].is_string())
+      throw std::runtime_error(what + " has no Payload; fire it with the manifest URL as payload");
+    ev.payload = trim(base64_decode(e["Payload"].get<std::string>(), what + " Payload"));
+    host_.info("Consul event " + ev.name + " " + ev.id + " (ltime " + std::to_string(ev.ltime) + ", newest of " +
+               std::to_string(events.size()) + ")");
+    return true;
+  }
+
+  haul::sdk::Host host_;
+  size_t max_input_;
+  int wake_[2];
+  std::atomic<bool> cancelled_{false};
+  bool done_ = false, announced_ = false;
+  std::string input_;
+};
+
+const haul_config_field kFields[] = {
+    {"max_input", "bytes", "16MiB", "largest stdin accepted (a full 256-event Consul buffer is far smaller)", 0},
+    {nullptr, nullptr, nullptr, nullptr, 0},
+};
+
+}  // namespace
+
+HAUL_TRIGGER_PLUGIN(ConsulWatchTrigger, "consul-watch", "0.1.0",
+                    "one event from stdin: consul watch JSON, a Serf user event, or a plain URL line", kFields)

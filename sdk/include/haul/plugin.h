@@ -1,0 +1,222 @@
+/*
+ * haul/plugin.h — the C ABI between the haul core and its plugins.
+ *
+ * A plugin is a shared object that exports exactly one symbol,
+ * haul_plugin_entry(), returning a static haul_plugin_info. Everything that
+ * crosses this boundary is plain C: no C++ types, no exceptions, and no memory
+ * allocated on one side and freed on the other. Strings are NUL-terminated
+ * UTF-8 unless a length is given.
+ *
+ * Versioning: HAUL_ABI_MAJOR changes only when an existing field changes
+ * meaning or position; the host refuses any other major. HAUL_ABI_MINOR grows
+ * when fields are appended to a struct; the host refuses a plugin built
+ * against a newer minor than its own, and reads struct_size to know which
+ * appended fields a plugin from an older minor has.
+ *
+ * Most authors should not use this header directly: haul/sdk.hpp turns a
+ * C++ class into a haul_plugin_info with one macro.
+ */
+#ifndef HAUL_PLUGIN_H
+#define HAUL_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HAUL_ABI_MAJOR 1
+#define HAUL_ABI_MINOR 0
+
+#if defined(_WIN32)
+#define HAUL_EXPORT __declspec(dllexport)
+#else
+#define HAUL_EXPORT __attribute__((visibility("default")))
+#endif
+
+/* The name of the one symbol every plugin exports. */
+#define HAUL_PLUGIN_ENTRY_SYMBOL "haul_plugin_entry"
+
+/* Result of every call that can fail. Zero is success; the rest are distinct. */
+typedef enum haul_rc {
+  HAUL_OK = 0,
+  HAUL_ERROR = 1,     /* details in last_error() */
+  HAUL_TIMEOUT = 2,   /* trigger: nothing arrived within timeout_ms */
+  HAUL_CANCELLED = 3, /* cancel() was called, or the sink asked to stop */
+  HAUL_END = 4        /* trigger: no event will ever come again (e.g. stdin consumed) */
+} haul_rc;
+
+/* Zero is never a valid kind, so an uninitialised struct is refused. */
+typedef enum haul_kind {
+  HAUL_KIND_TRIGGER = 1,
+  HAUL_KIND_SOURCE = 2,
+  HAUL_KIND_HOOK = 3
+} haul_kind;
+
+typedef enum haul_log_level {
+  HAUL_LOG_DEBUG = 1,
+  HAUL_LOG_INFO = 2,
+  HAUL_LOG_WARN = 3,
+  HAUL_LOG_ERROR = 4
+} haul_log_level;
+
+/* Phases at which hooks are called, in the order a deploy reaches them. */
+typedef enum haul_phase {
+  HAUL_PHASE_PRE = 1,     /* after fetch + verify, before dest is touched */
+  HAUL_PHASE_POST = 2,    /* after dest holds the new release */
+  HAUL_PHASE_SUCCESS = 3, /* the deploy succeeded; deploy_log holds its log */
+  HAUL_PHASE_FAILURE = 4  /* the deploy failed; error says why */
+} haul_phase;
+
+/* One key/value pair. Both strings are owned by whoever passes the array and
+ * are valid only for the duration of the call they are passed to. */
+typedef struct haul_kv {
+  const char *key;
+  const char *value;
+} haul_kv;
+
+/* One configuration field a plugin accepts. The core validates the pipeline
+ * YAML against these before create() is called, applies defaults, and passes
+ * every field that has a value as a haul_kv string:
+ *   type "string"   — as written
+ *   type "bool"     — "true" or "false"
+ *   type "int"      — decimal
+ *   type "duration" — milliseconds, decimal ("1m30s" arrives as "90000")
+ *   type "bytes"    — bytes, decimal ("10M" arrives as "10000000")
+ *   type "list"     — items joined by '\n'
+ * The array is terminated by an entry whose name is NULL. Static storage. */
+typedef struct haul_config_field {
+  const char *name;          /* required */
+  const char *type;          /* required: one of the types above */
+  const char *default_value; /* optional: NULL means no default */
+  const char *description;   /* required: one line, shown by `haul plugins describe` */
+  int required;              /* non-zero: the pipeline must set it */
+} haul_config_field;
+
+/* Services the host offers a plugin instance. Owned by the host, valid until
+ * destroy() returns. Every function here is thread-safe. */
+typedef struct haul_host {
+  uint32_t struct_size;
+  uint16_t abi_major, abi_minor;
+  void *ctx; /* pass back as the first argument */
+  /* Writes one line to haul's log. */
+  void (*log)(void *ctx, haul_log_level level, const char *message);
+  const char *host_version; /* e.g. "0.1.0" */
+} haul_host;
+
+/* ---- trigger ----------------------------------------------------------- */
+
+/* One event. Filled by next_event(); the strings are owned by the plugin and
+ * stay valid until the next call of next_event() or destroy() on the same
+ * instance. */
+typedef struct haul_event {
+  uint32_t struct_size; /* set by the host before the call */
+  const char *id;       /* unique per event; "" when the transport has none */
+  uint64_t ltime;       /* Lamport time; 0 when unknown */
+  const char *name;     /* event name, e.g. "deploy_web"; may be "" */
+  const char *payload;  /* the manifest URL; not NUL-terminated, see payload_len */
+  size_t payload_len;
+} haul_event;
+
+/* ---- source ------------------------------------------------------------ */
+
+/* Where a source delivers bytes. Owned by the host; valid during fetch(). */
+typedef struct haul_sink {
+  uint32_t struct_size;
+  void *ctx;
+  /* Takes bytes in order. Returns 0 to continue; non-zero means stop now:
+   * fetch() must then return HAUL_CANCELLED. Called on fetch()'s thread. */
+  int (*write)(void *ctx, const void *bytes, size_t len);
+  /* Non-zero once the host wants the fetch abandoned (timeout, shutdown).
+   * Poll it while waiting for the network. Thread-safe. */
+  int (*cancelled)(void *ctx);
+  /* Optional to call: the total size of the object from offset 0, once known. */
+  void (*set_total_size)(void *ctx, uint64_t total_bytes);
+} haul_sink;
+
+typedef struct haul_fetch_request {
+  uint32_t struct_size;
+  const char *url;  /* required, e.g. "file:///srv/app.tgz" */
+  uint64_t offset;  /* deliver bytes from this offset on (resume after a fault) */
+} haul_fetch_request;
+
+/* ---- hook -------------------------------------------------------------- */
+
+/* What a hook sees of a deploy. Owned by the host; valid during on_phase().
+ * Every string is non-NULL ("" when not applicable). */
+typedef struct haul_hook_context {
+  uint32_t struct_size;
+  haul_phase phase;
+  const char *pipeline;
+  const char *event_id;
+  const char *manifest_url;
+  const char *dest;
+  const char *release_dir; /* where the new release is (dest for rsync/mv) */
+  /* The manifest's commands for this phase (commands.pre, ...), in order. */
+  const char *const *commands;
+  size_t command_count;
+  /* Environment the core wants commands to see (HAUL_PHASE, ...). */
+  const haul_kv *env;
+  size_t env_count;
+  /* The deploy log so far; for success and failure, the whole log. */
+  const char *deploy_log;
+  size_t deploy_log_len;
+  const char *error; /* failure: why the deploy failed */
+  /* Appends a line to this deploy's log (and haul's log). Thread-safe. */
+  void (*log)(void *log_ctx, haul_log_level level, const char *message);
+  void *log_ctx;
+  /* Non-zero once the host wants the hook to stop (deploy timeout, shutdown). */
+  int (*cancelled)(void *log_ctx);
+} haul_hook_context;
+
+/* ---- the plugin -------------------------------------------------------- */
+
+typedef struct haul_plugin_info {
+  uint32_t struct_size; /* required: sizeof(haul_plugin_info) as the plugin was built */
+  uint16_t abi_major;   /* required: HAUL_ABI_MAJOR as the plugin was built */
+  uint16_t abi_minor;   /* required: HAUL_ABI_MINOR as the plugin was built */
+  haul_kind kind;       /* required */
+  const char *name;     /* required: unique, [a-z0-9-]+, e.g. "source-file" is "file" */
+  const char *version;  /* required: the plugin's own version */
+  const char *description; /* required: one line */
+  const haul_config_field *config_fields; /* optional: NULL = accepts no config */
+
+  /* Required. Returns a new instance, or NULL with a message in err.
+   * cfg holds validated values (see haul_config_field); host outlives the
+   * instance. Called on any thread, never concurrently with itself. */
+  void *(*create)(const haul_kv *cfg, size_t cfg_count, const haul_host *host,
+                  char *err, size_t err_len);
+  /* Required. Frees the instance; no other call on it is running. */
+  void (*destroy)(void *self);
+  /* Required. The message of the last failed call on this instance, owned by
+   * the plugin, valid until the next call on the instance. Never NULL. */
+  const char *(*last_error)(void *self);
+
+  /* trigger — both required for HAUL_KIND_TRIGGER.
+   * next_event blocks at most timeout_ms. One caller thread at a time. */
+  haul_rc (*next_event)(void *self, uint32_t timeout_ms, haul_event *out);
+  /* Wakes a blocked next_event(), which then returns HAUL_CANCELLED.
+   * Thread-safe: called from any thread. */
+  void (*cancel)(void *self);
+
+  /* source — both required for HAUL_KIND_SOURCE.
+   * schemes: static, NULL-terminated, e.g. {"http", "https", NULL}.
+   * fetch streams the object at req->url, from req->offset, into sink.
+   * One fetch per instance at a time. */
+  const char *const *schemes;
+  haul_rc (*fetch)(void *self, const haul_fetch_request *req, const haul_sink *sink);
+
+  /* hook — required for HAUL_KIND_HOOK. Called on the deploy's thread. */
+  haul_rc (*on_phase)(void *self, const haul_hook_context *ctx);
+
+  /* Append new fields only below this line, and bump HAUL_ABI_MINOR. */
+} haul_plugin_info;
+
+typedef const haul_plugin_info *(*haul_plugin_entry_fn)(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HAUL_PLUGIN_H */

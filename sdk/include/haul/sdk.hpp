@@ -1,0 +1,315 @@
+// haul/sdk.hpp — write a haul plugin as a plain C++ class.
+//
+// One macro (HAUL_TRIGGER_PLUGIN, HAUL_SOURCE_PLUGIN or HAUL_HOOK_PLUGIN)
+// turns a class into the C struct the core loads (haul/plugin.h). The
+// generated glue catches every exception and reports it through last_error(),
+// so nothing C++ ever crosses the boundary. Header-only; C++17.
+//
+//   class Echo {
+//    public:
+//     Echo(const haul::sdk::Config& cfg, const haul::sdk::Host& host);
+//     void on_phase(const haul::sdk::HookContext& ctx);   // hooks
+//   };
+//   HAUL_HOOK_PLUGIN(Echo, "echo", "1.0.0", "Logs every phase", nullptr)
+//
+// A trigger class provides `haul::sdk::Next next(std::chrono::milliseconds,
+// haul::sdk::Event&)` and a thread-safe `void cancel()`; a source class
+// provides `void fetch(const std::string& url, uint64_t offset, haul::sdk::Sink&)`.
+#ifndef HAUL_SDK_HPP
+#define HAUL_SDK_HPP
+
+#include <haul/plugin.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace haul::sdk {
+
+// Throw from a plugin method when the host asked to stop (sink refused bytes,
+// cancelled() became true). Reported as HAUL_CANCELLED.
+struct Cancelled : std::runtime_error {
+  Cancelled() : std::runtime_error("cancelled") {}
+};
+
+// Validated configuration, as the core passes it (see haul_config_field).
+class Config {
+ public:
+  Config(const haul_kv* kv, size_t n) {
+    for (size_t i = 0; i < n; ++i) values_[kv[i].key] = kv[i].value ? kv[i].value : "";
+  }
+  bool has(const std::string& key) const { return values_.count(key) != 0; }
+  std::string str(const std::string& key, const std::string& fallback = "") const {
+    auto it = values_.find(key);
+    return it == values_.end() ? fallback : it->second;
+  }
+  bool boolean(const std::string& key, bool fallback = false) const {
+    return has(key) ? str(key) == "true" : fallback;
+  }
+  long long integer(const std::string& key, long long fallback = 0) const {
+    return has(key) ? std::stoll(str(key)) : fallback;
+  }
+  std::chrono::milliseconds duration(const std::string& key,
+                                     std::chrono::milliseconds fallback = {}) const {
+    return has(key) ? std::chrono::milliseconds(std::stoll(str(key))) : fallback;
+  }
+  unsigned long long bytes(const std::string& key, unsigned long long fallback = 0) const {
+    return has(key) ? std::stoull(str(key)) : fallback;
+  }
+  std::vector<std::string> list(const std::string& key) const {
+    std::vector<std::string> out;
+    if (!has(key)) return out;
+    std::string all = str(key);
+    size_t start = 0;
+    while (start <= all.size()) {
+      size_t nl = all.find('\n', start);
+      if (nl == std::string::npos) nl = all.size();
+      if (nl > start) out.push_back(all.substr(start, nl - start));
+      start = nl + 1;
+    }
+    return out;
+  }
+
+ private:
+  std::map<std::string, std::string> values_;
+};
+
+// haul's logger, as offered to this instance.
+class Host {
+ public:
+  explicit Host(const haul_host* h) : h_(h) {}
+  void log(haul_log_level level, const std::string& msg) const {
+    if (h_ && h_->log) h_->log(h_->ctx, level, msg.c_str());
+  }
+  void debug(const std::string& m) const { log(HAUL_LOG_DEBUG, m); }
+  void info(const std::string& m) const { log(HAUL_LOG_INFO, m); }
+  void warn(const std::string& m) const { log(HAUL_LOG_WARN, m); }
+  void error(const std::string& m) const { log(HAUL_LOG_ERROR, m); }
+  std::string version() const { return h_ && h_->host_version ? h_->host_version : ""; }
+
+ private:
+  const haul_host* h_;
+};
+
+// What a trigger's next() found.
+enum class Next { event, timeout, end, cancelled };
+
+struct Event {
+  std::string id;
+  uint64_t ltime = 0;
+  std::string name;
+  std::string payload;
+};
+
+// Where a source writes bytes.
+class Sink {
+ public:
+  explicit Sink(const haul_sink* s) : s_(s) {}
+  // Throws Cancelled when the host wants no more bytes.
+  void write(const void* bytes, size_t len) const {
+    if (len && s_->write(s_->ctx, bytes, len) != 0) throw Cancelled();
+  }
+  bool cancelled() const { return s_->cancelled && s_->cancelled(s_->ctx) != 0; }
+  void set_total_size(uint64_t total) const {
+    if (s_->set_total_size) s_->set_total_size(s_->ctx, total);
+  }
+
+ private:
+  const haul_sink* s_;
+};
+
+// A deploy as a hook sees it.
+class HookContext {
+ public:
+  explicit HookContext(const haul_hook_context* c) : c_(c) {}
+  haul_phase phase() const { return c_->phase; }
+  const char* phase_name() const {
+    switch (c_->phase) {
+      case HAUL_PHASE_PRE: return "pre";
+      case HAUL_PHASE_POST: return "post";
+      case HAUL_PHASE_SUCCESS: return "success";
+      case HAUL_PHASE_FAILURE: return "failure";
+    }
+    return "unknown";
+  }
+  std::string pipeline() const { return c_->pipeline; }
+  std::string event_id() const { return c_->event_id; }
+  std::string manifest_url() const { return c_->manifest_url; }
+  std::string dest() const { return c_->dest; }
+  std::string release_dir() const { return c_->release_dir; }
+  std::string error() const { return c_->error; }
+  std::string_view deploy_log() const { return {c_->deploy_log, c_->deploy_log_len}; }
+  std::vector<std::string> commands() const {
+    return {c_->commands, c_->commands + c_->command_count};
+  }
+  std::vector<std::pair<std::string, std::string>> env() const {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (size_t i = 0; i < c_->env_count; ++i) out.emplace_back(c_->env[i].key, c_->env[i].value);
+    return out;
+  }
+  void log(haul_log_level level, const std::string& msg) const {
+    c_->log(c_->log_ctx, level, msg.c_str());
+  }
+  bool cancelled() const { return c_->cancelled && c_->cancelled(c_->log_ctx) != 0; }
+  const haul_hook_context* raw() const { return c_; }
+
+ private:
+  const haul_hook_context* c_;
+};
+
+namespace detail {
+
+template <class T>
+struct Instance {
+  Instance(const Config& cfg, const Host& host) : impl(cfg, host) {}
+  T impl;
+  std::string error;
+  Event event;  // keeps the last event's strings alive for the host
+};
+
+inline void copy_error(char* buf, size_t len, const char* msg) {
+  if (!buf || len == 0) return;
+  std::strncpy(buf, msg, len - 1);
+  buf[len - 1] = '\0';
+}
+
+// Runs f, turning every exception into a return code and last_error text.
+template <class T, class F>
+haul_rc guarded(void* self, F&& f) {
+  auto* in = static_cast<Instance<T>*>(self);
+  try {
+    return f(in->impl, *in);
+  } catch (const Cancelled&) {
+    in->error = "cancelled";
+    return HAUL_CANCELLED;
+  } catch (const std::exception& e) {
+    in->error = e.what();
+  } catch (...) {
+    in->error = "unknown exception in plugin";
+  }
+  return HAUL_ERROR;
+}
+
+template <class T>
+void* create(const haul_kv* kv, size_t n, const haul_host* host, char* err, size_t err_len) {
+  try {
+    return new Instance<T>(Config(kv, n), Host(host));
+  } catch (const std::exception& e) {
+    copy_error(err, err_len, e.what());
+  } catch (...) {
+    copy_error(err, err_len, "unknown exception in plugin constructor");
+  }
+  return nullptr;
+}
+
+template <class T>
+void destroy(void* self) noexcept {
+  try {
+    delete static_cast<Instance<T>*>(self);
+  } catch (...) {
+  }
+}
+
+template <class T>
+const char* last_error(void* self) noexcept {
+  return static_cast<Instance<T>*>(self)->error.c_str();
+}
+
+template <class T>
+haul_rc next_event(void* self, uint32_t timeout_ms, haul_event* out) {
+  return guarded<T>(self, [&](T& impl, Instance<T>& in) {
+    Event ev;
+    switch (impl.next(std::chrono::milliseconds(timeout_ms), ev)) {
+      case Next::timeout: return HAUL_TIMEOUT;
+      case Next::end: return HAUL_END;
+      case Next::cancelled: return HAUL_CANCELLED;
+      case Next::event: break;
+    }
+    in.event = std::move(ev);
+    out->id = in.event.id.c_str();
+    out->ltime = in.event.ltime;
+    out->name = in.event.name.c_str();
+    out->payload = in.event.payload.data();
+    out->payload_len = in.event.payload.size();
+    return HAUL_OK;
+  });
+}
+
+template <class T>
+void cancel(void* self) noexcept {
+  try {
+    static_cast<Instance<T>*>(self)->impl.cancel();
+  } catch (...) {
+  }
+}
+
+template <class T>
+haul_rc fetch(void* self, const haul_fetch_request* req, const haul_sink* sink) {
+  return guarded<T>(self, [&](T& impl, Instance<T>&) {
+    Sink s(sink);
+    impl.fetch(std::string(req->url), req->offset, s);
+    return HAUL_OK;
+  });
+}
+
+template <class T>
+haul_rc on_phase(void* self, const haul_hook_context* ctx) {
+  return guarded<T>(self, [&](T& impl, Instance<T>&) {
+    impl.on_phase(HookContext(ctx));
+    return HAUL_OK;
+  });
+}
+
+template <class T, haul_kind Kind>
+haul_plugin_info make_info(const char* name, const char* version, const char* description,
+                           const haul_config_field* fields, const char* const* schemes) {
+  haul_plugin_info info{};
+  info.struct_size = sizeof(haul_plugin_info);
+  info.abi_major = HAUL_ABI_MAJOR;
+  info.abi_minor = HAUL_ABI_MINOR;
+  info.kind = Kind;
+  info.name = name;
+  info.version = version;
+  info.description = description;
+  info.config_fields = fields;
+  info.create = &create<T>;
+  info.destroy = &destroy<T>;
+  info.last_error = &last_error<T>;
+  if constexpr (Kind == HAUL_KIND_TRIGGER) {
+    info.next_event = &next_event<T>;
+    info.cancel = &cancel<T>;
+  } else if constexpr (Kind == HAUL_KIND_SOURCE) {
+    info.schemes = schemes;
+    info.fetch = &fetch<T>;
+  } else if constexpr (Kind == HAUL_KIND_HOOK) {
+    info.on_phase = &on_phase<T>;
+  }
+  return info;
+}
+
+}  // namespace detail
+}  // namespace haul::sdk
+
+#define HAUL_DEFINE_PLUGIN_ENTRY_(CLASS, KIND, NAME, VERSION, DESC, FIELDS, SCHEMES)      \
+  extern "C" HAUL_EXPORT const haul_plugin_info* haul_plugin_entry(void) {                \
+    static const haul_plugin_info info =                                                    \
+        ::haul::sdk::detail::make_info<CLASS, KIND>(NAME, VERSION, DESC, FIELDS, SCHEMES); \
+    return &info;                                                                           \
+  }
+
+// FIELDS: a static haul_config_field array ending in {nullptr}, or nullptr.
+#define HAUL_TRIGGER_PLUGIN(CLASS, NAME, VERSION, DESC, FIELDS) \
+  HAUL_DEFINE_PLUGIN_ENTRY_(CLASS, HAUL_KIND_TRIGGER, NAME, VERSION, DESC, FIELDS, nullptr)
+// SCHEMES: a static NULL-terminated array of URL schemes, e.g. {"http", nullptr}.
+#define HAUL_SOURCE_PLUGIN(CLASS, NAME, VERSION, DESC, FIELDS, SCHEMES) \
+  HAUL_DEFINE_PLUGIN_ENTRY_(CLASS, HAUL_KIND_SOURCE, NAME, VERSION, DESC, FIELDS, SCHEMES)
+#define HAUL_HOOK_PLUGIN(CLASS, NAME, VERSION, DESC, FIELDS) \
+  HAUL_DEFINE_PLUGIN_ENTRY_(CLASS, HAUL_KIND_HOOK, NAME, VERSION, DESC, FIELDS, nullptr)
+
+#endif  // HAUL_SDK_HPP
