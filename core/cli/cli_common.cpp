@@ -20,10 +20,21 @@ po::variables_map parse_args(const Args& args, const po::options_description& de
                              const std::vector<std::string>& positional) {
   po::positional_options_description pos;
   for (const auto& name : positional) pos.add(name.c_str(), 1);
+  // Go's flag package takes "-flag=" as an empty value; Program_options
+  // wants the value as its own word.
+  Args words;
+  for (const auto& a : args) {
+    if (a.size() > 2 && a[0] == '-' && a.back() == '=' && a.find('=') == a.size() - 1) {
+      words.push_back(a.substr(0, a.size() - 1));
+      words.emplace_back();
+    } else {
+      words.push_back(a);
+    }
+  }
   po::variables_map vm;
   try {
     auto style = po::command_line_style::default_style | po::command_line_style::allow_long_disguise;
-    po::store(po::command_line_parser(args).options(desc).positional(pos).style(style).run(), vm);
+    po::store(po::command_line_parser(words).options(desc).positional(pos).style(style).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
     throw Error(std::string(e.what()) + " (see haul --help)");

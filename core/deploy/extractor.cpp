@@ -81,7 +81,7 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
     return Error(origin + ": " + what + ": " + msg);
   };
   if (archive_read_open(in.get(), &state, nullptr, read_callback, nullptr) != ARCHIVE_OK)
-    throw fail(in.get(), "cannot read archive");
+    throw fail(in.get(), "not a tar archive (tar, tar.gz, tar.zst, tar.xz, tar.bz2 expected)");
 
   ExtractStats stats;
   std::optional<time_t> root_mtime;

@@ -116,7 +116,7 @@ std::shared_ptr<LoadedPlugin> load_plugin(const std::filesystem::path& path) {
     // missing dependency is found now, not in the middle of a deploy.
     plugin->library.load(boost::dll::fs::path(path.string()),
                          boost::dll::load_mode::rtld_local | boost::dll::load_mode::rtld_now);
-  } catch (const boost::system::system_error& e) {
+  } catch (const std::exception& e) {  // boost::system or std::system_error, by Boost.DLL's mode
     throw Error("plugin " + plugin->path + ": not a loadable shared object: " + e.what());
   }
   if (!plugin->library.has(HAUL_PLUGIN_ENTRY_SYMBOL))

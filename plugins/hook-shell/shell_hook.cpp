@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <haul/sdk.hpp>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -35,6 +36,24 @@ std::string describe_status(int status) {
   if (WIFEXITED(status)) return "exit status " + std::to_string(WEXITSTATUS(status));
   if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) + ")";
   return "status " + std::to_string(status);
+}
+
+// write(2) that never raises SIGPIPE, whatever the host's signal setup: the
+// signal is blocked on this thread for the call and a pending one consumed.
+ssize_t write_no_sigpipe(int fd, const void* data, size_t len) {
+  sigset_t pipe_set, old;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+  ssize_t w = write(fd, data, len);
+  int saved = errno;
+  if (w < 0 && errno == EPIPE) {
+    struct timespec zero = {0, 0};
+    sigtimedwait(&pipe_set, nullptr, &zero);
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  errno = saved;
+  return w;
 }
 
 class ShellHook {
@@ -151,7 +170,7 @@ class ShellHook {
             out_r.reset();
           }
         } else if (fds[i].fd == in_w.fd && (fds[i].revents & (POLLOUT | POLLERR | POLLHUP))) {
-          ssize_t w = write(in_w.fd, input.data() + written, input.size() - written);
+          ssize_t w = write_no_sigpipe(in_w.fd, input.data() + written, input.size() - written);
           if (w > 0) written += static_cast<size_t>(w);
           if (w < 0 && errno != EAGAIN) in_w.reset();  // EPIPE: the command does not read stdin; fine
           if (written >= input.size()) in_w.reset();

@@ -26,6 +26,7 @@ size_t on_body(char* data, size_t size, size_t n, void* ctx) {
   if (!t->checked) {
     curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &t->status);
     t->checked = true;
+    if (t->status == 206) t->skip = 0;  // the server honoured our Range
     if (t->status == 200 && t->skip == 0) {
       curl_off_t cl = -1;
       if (curl_easy_getinfo(t->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) == CURLE_OK && cl >= 0)

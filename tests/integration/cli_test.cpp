@@ -1,0 +1,375 @@
+// The real haul binary, driven the way operators and consul watch / Serf
+// drive it: stdin formats, flags, exit codes, the failure path, and what is
+// (and is not) left in dest.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <map>
+
+#include "test_support.hpp"
+
+using namespace haul::test;
+
+namespace {
+
+// path → "type mode content" for every entry under dir: two equal snapshots
+// mean the tree was left exactly as it was.
+std::map<std::string, std::string> snapshot(const fs::path& dir) {
+  std::map<std::string, std::string> out;
+  if (!fs::exists(dir)) return out;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    struct stat st;
+    lstat(e.path().c_str(), &st);
+    std::string rel = fs::relative(e.path(), dir).string();
+    std::string desc = std::to_string(st.st_mode) + " " + std::to_string(st.st_mtim.tv_sec);
+    if (e.is_regular_file()) desc += " " + read_file(e.path());
+    out[rel] = desc;
+  }
+  return out;
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  TempDir tmp;
+  fs::path dest = tmp / "www/app";
+
+  // Writes the archive and a manifest for it; returns the manifest's URL.
+  std::string publish(const std::vector<Entry>& entries, const std::string& extra = "",
+                      const std::string& name = "manifest.yml", std::string checksum = "") {
+    const std::string tar = make_tar(entries);
+    write_file(tmp / (name + ".tgz"), tar);
+    if (checksum.empty()) checksum = sha256_hex(tar);
+    write_file(tmp / name, "src: " + file_url(tmp / (name + ".tgz")) + "\nchecksum: " + checksum +
+                               "\ndest: " + dest.string() + "\n" + extra);
+    return file_url(tmp / name);
+  }
+
+  ProcessResult haul(const std::vector<std::string>& args, const std::string& stdin_text = "",
+                     std::map<std::string, std::string> env = {}) {
+    std::vector<std::string> argv{haul_binary().string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    ProcessOptions o;
+    o.stdin_text = stdin_text;
+    o.env = std::move(env);
+    o.unset_env = {"CONSUL_INDEX", "SERF_USER_EVENT", "SERF_USER_LTIME", "HAUL_PLUGIN_PATH"};
+    o.cwd = tmp.path().string();
+    return run_process(argv, o);
+  }
+
+  std::vector<Entry> app_v1() {
+    return {dir_entry("./"), file_entry("./index.html", "v1"), dir_entry("./lib"), file_entry("./lib/a.rb", "a")};
+  }
+};
+
+std::string base64(const std::string& in) {
+  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 | (unsigned char)in[i + 2];
+    out += {t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], t[v & 63]};
+  }
+  if (i + 1 == in.size()) {
+    unsigned v = (unsigned char)in[i] << 16;
+    out += {t[v >> 18], t[(v >> 12) & 63], '=', '='};
+  } else if (i + 2 == in.size()) {
+    unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8;
+    out += {t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], '='};
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_F(Cli, PlainLineWithAndWithoutTrailingNewline) {
+  std::string url = publish(app_v1());
+  auto r = haul({}, url + "\n");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_file(dest / "index.html"), "v1");
+  fs::remove_all(dest);
+  r = haul({}, url);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_file(dest / "lib/a.rb"), "a");
+}
+
+TEST_F(Cli, ConsulWatchArrayDeploysTheNewestEvent) {
+  std::string v1 = publish(app_v1(), "", "v1.yml");
+  std::string v2 = publish({file_entry("index.html", "v2")}, "", "v2.yml");
+  std::string events = R"([{"ID":"e1","Name":"deploy","Payload":")" + base64(v1) +
+                       R"(","NodeFilter":"","ServiceFilter":"","TagFilter":"","Version":1,"LTime":5},)"
+                       R"({"ID":"e2","Name":"deploy","Payload":")" + base64(v2) +
+                       R"(","NodeFilter":"","ServiceFilter":"","TagFilter":"","Version":1,"LTime":6}])";
+  auto r = haul({}, events, {{"CONSUL_INDEX", "6"}});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_file(dest / "index.html"), "v2");
+  EXPECT_NE(r.err.find("e2 (ltime 6, newest of 2)"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, ConsulWatchEmptyArrayIsNotAnError) {
+  auto r = haul({}, "[]", {{"CONSUL_INDEX", "1"}});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("no events"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, UnderConsulWatchAFailureStillExitsZero) {
+  std::string bad = file_url(tmp / "missing.yml");
+  std::string events = R"([{"ID":"e1","Name":"deploy","Payload":")" + base64(bad) + R"(","LTime":1}])";
+  auto r = haul({}, events, {{"CONSUL_INDEX", "1"}});
+  EXPECT_EQ(r.exit_code, 0) << "a non-zero exit would stop consul watch";
+  EXPECT_NE(r.err.find("missing.yml: No such file or directory"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("exiting 0 despite the failure"), std::string::npos) << r.err;
+  // The same input outside consul watch fails loudly.
+  r = haul({}, bad + "\n");
+  EXPECT_EQ(r.exit_code, 1);
+}
+
+TEST_F(Cli, SerfUserEventPayload) {
+  std::string url = publish(app_v1());
+  auto r = haul({}, url + "\n", {{"SERF_USER_EVENT", "deploy"}, {"SERF_USER_LTIME", "12"}});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("Serf user event deploy (ltime 12)"), std::string::npos) << r.err;
+  EXPECT_EQ(read_file(dest / "index.html"), "v1");
+}
+
+TEST_F(Cli, WrongChecksumLeavesDestUntouchedAndFeedsTheLogToFailureCommands) {
+  write_file(dest / "index.html", "live");
+  write_file(dest / "keep.txt", "live too");
+  auto before = snapshot(dest);
+  std::string url = publish(app_v1(),
+                            "commands:\n  pre: [\"touch " + (tmp / "pre-ran").string() + "\"]\n"
+                            "  failure: [\"cat > " + (tmp / "failure.log").string() + "\"]\n",
+                            "manifest.yml", std::string(64, '0'));
+  auto r = haul({}, url + "\n");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(snapshot(dest), before);
+  EXPECT_FALSE(fs::exists(tmp / "pre-ran")) << "pre runs only after the artifact is verified";
+  std::string log = read_file(tmp / "failure.log");
+  EXPECT_NE(log.find("checksum mismatch for " + file_url(tmp / "manifest.yml.tgz")), std::string::npos) << log;
+  EXPECT_NE(log.find("Loading manifest"), std::string::npos) << "the whole log, not just the error";
+  for (const auto& e : fs::directory_iterator(dest.parent_path()))
+    EXPECT_EQ(e.path().filename().string().find(".haul-staging"), std::string::npos) << "staging removed";
+}
+
+TEST_F(Cli, CorruptArchiveAndHostileEntriesLeaveDestUntouched) {
+  write_file(dest / "index.html", "live");
+  auto before = snapshot(dest);
+  // An archive that is cut in half, with a checksum that matches the cut bytes.
+  std::string tar = make_tar({file_entry("big", std::string(300000, 'x') + "tail")}, "gzip");
+  write_file(tmp / "cut.tgz", tar.substr(0, tar.size() / 2));
+  write_file(tmp / "cut.yml", "src: " + file_url(tmp / "cut.tgz") + "\nchecksum: " +
+                                  sha256_hex(tar.substr(0, tar.size() / 2)) + "\ndest: " + dest.string() + "\n");
+  auto r = haul({"deploy", file_url(tmp / "cut.yml")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("truncated"), std::string::npos) << r.err;
+  EXPECT_EQ(snapshot(dest), before);
+
+  std::string url = publish({file_entry("ok.txt", "fine"), file_entry("../escape.txt", "evil")});
+  r = haul({"deploy", url});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("archive entry '../escape.txt'"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dest.parent_path() / "escape.txt"));
+  EXPECT_EQ(snapshot(dest), before);
+}
+
+TEST_F(Cli, RsyncDeleteExcludesAndExcludeFrom) {
+  write_file(dest / "test.pid", "1234");
+  write_file(dest / "stale.html", "old");
+  write_file(dest / "uploads/photo.jpg", "user data");
+  std::string url = publish({file_entry("index.html", "v1"), file_entry("config/rsync_exclude.txt", "# keep uploads\n/uploads/\n")},
+                            "excludes: [\"*.pid\"]\nexclude_from: config/rsync_exclude.txt\n");
+  auto r = haul({"deploy", url});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_file(dest / "test.pid"), "1234");
+  EXPECT_EQ(read_file(dest / "uploads/photo.jpg"), "user data");
+  EXPECT_FALSE(fs::exists(dest / "stale.html"));
+  EXPECT_EQ(read_file(dest / "index.html"), "v1");
+
+  // Without the excludes, rsync --delete semantics remove the stale pid too.
+  url = publish({file_entry("index.html", "v2")}, "", "plain.yml");
+  r = haul({"deploy", url});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(fs::exists(dest / "test.pid"));
+  EXPECT_FALSE(fs::exists(dest / "uploads"));
+}
+
+TEST_F(Cli, MissingExcludeFromIsNamed) {
+  std::string url = publish(app_v1(), "exclude_from: nope.txt\n");
+  auto r = haul({"deploy", url});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("exclude_from: 'nope.txt' is not a file in the archive"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, DestModeAppliesWithAndWithoutADotSlashEntry) {
+  for (bool with_root : {true, false}) {
+    fs::remove_all(dest);
+    std::vector<Entry> entries = {file_entry("index.html", "x")};
+    if (with_root) entries.insert(entries.begin(), dir_entry("./", 0777));
+    auto r = haul({"deploy", publish(entries, "dest_mode: 0750\n")});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    struct stat st;
+    stat(dest.c_str(), &st);
+    EXPECT_EQ(st.st_mode & 07777, 0750u) << "with ./ entry: " << with_root;
+  }
+  fs::remove_all(dest);
+  auto r = haul({"deploy", publish({dir_entry("./", 0700), file_entry("a", "x")})});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  struct stat st;
+  stat(dest.c_str(), &st);
+  EXPECT_EQ(st.st_mode & 07777, 0755u) << "default dest_mode wins over the archive's ./ mode";
+}
+
+TEST_F(Cli, PreRunsBeforeDestIsTouchedAndPostAfter) {
+  write_file(dest / "index.html", "old");
+  std::string url = publish({file_entry("index.html", "new")},
+                            "commands:\n  pre: [\"cat " + (dest / "index.html").string() + " > " + (tmp / "pre.txt").string() +
+                                "\"]\n  post: [\"cat " + (dest / "index.html").string() + " > " + (tmp / "post.txt").string() +
+                                "\"]\n  success: [\"cat > " + (tmp / "success.log").string() + "\"]\n");
+  auto r = haul({"deploy", url});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_file(tmp / "pre.txt"), "old");
+  EXPECT_EQ(read_file(tmp / "post.txt"), "new");
+  EXPECT_NE(read_file(tmp / "success.log").find("Deploy manifest succeeded."), std::string::npos);
+}
+
+TEST_F(Cli, FailingPostCommandFailsTheDeployNamingTheCommand) {
+  std::string url = publish(app_v1(), "commands:\n  post: [\"exit 7\"]\n  failure: [\"cat > " + (tmp / "f.log").string() + "\"]\n");
+  auto r = haul({"deploy", url});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("command `exit 7` failed: exit status 7"), std::string::npos) << r.err;
+  EXPECT_NE(read_file(tmp / "f.log").find("exit status 7"), std::string::npos);
+}
+
+TEST_F(Cli, CommandsOnlyManifest) {
+  write_file(tmp / "cmds.yml", "commands:\n  pre: [\"echo from-pre > " + (tmp / "out").string() +
+                                   "\"]\n  post: [\"echo from-post >> " + (tmp / "out").string() + "\"]\n");
+  auto r = haul({}, file_url(tmp / "cmds.yml"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_file(tmp / "out"), "from-pre\nfrom-post\n");
+}
+
+TEST_F(Cli, MvStrategy) {
+  std::string url = publish(app_v1(), "sync_strategy: mv\n");
+  auto r = haul({"deploy", url});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_file(dest / "index.html"), "v1");
+  r = haul({"deploy", url});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("sync_strategy mv: dest " + dest.string() + " already exists"), std::string::npos) << r.err;
+  EXPECT_EQ(read_file(dest / "index.html"), "v1");
+}
+
+TEST_F(Cli, InvalidStrategyAndYamlErrorsAreClear) {
+  write_file(tmp / "bad.yml", "commands:\n  pre:\n    - echo foo: bar\n");
+  auto r = haul({"deploy", file_url(tmp / "bad.yml")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("bad.yml:3: commands.pre[0]: expected a string, got a map"), std::string::npos) << r.err;
+  r = haul({"deploy", publish(app_v1(), "sync_strategy: copy\n")});
+  EXPECT_NE(r.err.find("unknown strategy 'copy'"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, StretcherFlagsInGoAndGnuSpelling) {
+  std::string url = publish(app_v1());
+  auto r = haul({"-timeout", "10s", "-retry", "1", "-retry-wait=1", "--max-bandwidth", "10M", "--rsync-verbose=", "-random-delay", "0.01"},
+                url);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_file(dest / "index.html"), "v1");
+  r = haul({"--timeout", "soon"}, url);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--timeout: expected a duration like 500ms, 10s, 1m30s; got 'soon'"), std::string::npos) << r.err;
+  r = haul({"--bogus"}, url);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("bogus"), std::string::npos) << r.err;
+  r = haul({"-v"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out.rfind("haul ", 0), 0u) << r.out;
+}
+
+TEST_F(Cli, RetryFlagRetriesTheFetch) {
+  int port = free_port();
+  write_file(tmp / "r.yml", "src: http://127.0.0.1:" + std::to_string(port) + "/app.tgz\nchecksum: " +
+                                std::string(64, 'a') + "\ndest: " + dest.string() + "\n");
+  auto r = haul({"deploy", file_url(tmp / "r.yml"), "--retry", "2", "--retry-wait", "50ms"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("retry 1/2 in 50ms"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("retry 2/2 in 50ms"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("failed (after 3 attempts)"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, PluginsListAndDescribe) {
+  auto r = haul({"plugins", "list"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* name : {"consul-watch", "file", "http", "shell"})
+    EXPECT_NE(r.out.find(name), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find((build_dir() / "plugins").string()), std::string::npos);
+  r = haul({"plugins", "describe", "shell"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("timeout"), std::string::npos);
+  EXPECT_NE(r.out.find("duration"), std::string::npos);
+  r = haul({"plugins", "describe", "nope"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("no plugin named 'nope'; loaded: consul-watch, file, http, shell"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, AgentConfigErrorsStopItAtStartup) {
+  write_file(tmp / "haul.yaml", "pipelines:\n  web:\n    trigger: { type: consul-watch, buffer: 3 }\n");
+  auto r = haul({"agent", "--config", (tmp / "haul.yaml").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("haul.yaml:3: pipelines.web.trigger: unknown key 'buffer' for trigger plugin consul-watch; valid keys: max_input"),
+            std::string::npos) << r.err;
+  write_file(tmp / "haul.yaml", "pipelines:\n  web:\n    trigger: consul-http\n");
+  r = haul({"agent", "--config", (tmp / "haul.yaml").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("no trigger plugin named 'consul-http'"), std::string::npos) << r.err;
+  r = haul({"agent"});
+  EXPECT_NE(r.err.find("haul agent needs --config FILE"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, AgentAndHandlerUseThePipelineConfig) {
+  std::string url = publish(app_v1(), "commands:\n  post: [\"echo post-ran\"]\n");
+  write_file(tmp / "haul.yaml", "pipelines:\n  web:\n    trigger: consul-watch\n    sources: { http: { connect_timeout: 2s } }\n"
+                                "    hooks: [shell]\n    deploy: { retry: 1 }\n");
+  auto r = haul({"agent", "--config", (tmp / "haul.yaml").string()}, url);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("[web] post-ran"), std::string::npos) << r.err;
+  fs::remove_all(dest);
+  r = haul({"--config", (tmp / "haul.yaml").string(), "--pipeline", "web"}, url);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_file(dest / "index.html"), "v1");
+  r = haul({"--config", (tmp / "haul.yaml").string(), "--pipeline", "db"}, url);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("no pipeline named 'db'; the file has: web"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, DeployOverHttpFromNginx) {
+  TempDir root;
+  const std::string tar = make_tar(app_v1());
+  write_file(root / "app.tgz", tar);
+  NginxServer nginx(root.path());
+  write_file(root / "manifest.yml", "src: " + nginx.url("/app.tgz") + "\nchecksum: " + sha256_hex(tar) +
+                                        "\ndest: " + dest.string() + "\n");
+  auto r = haul({}, nginx.url("/manifest.yml") + "\n");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_file(dest / "index.html"), "v1");
+  r = haul({"deploy", nginx.url("/nothing.yml")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("GET " + nginx.url("/nothing.yml") + ": HTTP 404"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, TimeoutAgainstASlowNginx) {
+  TempDir root;
+  std::string big(400'000, '\0');  // incompressible, so the archive stays large
+  uint64_t x = 88172645463325252ull;
+  for (auto& c : big) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    c = static_cast<char>(x);
+  }
+  const std::string tar = make_tar({file_entry("big.bin", big)});
+  write_file(root / "app.tgz", tar);
+  NginxServer nginx(root.path());
+  write_file(tmp / "slow.yml", "src: " + nginx.url("/slow/app.tgz") + "\nchecksum: " + sha256_hex(tar) +
+                                   "\ndest: " + dest.string() + "\n");
+  auto r = haul({"deploy", file_url(tmp / "slow.yml"), "--timeout", "1s"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("timeout 1s reached while fetching " + nginx.url("/slow/app.tgz")), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dest));
+}

@@ -1,0 +1,118 @@
+// The shell hook's vtable called in-process, as the engine calls it.
+#include <gtest/gtest.h>
+
+#include "plugin_fixture.hpp"
+#include "util/error.hpp"
+
+using namespace haul;
+using namespace haul::test;
+
+namespace {
+
+struct Phase {
+  std::vector<std::string> commands;
+  haul_phase phase = HAUL_PHASE_PRE;
+  std::string log_in;
+  std::vector<std::pair<std::string, std::string>> env;
+  std::vector<std::string> lines;  // what the hook logged
+};
+
+// Returns "" on success, the error otherwise.
+std::string run(HookInstance& hook, Phase& p) {
+  std::vector<const char*> cmds;
+  for (const auto& c : p.commands) cmds.push_back(c.c_str());
+  std::vector<haul_kv> env;
+  for (const auto& [k, v] : p.env) env.push_back({k.c_str(), v.c_str()});
+  haul_hook_context ctx{};
+  ctx.struct_size = sizeof ctx;
+  ctx.phase = p.phase;
+  ctx.pipeline = ctx.event_id = ctx.manifest_url = ctx.dest = ctx.release_dir = ctx.error = "";
+  ctx.commands = cmds.data();
+  ctx.command_count = cmds.size();
+  ctx.env = env.data();
+  ctx.env_count = env.size();
+  ctx.deploy_log = p.log_in.c_str();
+  ctx.deploy_log_len = p.log_in.size();
+  ctx.log = [](void* c, haul_log_level, const char* m) { static_cast<Phase*>(c)->lines.push_back(m); };
+  ctx.log_ctx = &p;
+  try {
+    hook.on_phase(ctx);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+bool logged(const Phase& p, const std::string& line) {
+  return std::find(p.lines.begin(), p.lines.end(), line) != p.lines.end();
+}
+
+}  // namespace
+
+TEST(ShellHook, RunsCommandsInOrderAndLogsTheirOutput) {
+  auto hook = instantiate<HookInstance>("shell");
+  Phase p;
+  p.commands = {"echo one", "echo two >&2; echo three"};
+  EXPECT_EQ(run(*hook, p), "");
+  EXPECT_TRUE(logged(p, "one"));
+  EXPECT_TRUE(logged(p, "two"));
+  EXPECT_TRUE(logged(p, "three"));
+  EXPECT_TRUE(logged(p, "Invoking pre command: echo one"));
+}
+
+TEST(ShellHook, AFailingCommandStopsThePhaseWithItsStatus) {
+  auto hook = instantiate<HookInstance>("shell");
+  Phase p;
+  p.commands = {"exit 3", "echo never"};
+  EXPECT_EQ(run(*hook, p), "command `exit 3` failed: exit status 3");
+  EXPECT_FALSE(logged(p, "never"));
+  p.commands = {"kill -TERM $$"};
+  EXPECT_NE(run(*hook, p).find("killed by signal 15"), std::string::npos);
+}
+
+TEST(ShellHook, SuccessAndFailureCommandsReadTheDeployLog) {
+  auto hook = instantiate<HookInstance>("shell");
+  Phase p;
+  p.phase = HAUL_PHASE_FAILURE;
+  p.log_in = "line 1\nline 2\n";
+  p.commands = {"wc -l | tr -d ' '"};
+  EXPECT_EQ(run(*hook, p), "");
+  EXPECT_TRUE(logged(p, "2"));
+}
+
+TEST(ShellHook, ACommandThatIgnoresAHugeLogDoesNotBreak) {
+  auto hook = instantiate<HookInstance>("shell");
+  Phase p;
+  p.phase = HAUL_PHASE_SUCCESS;
+  p.log_in = std::string(1 << 20, 'x');  // far beyond a pipe's buffer
+  p.commands = {"echo ignored"};
+  EXPECT_EQ(run(*hook, p), "");
+  EXPECT_TRUE(logged(p, "ignored"));
+}
+
+TEST(ShellHook, DeployEnvironmentReachesTheCommand) {
+  auto hook = instantiate<HookInstance>("shell");
+  Phase p;
+  p.env = {{"HAUL_PHASE", "post"}, {"HOME", "/overridden"}};
+  p.commands = {"echo $HAUL_PHASE $HOME"};
+  EXPECT_EQ(run(*hook, p), "");
+  EXPECT_TRUE(logged(p, "post /overridden"));
+}
+
+TEST(ShellHook, ABackgroundChildHoldingStdoutDoesNotHangThePhase) {
+  auto hook = instantiate<HookInstance>("shell", "{output_grace: 100ms}");
+  Phase p;
+  p.commands = {"sleep 30 & echo started"};
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(run(*hook, p), "");
+  EXPECT_TRUE(logged(p, "started"));
+  // Correctness, not speed: the phase returned while the child still runs.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
+}
+
+TEST(ShellHook, TimeoutKillsTheProcessGroup) {
+  auto hook = instantiate<HookInstance>("shell", "{timeout: 300ms}");
+  Phase p;
+  p.commands = {"sleep 30"};
+  EXPECT_NE(run(*hook, p).find("timed out after 300ms and was killed"), std::string::npos);
+}

@@ -1,0 +1,354 @@
+#include "test_support.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+extern char** environ;
+
+namespace haul::test {
+
+TempDir::TempDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string tmpl = std::string(base ? base : "/tmp") + "/haul-test-XXXXXX";
+  if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+void write_file(const fs::path& path, const std::string& content, unsigned mode) {
+  fs::create_directories(path.parent_path());
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << content;
+  out.close();
+  fs::permissions(path, static_cast<fs::perms>(mode));
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path.string());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string sha256_hex(const std::string& bytes) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr);
+  static const char hex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out += hex[md[i] >> 4];
+    out += hex[md[i] & 15];
+  }
+  return out;
+}
+
+std::string sha256_file(const fs::path& path) { return sha256_hex(read_file(path)); }
+
+namespace {
+
+std::vector<std::string> build_env(const std::map<std::string, std::string>& add,
+                                   const std::vector<std::string>& unset) {
+  std::vector<std::string> out;
+  for (char** e = environ; *e; ++e) {
+    std::string entry = *e;
+    std::string key = entry.substr(0, entry.find('='));
+    if (add.count(key)) continue;
+    bool drop = false;
+    for (const auto& u : unset) drop = drop || u == key;
+    if (!drop) out.push_back(entry);
+  }
+  for (const auto& [k, v] : add) out.push_back(k + "=" + v);
+  return out;
+}
+
+}  // namespace
+
+ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& opts) {
+  int in_pipe[2], out_pipe[2], err_pipe[2];
+  if (pipe2(in_pipe, O_CLOEXEC) || pipe2(out_pipe, O_CLOEXEC) || pipe2(err_pipe, O_CLOEXEC))
+    throw std::runtime_error("pipe failed");
+  auto env = build_env(opts.env, opts.unset_env);
+  std::vector<char*> envp, args;
+  for (auto& s : env) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> argv_copy = argv;
+  for (auto& a : argv_copy) args.push_back(a.data());
+  args.push_back(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    setpgid(0, 0);
+    if (opts.close_stdin) {
+      dup2(in_pipe[0], 0);
+    } else {
+      int devnull = open("/dev/null", O_RDONLY);
+      dup2(devnull, 0);
+    }
+    dup2(out_pipe[1], 1);
+    dup2(err_pipe[1], 2);
+    if (!opts.cwd.empty() && chdir(opts.cwd.c_str()) != 0) _exit(126);
+    execve(args[0], args.data(), envp.data());
+    _exit(127);
+  }
+  close(in_pipe[0]);
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  fcntl(in_pipe[1], F_SETFL, O_NONBLOCK);
+  ProcessResult r;
+  size_t written = 0;
+  int in_fd = in_pipe[1];
+  if (!opts.close_stdin || opts.stdin_text.empty()) {
+    close(in_fd);
+    in_fd = -1;
+  }
+  int out_fd = out_pipe[0], err_fd = err_pipe[0];
+  const auto deadline = std::chrono::steady_clock::now() + opts.timeout;
+  while (out_fd >= 0 || err_fd >= 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(-pid, SIGKILL);
+      r.timed_out = true;
+      break;
+    }
+    pollfd fds[3];
+    nfds_t n = 0;
+    if (out_fd >= 0) fds[n++] = {out_fd, POLLIN, 0};
+    if (err_fd >= 0) fds[n++] = {err_fd, POLLIN, 0};
+    if (in_fd >= 0) fds[n++] = {in_fd, POLLOUT, 0};
+    if (poll(fds, n, 100) <= 0) continue;
+    for (nfds_t i = 0; i < n; ++i) {
+      if (!fds[i].revents) continue;
+      if (fds[i].fd == in_fd) {
+        ssize_t w = write(in_fd, opts.stdin_text.data() + written, opts.stdin_text.size() - written);
+        if (w > 0) written += static_cast<size_t>(w);
+        if (w < 0 || written == opts.stdin_text.size()) {
+          close(in_fd);
+          in_fd = -1;
+        }
+        continue;
+      }
+      char buf[65536];
+      ssize_t got = read(fds[i].fd, buf, sizeof buf);
+      std::string& dst = fds[i].fd == out_fd ? r.out : r.err;
+      if (got > 0) {
+        dst.append(buf, static_cast<size_t>(got));
+      } else {
+        close(fds[i].fd);
+        (fds[i].fd == out_fd ? out_fd : err_fd) = -1;
+      }
+    }
+  }
+  if (in_fd >= 0) close(in_fd);
+  if (out_fd >= 0) close(out_fd);
+  if (err_fd >= 0) close(err_fd);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv, const fs::path& log_file,
+                                     const std::map<std::string, std::string>& env_add) {
+  auto env = build_env(env_add, {});
+  std::vector<char*> envp, args;
+  for (auto& s : env) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> argv_copy = argv;
+  for (auto& a : argv_copy) args.push_back(a.data());
+  args.push_back(nullptr);
+  pid_ = fork();
+  if (pid_ == 0) {
+    setpgid(0, 0);
+    int log = open(log_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int devnull = open("/dev/null", O_RDONLY);
+    dup2(devnull, 0);
+    dup2(log, 1);
+    dup2(log, 2);
+    execve(args[0], args.data(), envp.data());
+    _exit(127);
+  }
+}
+
+bool BackgroundProcess::running() {
+  int status;
+  return pid_ > 0 && waitpid(pid_, &status, WNOHANG) == 0;
+}
+
+BackgroundProcess::~BackgroundProcess() {
+  if (pid_ <= 0) return;
+  kill(-pid_, SIGTERM);
+  kill(pid_, SIGTERM);
+  bool gone = wait_until([&] {
+    int status;
+    return waitpid(pid_, &status, WNOHANG) != 0;
+  }, std::chrono::seconds(10));
+  if (!gone) {
+    kill(-pid_, SIGKILL);
+    int status;
+    waitpid(pid_, &status, 0);
+  }
+}
+
+bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (pred()) return true;
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+int free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  int port = ntohs(addr.sin_port);
+  close(fd);
+  return port;
+}
+
+bool port_open(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  close(fd);
+  return ok;
+}
+
+Entry file_entry(const std::string& name, const std::string& content, unsigned mode) {
+  Entry e;
+  e.type = Entry::file;
+  e.name = name;
+  e.content = content;
+  e.mode = mode;
+  return e;
+}
+
+Entry dir_entry(const std::string& name, unsigned mode) {
+  Entry e;
+  e.type = Entry::dir;
+  e.name = name;
+  e.mode = mode;
+  return e;
+}
+
+Entry symlink_entry(const std::string& name, const std::string& target) {
+  Entry e;
+  e.type = Entry::symlink;
+  e.name = name;
+  e.content = target;
+  e.mode = 0777;
+  return e;
+}
+
+std::string make_tar(const std::vector<Entry>& entries, const std::string& filter) {
+  struct archive* a = archive_write_new();
+  archive_write_set_format_pax_restricted(a);
+  if (filter == "gzip") archive_write_add_filter_gzip(a);
+  else if (filter == "zstd") archive_write_add_filter_zstd(a);
+  else if (filter == "xz") archive_write_add_filter_xz(a);
+  std::vector<char> buf(64 << 20);
+  size_t used = 0;
+  if (archive_write_open_memory(a, buf.data(), buf.size(), &used) != ARCHIVE_OK)
+    throw std::runtime_error(archive_error_string(a));
+  for (const auto& e : entries) {
+    struct archive_entry* ae = archive_entry_new();
+    archive_entry_set_pathname(ae, e.name.c_str());
+    archive_entry_set_mtime(ae, e.mtime, 0);
+    archive_entry_set_uid(ae, getuid());
+    archive_entry_set_gid(ae, getgid());
+    switch (e.type) {
+      case Entry::file:
+        archive_entry_set_filetype(ae, AE_IFREG);
+        archive_entry_set_size(ae, static_cast<la_int64_t>(e.content.size()));
+        break;
+      case Entry::dir: archive_entry_set_filetype(ae, AE_IFDIR); break;
+      case Entry::symlink:
+        archive_entry_set_filetype(ae, AE_IFLNK);
+        archive_entry_set_symlink(ae, e.content.c_str());
+        break;
+      case Entry::hardlink:
+        archive_entry_set_filetype(ae, AE_IFREG);
+        archive_entry_set_hardlink(ae, e.content.c_str());
+        break;
+      case Entry::fifo: archive_entry_set_filetype(ae, AE_IFIFO); break;
+    }
+    archive_entry_set_perm(ae, e.mode);
+    archive_write_header(a, ae);
+    if (e.type == Entry::file && !e.content.empty()) archive_write_data(a, e.content.data(), e.content.size());
+    archive_entry_free(ae);
+  }
+  archive_write_close(a);
+  archive_write_free(a);
+  return std::string(buf.data(), used);
+}
+
+fs::path build_dir() { return HAUL_TEST_BUILD_DIR; }
+fs::path haul_binary() { return build_dir() / "haul"; }
+std::string file_url(const fs::path& path) { return "file://" + path.string(); }
+
+}  // namespace haul::test
+
+namespace haul::test {
+
+NginxServer::NginxServer(const fs::path& root) : port_(free_port()) {
+  fs::create_directories(dir_ / "tmp");
+  std::string d = dir_.path().string();
+  std::string conf = std::string("daemon off;\nworker_processes 1;\n") + (geteuid() == 0 ? "user root;\n" : "") +
+                     "error_log " + d + "/error.log;\npid " + d + "/nginx.pid;\n"
+                     "events { worker_connections 64; }\n"
+                     "http {\n  access_log " + d + "/access.log;\n"
+                     "  client_body_temp_path " + d + "/tmp/body;\n  proxy_temp_path " + d + "/tmp/proxy;\n"
+                     "  fastcgi_temp_path " + d + "/tmp/fcgi;\n  uwsgi_temp_path " + d + "/tmp/uwsgi;\n"
+                     "  scgi_temp_path " + d + "/tmp/scgi;\n"
+                     "  server {\n    listen 127.0.0.1:" + std::to_string(port_) + ";\n    root " + root.string() + ";\n"
+                     "    location /slow/ { alias " + root.string() + "/; limit_rate 20k; }\n"
+                     "    location = /moved { return 301 /app.tgz; }\n"
+                     "    location = /loop { return 302 /loop; }\n"
+                     "  }\n}\n";
+  write_file(dir_ / "nginx.conf", conf);
+  process_ = std::make_unique<BackgroundProcess>(
+      std::vector<std::string>{"/usr/sbin/nginx", "-p", d, "-e", d + "/error.log", "-c", d + "/nginx.conf"},
+      dir_ / "stdout.log");
+  if (!wait_until([&] { return port_open(port_); }, std::chrono::seconds(20)))
+    throw std::runtime_error("nginx did not start on port " + std::to_string(port_) + ": " +
+                             (fs::exists(dir_ / "error.log") ? read_file(dir_ / "error.log") : "no error.log"));
+}
+
+NginxServer::~NginxServer() { process_.reset(); }
+
+std::string NginxServer::url(const std::string& path) const {
+  return "http://127.0.0.1:" + std::to_string(port_) + path;
+}
+
+}  // namespace haul::test

@@ -1,0 +1,114 @@
+// Helpers shared by haul's tests: temporary folders, running a real process
+// with stdin/env and capturing its output, building tar archives with
+// libarchive (including hostile ones no tar tool would write), polling.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace haul::test {
+
+namespace fs = std::filesystem;
+
+// A fresh folder under $TMPDIR (or /tmp), removed at the end of the test.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const fs::path& path() const { return path_; }
+  fs::path operator/(const std::string& rel) const { return path_ / rel; }
+
+ private:
+  fs::path path_;
+};
+
+void write_file(const fs::path& path, const std::string& content, unsigned mode = 0644);
+std::string read_file(const fs::path& path);
+std::string sha256_hex(const std::string& bytes);
+std::string sha256_file(const fs::path& path);
+
+struct ProcessResult {
+  int exit_code = -1;  // -1: killed by a signal or timed out
+  std::string out, err;
+  bool timed_out = false;
+};
+
+struct ProcessOptions {
+  std::string stdin_text;
+  bool close_stdin = true;  // false: stdin is /dev/null
+  std::map<std::string, std::string> env;  // added to (or overriding) the environment
+  std::vector<std::string> unset_env;
+  std::chrono::milliseconds timeout{60000};
+  std::string cwd;
+};
+ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& opts = {});
+
+// A long-running child (a server) stopped with SIGTERM, then SIGKILL, at the end.
+class BackgroundProcess {
+ public:
+  BackgroundProcess(const std::vector<std::string>& argv, const fs::path& log_file,
+                    const std::map<std::string, std::string>& env = {});
+  ~BackgroundProcess();
+  bool running();
+  int pid() const { return pid_; }
+
+ private:
+  int pid_ = -1;
+};
+
+// Polls pred every 20 ms until it holds or timeout passes.
+bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
+// A TCP port on 127.0.0.1 that was free a moment ago.
+int free_port();
+bool port_open(int port);
+
+// One entry of a test archive.
+struct Entry {
+  enum Type { file, dir, symlink, hardlink, fifo } type = file;
+  std::string name;
+  std::string content;  // file: data; symlink/hardlink: target
+  unsigned mode = 0644;
+  int64_t mtime = 1700000000;
+};
+Entry file_entry(const std::string& name, const std::string& content, unsigned mode = 0644);
+Entry dir_entry(const std::string& name, unsigned mode = 0755);
+Entry symlink_entry(const std::string& name, const std::string& target);
+
+// filter: "gzip", "zstd", "xz", "none".
+std::string make_tar(const std::vector<Entry>& entries, const std::string& filter = "gzip");
+
+// The directory with the haul binary and plugins (set by CMake).
+fs::path build_dir();
+fs::path haul_binary();
+std::string file_url(const fs::path& path);
+
+}  // namespace haul::test
+
+namespace haul::test {
+
+// A real nginx (Debian's) serving `root` on 127.0.0.1, stopped at the end.
+//   /slow/...            the same files, limited to 20 kB/s
+//   /moved               301 to /app.tgz (when it exists)
+//   /loop                redirects to itself forever
+class NginxServer {
+ public:
+  explicit NginxServer(const fs::path& root);
+  ~NginxServer();
+  std::string url(const std::string& path) const;  // path starts with '/'
+  int port() const { return port_; }
+
+ private:
+  TempDir dir_;
+  int port_;
+  std::unique_ptr<BackgroundProcess> process_;
+};
+
+}  // namespace haul::test

@@ -1,0 +1,121 @@
+#include "deploy/extractor.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include "test_support.hpp"
+#include "util/error.hpp"
+
+using namespace haul;
+using namespace haul::test;
+
+namespace {
+
+// Feeds the archive in small chunks, as a network source would.
+ChunkReader reader_for(const std::string& bytes, size_t chunk = 7) {
+  auto pos = std::make_shared<size_t>(0);
+  return [bytes, pos, chunk]() -> std::pair<const void*, size_t> {
+    if (*pos >= bytes.size()) return {nullptr, 0};
+    size_t n = std::min(chunk, bytes.size() - *pos);
+    const void* p = bytes.data() + *pos;
+    *pos += n;
+    return {p, n};
+  };
+}
+
+std::string extract_error(const std::string& archive, const fs::path& dir) {
+  try {
+    extract_archive(reader_for(archive), dir, "file:///app.tgz");
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+struct ExtractFixture : ::testing::Test {
+  TempDir tmp;
+  fs::path dir = tmp / "staging";
+  void SetUp() override { fs::create_directories(dir); }
+};
+
+}  // namespace
+
+TEST_F(ExtractFixture, EveryCompressionIsDetected) {
+  for (std::string filter : {"gzip", "zstd", "xz", "none"}) {
+    TempDir out;
+    auto tar = make_tar({dir_entry("app"), file_entry("app/a.txt", "A" + filter, 0640)}, filter);
+    auto stats = extract_archive(reader_for(tar, 3), out.path(), "x");
+    EXPECT_EQ(read_file(out / "app/a.txt"), "A" + filter) << filter;
+    EXPECT_EQ(stats.entries, 2u);
+    struct stat st;
+    stat((out / "app/a.txt").c_str(), &st);
+    EXPECT_EQ(st.st_mode & 0777, 0640u);
+    EXPECT_EQ(st.st_mtim.tv_sec, 1700000000);
+  }
+}
+
+TEST_F(ExtractFixture, DotSlashPrefixesAndTheRootEntryAreHandled) {
+  auto tar = make_tar({dir_entry("./", 0700), file_entry("./index.html", "hi")});
+  extract_archive(reader_for(tar), dir, "x");
+  EXPECT_EQ(read_file(dir / "index.html"), "hi");
+  struct stat st;
+  stat(dir.c_str(), &st);
+  EXPECT_EQ(st.st_mtim.tv_sec, 1700000000) << "the ./ entry's mtime applies to the folder";
+}
+
+TEST_F(ExtractFixture, DotDotIsRefusedNamingTheEntry) {
+  std::string e = extract_error(make_tar({file_entry("../evil", "x")}), dir);
+  EXPECT_NE(e.find("'../evil'"), std::string::npos) << e;
+  EXPECT_NE(e.find(".."), std::string::npos) << e;
+  EXPECT_FALSE(fs::exists(tmp / "evil"));
+}
+
+TEST_F(ExtractFixture, AbsolutePathIsRefused) {
+  std::string e = extract_error(make_tar({file_entry("/tmp/haul-absolute-evil", "x")}), dir);
+  EXPECT_NE(e.find("absolute path"), std::string::npos) << e;
+  EXPECT_FALSE(fs::exists("/tmp/haul-absolute-evil"));
+}
+
+TEST_F(ExtractFixture, WritingThroughASymlinkFromTheSameArchiveIsRefused) {
+  fs::create_directories(tmp / "outside");
+  auto tar = make_tar({symlink_entry("link", (tmp / "outside").string()), file_entry("link/pwned", "x")});
+  std::string e = extract_error(tar, dir);
+  EXPECT_NE(e.find("link/pwned"), std::string::npos) << e;
+  EXPECT_FALSE(fs::exists(tmp / "outside/pwned"));
+}
+
+TEST_F(ExtractFixture, SpecialFilesAreRefused) {
+  Entry fifo;
+  fifo.type = Entry::fifo;
+  fifo.name = "pipe";
+  std::string e = extract_error(make_tar({fifo}), dir);
+  EXPECT_NE(e.find("'pipe'"), std::string::npos) << e;
+}
+
+TEST_F(ExtractFixture, TruncatedArchiveFails) {
+  std::string big(200000, 'x');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 7919) % 251);
+  auto tar = make_tar({file_entry("big.bin", big)}, "none");
+  std::string e = extract_error(tar.substr(0, tar.size() / 2), dir);
+  EXPECT_NE(e.find("truncated"), std::string::npos) << e;
+}
+
+TEST_F(ExtractFixture, NotAnArchiveFails) {
+  std::string e = extract_error("this is a plain text file, not a tarball\n", dir);
+  EXPECT_NE(e.find("not a tar archive"), std::string::npos) << e;
+}
+
+TEST_F(ExtractFixture, StreamErrorsSurfaceAsTheirOwnMessage) {
+  int calls = 0;
+  ChunkReader failing = [&]() -> std::pair<const void*, size_t> {
+    if (++calls > 1) throw Error("fetch http://x/app.tgz failed: connection reset");
+    static const std::string head = make_tar({file_entry("a", std::string(100000, 'a'))}, "none").substr(0, 1024);
+    return {head.data(), head.size()};
+  };
+  try {
+    extract_archive(failing, dir, "x");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("connection reset"), std::string::npos) << e.what();
+  }
+}

@@ -1,0 +1,122 @@
+#include "config/manifest.hpp"
+
+#include <gtest/gtest.h>
+
+#include "util/error.hpp"
+
+using namespace haul;
+
+namespace {
+const std::string kSha = std::string(64, 'a');
+std::optional<std::string> no_env(const std::string&) { return std::nullopt; }
+Manifest parse(const std::string& text) { return parse_manifest(text, "s3://b/m.yml", no_env); }
+std::string error_of(const std::string& text) {
+  try {
+    parse(text);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST(Manifest, StretcherManifestParses) {
+  Manifest m = parse(R"(
+src: s3://example/app.tgz
+checksum: )" + std::string(64, 'A') + R"(
+dest: /home/app/current
+dest_mode: 0750
+commands:
+  pre:
+    - echo pre
+  post:
+    - echo post
+  success:
+    - cat > /tmp/ok
+  failure:
+    - cat > /tmp/ng
+excludes:
+  - "*.pid"
+  - tmp/
+exclude_from: config/exclude.txt
+sync_strategy: mv
+)");
+  EXPECT_EQ(m.src, "s3://example/app.tgz");
+  EXPECT_EQ(m.checksum, kSha) << "checksums are case-insensitive";
+  EXPECT_EQ(m.checksum_algorithm(), "sha256");
+  EXPECT_EQ(m.dest, "/home/app/current");
+  EXPECT_EQ(m.dest_mode, 0750u);
+  EXPECT_EQ(m.commands.pre, std::vector<std::string>{"echo pre"});
+  EXPECT_EQ(m.commands.failure, std::vector<std::string>{"cat > /tmp/ng"});
+  EXPECT_EQ(m.excludes, (std::vector<std::string>{"*.pid", "tmp/"}));
+  EXPECT_EQ(m.exclude_from, "config/exclude.txt");
+  EXPECT_EQ(m.sync_strategy, SyncStrategy::mv);
+}
+
+TEST(Manifest, ChecksumAlgorithmByLength) {
+  for (auto [len, algo] : std::vector<std::pair<size_t, std::string>>{
+           {32, "md5"}, {40, "sha1"}, {64, "sha256"}, {128, "sha512"}}) {
+    Manifest m = parse("src: file:///a.tgz\ndest: /x\nchecksum: " + std::string(len, 'f') + "\n");
+    EXPECT_EQ(m.checksum_algorithm(), algo);
+  }
+  EXPECT_NE(error_of("src: file:///a\ndest: /x\nchecksum: abc\n").find("32, 40, 64 or 128 hex digits"),
+            std::string::npos);
+  EXPECT_NE(error_of("src: file:///a\ndest: /x\nchecksum: " + std::string(64, 'z') + "\n").find("checksum"),
+            std::string::npos);
+}
+
+TEST(Manifest, DefaultsMatchStretcher) {
+  Manifest m = parse("src: file:///a.tgz\ndest: /x\nchecksum: " + kSha + "\n");
+  EXPECT_EQ(m.dest_mode, 0755u);
+  EXPECT_EQ(m.sync_strategy, SyncStrategy::rsync);
+}
+
+TEST(Manifest, DestIsRequiredWithSrc) {
+  EXPECT_NE(error_of("src: file:///a.tgz\nchecksum: " + kSha + "\n").find("dest: required when src is set"),
+            std::string::npos);
+}
+
+TEST(Manifest, CommandsOnlyManifestNeedsNoDest) {
+  Manifest m = parse("commands:\n  pre: [\"echo hi\"]\n");
+  EXPECT_TRUE(m.src.empty());
+  EXPECT_EQ(m.commands.pre.size(), 1u);
+}
+
+TEST(Manifest, InvalidStrategyIsNamed) {
+  std::string e = error_of("src: file:///a\ndest: /x\nchecksum: " + kSha + "\nsync_strategy: scp\n");
+  EXPECT_NE(e.find("s3://b/m.yml:4"), std::string::npos) << e;
+  EXPECT_NE(e.find("unknown strategy 'scp'; expected rsync or mv"), std::string::npos) << e;
+}
+
+TEST(Manifest, UnquotedColonInCommandFails) {
+  std::string e = error_of("commands:\n  pre:\n    - echo foo: bar\n");
+  EXPECT_NE(e.find("s3://b/m.yml:3"), std::string::npos) << e;
+  EXPECT_NE(e.find("commands.pre[0]: expected a string, got a map"), std::string::npos) << e;
+}
+
+TEST(Manifest, YamlSyntaxErrorHasLine) {
+  std::string e = error_of("src: [unclosed\ndest: /x\n");
+  EXPECT_NE(e.find("s3://b/m.yml:"), std::string::npos) << e;
+  EXPECT_NE(e.find("invalid YAML"), std::string::npos) << e;
+}
+
+TEST(Manifest, DestModeMustBeOctal) {
+  EXPECT_EQ(parse("commands: {}\ndest_mode: 0o700\n").dest_mode, 0700u);
+  EXPECT_EQ(parse("commands: {}\ndest_mode: \"0644\"\n").dest_mode, 0644u);
+  EXPECT_NE(error_of("dest_mode: 755\n").find("ambiguous"), std::string::npos);
+  EXPECT_NE(error_of("dest_mode: 0789\n").find("not an octal file mode"), std::string::npos);
+}
+
+TEST(Manifest, UnknownCommandPhaseAndFieldsAreReported) {
+  EXPECT_NE(error_of("commands:\n  prepare: [x]\n").find("commands.prepare: unknown phase"), std::string::npos);
+  Manifest m = parse("commands: {}\nrelease: v1\n");
+  EXPECT_EQ(m.ignored_fields, std::vector<std::string>{"release"});
+}
+
+TEST(Manifest, EnvTemplatingAppliesBeforeParsing) {
+  auto env = [](const std::string& n) -> std::optional<std::string> {
+    return n == "APP_DEST" ? std::optional<std::string>("/srv/app") : std::nullopt;
+  };
+  Manifest m = parse_manifest("src: file:///a\nchecksum: " + kSha + "\ndest: {{ env \"APP_DEST\" }}\n", "m", env);
+  EXPECT_EQ(m.dest, "/srv/app");
+}

@@ -1,0 +1,86 @@
+#include "config/pipeline_config.hpp"
+
+#include <gtest/gtest.h>
+
+#include "util/error.hpp"
+
+using namespace haul;
+
+namespace {
+std::optional<std::string> env(const std::string& n) {
+  return n == "HOOK" ? std::optional<std::string>("https://hooks.example/x") : std::nullopt;
+}
+std::string error_of(const std::string& text) {
+  try {
+    parse_config(text, "haul.yaml", env);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST(PipelineConfig, FullConfigParses) {
+  HaulConfig c = parse_config(R"(
+state_dir: /var/lib/haul
+plugin_path: [/opt/haul/plugins]
+pipelines:
+  web:
+    trigger: { type: consul-http, event: deploy_web }
+    sources: { http: { connect_timeout: 5s } }
+    hooks:
+      - shell
+      - { type: slack-notify, webhook_url: '{{ must_env "HOOK" }}' }
+    deploy: { random_delay: 5s, retry: 3, retry_wait: 2s, timeout: 10m, max_bandwidth: 20M }
+  batch:
+    trigger: consul-watch
+)", "haul.yaml", env);
+  ASSERT_EQ(c.pipelines.size(), 2u);
+  EXPECT_EQ(c.state_dir, "/var/lib/haul");
+  EXPECT_EQ(c.plugin_path, std::vector<std::string>{"/opt/haul/plugins"});
+  const auto& web = c.pipelines[1].name == "web" ? c.pipelines[1] : c.pipelines[0];
+  EXPECT_EQ(web.trigger.type, "consul-http");
+  EXPECT_EQ(web.trigger.settings["event"].Scalar(), "deploy_web");
+  EXPECT_EQ(web.hooks.size(), 2u);
+  EXPECT_EQ(web.hooks[1].settings["webhook_url"].Scalar(), "https://hooks.example/x");
+  EXPECT_EQ(web.deploy.retry, 3);
+  EXPECT_EQ(web.deploy.retry_wait.count(), 2000);
+  EXPECT_EQ(web.deploy.timeout.count(), 600000);
+  EXPECT_EQ(web.deploy.max_bandwidth_bytes_per_s, 20'000'000u);
+  EXPECT_EQ(web.sources.count("http"), 1u);
+  const auto& batch = c.pipelines[1].name == "batch" ? c.pipelines[1] : c.pipelines[0];
+  EXPECT_EQ(batch.hooks.size(), 1u) << "shell is the default hook";
+  EXPECT_EQ(batch.hooks[0].type, "shell");
+}
+
+TEST(PipelineConfig, UnknownKeysListTheValidOnesWithLine) {
+  std::string e = error_of("pipelines:\n  web:\n    trigger: consul-watch\n    deploy: { retries: 3 }\n");
+  EXPECT_NE(e.find("haul.yaml:4"), std::string::npos) << e;
+  EXPECT_NE(e.find("unknown key 'retries'"), std::string::npos) << e;
+  EXPECT_NE(e.find("retry_wait"), std::string::npos) << e;
+  e = error_of("pipeline:\n  web: {}\n");
+  EXPECT_NE(e.find("unknown key 'pipeline'; valid keys: state_dir, plugin_path, pipelines"), std::string::npos) << e;
+}
+
+TEST(PipelineConfig, BadValuesNameFieldAndExpectation) {
+  std::string e = error_of("pipelines:\n  web:\n    trigger: consul-watch\n    deploy:\n      timeout: forever\n");
+  EXPECT_NE(e.find("haul.yaml:5: pipelines.web.deploy.timeout: expected a duration"), std::string::npos) << e;
+  e = error_of("pipelines:\n  web:\n    trigger: consul-watch\n    deploy: { retry: -1 }\n");
+  EXPECT_NE(e.find("retry: expected a whole number"), std::string::npos) << e;
+  e = error_of("pipelines:\n  web:\n    hooks: [shell]\n");
+  EXPECT_NE(e.find("missing 'trigger'"), std::string::npos) << e;
+  e = error_of("pipelines: {}\n");
+  EXPECT_NE(e.find("one or more named pipelines"), std::string::npos) << e;
+  e = error_of("pipelines:\n  web:\n    trigger: { event: x }\n");
+  EXPECT_NE(e.find("missing 'type'"), std::string::npos) << e;
+}
+
+TEST(PipelineConfig, DefaultIsTheStretcherHandler) {
+  DeployOptions d;
+  d.retry = 2;
+  HaulConfig c = default_config(d);
+  ASSERT_EQ(c.pipelines.size(), 1u);
+  EXPECT_EQ(c.pipelines[0].trigger.type, "consul-watch");
+  EXPECT_EQ(c.pipelines[0].hooks[0].type, "shell");
+  EXPECT_EQ(c.pipelines[0].deploy.retry, 2);
+}
