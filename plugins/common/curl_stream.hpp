@@ -1,0 +1,44 @@
+// Streams one HTTP(S) response body into a haul sink with libcurl — shared by
+// the http and s3 source plugins. Resumes with a Range request from `offset`;
+// if the server ignores the range (200 instead of 206) the bytes already
+// delivered are skipped here, so the sink never sees a byte twice. A body of
+// a non-2xx answer is kept (first 4 KiB) for the caller's error message,
+// never passed to the sink. The sink's cancelled() aborts the transfer.
+#pragma once
+
+#include <haul/sdk.hpp>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace haul::plugins {
+
+struct CurlStreamOptions {
+  std::string url;
+  std::vector<std::string> headers;  // "Name: value"
+  uint64_t offset = 0;
+  long connect_timeout_ms = 10000;
+  long low_speed_limit = 1;   // bytes/s ...
+  long low_speed_time_s = 30; // ... for this long = stalled
+  long max_redirects = 10;    // 0: do not follow
+  std::string ca_file;
+  bool insecure = false;
+  std::string user_agent;
+};
+
+struct CurlStreamResult {
+  int curl_code = 0;          // CURLcode; 0 = transfer completed
+  std::string curl_error;     // text for curl_code
+  long status = 0;            // HTTP status of the final response
+  std::map<std::string, std::string> headers;  // of the final response, lower-case names
+  std::string error_body;     // non-2xx: the start of the body
+  uint64_t delivered = 0;     // bytes given to the sink by this call
+  bool stalled = false;       // aborted by the low-speed limit
+  bool too_many_redirects = false;
+};
+
+// Throws haul::sdk::Cancelled when the sink stopped the transfer.
+CurlStreamResult curl_stream(const CurlStreamOptions& options, haul::sdk::Sink& sink);
+
+}  // namespace haul::plugins
