@@ -61,8 +61,23 @@ class PipelineRunner {
         note_trigger_error();
         continue;
       }
+      if (p_.applied) {
+        std::string why = p_.applied->skip_reason(ev->id, ev->ltime);
+        if (!why.empty()) {
+          spdlog::info("[{}] {}; not deploying it again", p_.name, why);
+          continue;
+        }
+      }
       spdlog::info("[{}] deploying {} (event {})", p_.name, url, describe(*ev));
-      DeployResult r = engine.run({url, ev->id}, stop_);
+      DeployResult r = engine.run({url, ev->id, ev->ltime}, stop_);
+      if (p_.applied) {
+        try {
+          p_.applied->record({ev->id, ev->ltime, url, r.manifest_sha256, r.ok ? "success" : "failure", r.error,
+                              r.finished_at_unix_ms});
+        } catch (const std::exception& e) {
+          spdlog::error("[{}] {}", p_.name, e.what());
+        }
+      }
       std::lock_guard<std::mutex> lock(mu_);
       ++summary_.deploys;
       if (!r.ok) ++summary_.failures;
@@ -94,6 +109,7 @@ class PipelineRunner {
   }
 
   void offer(TriggerEvent ev) {
+    spdlog::info("[{}] event {} received", p_.name, describe(ev));
     std::lock_guard<std::mutex> lock(mu_);
     if (pending_)
       spdlog::info("[{}] event {} superseded by newer event {} before it started", p_.name, describe(*pending_),

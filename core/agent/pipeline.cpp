@@ -12,8 +12,9 @@ std::vector<HookInstance*> Pipeline::hook_ptrs() const {
 }
 
 std::unique_ptr<Pipeline> build_pipeline(const PipelineConfig& cfg, const PluginRegistry& registry,
-                                         const std::string& origin, bool with_trigger) {
+                                         const std::string& origin, bool with_trigger, const std::string& state_dir) {
   auto p = std::make_unique<Pipeline>();
+  if (!state_dir.empty()) p->applied = std::make_unique<AppliedEvents>(state_dir, cfg.name);
   p->name = cfg.name;
   p->deploy = cfg.deploy;
   const std::string where = origin + ": pipeline " + cfg.name;

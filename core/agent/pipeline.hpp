@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/applied_events.hpp"
 #include "config/pipeline_config.hpp"
 #include "deploy/fetcher.hpp"
 #include "plugin/instance.hpp"
@@ -21,12 +22,15 @@ struct Pipeline {
   SourceSet sources;
   std::vector<std::unique_ptr<HookInstance>> hooks;
   DeployOptions deploy;
+  std::unique_ptr<AppliedEvents> applied;  // null: no state_dir, no dedup
 
   std::vector<HookInstance*> hook_ptrs() const;
 };
 
 // with_trigger=false builds everything but the trigger (for `haul deploy`).
+// A non-empty state_dir turns on exactly-once dedup of events.
 std::unique_ptr<Pipeline> build_pipeline(const PipelineConfig& cfg, const PluginRegistry& registry,
-                                         const std::string& origin, bool with_trigger = true);
+                                         const std::string& origin, bool with_trigger = true,
+                                         const std::string& state_dir = "");
 
 }  // namespace haul

@@ -31,10 +31,12 @@ int run_agent_command(const Args& args) {
     HaulConfig cfg = load_config_file(vm["config"].as<std::string>());
     auto registry = load_registry(cfg.plugin_path);
     std::vector<std::unique_ptr<Pipeline>> pipelines;
-    for (const auto& p : cfg.pipelines) pipelines.push_back(build_pipeline(p, registry, cfg.origin));
+    const std::string state_dir = cfg.state_dir.empty() ? "/var/lib/haul" : cfg.state_dir;
+    for (const auto& p : cfg.pipelines) pipelines.push_back(build_pipeline(p, registry, cfg.origin, true, state_dir));
     std::string names;
     for (const auto& p : pipelines) names += (names.empty() ? "" : ", ") + p->name + " (" + p->trigger->plugin().name() + ")";
-    spdlog::info("haul {} agent running {} pipeline(s): {}", HAUL_VERSION, pipelines.size(), names);
+    spdlog::info("haul {} agent running {} pipeline(s): {}; state in {}", HAUL_VERSION, pipelines.size(), names,
+                 state_dir);
     AgentSummary s = run_agent(pipelines, stop);
     spdlog::info("agent stopped after {} deploy(s), {} failed", s.deploys, s.failures);
     return stop.raised() || (s.failures == 0 && s.trigger_errors == 0) ? 0 : 1;

@@ -12,5 +12,6 @@ int run_handler(const Args& args);  // `haul` with stdin: consul watch / Serf / 
 int run_deploy(const Args& args);   // `haul deploy URL`
 int run_agent_command(const Args& args);  // `haul agent --config F`
 int run_plugins(const Args& args);  // `haul plugins list|describe NAME`
+int run_status(const Args& args);   // `haul status`: the fleet, from Consul KV
 
 }  // namespace haul

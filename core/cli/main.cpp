@@ -21,11 +21,12 @@ const char* kUsage =
     "  haul agent --config FILE      run the pipelines of FILE until stopped\n"
     "  haul plugins list             show loaded plugins, where from, and any refused\n"
     "  haul plugins describe NAME    show a plugin's config fields\n"
+    "  haul status [--pipeline P]    the fleet as agents reported it to Consul (--json for scripts)\n"
     "  haul version                  print the version\n"
     "\n"
     "deploy flags (as stretcher's): --timeout D --random-delay D --retry N --retry-wait D\n"
     "  --max-bandwidth BYTES --rsync-verbose OPT   (D: 500ms, 10s, 1m30s; BYTES: 800k, 10M, 1.5MiB)\n"
-    "other: --config FILE --pipeline NAME --log-level debug|info|warn|error; haul COMMAND --help\n";
+    "other: --config FILE --pipeline NAME --state-dir DIR --log-level debug|info|warn|error; haul COMMAND --help\n";
 
 }  // namespace
 
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
   if (cmd == "deploy") return haul::run_deploy(rest);
   if (cmd == "agent") return haul::run_agent_command(rest);
   if (cmd == "plugins") return haul::run_plugins(rest);
+  if (cmd == "status") return haul::run_status(rest);
   if (cmd == "version") {
     std::cout << "haul " << HAUL_VERSION << "\n";
     return 0;

@@ -28,6 +28,7 @@ po::options_description one_shot_options(const char* title) {
   desc.add_options()
       ("config", po::value<std::string>(), "pipeline config (YAML) whose sources, hooks and deploy options to use")
       ("pipeline", po::value<std::string>(), "which pipeline of --config (needed when it has several)")
+      ("state-dir", po::value<std::string>(), "remember applied events here: an event is never applied twice")
       ("version,v", "print the version and exit");
   add_deploy_flags(desc);
   desc.add(common_options());
@@ -57,7 +58,9 @@ int run_handler(const Args& args) {
     auto registry = load_registry(selected.config.plugin_path);
     spdlog::info("haul {} handling an event from stdin (pipeline {})", HAUL_VERSION, selected.pipeline.name);
     std::vector<std::unique_ptr<Pipeline>> pipelines;
-    pipelines.push_back(build_pipeline(selected.pipeline, registry, selected.config.origin));
+    const std::string state_dir =
+        vm.count("state-dir") ? vm["state-dir"].as<std::string>() : selected.config.state_dir;
+    pipelines.push_back(build_pipeline(selected.pipeline, registry, selected.config.origin, true, state_dir));
     AgentSummary s = run_agent(pipelines, stop);
     bool ok = s.failures == 0 && s.trigger_errors == 0;
     if (!ok && under_consul_watch) {

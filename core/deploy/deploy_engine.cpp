@@ -34,6 +34,12 @@ struct StagingFolder {
   }
 };
 
+std::string host_name() {
+  char buf[256] = {0};
+  gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+
 std::string octal(unsigned mode) {
   char buf[8];
   std::snprintf(buf, sizeof buf, "%04o", mode);
@@ -51,12 +57,16 @@ class Deploy {
   DeployResult run() {
     const auto start = Clock::now();
     DeployResult result;
+    started_at_ms_ = result.started_at_unix_ms = unix_ms_now();
     try {
       random_delay();
       log_.info("Loading manifest: " + request_.manifest_url);
       FetchPolicy policy = fetch_policy();
       policy.timeout = std::chrono::milliseconds(0);  // --timeout is stretcher's limit for src
       const std::string text = fetch_text(sources_, request_.manifest_url, policy, stop_, log_);
+      Hasher manifest_hash("sha256");
+      manifest_hash.update(text.data(), text.size());
+      result.manifest_sha256 = manifest_hash.hex_digest();
       manifest_ = parse_manifest(text, request_.manifest_url);
       for (const auto& f : manifest_.ignored_fields)
         log_.warn("manifest " + request_.manifest_url + ": unknown field '" + f + "' ignored");
@@ -74,6 +84,7 @@ class Deploy {
       log_.error("Deploy manifest failed: " + result.error);
     }
     result.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+    finished_at_ms_ = result.finished_at_unix_ms = unix_ms_now();
     if (result.ok) {
       finish_phase(HAUL_PHASE_SUCCESS, manifest_.commands.success, "");
     } else {
@@ -267,6 +278,11 @@ class Deploy {
     ctx.log = &hook_log;
     ctx.log_ctx = this;
     ctx.cancelled = &hook_cancelled;
+    ctx.event_ltime = request_.event_ltime;
+    ctx.started_at_unix_ms = started_at_ms_;
+    ctx.finished_at_unix_ms = (p == HAUL_PHASE_SUCCESS || p == HAUL_PHASE_FAILURE) ? finished_at_ms_ : 0;
+    const std::string node = host_name();
+    ctx.node = node.c_str();
     for (HookInstance* hook : hooks_) {
       try {
         hook->on_phase(ctx);
@@ -293,9 +309,16 @@ class Deploy {
   StopSignal& stop_;
   DeployLog log_;
   Manifest manifest_;
+  uint64_t started_at_ms_ = 0, finished_at_ms_ = 0;
 };
 
 }  // namespace
+
+uint64_t unix_ms_now() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
 
 DeployEngine::DeployEngine(std::string pipeline, const SourceSet& sources, std::vector<HookInstance*> hooks,
                            DeployOptions options)

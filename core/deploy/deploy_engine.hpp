@@ -20,14 +20,19 @@ namespace haul {
 struct DeployRequest {
   std::string manifest_url;
   std::string event_id;
+  uint64_t event_ltime = 0;
 };
 
 struct DeployResult {
   bool ok = false;
   std::string error;
   std::string log;
+  std::string manifest_sha256;  // of the manifest bytes as fetched; empty if never fetched
   std::chrono::milliseconds duration{0};
+  uint64_t started_at_unix_ms = 0, finished_at_unix_ms = 0;
 };
+
+uint64_t unix_ms_now();
 
 class DeployEngine {
  public:

@@ -9,9 +9,13 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "http_call.hpp"
+#include "../common/http_call.hpp"
 
 namespace haul::s3 {
+
+using haul::plugins::HttpRequest;
+using haul::plugins::HttpResponse;
+using haul::plugins::http_call;
 namespace {
 
 using Clock = std::chrono::system_clock;

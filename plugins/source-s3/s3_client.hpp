@@ -14,9 +14,14 @@
 #include <string>
 
 #include "aws_credentials.hpp"
-#include "http_call.hpp"
+#include "../common/http_call.hpp"
 
 namespace haul::s3 {
+
+using haul::plugins::HttpRequest;
+using haul::plugins::HttpResponse;
+using haul::plugins::http_call;
+using haul::plugins::curl_init_once;
 
 struct S3Location {
   std::string bucket, key;

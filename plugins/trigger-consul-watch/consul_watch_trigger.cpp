@@ -8,7 +8,6 @@
 //  - otherwise: the first non-empty line is the manifest URL.
 #include <haul/sdk.hpp>
 #include <nlohmann/json.hpp>
-#include <openssl/evp.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -16,6 +15,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+
+#include "../common/consul_api.hpp"
 
 namespace {
 
@@ -25,15 +26,11 @@ std::string env_or(const char* name, const std::string& fallback = "") {
 }
 
 std::string base64_decode(const std::string& in, const std::string& what) {
-  std::string out((in.size() / 4 + 1) * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
-  if (n < 0 || in.size() % 4 != 0) throw std::runtime_error(what + " is not valid base64");
-  size_t pad = 0;
-  if (!in.empty() && in.back() == '=') ++pad;
-  if (in.size() > 1 && in[in.size() - 2] == '=') ++pad;
-  out.resize(static_cast<size_t>(n) - pad);
-  return out;
+  try {
+    return haul::plugins::base64_decode(in);
+  } catch (const std::exception&) {
+    throw std::runtime_error(what + " is not valid base64");
+  }
 }
 
 std::string trim(const std::string& s) {

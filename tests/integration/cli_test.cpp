@@ -316,10 +316,10 @@ TEST_F(Cli, AgentConfigErrorsStopItAtStartup) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("haul.yaml:3: pipelines.web.trigger: unknown key 'buffer' for trigger plugin consul-watch; valid keys: max_input"),
             std::string::npos) << r.err;
-  write_file(tmp / "haul.yaml", "pipelines:\n  web:\n    trigger: consul-http\n");
+  write_file(tmp / "haul.yaml", "pipelines:\n  web:\n    trigger: consul-nope\n");
   r = haul({"agent", "--config", (tmp / "haul.yaml").string()});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("no trigger plugin named 'consul-http'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("no trigger plugin named 'consul-nope'"), std::string::npos) << r.err;
   r = haul({"agent"});
   EXPECT_NE(r.err.find("haul agent needs --config FILE"), std::string::npos) << r.err;
 }

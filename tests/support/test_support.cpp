@@ -20,6 +20,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <algorithm>
 
 extern char** environ;
 
@@ -349,6 +350,76 @@ NginxServer::~NginxServer() { process_.reset(); }
 
 std::string NginxServer::url(const std::string& path) const {
   return "http://127.0.0.1:" + std::to_string(port_) + path;
+}
+
+}  // namespace haul::test
+
+#include <curl/curl.h>
+#include <nlohmann/json.hpp>
+
+namespace haul::test {
+
+namespace {
+size_t collect(char* data, size_t size, size_t n, void* ctx) {
+  static_cast<std::string*>(ctx)->append(data, size * n);
+  return size * n;
+}
+}  // namespace
+
+HttpResult http_request(const std::string& method, const std::string& url, const std::string& body,
+                        const std::vector<std::string>& headers) {
+  CURL* curl = curl_easy_init();
+  HttpResult r;
+  curl_slist* list = nullptr;
+  for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &r.body);
+  if (method != "GET") {
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  }
+  if (curl_easy_perform(curl) != CURLE_OK) r.status = -1;
+  else curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r.status);
+  curl_slist_free_all(list);
+  curl_easy_cleanup(curl);
+  return r;
+}
+
+ConsulDouble::ConsulDouble(const std::string& token) : port_(free_port()), token_(token) { start(); }
+
+ConsulDouble::~ConsulDouble() { stop(); }
+
+void ConsulDouble::start() {
+  std::vector<std::string> argv = {"/usr/bin/python3", HAUL_TEST_SOURCE_DIR "/servers/consul_double.py", "--port",
+                                   std::to_string(port_)};
+  if (!token_.empty()) argv.insert(argv.end(), {"--token", token_});
+  process_ = std::make_unique<BackgroundProcess>(argv, dir_ / "consul.log");
+  if (!wait_until([&] { return port_open(port_); }))
+    throw std::runtime_error("consul double did not start: " + read_file(dir_ / "consul.log"));
+}
+
+void ConsulDouble::stop() { process_.reset(); }
+
+std::string ConsulDouble::fire(const std::string& name, const std::string& payload) {
+  std::vector<std::string> headers;
+  if (!token_.empty()) headers.push_back("X-Consul-Token: " + token_);
+  auto r = http_request("PUT", address() + "/v1/event/fire/" + name, payload, headers);
+  if (r.status != 200) throw std::runtime_error("fire failed: " + std::to_string(r.status) + " " + r.body);
+  return nlohmann::json::parse(r.body)["ID"].get<std::string>();
+}
+
+size_t count_lines(const fs::path& path) {
+  if (!fs::exists(path)) return 0;
+  std::string s = read_file(path);
+  return static_cast<size_t>(std::count(s.begin(), s.end(), '\n'));
+}
+
+bool file_contains(const fs::path& path, const std::string& needle) {
+  return fs::exists(path) && read_file(path).find(needle) != std::string::npos;
 }
 
 }  // namespace haul::test

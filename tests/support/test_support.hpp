@@ -112,3 +112,39 @@ class NginxServer {
 };
 
 }  // namespace haul::test
+
+namespace haul::test {
+
+struct HttpResult {
+  long status = 0;
+  std::string body;
+};
+// One HTTP request with libcurl (for driving test servers).
+HttpResult http_request(const std::string& method, const std::string& url, const std::string& body = "",
+                        const std::vector<std::string>& headers = {});
+
+// The project's Consul HTTP API test double (tests/servers/consul_double.py)
+// on 127.0.0.1; restart() brings it back on the same port, empty, as a
+// restarted Consul agent would be.
+class ConsulDouble {
+ public:
+  explicit ConsulDouble(const std::string& token = "");
+  ~ConsulDouble();
+  std::string address() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  void stop();
+  void start();
+  // Fires an event; returns its ID.
+  std::string fire(const std::string& name, const std::string& payload);
+
+ private:
+  TempDir dir_;
+  int port_;
+  std::string token_;
+  std::unique_ptr<BackgroundProcess> process_;
+};
+
+// Counts lines of a file (0 when it does not exist).
+size_t count_lines(const fs::path& path);
+bool file_contains(const fs::path& path, const std::string& needle);
+
+}  // namespace haul::test

@@ -168,6 +168,10 @@ typedef struct haul_hook_context {
   void *log_ctx;
   /* Non-zero once the host wants the hook to stop (deploy timeout, shutdown). */
   int (*cancelled)(void *log_ctx);
+  uint64_t event_ltime;          /* 0 when the trigger has none */
+  uint64_t started_at_unix_ms;   /* when the deploy started */
+  uint64_t finished_at_unix_ms;  /* success and failure: when it ended; 0 before */
+  const char *node;              /* this host's name */
 } haul_hook_context;
 
 /* ---- the plugin -------------------------------------------------------- */

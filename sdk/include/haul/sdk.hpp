@@ -144,6 +144,10 @@ class HookContext {
   std::string dest() const { return c_->dest; }
   std::string release_dir() const { return c_->release_dir; }
   std::string error() const { return c_->error; }
+  std::string node() const { return c_->node ? c_->node : ""; }
+  uint64_t event_ltime() const { return c_->event_ltime; }
+  uint64_t started_at_unix_ms() const { return c_->started_at_unix_ms; }
+  uint64_t finished_at_unix_ms() const { return c_->finished_at_unix_ms; }
   std::string_view deploy_log() const { return {c_->deploy_log, c_->deploy_log_len}; }
   std::vector<std::string> commands() const {
     return {c_->commands, c_->commands + c_->command_count};

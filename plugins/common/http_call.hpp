@@ -1,6 +1,7 @@
-// One HTTP exchange through libcurl, for the small requests of the S3 client
-// and the credential providers: a body in, status + headers + body out.
-// (Streaming GETs of artifacts go through S3Client::get, not this.)
+// One HTTP exchange through libcurl, for small requests: S3 control calls,
+// AWS credential providers, the Consul API (long polls included — a request
+// can be cancelled from another thread). A body in, status + headers + body
+// out. Artifact downloads stream through curl_stream.hpp instead.
 #pragma once
 
 #include <chrono>
@@ -9,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace haul::s3 {
+namespace haul::plugins {
 
 struct HttpResponse {
   long status = 0;
@@ -25,7 +26,9 @@ struct HttpRequest {
   std::chrono::milliseconds timeout{30000};
   std::chrono::milliseconds connect_timeout{10000};
   std::string ca_file;
+  std::string cert_file, key_file;  // TLS client certificate
   bool insecure = false;
+  std::function<bool()> cancelled;  // polled during the transfer; true aborts it
 };
 
 // Throws std::runtime_error for transport failures (naming the URL); any
@@ -34,4 +37,4 @@ HttpResponse http_call(const HttpRequest& request);
 
 void curl_init_once();
 
-}  // namespace haul::s3
+}  // namespace haul::plugins

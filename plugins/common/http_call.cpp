@@ -6,7 +6,7 @@
 #include <mutex>
 #include <stdexcept>
 
-namespace haul::s3 {
+namespace haul::plugins {
 
 void curl_init_once() {
   static std::once_flag once;
@@ -35,6 +35,11 @@ size_t on_header(char* data, size_t size, size_t n, void* ctx) {
     headers->clear();  // a new response (after a redirect or 100-continue)
   }
   return size * n;
+}
+
+int on_progress(void* ctx, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto* req = static_cast<const HttpRequest*>(ctx);
+  return req->cancelled && req->cancelled() ? 1 : 0;
 }
 
 }  // namespace
@@ -66,6 +71,13 @@ HttpResponse http_call(const HttpRequest& req) {
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
   }
   if (!req.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, req.ca_file.c_str());
+  if (!req.cert_file.empty()) curl_easy_setopt(curl, CURLOPT_SSLCERT, req.cert_file.c_str());
+  if (!req.key_file.empty()) curl_easy_setopt(curl, CURLOPT_SSLKEY, req.key_file.c_str());
+  if (req.cancelled) {
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &req);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+  }
   if (req.insecure) {
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -74,9 +86,10 @@ HttpResponse http_call(const HttpRequest& req) {
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp.status);
   curl_slist_free_all(headers);
   curl_easy_cleanup(curl);
+  if (rc == CURLE_ABORTED_BY_CALLBACK) throw std::runtime_error(req.method + " " + req.url + ": cancelled");
   if (rc != CURLE_OK)
     throw std::runtime_error(req.method + " " + req.url + ": " + (err[0] ? err : curl_easy_strerror(rc)));
   return resp;
 }
 
-}  // namespace haul::s3
+}  // namespace haul::plugins

@@ -1,0 +1,117 @@
+// `haul status [--pipeline P] [--json]`: the fleet as the agents reported it
+// to Consul KV (hook consul-status) — per node: release, result, age, error,
+// whether its heartbeat is alive, and whether it is on its pipeline's newest
+// release (the release of the most recent successful deploy in the fleet).
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <set>
+
+#include "../../plugins/common/consul_api.hpp"
+#include "cli/cli_common.hpp"
+#include "util/error.hpp"
+#include "util/units.hpp"
+
+namespace po = boost::program_options;
+
+namespace haul {
+namespace {
+
+nlohmann::json kv_list(const plugins::ConsulApi& api, const std::string& prefix) {
+  auto r = api.call("GET", "/v1/kv/" + prefix + "?recurse");
+  if (r.status == 404) return nlohmann::json::array();
+  if (r.status == 403)
+    throw Error("Consul refused to read " + prefix + " (HTTP 403): the token needs key:read on it — " + r.body);
+  if (r.status != 200)
+    throw Error("GET " + api.settings().address + "/v1/kv/" + prefix + ": HTTP " + std::to_string(r.status) + " " + r.body);
+  return nlohmann::json::parse(r.body);
+}
+
+std::string age(uint64_t finished_ms) {
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch()).count();
+  if (!finished_ms || static_cast<uint64_t>(now) < finished_ms) return "-";
+  auto secs = (static_cast<uint64_t>(now) - finished_ms) / 1000;
+  return format_duration(std::chrono::milliseconds(secs * 1000)) + " ago";
+}
+
+}  // namespace
+
+int run_status(const Args& args) {
+  po::options_description desc("haul status [--pipeline P] [--json]");
+  desc.add_options()
+      ("consul", po::value<std::string>(), "Consul HTTP address (default: CONSUL_HTTP_ADDR, then 127.0.0.1:8500)")
+      ("token", po::value<std::string>(), "ACL token with key:read (default: CONSUL_HTTP_TOKEN)")
+      ("prefix", po::value<std::string>()->default_value("haul"), "KV prefix the consul-status hook writes under")
+      ("pipeline", po::value<std::string>(), "only this pipeline")
+      ("json", "print JSON for scripts instead of a table");
+  desc.add(common_options());
+  try {
+    auto vm = parse_args(args, desc);
+    if (vm.count("help")) {
+      std::cout << desc << "\n";
+      return 0;
+    }
+    plugins::ConsulSettings s;
+    if (vm.count("consul")) s.address = vm["consul"].as<std::string>();
+    if (vm.count("token")) s.token = vm["token"].as<std::string>();
+    plugins::ConsulApi api(plugins::consul_settings_from_env(s));
+    const std::string prefix = vm["prefix"].as<std::string>();
+    std::set<std::string> alive;
+    for (const auto& kv : kv_list(api, prefix + "/heartbeat/")) alive.insert(kv["Key"].get<std::string>().substr(prefix.size() + 11));
+    std::vector<nlohmann::json> rows;
+    for (const auto& kv : kv_list(api, prefix + "/status/")) {
+      if (!kv["Value"].is_string()) continue;
+      auto row = nlohmann::json::parse(plugins::base64_decode(kv["Value"].get<std::string>()), nullptr, false);
+      if (row.is_discarded() || !row.is_object()) continue;
+      if (vm.count("pipeline") && row.value("pipeline", "") != vm["pipeline"].as<std::string>()) continue;
+      row["alive"] = alive.count(row.value("node", "")) > 0;
+      rows.push_back(row);
+    }
+    std::map<std::string, std::pair<uint64_t, std::string>> newest;  // pipeline -> (finished, release)
+    for (const auto& r : rows) {
+      if (r.value("result", "") != "success") continue;
+      auto& n = newest[r.value("pipeline", "")];
+      uint64_t f = r.value("finished_at_unix_ms", uint64_t{0});
+      if (f >= n.first) n = {f, r.value("release", "")};
+    }
+    for (auto& r : rows) r["on_newest_release"] = r.value("release", "") == newest[r.value("pipeline", "")].second;
+    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
+      return std::make_pair(a.value("pipeline", ""), a.value("node", "")) < std::make_pair(b.value("pipeline", ""), b.value("node", ""));
+    });
+    if (vm.count("json")) {
+      std::cout << nlohmann::json(rows).dump(2) << "\n";
+      return 0;
+    }
+    if (rows.empty()) {
+      std::cout << "no status under " << prefix << "/status/ in Consul at " << api.settings().address
+                << " (do the agents' pipelines use the consul-status hook?)\n";
+      return 0;
+    }
+    std::cout << std::left << std::setw(12) << "PIPELINE" << std::setw(18) << "NODE" << std::setw(6) << "ALIVE"
+              << std::setw(9) << "RESULT" << std::setw(14) << "AGE" << "RELEASE / ERROR\n";
+    int behind = 0;
+    for (const auto& r : rows) {
+      bool on_newest = r["on_newest_release"].get<bool>();
+      behind += on_newest ? 0 : 1;
+      std::string release = r.value("release", "");
+      std::cout << std::setw(12) << r.value("pipeline", "") << std::setw(18) << r.value("node", "")
+                << std::setw(6) << (r["alive"].get<bool>() ? "yes" : "NO") << std::setw(9) << r.value("result", "")
+                << std::setw(14) << age(r.value("finished_at_unix_ms", uint64_t{0}))
+                << (on_newest ? "  " : "! ") << release;
+      if (!r.value("error", "").empty()) std::cout << "  (" << r.value("error", "") << ")";
+      std::cout << "\n";
+    }
+    if (behind) std::cout << "\n! " << behind << " node(s) not on their pipeline's newest release\n";
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "haul status: " << e.what() << "\n";
+    return 2;
+  }
+}
+
+}  // namespace haul

@@ -1,0 +1,145 @@
+// Hook "consul-status": fleet status without a central server. After every
+// deploy (success and failure phases) it writes
+//   <prefix>/status/<pipeline>/<node>   JSON: event, manifest URL, release,
+//                                        result, start, end, duration, error,
+//                                        the last log_tail bytes of the log
+// and, while the agent runs, keeps <prefix>/heartbeat/<node> under
+// a Consul session with a TTL (renewed at TTL/2, behaviour "delete"): when
+// the agent dies the session expires and the heartbeat disappears, so
+// `haul status` can tell a dead agent from a live one.
+#include <haul/sdk.hpp>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "../common/consul_api.hpp"
+
+namespace {
+
+using namespace haul::plugins;
+
+std::string hostname() {
+  char buf[256] = {0};
+  gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+
+class ConsulStatusHook {
+ public:
+  ConsulStatusHook(const haul::sdk::Config& cfg, const haul::sdk::Host& host)
+      : host_(host),
+        prefix_(cfg.str("prefix", "haul")),
+        node_(cfg.str("node")),
+        ttl_(cfg.duration("heartbeat_ttl", std::chrono::seconds(30))),
+        log_tail_(cfg.bytes("log_tail", 4096)) {
+    ConsulSettings s;
+    s.address = cfg.str("address");
+    s.token = cfg.str("token");
+    s.datacenter = cfg.str("datacenter");
+    s.ca_file = cfg.str("ca_file");
+    s.cert_file = cfg.str("cert_file");
+    s.key_file = cfg.str("key_file");
+    s.insecure = cfg.boolean("insecure_skip_verify");
+    api_ = std::make_unique<ConsulApi>(consul_settings_from_env(s));
+    if (node_.empty()) node_ = hostname();
+    if (ttl_.count() > 0 && ttl_ < std::chrono::seconds(10))
+      throw std::runtime_error("heartbeat_ttl must be at least 10s (Consul's minimum session TTL), or 0 to disable");
+    if (ttl_.count() > 0) heartbeat_ = std::thread([this] { heartbeat_loop(); });
+  }
+
+  ~ConsulStatusHook() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+      cv_.notify_all();
+    }
+    if (heartbeat_.joinable()) heartbeat_.join();
+  }
+
+  void on_phase(const haul::sdk::HookContext& ctx) {
+    if (ctx.phase() != HAUL_PHASE_SUCCESS && ctx.phase() != HAUL_PHASE_FAILURE) return;
+    const std::string_view log = ctx.deploy_log();
+    nlohmann::json status = {
+        {"node", node_},
+        {"pipeline", ctx.pipeline()},
+        {"event_id", ctx.event_id()},
+        {"event_ltime", ctx.event_ltime()},
+        {"manifest_url", ctx.manifest_url()},
+        {"release", ctx.manifest_url()},
+        {"result", ctx.phase() == HAUL_PHASE_SUCCESS ? "success" : "failure"},
+        {"started_at_unix_ms", ctx.started_at_unix_ms()},
+        {"finished_at_unix_ms", ctx.finished_at_unix_ms()},
+        {"duration_ms", ctx.finished_at_unix_ms() - ctx.started_at_unix_ms()},
+        {"error", ctx.error()},
+        {"log_tail", std::string(log.substr(log.size() > log_tail_ ? log.size() - log_tail_ : 0))},
+    };
+    const std::string key = prefix_ + "/status/" + ctx.pipeline() + "/" + node_;
+    api_->call_ok("PUT", "/v1/kv/" + key, status.dump());
+    ctx.log(HAUL_LOG_INFO, "status written to Consul KV " + key);
+  }
+
+ private:
+  void heartbeat_loop() {
+    std::string session;
+    const std::string key = prefix_ + "/heartbeat/" + node_;
+    while (true) {
+      try {
+        if (session.empty()) {
+          nlohmann::json spec = {{"Name", "haul agent on " + node_},
+                                 {"TTL", std::to_string(ttl_.count() / 1000) + "s"},
+                                 {"Behavior", "delete"}};
+          session = nlohmann::json::parse(api_->call_ok("PUT", "/v1/session/create", spec.dump()).body)["ID"];
+          nlohmann::json beat = {{"node", node_}, {"version", host_.version()}};
+          api_->call_ok("PUT", "/v1/kv/" + key + "?acquire=" + session, beat.dump());
+        } else if (api_->call("PUT", "/v1/session/renew/" + session).status == 404) {
+          session.clear();  // expired while Consul was away: start a new one at once
+          continue;
+        }
+      } catch (const std::exception& e) {
+        host_.warn(std::string("heartbeat: ") + e.what());
+        session.clear();
+      }
+      std::unique_lock<std::mutex> lock(mu_);
+      if (cv_.wait_for(lock, ttl_ / 2, [&] { return stopping_; })) break;
+    }
+    if (!session.empty()) {
+      try {
+        api_->call("PUT", "/v1/session/destroy/" + session, "", std::chrono::seconds(5));
+      } catch (...) {
+      }
+    }
+  }
+
+  haul::sdk::Host host_;
+  std::string prefix_, node_;
+  std::chrono::milliseconds ttl_;
+  size_t log_tail_;
+  std::unique_ptr<ConsulApi> api_;
+  std::thread heartbeat_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+};
+
+const haul_config_field kFields[] = {
+    {"address", "string", nullptr, "Consul HTTP address (default: CONSUL_HTTP_ADDR, then 127.0.0.1:8500)", 0},
+    {"token", "string", nullptr, "ACL token with key:write and session:write (default: CONSUL_HTTP_TOKEN)", 0},
+    {"datacenter", "string", nullptr, "datacenter to write to (default: the agent's)", 0},
+    {"prefix", "string", "haul", "KV prefix: status under PREFIX/status/, heartbeats under PREFIX/heartbeat/", 0},
+    {"node", "string", nullptr, "this host's name in the fleet (default: the hostname)", 0},
+    {"heartbeat_ttl", "duration", "30s", "session TTL of the heartbeat key (at least 10s; 0 disables)", 0},
+    {"log_tail", "bytes", "4KiB", "how much of the end of the deploy log to keep in the status", 0},
+    {"ca_file", "string", nullptr, "PEM CA bundle for https addresses (default: CONSUL_CACERT)", 0},
+    {"cert_file", "string", nullptr, "client certificate for mutual TLS", 0},
+    {"key_file", "string", nullptr, "client key for mutual TLS", 0},
+    {"insecure_skip_verify", "bool", "false", "do not verify Consul's TLS certificate (never in production)", 0},
+    {nullptr, nullptr, nullptr, nullptr, 0},
+};
+
+}  // namespace
+
+HAUL_HOOK_PLUGIN(ConsulStatusHook, "consul-status", "0.1.0",
+                 "writes each deploy's result to Consul KV and keeps a heartbeat for `haul status`", kFields)

@@ -1,0 +1,185 @@
+// Trigger "consul-http": watches one Consul event name with blocking queries
+// on /v1/event/list — no `consul watch` process, and one agent can run a
+// trigger per role. A background thread long-polls; next() hands the newest
+// new event to the core (which dedups against its persisted state, so a
+// restart or a replay of the 256-event buffer never redeploys).
+//
+// Consul's index for events is a hash of the newest event's ID, not a
+// counter: any change means new data, and a value lower than before just
+// means "reset" (the first query after it starts from 0 again). Errors back
+// off exponentially with jitter; queries are rate-limited so an agent whose
+// Consul answers instantly (a flapping index) is not hammered.
+#include <haul/sdk.hpp>
+#include <nlohmann/json.hpp>
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <thread>
+
+#include "../common/consul_api.hpp"
+
+namespace {
+
+using namespace haul::plugins;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+class ConsulHttpTrigger {
+ public:
+  ConsulHttpTrigger(const haul::sdk::Config& cfg, const haul::sdk::Host& host)
+      : host_(host),
+        event_(cfg.str("event")),
+        wait_(cfg.duration("wait", std::chrono::minutes(5))),
+        min_interval_(cfg.duration("min_interval", std::chrono::seconds(1))),
+        max_backoff_(cfg.duration("max_backoff", std::chrono::seconds(30))) {
+    ConsulSettings s;
+    s.address = cfg.str("address");
+    s.token = cfg.str("token");
+    s.datacenter = cfg.str("datacenter");
+    s.ca_file = cfg.str("ca_file");
+    s.cert_file = cfg.str("cert_file");
+    s.key_file = cfg.str("key_file");
+    s.insecure = cfg.boolean("insecure_skip_verify");
+    api_ = std::make_unique<ConsulApi>(consul_settings_from_env(s));
+    if (event_.empty()) throw std::runtime_error("event is required: the Consul event name to watch, e.g. deploy_web");
+    host_.info("watching Consul event '" + event_ + "' at " + api_->settings().address);
+    poller_ = std::thread([this] { poll_loop(); });
+  }
+
+  ~ConsulHttpTrigger() {
+    cancel();
+    poller_.join();
+  }
+
+  haul::sdk::Next next(milliseconds timeout, haul::sdk::Event& out) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, timeout, [&] { return stopping_ || pending_ || !errors_.empty(); });
+    if (!errors_.empty()) {
+      std::string e = errors_.front();
+      errors_.pop_front();
+      throw std::runtime_error(e);
+    }
+    if (pending_) {
+      out = std::move(*pending_);
+      pending_.reset();
+      return haul::sdk::Next::event;
+    }
+    return stopping_ ? haul::sdk::Next::cancelled : haul::sdk::Next::timeout;
+  }
+
+  void cancel() {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  bool stopping() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return stopping_;
+  }
+
+  // Sleeps d unless cancelled; false when cancelled.
+  bool pause(milliseconds d) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return !cv_.wait_for(lock, d, [&] { return stopping_; });
+  }
+
+  void report(const std::string& error) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (errors_.size() < 8) errors_.push_back(error);
+    cv_.notify_all();
+  }
+
+  void poll_loop() {
+    std::mt19937 rng(std::random_device{}());
+    uint64_t index = 0;
+    int failures = 0;
+    std::string last_emitted;
+    Clock::time_point last_query{};
+    while (!stopping()) {
+      // Rate limit: at most one query per min_interval, however fast Consul answers.
+      auto since = Clock::now() - last_query;
+      if (since < min_interval_ && !pause(std::chrono::duration_cast<milliseconds>(min_interval_ - since))) return;
+      last_query = Clock::now();
+      std::string path = "/v1/event/list?name=" + url_encode_component(event_) +
+                         (index ? "&index=" + std::to_string(index) + "&wait=" + std::to_string(wait_.count()) + "ms" : "");
+      try {
+        // Consul may hold a blocking query up to wait + wait/16.
+        HttpResponse r = api_->call("GET", path, "", wait_ + wait_ / 16 + std::chrono::seconds(10),
+                                    [this] { return stopping(); });
+        if (r.status == 403)
+          throw std::runtime_error("Consul refused to list event '" + event_ + "' (HTTP 403): the ACL token needs event:read on it — " + r.body);
+        if (r.status != 200)
+          throw std::runtime_error("GET " + api_->settings().address + path + ": HTTP " + std::to_string(r.status) + ": " + r.body);
+        uint64_t new_index = 0;
+        if (auto it = r.headers.find("x-consul-index"); it != r.headers.end()) new_index = std::stoull(it->second);
+        // Consul's rule for every blocking endpoint: an index that went
+        // backwards resets the wait (here it is a hash, so that only costs
+        // one immediate query, which the dedup below absorbs).
+        index = new_index < index ? 0 : new_index;
+        if (failures) host_.info("Consul at " + api_->settings().address + " is answering again");
+        failures = 0;
+        auto events = nlohmann::json::parse(r.body);
+        if (!events.is_array() || events.empty()) continue;
+        const nlohmann::json* newest = &events.back();
+        for (const auto& e : events)
+          if (e.value("LTime", uint64_t{0}) >= newest->value("LTime", uint64_t{0})) newest = &e;
+        std::string id = newest->value("ID", std::string());
+        if (id == last_emitted) continue;
+        last_emitted = id;
+        haul::sdk::Event ev;
+        ev.id = id;
+        ev.ltime = newest->value("LTime", uint64_t{0});
+        ev.name = newest->value("Name", std::string());
+        if (newest->contains("Payload") && (*newest)["Payload"].is_string())
+          ev.payload = base64_decode((*newest)["Payload"].get<std::string>());
+        std::lock_guard<std::mutex> lock(mu_);
+        pending_ = std::move(ev);  // coalesce: only the newest undelivered event matters
+        cv_.notify_all();
+      } catch (const std::exception& e) {
+        if (stopping()) return;
+        ++failures;
+        index = 0;
+        auto cap = std::min<long long>(max_backoff_.count(), 500LL << std::min(failures, 8));
+        milliseconds backoff(std::uniform_int_distribution<long long>(cap / 2, cap)(rng));
+        report(std::string(e.what()) + " (retrying in " + std::to_string(backoff.count()) + "ms)");
+        if (!pause(backoff)) return;
+      }
+    }
+  }
+
+  haul::sdk::Host host_;
+  std::string event_;
+  milliseconds wait_, min_interval_, max_backoff_;
+  std::unique_ptr<ConsulApi> api_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::optional<haul::sdk::Event> pending_;
+  std::deque<std::string> errors_;
+  std::thread poller_;
+};
+
+const haul_config_field kFields[] = {
+    {"event", "string", nullptr, "the Consul event name to watch, e.g. deploy_web_production", 1},
+    {"address", "string", nullptr, "Consul HTTP address (default: CONSUL_HTTP_ADDR, then 127.0.0.1:8500)", 0},
+    {"token", "string", nullptr, "ACL token with event:read (default: CONSUL_HTTP_TOKEN); never logged", 0},
+    {"datacenter", "string", nullptr, "datacenter to query (default: the agent's)", 0},
+    {"wait", "duration", "5m", "how long one blocking query may wait (Consul caps it at 10m)", 0},
+    {"min_interval", "duration", "1s", "at most one query per this interval", 0},
+    {"max_backoff", "duration", "30s", "longest wait between attempts while Consul is failing", 0},
+    {"ca_file", "string", nullptr, "PEM CA bundle for https addresses (default: CONSUL_CACERT)", 0},
+    {"cert_file", "string", nullptr, "client certificate for mutual TLS (default: CONSUL_CLIENT_CERT)", 0},
+    {"key_file", "string", nullptr, "client key for mutual TLS (default: CONSUL_CLIENT_KEY)", 0},
+    {"insecure_skip_verify", "bool", "false", "do not verify Consul's TLS certificate (never in production)", 0},
+    {nullptr, nullptr, nullptr, nullptr, 0},
+};
+
+}  // namespace
+
+HAUL_TRIGGER_PLUGIN(ConsulHttpTrigger, "consul-http", "0.1.0",
+                    "long-polls Consul's event list for one event name (blocking queries)", kFields)
