@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Idle cost of `haul agent`: resident memory and CPU time of an agent that
+# watches three roles through the consul-http trigger (blocking queries on the
+# Consul API test double) and receives no event. Baseline in the same run:
+# the same numbers for `sleep`, the floor of any process on this machine.
+# Usage: bench/agent_idle.sh [seconds-idle, default 20]
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+haul="${HAUL:-$here/build/haul}"
+idle="${1:-20}"
+work="$(mktemp -d)"
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+/usr/bin/python3 "$here/tests/servers/consul_double.py" --port "$port" > "$work/consul.log" 2>&1 &
+until grep -q ready "$work/consul.log"; do sleep 0.1; done
+
+{
+  echo "state_dir: $work/state"
+  echo "pipelines:"
+  for role in web batch api; do
+    echo "  $role: { trigger: { type: consul-http, address: 'http://127.0.0.1:$port', event: deploy_$role } }"
+  done
+} > "$work/haul.yaml"
+"$haul" agent --config "$work/haul.yaml" > "$work/agent.log" 2>&1 &
+agent=$!
+sleep $((idle + 30)) & baseline=$!
+
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+t0=$(cpu_ticks $agent)
+sleep "$idle"
+t1=$(cpu_ticks $agent)
+agent_rss=$(rss_kb $agent)
+base_rss=$(rss_kb $baseline 2>/dev/null || echo 0)
+hz=$(getconf CLK_TCK)
+requests=$(grep -c "" "$work/consul.log" || true)
+echo "haul agent, 3 consul-http pipelines, idle ${idle}s:"
+echo "  resident memory: $((agent_rss / 1024)).$(( (agent_rss % 1024) * 10 / 1024 )) MiB  (sleep: $((base_rss)) KiB; goal < 10 MiB)"
+anon_kb=$(awk '/RssAnon/ {print $2}' /proc/$agent/status)
+file_kb=$(awk '/RssFile/ {print $2}' /proc/$agent/status)
+echo "    of which private (heap, stacks): ${anon_kb} KiB; shared library pages: ${file_kb} KiB"
+echo "  largest mappings:"; pmap -x $agent | sort -k3 -n -r | head -6 | awk '{printf "    %8s KiB  %s\n", $3, $NF}'
+echo "  CPU time while idle: $(( (t1 - t0) * 1000 / hz )) ms over ${idle}s"
