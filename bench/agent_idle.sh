@@ -28,6 +28,8 @@ sleep $((idle + 30)) & baseline=$!
 
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+until grep -q "agent running" "$work/agent.log"; do sleep 0.1; done
+sleep 1  # start-up (plugin loading) is not idle cost
 t0=$(cpu_ticks $agent)
 sleep "$idle"
 t1=$(cpu_ticks $agent)
