@@ -19,6 +19,7 @@ const char* kUsage =
     "  haul [flags] < event          handle one event from stdin (consul watch, Serf, or a plain URL line)\n"
     "  haul deploy URL [flags]       deploy one manifest URL\n"
     "  haul agent --config FILE      run the pipelines of FILE until stopped\n"
+    "  haul fetch URL [-o FILE]      download through the source plugins (--checksum HEX to verify)\n"
     "  haul plugins list             show loaded plugins, where from, and any refused\n"
     "  haul plugins describe NAME    show a plugin's config fields\n"
     "  haul status [--pipeline P]    the fleet as agents reported it to Consul (--json for scripts)\n"
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
   if (cmd == "agent") return haul::run_agent_command(rest);
   if (cmd == "plugins") return haul::run_plugins(rest);
   if (cmd == "status") return haul::run_status(rest);
+  if (cmd == "fetch") return haul::run_fetch(rest);
   if (cmd == "version") {
     std::cout << "haul " << HAUL_VERSION << "\n";
     return 0;

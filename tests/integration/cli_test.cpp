@@ -373,3 +373,18 @@ TEST_F(Cli, TimeoutAgainstASlowNginx) {
   EXPECT_NE(r.err.find("timeout 1s reached while fetching " + nginx.url("/slow/app.tgz")), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(dest));
 }
+
+TEST_F(Cli, FetchDownloadsAndVerifies) {
+  write_file(tmp / "artifact.bin", "payload bytes");
+  auto r = haul({"fetch", file_url(tmp / "artifact.bin"), "-o", (tmp / "copy.bin").string(), "--checksum",
+                 sha256_hex("payload bytes")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_file(tmp / "copy.bin"), "payload bytes");
+  r = haul({"fetch", file_url(tmp / "artifact.bin"), "--checksum", std::string(64, 'a')});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.out, "payload bytes") << "stdout by default";
+  EXPECT_NE(r.err.find("checksum mismatch for " + file_url(tmp / "artifact.bin")), std::string::npos) << r.err;
+  r = haul({"fetch", "gopher://x/y"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("no source plugin serves the scheme 'gopher'"), std::string::npos) << r.err;
+}

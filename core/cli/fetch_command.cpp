@@ -1,0 +1,92 @@
+// `haul fetch URL [-o FILE] [--checksum HEX]`: download anything a source
+// plugin serves (s3://, http(s)://, file://) with the same retry, resume,
+// bandwidth and timeout policy as a deploy — to check credentials and
+// reachability from a host, or to pull an artifact by hand.
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <optional>
+#include <iostream>
+
+#include "agent/pipeline.hpp"
+#include "cli/cli_common.hpp"
+#include "cli/deploy_flags.hpp"
+#include "cli/shutdown_signals.hpp"
+#include "deploy/hasher.hpp"
+#include "util/error.hpp"
+#include "util/units.hpp"
+
+namespace po = boost::program_options;
+
+namespace haul {
+
+int run_fetch(const Args& args) {
+  po::options_description desc("haul fetch URL [-o FILE] [--checksum HEX]");
+  desc.add_options()
+      ("url", po::value<std::string>(), "what to fetch (positional)")
+      ("output,o", po::value<std::string>(), "write here instead of stdout (- for stdout)")
+      ("checksum", po::value<std::string>(), "md5/sha1/sha256/sha512 hex the bytes must match")
+      ("config", po::value<std::string>(), "take source settings from this pipeline config")
+      ("pipeline", po::value<std::string>(), "which pipeline of --config");
+  add_deploy_flags(desc);
+  desc.add(common_options());
+  try {
+    auto vm = parse_args(args, desc, {"url"});
+    if (vm.count("help")) {
+      std::cout << desc << "\n";
+      return 0;
+    }
+    if (!vm.count("url")) throw Error("haul fetch needs a URL, e.g. haul fetch s3://bucket/app.tgz -o app.tgz");
+    StopSignal stop;
+    ShutdownSignals signals(stop);
+    auto selected = select_pipeline(vm);
+    auto registry = load_registry(selected.config.plugin_path);
+    auto pipeline = build_pipeline(selected.pipeline, registry, selected.config.origin, false);
+    const std::string url = vm["url"].as<std::string>();
+    const std::string out_path = vm.count("output") ? vm["output"].as<std::string>() : "-";
+    std::string checksum = vm.count("checksum") ? vm["checksum"].as<std::string>() : "";
+    for (auto& c : checksum) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const char* algo = checksum.size() == 32 ? "md5" : checksum.size() == 40 ? "sha1" : checksum.size() == 128 ? "sha512" : "sha256";
+    if (!checksum.empty() && checksum.size() != 32 && checksum.size() != 40 && checksum.size() != 64 && checksum.size() != 128)
+      throw Error("--checksum: expected md5, sha1, sha256 or sha512 hex (32, 40, 64 or 128 digits)");
+    FILE* out = out_path == "-" ? stdout : std::fopen(out_path.c_str(), "wb");
+    if (!out) throw Error("cannot write " + out_path);
+    // Hash only when asked: the digest costs about as much CPU as the transfer.
+    std::optional<Hasher> hasher;
+    if (!checksum.empty()) hasher.emplace(algo);
+    FetchPolicy policy;
+    policy.retry = pipeline->deploy.retry;
+    policy.retry_wait = pipeline->deploy.retry_wait;
+    policy.timeout = pipeline->deploy.timeout;
+    policy.max_bandwidth_bytes_per_s = pipeline->deploy.max_bandwidth_bytes_per_s;
+    DeployLog log("fetch");
+    const auto start = std::chrono::steady_clock::now();
+    FetchOutcome got;
+    try {
+      got = fetch_stream(pipeline->sources, url, policy, stop, log, [&](const void* d, size_t n) {
+        if (hasher) hasher->update(d, n);
+        return std::fwrite(d, 1, n, out) == n;
+      });
+    } catch (...) {
+      if (out != stdout) std::fclose(out);
+      throw;
+    }
+    if (out != stdout && std::fclose(out) != 0) throw Error("cannot write " + out_path);
+    if (got.stopped_by_consumer) throw Error("cannot write " + out_path);
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const std::string sum = hasher ? hasher->hex_digest() : "";
+    spdlog::info("{}: {} in {:.2f}s ({}/s){}", url, format_bytes(got.bytes), secs,
+                 format_bytes(static_cast<uint64_t>(static_cast<double>(got.bytes) / std::max(secs, 1e-6))),
+                 hasher ? std::string(", ") + algo + " " + sum : "");
+    if (hasher && checksum != sum) {
+      spdlog::error("checksum mismatch for {}: expected {}, got {}", url, checksum, sum);
+      return 1;
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+}
+
+}  // namespace haul
