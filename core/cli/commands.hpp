@@ -13,6 +13,8 @@ int run_deploy(const Args& args);   // `haul deploy URL`
 int run_agent_command(const Args& args);  // `haul agent --config F`
 int run_plugins(const Args& args);  // `haul plugins list|describe NAME`
 int run_status(const Args& args);
-int run_fetch(const Args& args);    // `haul fetch URL -o FILE`: one download through the source plugins   // `haul status`: the fleet, from Consul KV
+int run_fetch(const Args& args);
+int run_releases(const Args& args);  // `haul releases DEST`
+int run_rollback(const Args& args);  // `haul rollback DEST [--to ID]`    // `haul fetch URL -o FILE`: one download through the source plugins   // `haul status`: the fleet, from Consul KV
 
 }  // namespace haul

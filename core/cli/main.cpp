@@ -20,6 +20,8 @@ const char* kUsage =
     "  haul deploy URL [flags]       deploy one manifest URL\n"
     "  haul agent --config FILE      run the pipelines of FILE until stopped\n"
     "  haul fetch URL [-o FILE]      download through the source plugins (--checksum HEX to verify)\n"
+    "  haul releases DEST            list releases of a dest deployed with sync_strategy: release\n"
+    "  haul rollback DEST [--to ID]  switch current back and run the rollback commands\n"
     "  haul plugins list             show loaded plugins, where from, and any refused\n"
     "  haul plugins describe NAME    show a plugin's config fields\n"
     "  haul status [--pipeline P]    the fleet as agents reported it to Consul (--json for scripts)\n"
@@ -42,6 +44,8 @@ int main(int argc, char** argv) {
   if (cmd == "plugins") return haul::run_plugins(rest);
   if (cmd == "status") return haul::run_status(rest);
   if (cmd == "fetch") return haul::run_fetch(rest);
+  if (cmd == "releases") return haul::run_releases(rest);
+  if (cmd == "rollback") return haul::run_rollback(rest);
   if (cmd == "version") {
     std::cout << "haul " << HAUL_VERSION << "\n";
     return 0;

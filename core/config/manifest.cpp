@@ -5,12 +5,24 @@
 
 #include "config/yaml_util.hpp"
 #include "util/error.hpp"
+#include "util/units.hpp"
 
 namespace haul {
 namespace {
 
-const char* const kKnownFields[] = {"src",      "checksum",     "dest",         "dest_mode",
-                                    "commands", "excludes",     "exclude_from", "sync_strategy"};
+const char* const kKnownFields[] = {"src",          "checksum",      "dest",         "dest_mode",
+                                    "commands",     "excludes",      "exclude_from", "sync_strategy",
+                                    "release",      "linked_dirs",   "linked_files", "keep_releases",
+                                    "command_timeout"};
+
+// A path inside the release: relative, no '..', not empty.
+std::string release_path(const std::string& p, const std::string& where) {
+  if (p.empty() || p[0] == '/' || p == "." || p.find("..") != std::string::npos)
+    throw Error(where + ": '" + p + "' must be a relative path inside the release, like log or config/database.yml");
+  std::string out = p;
+  while (!out.empty() && out.back() == '/') out.pop_back();
+  return out;
+}
 
 unsigned parse_mode(const YAML::Node& node, const std::string& origin) {
   std::string text = yaml_string(node, origin, "dest_mode");
@@ -39,7 +51,11 @@ std::string Manifest::checksum_algorithm() const {
 }
 
 const char* to_string(SyncStrategy s) {
-  return s == SyncStrategy::mv ? "mv" : "rsync";
+  switch (s) {
+    case SyncStrategy::mv: return "mv";
+    case SyncStrategy::release: return "release";
+    default: return "rsync";
+  }
 }
 
 Manifest parse_manifest(const std::string& raw, const std::string& origin,
@@ -85,9 +101,35 @@ Manifest parse_manifest(const std::string& raw, const std::string& origin,
   std::string strategy = opt_string("sync_strategy");
   if (strategy.empty() || strategy == "rsync") m.sync_strategy = SyncStrategy::rsync;
   else if (strategy == "mv") m.sync_strategy = SyncStrategy::mv;
+  else if (strategy == "release") m.sync_strategy = SyncStrategy::release;
   else
     throw Error(yaml_where(origin, root["sync_strategy"]) + ": sync_strategy: unknown strategy '" +
-                strategy + "'; expected rsync or mv");
+                strategy + "'; expected rsync, mv or release");
+
+  m.release = opt_string("release");
+  if (!m.release.empty() &&
+      (m.release.find('/') != std::string::npos || m.release[0] == '.' ||
+       !std::all_of(m.release.begin(), m.release.end(), [](unsigned char c) { return std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '+'; })))
+    throw Error(yaml_where(origin, root["release"]) + ": release: '" + m.release +
+                "' is not a release id; use letters, digits, '-', '_', '.', '+' (e.g. 20261126-101500 or v1.4.2)");
+  for (const auto& d : yaml_string_list(root["linked_dirs"], origin, "linked_dirs"))
+    m.linked_dirs.push_back(release_path(d, yaml_where(origin, root["linked_dirs"]) + ": linked_dirs"));
+  for (const auto& f : yaml_string_list(root["linked_files"], origin, "linked_files"))
+    m.linked_files.push_back(release_path(f, yaml_where(origin, root["linked_files"]) + ": linked_files"));
+  if (m.sync_strategy != SyncStrategy::release && (!m.linked_dirs.empty() || !m.linked_files.empty() || !m.release.empty()))
+    throw Error(origin + ": release, linked_dirs and linked_files need sync_strategy: release");
+  if (root["keep_releases"].IsDefined()) {
+    std::string k = yaml_string(root["keep_releases"], origin, "keep_releases");
+    if (k.empty() || !std::all_of(k.begin(), k.end(), ::isdigit) || std::stoi(k) < 1)
+      throw Error(yaml_where(origin, root["keep_releases"]) + ": keep_releases: expected a whole number of at least 1, got '" + k + "'");
+    m.keep_releases = std::stoi(k);
+  }
+  if (root["command_timeout"].IsDefined()) {
+    std::string t = yaml_string(root["command_timeout"], origin, "command_timeout");
+    auto d = parse_duration(t);
+    if (!d) throw Error(yaml_where(origin, root["command_timeout"]) + ": command_timeout: expected a duration like 30s or 5m, got '" + t + "'");
+    m.command_timeout = *d;
+  }
 
   m.excludes = yaml_string_list(root["excludes"], origin, "excludes");
 
@@ -103,9 +145,11 @@ Manifest parse_manifest(const std::string& raw, const std::string& origin,
       else if (phase == "post") m.commands.post = list;
       else if (phase == "success") m.commands.success = list;
       else if (phase == "failure") m.commands.failure = list;
+      else if (phase == "verify") m.commands.verify = list;
+      else if (phase == "rollback") m.commands.rollback = list;
       else
         throw Error(yaml_where(origin, kv.first) + ": commands." + phase +
-                    ": unknown phase; expected pre, post, success or failure");
+                    ": unknown phase; expected pre, post, verify, success, failure or rollback");
     }
   }
   return m;

@@ -2,9 +2,12 @@
 // the same as fujiwara/stretcher's, so existing manifests work unchanged:
 //   src, checksum, dest, dest_mode, commands.{pre,post,success,failure},
 //   excludes, exclude_from, sync_strategy (rsync | mv)
-// plus {{ env }} / {{ must_env }} templating.
+// plus {{ env }} / {{ must_env }} templating, and for sync_strategy: release
+// (releases/<id> + an atomic `current` symlink): release, linked_dirs,
+// linked_files, keep_releases, commands.verify and commands.rollback.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -12,10 +15,12 @@
 
 namespace haul {
 
-enum class SyncStrategy { rsync = 1, mv = 2 };
+enum class SyncStrategy { rsync = 1, mv = 2, release = 3 };
 
 struct Commands {
   std::vector<std::string> pre, post, success, failure;
+  std::vector<std::string> verify;    // release: health checks after the switch; failure rolls back
+  std::vector<std::string> rollback;  // release: run by `haul rollback` and after an automatic rollback
 };
 
 struct Manifest {
@@ -27,6 +32,11 @@ struct Manifest {
   std::vector<std::string> excludes;
   std::string exclude_from;  // a file inside the archive
   SyncStrategy sync_strategy = SyncStrategy::rsync;
+  std::string release;                    // release id; derived when empty
+  std::vector<std::string> linked_dirs;   // release paths linked to dest/shared/
+  std::vector<std::string> linked_files;
+  int keep_releases = 0;                  // 0: the pipeline's default (5)
+  std::chrono::milliseconds command_timeout{0};  // 0: the shell hook's own default
   std::vector<std::string> ignored_fields;  // unknown top-level keys, for a warning
 
   // "md5", "sha1", "sha256" or "sha512", from the checksum's length.

@@ -49,7 +49,8 @@ DeployOptions parse_deploy_options(const YAML::Node& node, const std::string& or
   if (!node.IsMap())
     throw Error(yaml_where(origin, node) + ": " + path + ": expected a map, got " + yaml_kind(node));
   reject_unknown_keys(node,
-                      {"random_delay", "retry", "retry_wait", "timeout", "max_bandwidth", "rsync_verbose"},
+                      {"random_delay", "retry", "retry_wait", "timeout", "max_bandwidth", "rsync_verbose", "keep_releases",
+                       "lock_timeout"},
                       origin, path);
   auto duration = [&](const char* key, std::chrono::milliseconds& out) {
     if (!node[key].IsDefined()) return;
@@ -63,6 +64,14 @@ DeployOptions parse_deploy_options(const YAML::Node& node, const std::string& or
   duration("random_delay", d.random_delay);
   duration("retry_wait", d.retry_wait);
   duration("timeout", d.timeout);
+  duration("lock_timeout", d.lock_timeout);
+  if (node["keep_releases"].IsDefined()) {
+    std::string text = yaml_string(node["keep_releases"], origin, path + ".keep_releases");
+    if (text.empty() || !std::all_of(text.begin(), text.end(), ::isdigit) || std::stoi(text) < 1)
+      throw Error(yaml_where(origin, node["keep_releases"]) + ": " + path +
+                  ".keep_releases: expected a whole number of at least 1, got '" + text + "'");
+    d.keep_releases = std::stoi(text);
+  }
   if (node["retry"].IsDefined()) {
     std::string text = yaml_string(node["retry"], origin, path + ".retry");
     try {

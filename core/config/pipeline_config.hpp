@@ -33,6 +33,8 @@ struct DeployOptions {
   std::chrono::milliseconds timeout{0};       // limit for fetching src; 0 = none
   uint64_t max_bandwidth_bytes_per_s = 0;     // 0 = unlimited
   std::string rsync_verbose = "-v";           // "" quiet, "-v" summary+files, "-vv" more
+  int keep_releases = 5;                      // release strategy: releases kept
+  std::chrono::milliseconds lock_timeout{300000};  // wait this long for another deploy to the same dest
 };
 
 // One plugin as the config names it; `settings` is checked against the

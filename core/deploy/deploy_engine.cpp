@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <algorithm>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <random>
 #include <thread>
@@ -15,7 +16,11 @@
 #include "deploy/deploy_log.hpp"
 #include "deploy/extractor.hpp"
 #include "deploy/hasher.hpp"
+#include "deploy/hook_phase.hpp"
 #include "deploy/tree_sync.hpp"
+#include "release/deploy_journal.hpp"
+#include "release/dest_lock.hpp"
+#include "release/release_store.hpp"
 #include "util/error.hpp"
 #include "util/units.hpp"
 
@@ -33,12 +38,6 @@ struct StagingFolder {
     if (!path.empty()) fs::remove_all(path, ec);
   }
 };
-
-std::string host_name() {
-  char buf[256] = {0};
-  gethostname(buf, sizeof buf - 1);
-  return buf;
-}
 
 std::string octal(unsigned mode) {
   char buf[8];
@@ -68,6 +67,7 @@ class Deploy {
       manifest_hash.update(text.data(), text.size());
       result.manifest_sha256 = manifest_hash.hex_digest();
       manifest_ = parse_manifest(text, request_.manifest_url);
+      manifest_text_ = text;
       for (const auto& f : manifest_.ignored_fields)
         log_.warn("manifest " + request_.manifest_url + ": unknown field '" + f + "' ignored");
       if (manifest_.src.empty()) {
@@ -121,6 +121,8 @@ class Deploy {
     std::error_code ec;
     fs::create_directories(parent, ec);
     if (ec) throw Error("cannot create the parent of dest " + dest.string() + ": " + ec.message());
+    if (manifest_.sync_strategy == SyncStrategy::release) return deploy_release(dest);
+    DestLock lock(parent / (".haul-" + dest.filename().string() + ".lock"), options_.lock_timeout, stop_);
 
     // Staging sits beside dest so that placing it is a rename, never a copy.
     StagingFolder staging;
@@ -147,7 +149,121 @@ class Deploy {
     phase(HAUL_PHASE_POST, manifest_.commands.post);
   }
 
-  void fetch_and_extract(const fs::path& staging) {
+  std::string derive_release_id() const {
+    std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "%Y%m%d%H%M%S", &tm);
+    return std::string(stamp) + "-" + manifest_.checksum.substr(0, 8);
+  }
+
+  // sync_strategy: release — see release/release_store.hpp for the layout.
+  void deploy_release(const fs::path& dest) {
+    ReleaseStore store(dest);
+    fs::create_directories(dest);
+    DestLock lock(dest / ".haul" / "lock", options_.lock_timeout, stop_);
+    DeployJournal journal(dest);
+    if (auto j = journal.read()) {
+      log_.warn("the previous deploy to " + dest.string() + " (release " + j->release + ", pid " + std::to_string(j->pid) +
+                ") was interrupted during " + j->phase + "; current is " + store.current_id().value_or("(none)") +
+                "; cleaning up");
+      if (auto m = store.meta(j->release); m && m->result == "deploying") {
+        m->result = "interrupted";
+        store.save_meta(*m);
+      }
+    }
+    for (const auto& left : store.remove_leftovers()) log_.info("removed leftover " + left);
+
+    const auto previous = store.current_id();
+    const std::string wanted = manifest_.release.empty() ? derive_release_id() : manifest_.release;
+    release_id_ = store.unique_id(wanted);
+    if (release_id_ != wanted) log_.warn("release " + wanted + " already exists; this one is " + release_id_);
+    release_dir_ = store.release_dir(release_id_).string();
+    previous_dir_ = previous ? store.release_dir(*previous).string() : "";
+    JournalEntry entry{"fetch", release_id_, previous.value_or(""), request_.event_id, request_.manifest_url,
+                       static_cast<int>(getpid()), static_cast<int64_t>(std::time(nullptr))};
+    journal.write(entry);
+
+    ReleaseMeta meta;
+    meta.id = release_id_;
+    meta.created_unix = std::time(nullptr);
+    meta.result = "deploying";
+    meta.manifest_url = request_.manifest_url;
+    meta.event_id = request_.event_id;
+    meta.manifest = manifest_text_;
+    std::optional<ReleaseMeta> previous_meta = previous ? store.meta(*previous) : std::nullopt;
+    ExtractOptions extract;
+    extract.record = &meta.files;
+    if (previous_meta) {
+      extract.reuse = &previous_meta->files;
+      extract.reuse_dir = store.release_dir(*previous);
+    }
+    StagingFolder staging;
+    staging.path = store.new_staging(release_id_);
+    ExtractStats stats = fetch_and_extract(staging.path, extract);
+    if (chmod(staging.path.c_str(), manifest_.dest_mode) != 0)
+      throw Error("cannot set dest_mode on the staged release: " + std::string(std::strerror(errno)));
+    store.commit(staging.path, release_id_);
+    staging.path.clear();
+    meta.size_bytes = stats.bytes + stats.linked_bytes;
+    store.save_meta(meta);
+    log_.info("Release " + release_id_ + " staged in " + release_dir_ + " (" + std::to_string(stats.linked_files) +
+              " unchanged files hard-linked from " + previous.value_or("no previous release") + ", " +
+              format_bytes(stats.bytes) + " written)");
+
+    auto mark = [&](const std::string& result) {
+      meta.result = result;
+      store.save_meta(meta);
+    };
+    try {
+      entry.phase = "pre";
+      journal.write(entry);
+      phase(HAUL_PHASE_PRE, manifest_.commands.pre);
+      store.link_shared(release_id_, manifest_.linked_dirs, manifest_.linked_files);
+      store.flush(release_id_);
+    } catch (...) {
+      mark("failure");
+      journal.clear();
+      throw;
+    }
+    entry.phase = "switch";
+    journal.write(entry);
+    store.switch_to(release_id_);
+    log_.info("current -> releases/" + release_id_ + (previous ? " (was " + *previous + ")" : ""));
+    try {
+      entry.phase = "post";
+      journal.write(entry);
+      phase(HAUL_PHASE_POST, manifest_.commands.post);
+      entry.phase = "verify";
+      journal.write(entry);
+      phase(HAUL_PHASE_VERIFY, manifest_.commands.verify);
+    } catch (const std::exception& e) {
+      if (previous) {
+        entry.phase = "rollback";
+        journal.write(entry);
+        store.switch_to(*previous);
+        log_.error(std::string(e.what()) + " — rolled back: current -> releases/" + *previous);
+        mark("rolled-back");
+        try {
+          phase(HAUL_PHASE_ROLLBACK, manifest_.commands.rollback);
+        } catch (const std::exception& re) {
+          log_.error(re.what());
+        }
+      } else {
+        log_.error(std::string(e.what()) + " — no previous release to roll back to; current stays on " + release_id_);
+        mark("failure");
+      }
+      journal.clear();
+      throw;
+    }
+    mark("success");
+    const size_t keep = static_cast<size_t>(manifest_.keep_releases ? manifest_.keep_releases : options_.keep_releases);
+    for (const auto& id : store.prune(keep)) log_.info("removed old release " + id + " (keeping " + std::to_string(keep) + ")");
+    journal.clear();
+  }
+
+  ExtractStats fetch_and_extract(const fs::path& staging, const ExtractOptions& extract_options = {}) {
     const std::string& src = manifest_.src;
     log_.info("Fetching " + src + " into " + staging.string());
     Hasher hasher(manifest_.checksum_algorithm());
@@ -178,7 +294,7 @@ class Deploy {
     std::string extract_error;
     ExtractStats stats;
     try {
-      stats = extract_archive(reader, staging, src);
+      stats = extract_archive(reader, staging, src, extract_options);
     } catch (const std::exception& e) {
       extract_error = e.what();
     }
@@ -199,6 +315,7 @@ class Deploy {
     log_.info("Checksum ok: " + sum + " (" + manifest_.checksum_algorithm() + ")");
     if (!extract_error.empty()) throw Error(extract_error);
     log_.info("Extracted " + std::to_string(stats.entries) + " entries (" + format_bytes(stats.bytes) + ")");
+    return stats;
   }
 
   ExcludeRules exclude_rules(const fs::path& staging) {
@@ -232,64 +349,24 @@ class Deploy {
               (s.protected_by_exclude ? ", " + std::to_string(s.protected_by_exclude) + " kept by excludes" : ""));
   }
 
-  static void hook_log(void* ctx, haul_log_level level, const char* msg) {
-    static_cast<Deploy*>(ctx)->log_.log(level, msg);
-  }
-  static int hook_cancelled(void* ctx) { return static_cast<Deploy*>(ctx)->stop_.raised() ? 1 : 0; }
-
-  static const char* phase_name(haul_phase p) {
-    switch (p) {
-      case HAUL_PHASE_PRE: return "pre";
-      case HAUL_PHASE_POST: return "post";
-      case HAUL_PHASE_SUCCESS: return "success";
-      case HAUL_PHASE_FAILURE: return "failure";
-    }
-    return "?";
-  }
-
   // Calls every hook for a phase. Throws the first hook's error.
   void phase(haul_phase p, const std::vector<std::string>& commands, const std::string& error = "") {
-    const std::string log_text = (p == HAUL_PHASE_SUCCESS || p == HAUL_PHASE_FAILURE) ? log_.text() : "";
-    std::vector<const char*> cmds;
-    for (const auto& c : commands) cmds.push_back(c.c_str());
-    const std::string dest = manifest_.dest;
-    std::vector<std::pair<std::string, std::string>> env_strings = {
-        {"HAUL_PHASE", phase_name(p)},          {"HAUL_PIPELINE", pipeline_},
-        {"HAUL_EVENT_ID", request_.event_id},   {"HAUL_MANIFEST_URL", request_.manifest_url},
-        {"HAUL_DEST", dest},
-    };
-    std::vector<haul_kv> env;
-    for (const auto& [k, v] : env_strings) env.push_back({k.c_str(), v.c_str()});
-    haul_hook_context ctx{};
-    ctx.struct_size = sizeof ctx;
-    ctx.phase = p;
-    ctx.pipeline = pipeline_.c_str();
-    ctx.event_id = request_.event_id.c_str();
-    ctx.manifest_url = request_.manifest_url.c_str();
-    ctx.dest = dest.c_str();
-    ctx.release_dir = dest.c_str();
-    ctx.commands = cmds.data();
-    ctx.command_count = cmds.size();
-    ctx.env = env.data();
-    ctx.env_count = env.size();
-    ctx.deploy_log = log_text.c_str();
-    ctx.deploy_log_len = log_text.size();
-    ctx.error = error.c_str();
-    ctx.log = &hook_log;
-    ctx.log_ctx = this;
-    ctx.cancelled = &hook_cancelled;
-    ctx.event_ltime = request_.event_ltime;
-    ctx.started_at_unix_ms = started_at_ms_;
-    ctx.finished_at_unix_ms = (p == HAUL_PHASE_SUCCESS || p == HAUL_PHASE_FAILURE) ? finished_at_ms_ : 0;
-    const std::string node = host_name();
-    ctx.node = node.c_str();
-    for (HookInstance* hook : hooks_) {
-      try {
-        hook->on_phase(ctx);
-      } catch (const Error& e) {
-        throw Error(std::string(phase_name(p)) + " hook " + hook->plugin().name() + ": " + e.what());
-      }
-    }
+    PhaseInfo info;
+    info.phase = p;
+    info.commands = commands;
+    info.pipeline = pipeline_;
+    info.event_id = request_.event_id;
+    info.event_ltime = request_.event_ltime;
+    info.manifest_url = request_.manifest_url;
+    info.dest = manifest_.dest;
+    info.release = release_id_;
+    info.release_dir = release_dir_;
+    info.previous_release_dir = previous_dir_;
+    info.error = error;
+    info.started_at_unix_ms = started_at_ms_;
+    info.finished_at_unix_ms = finished_at_ms_;
+    info.command_timeout = manifest_.command_timeout;
+    run_hook_phase(hooks_, info, log_, stop_);
   }
 
   // success/failure: a failing hook is logged, never changes the result.
@@ -310,6 +387,8 @@ class Deploy {
   DeployLog log_;
   Manifest manifest_;
   uint64_t started_at_ms_ = 0, finished_at_ms_ = 0;
+  std::string manifest_text_;
+  std::string release_id_, release_dir_, previous_dir_;  // release strategy
 };
 
 }  // namespace

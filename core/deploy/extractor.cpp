@@ -9,7 +9,9 @@
 #include <cerrno>
 #include <memory>
 #include <optional>
+#include <algorithm>
 
+#include "deploy/hasher.hpp"
 #include "util/error.hpp"
 
 namespace haul {
@@ -56,10 +58,20 @@ std::optional<std::string> relative_name(const std::string& raw, const std::stri
 
 using ArchivePtr = std::unique_ptr<struct archive, int (*)(struct archive*)>;
 
+// Files above this size are always written: reusing them would mean holding
+// them in memory to compare.
+constexpr uint64_t kMaxReuseBytes = 64ull << 20;
+
+std::string sha256_of(const void* data, size_t len) {
+  Hasher h("sha256");
+  h.update(data, len);
+  return h.hex_digest();
+}
+
 }  // namespace
 
 ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::path& dir,
-                             const std::string& origin) {
+                             const std::string& origin, const ExtractOptions& options) {
   // libarchive's symlink check walks every component of the target path, so
   // the prefix must not itself contain symlinks.
   const std::filesystem::path root = std::filesystem::canonical(dir);
@@ -111,18 +123,58 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
         throw Error(origin + ": archive entry '" + raw + "' is a hard link to the archive root");
       archive_entry_set_hardlink(entry, (root / *target).c_str());
     }
-    if (archive_write_header(out.get(), entry) != ARCHIVE_OK)
-      throw fail(out.get(), "archive entry '" + raw + "'");
-    if (archive_entry_size(entry) > 0) {
-      const void* buf;
-      size_t size;
-      la_int64_t offset;
-      while ((r = archive_read_data_block(in.get(), &buf, &size, &offset)) == ARCHIVE_OK) {
-        if (archive_write_data_block(out.get(), buf, size, offset) != ARCHIVE_OK)
-          throw fail(out.get(), "writing '" + raw + "'");
-        stats.bytes += size;
+    const bool plain_file = type == AE_IFREG && !archive_entry_hardlink(entry);
+    const FileRecord incoming{static_cast<uint64_t>(std::max<la_int64_t>(0, archive_entry_size(entry))),
+                              static_cast<unsigned>(archive_entry_perm(entry)), archive_entry_mtime(entry), ""};
+    // A file that looks unchanged is read into memory and hashed first: if
+    // its content matches the previous release's, it is linked, not written.
+    const FileRecord* candidate = nullptr;
+    if (plain_file && options.reuse && incoming.size > 0 && incoming.size <= kMaxReuseBytes) {
+      auto it = options.reuse->find(*rel);
+      if (it != options.reuse->end() && it->second.size == incoming.size && it->second.mode == incoming.mode &&
+          it->second.mtime == incoming.mtime)
+        candidate = &it->second;
+    }
+    if (candidate) {
+      std::string data(incoming.size, '\0');
+      la_ssize_t got = archive_read_data(in.get(), data.data(), data.size());
+      if (got != static_cast<la_ssize_t>(data.size()))
+        throw fail(in.get(), "reading '" + raw + "' (truncated or corrupt archive)");
+      const std::string sum = sha256_of(data.data(), data.size());
+      if (options.record) (*options.record)[*rel] = {incoming.size, incoming.mode, incoming.mtime, sum};
+      const std::filesystem::path target = root / *rel;
+      if (sum == candidate->sha256) {
+        std::error_code ec;
+        std::filesystem::create_directories(target.parent_path(), ec);
+        if (link((options.reuse_dir / *rel).c_str(), target.c_str()) == 0) {
+          ++stats.linked_files;
+          stats.linked_bytes += incoming.size;
+          ++stats.entries;
+          continue;
+        }
       }
-      if (r != ARCHIVE_EOF) throw fail(in.get(), "reading '" + raw + "' (truncated or corrupt archive)");
+      if (archive_write_header(out.get(), entry) != ARCHIVE_OK) throw fail(out.get(), "archive entry '" + raw + "'");
+      if (archive_write_data(out.get(), data.data(), data.size()) != static_cast<la_ssize_t>(data.size()))
+        throw fail(out.get(), "writing '" + raw + "'");
+      stats.bytes += data.size();
+    } else {
+      if (archive_write_header(out.get(), entry) != ARCHIVE_OK)
+        throw fail(out.get(), "archive entry '" + raw + "'");
+      std::optional<Hasher> hasher;
+      if (plain_file && options.record) hasher.emplace("sha256");
+      if (archive_entry_size(entry) > 0) {
+        const void* buf;
+        size_t size;
+        la_int64_t offset;
+        while ((r = archive_read_data_block(in.get(), &buf, &size, &offset)) == ARCHIVE_OK) {
+          if (archive_write_data_block(out.get(), buf, size, offset) != ARCHIVE_OK)
+            throw fail(out.get(), "writing '" + raw + "'");
+          if (hasher) hasher->update(buf, size);
+          stats.bytes += size;
+        }
+        if (r != ARCHIVE_EOF) throw fail(in.get(), "reading '" + raw + "' (truncated or corrupt archive)");
+      }
+      if (hasher) (*options.record)[*rel] = {incoming.size, incoming.mode, incoming.mtime, hasher->hex_digest()};
     }
     if (archive_write_finish_entry(out.get()) != ARCHIVE_OK)
       throw fail(out.get(), "finishing '" + raw + "'");

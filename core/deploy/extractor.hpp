@@ -9,7 +9,10 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <map>
 #include <utility>
+
+#include "release/release_store.hpp"
 
 namespace haul {
 
@@ -19,11 +22,23 @@ using ChunkReader = std::function<std::pair<const void*, size_t>()>;
 
 struct ExtractStats {
   uint64_t entries = 0;
-  uint64_t bytes = 0;  // file contents written
+  uint64_t bytes = 0;         // file contents written
+  uint64_t linked_files = 0;  // unchanged files hard-linked from the previous release
+  uint64_t linked_bytes = 0;
+};
+
+// For releases: record what was extracted, and reuse unchanged files.
+struct ExtractOptions {
+  // Filled with every regular file's size, mode, mtime and sha256.
+  std::map<std::string, FileRecord>* record = nullptr;
+  // A file whose size, mode, mtime and content hash match an entry here is
+  // hard-linked from reuse_dir instead of written again.
+  const std::map<std::string, FileRecord>* reuse = nullptr;
+  std::filesystem::path reuse_dir;
 };
 
 // origin names the archive (its URL) in errors. dir must exist.
 ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::path& dir,
-                             const std::string& origin);
+                             const std::string& origin, const ExtractOptions& options = {});
 
 }  // namespace haul

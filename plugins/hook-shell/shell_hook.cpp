@@ -131,6 +131,7 @@ class ShellHook {
     };
 
     const auto start = Clock::now();
+    const auto timeout = ctx.command_timeout().count() > 0 ? ctx.command_timeout() : timeout_;
     int status = 0;
     bool exited = false, killed_for_timeout = false, cancelled = false;
     Clock::time_point exited_at;
@@ -147,7 +148,7 @@ class ShellHook {
       // A command that left a background child holding stdout must not hang
       // the deploy: after it exits, output is read only for a short grace.
       if (exited && Clock::now() - exited_at > drain_) break;
-      if (!exited && !killed_for_timeout && ((timeout_.count() > 0 && Clock::now() - start > timeout_) ||
+      if (!exited && !killed_for_timeout && ((timeout.count() > 0 && Clock::now() - start > timeout) ||
                                              (ctx.cancelled() && !cancelled))) {
         cancelled = ctx.cancelled();
         killed_for_timeout = !cancelled;
@@ -179,7 +180,7 @@ class ShellHook {
     }
     flush_lines(true);
     if (killed_for_timeout)
-      throw std::runtime_error("command `" + cmd + "` timed out after " + std::to_string(timeout_.count()) + "ms and was killed");
+      throw std::runtime_error("command `" + cmd + "` timed out after " + std::to_string(timeout.count()) + "ms and was killed");
     if (cancelled) throw std::runtime_error("command `" + cmd + "` was killed: haul is stopping");
     if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
       throw std::runtime_error("command `" + cmd + "` failed: " + describe_status(status));

@@ -66,7 +66,9 @@ typedef enum haul_phase {
   HAUL_PHASE_PRE = 1,     /* after fetch + verify, before dest is touched */
   HAUL_PHASE_POST = 2,    /* after dest holds the new release */
   HAUL_PHASE_SUCCESS = 3, /* the deploy succeeded; deploy_log holds its log */
-  HAUL_PHASE_FAILURE = 4  /* the deploy failed; error says why */
+  HAUL_PHASE_FAILURE = 4, /* the deploy failed; error says why */
+  HAUL_PHASE_VERIFY = 5,  /* release strategy: health checks after the switch; failing rolls back */
+  HAUL_PHASE_ROLLBACK = 6 /* current was switched back (haul rollback, or after a failed post/verify) */
 } haul_phase;
 
 /* One key/value pair. Both strings are owned by whoever passes the array and
@@ -172,6 +174,9 @@ typedef struct haul_hook_context {
   uint64_t started_at_unix_ms;   /* when the deploy started */
   uint64_t finished_at_unix_ms;  /* success and failure: when it ended; 0 before */
   const char *node;              /* this host's name */
+  const char *release;           /* release id ("" unless sync_strategy is release) */
+  const char *previous_release_dir; /* the release current pointed at before; "" if none */
+  uint64_t command_timeout_ms;   /* the manifest's command_timeout; 0 = the hook's default */
 } haul_hook_context;
 
 /* ---- the plugin -------------------------------------------------------- */

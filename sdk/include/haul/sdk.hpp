@@ -135,6 +135,8 @@ class HookContext {
       case HAUL_PHASE_POST: return "post";
       case HAUL_PHASE_SUCCESS: return "success";
       case HAUL_PHASE_FAILURE: return "failure";
+      case HAUL_PHASE_VERIFY: return "verify";
+      case HAUL_PHASE_ROLLBACK: return "rollback";
     }
     return "unknown";
   }
@@ -145,6 +147,9 @@ class HookContext {
   std::string release_dir() const { return c_->release_dir; }
   std::string error() const { return c_->error; }
   std::string node() const { return c_->node ? c_->node : ""; }
+  std::string release() const { return c_->release ? c_->release : ""; }
+  std::string previous_release_dir() const { return c_->previous_release_dir ? c_->previous_release_dir : ""; }
+  std::chrono::milliseconds command_timeout() const { return std::chrono::milliseconds(c_->command_timeout_ms); }
   uint64_t event_ltime() const { return c_->event_ltime; }
   uint64_t started_at_unix_ms() const { return c_->started_at_unix_ms; }
   uint64_t finished_at_unix_ms() const { return c_->finished_at_unix_ms; }

@@ -1,0 +1,155 @@
+// Release management on a host, for dests deployed with sync_strategy: release:
+//   haul releases DEST                 id, created, size, result, current marker
+//   haul rollback DEST [--to ID]       switch current back (to the newest good
+//                                      release before it, or to ID) and run
+//                                      that release's manifest rollback commands
+#include <spdlog/spdlog.h>
+
+#include <ctime>
+#include <iomanip>
+#include <iostream>
+
+#include "agent/pipeline.hpp"
+#include "cli/cli_common.hpp"
+#include "cli/shutdown_signals.hpp"
+#include "config/manifest.hpp"
+#include "deploy/hook_phase.hpp"
+#include "release/deploy_journal.hpp"
+#include "release/dest_lock.hpp"
+#include "release/release_store.hpp"
+#include "util/error.hpp"
+#include "util/units.hpp"
+
+namespace po = boost::program_options;
+
+namespace haul {
+namespace {
+
+std::string when(int64_t unix_time) {
+  std::time_t t = unix_time;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &tm);
+  return buf;
+}
+
+ReleaseStore store_for(const std::string& dest) {
+  ReleaseStore store(std::filesystem::absolute(dest).lexically_normal());
+  if (!std::filesystem::is_directory(store.releases_dir()))
+    throw Error(dest + " has no releases/ folder: is it deployed with sync_strategy: release?");
+  return store;
+}
+
+}  // namespace
+
+int run_releases(const Args& args) {
+  po::options_description desc("haul releases DEST");
+  desc.add_options()("dest", po::value<std::string>(), "the manifest's dest (positional)");
+  desc.add(common_options());
+  try {
+    auto vm = parse_args(args, desc, {"dest"});
+    if (vm.count("help") || !vm.count("dest")) {
+      std::cout << desc << "\n";
+      return vm.count("help") ? 0 : 2;
+    }
+    ReleaseStore store = store_for(vm["dest"].as<std::string>());
+    if (auto j = DeployJournal(store.dest()).read())
+      std::cout << "note: a deploy of release " << j->release << " (pid " << j->pid << ") is running or was interrupted during "
+                << j->phase << "\n";
+    const auto current = store.current_id();
+    std::cout << std::left << "  " << std::setw(32) << "ID" << std::setw(22) << "CREATED" << std::setw(10) << "SIZE"
+              << "RESULT\n";
+    for (const auto& r : store.list())
+      std::cout << (current && *current == r.id ? "* " : "  ") << std::setw(32) << r.id << std::setw(22)
+                << when(r.created_unix) << std::setw(10) << format_bytes(r.size_bytes) << r.result << "\n";
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "haul releases: " << e.what() << "\n";
+    return 2;
+  }
+}
+
+int run_rollback(const Args& args) {
+  po::options_description desc("haul rollback DEST [--to ID]");
+  desc.add_options()
+      ("dest", po::value<std::string>(), "the manifest's dest (positional)")
+      ("to", po::value<std::string>(), "release to switch to (default: the newest good release before current)")
+      ("config", po::value<std::string>(), "pipeline config whose hooks run the rollback commands")
+      ("pipeline", po::value<std::string>(), "which pipeline of --config");
+  desc.add(common_options());
+  try {
+    auto vm = parse_args(args, desc, {"dest"});
+    if (vm.count("help") || !vm.count("dest")) {
+      std::cout << desc << "\n";
+      return vm.count("help") ? 0 : 2;
+    }
+    StopSignal stop;
+    ShutdownSignals signals(stop);
+    ReleaseStore store = store_for(vm["dest"].as<std::string>());
+    auto selected = select_pipeline(vm);
+    DestLock lock(store.dest() / ".haul" / "lock", selected.pipeline.deploy.lock_timeout, stop);
+    const auto current = store.current_id();
+    const auto releases = store.list();  // newest first
+    std::string target;
+    if (vm.count("to")) {
+      target = vm["to"].as<std::string>();
+      if (!std::filesystem::is_directory(store.release_dir(target))) {
+        std::string ids;
+        for (const auto& r : releases) ids += (ids.empty() ? "" : ", ") + r.id;
+        throw Error("no release " + target + " in " + store.releases_dir().string() + "; there are: " + ids);
+      }
+    } else {
+      bool past_current = !current;
+      for (const auto& r : releases) {
+        if (current && r.id == *current) {
+          past_current = true;
+          continue;
+        }
+        if (past_current && r.result == "success") {
+          target = r.id;
+          break;
+        }
+      }
+      if (target.empty())
+        throw Error("no good release before " + current.value_or("(none)") + " to roll back to (see haul releases " +
+                    store.dest().string() + "); name one with --to ID");
+    }
+    if (current && *current == target) throw Error("current already points at " + target);
+    store.switch_to(target);
+    spdlog::info("rolled back {}: current -> releases/{} (was {})", store.dest().string(), target, current.value_or("none"));
+    if (current)
+      if (auto m = store.meta(*current)) {
+        m->result = "rolled-back";
+        store.save_meta(*m);
+      }
+    // The target release's own manifest says how to bring it back up.
+    auto meta = store.meta(target);
+    if (!meta || meta->manifest.empty()) {
+      spdlog::warn("release {} has no recorded manifest: no rollback commands to run", target);
+      return 0;
+    }
+    Manifest manifest = parse_manifest(meta->manifest, meta->manifest_url.empty() ? target : meta->manifest_url);
+    if (manifest.commands.rollback.empty()) return 0;
+    auto registry = load_registry(selected.config.plugin_path);
+    auto pipeline = build_pipeline(selected.pipeline, registry, selected.config.origin, false);
+    DeployLog log(pipeline->name);
+    PhaseInfo info;
+    info.phase = HAUL_PHASE_ROLLBACK;
+    info.commands = manifest.commands.rollback;
+    info.pipeline = pipeline->name;
+    info.manifest_url = meta->manifest_url;
+    info.dest = store.dest().string();
+    info.release = target;
+    info.release_dir = store.release_dir(target).string();
+    info.previous_release_dir = current ? store.release_dir(*current).string() : "";
+    info.command_timeout = manifest.command_timeout;
+    run_hook_phase(pipeline->hook_ptrs(), info, log, stop);
+    return 0;
+  } catch (const std::exception& e) {
+    spdlog::error("haul rollback: {}", e.what());
+    return 1;
+  }
+}
+
+}  // namespace haul

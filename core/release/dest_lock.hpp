@@ -1,0 +1,28 @@
+// One deploy at a time per dest: flock(2) on a lock file (DEST/.haul/lock for
+// releases; beside dest for rsync and mv, where a file inside dest would be
+// synced away). The kernel
+// drops the lock when its holder dies, so a killed deploy never leaves a
+// stale lock behind; a second deploy waits up to a bound and then fails with
+// a message naming the holder.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+
+#include "util/stop_signal.hpp"
+
+namespace haul {
+
+class DestLock {
+ public:
+  // Throws haul::Error after `wait` (or when stop is raised).
+  DestLock(const std::filesystem::path& lock_file, std::chrono::milliseconds wait, StopSignal& stop);
+  ~DestLock();
+  DestLock(const DestLock&) = delete;
+  DestLock& operator=(const DestLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace haul

@@ -1,0 +1,235 @@
+#include "release/release_store.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <nlohmann/json.hpp>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "util/error.hpp"
+
+namespace haul {
+namespace fs = std::filesystem;
+
+namespace {
+
+void fsync_dir(const fs::path& dir) {
+  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    fsync(fd);
+    close(fd);
+  }
+}
+
+void write_file_atomically(const fs::path& path, const std::string& content) {
+  fs::create_directories(path.parent_path());
+  const std::string tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc | std::ios::binary);
+    out << content;
+    if (!out) throw Error("cannot write " + tmp);
+  }
+  if (rename(tmp.c_str(), path.c_str()) != 0) throw Error("cannot write " + path.string() + ": " + std::strerror(errno));
+}
+
+uint64_t tree_size(const fs::path& dir) {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+    if (it->is_regular_file(ec) && !it->is_symlink(ec)) total += it->file_size(ec);
+  return total;
+}
+
+}  // namespace
+
+ReleaseStore::ReleaseStore(fs::path dest) : dest_(std::move(dest)) {}
+
+std::optional<std::string> ReleaseStore::current_id() const {
+  std::error_code ec;
+  fs::path target = fs::read_symlink(current_link(), ec);
+  if (ec) return std::nullopt;
+  return target.filename().string();
+}
+
+std::optional<ReleaseMeta> ReleaseStore::meta(const std::string& id) const {
+  std::ifstream in(meta_path(id));
+  if (!in) return std::nullopt;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto j = nlohmann::json::parse(ss.str(), nullptr, false);
+  if (j.is_discarded()) return std::nullopt;
+  ReleaseMeta m;
+  m.id = id;
+  m.created_unix = j.value("created_unix", int64_t{0});
+  m.result = j.value("result", "");
+  m.size_bytes = j.value("size_bytes", uint64_t{0});
+  m.manifest_url = j.value("manifest_url", "");
+  m.event_id = j.value("event_id", "");
+  m.manifest = j.value("manifest", "");
+  if (j.contains("files"))
+    for (const auto& [path, f] : j["files"].items())
+      m.files[path] = {f[0].get<uint64_t>(), f[1].get<unsigned>(), f[2].get<int64_t>(), f[3].get<std::string>()};
+  return m;
+}
+
+void ReleaseStore::save_meta(const ReleaseMeta& m) const {
+  nlohmann::json files = nlohmann::json::object();
+  for (const auto& [path, f] : m.files) files[path] = {f.size, f.mode, f.mtime, f.sha256};
+  nlohmann::json j = {{"id", m.id},           {"created_unix", m.created_unix}, {"result", m.result},
+                      {"size_bytes", m.size_bytes}, {"manifest_url", m.manifest_url}, {"event_id", m.event_id},
+                      {"manifest", m.manifest}, {"files", files}};
+  write_file_atomically(meta_path(m.id), j.dump());
+}
+
+std::vector<ReleaseMeta> ReleaseStore::list() const {
+  std::vector<ReleaseMeta> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(releases_dir(), ec)) {
+    const std::string id = e.path().filename().string();
+    if (id.empty() || id[0] == '.' || !e.is_directory()) continue;
+    ReleaseMeta m = meta(id).value_or(ReleaseMeta{});
+    m.id = id;
+    if (m.result.empty()) m.result = "unknown";
+    if (!m.created_unix) {
+      struct stat st;
+      if (stat(e.path().c_str(), &st) == 0) m.created_unix = st.st_mtime;
+    }
+    if (!m.size_bytes) m.size_bytes = tree_size(e.path());
+    m.files.clear();
+    out.push_back(std::move(m));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.created_unix, a.id) > std::tie(b.created_unix, b.id);
+  });
+  return out;
+}
+
+fs::path ReleaseStore::new_staging(const std::string& id) const {
+  fs::create_directories(releases_dir());
+  std::string tmpl = (releases_dir() / (".staging-" + id + "-XXXXXX")).string();
+  if (!mkdtemp(tmpl.data()))
+    throw Error("cannot create a staging folder in " + releases_dir().string() + ": " + std::strerror(errno));
+  return tmpl;
+}
+
+std::string ReleaseStore::unique_id(const std::string& wanted) const {
+  std::string id = wanted;
+  for (int n = 2; fs::exists(release_dir(id)); ++n) id = wanted + "-" + std::to_string(n);
+  return id;
+}
+
+fs::path ReleaseStore::commit(const fs::path& staging, const std::string& id) const {
+  const fs::path dir = release_dir(id);
+  if (rename(staging.c_str(), dir.c_str()) != 0)
+    throw Error("cannot move the staged release to " + dir.string() + ": " + std::strerror(errno));
+  fsync_dir(releases_dir());
+  return dir;
+}
+
+void ReleaseStore::link_shared(const std::string& id, const std::vector<std::string>& dirs,
+                               const std::vector<std::string>& files) const {
+  const fs::path release = release_dir(id);
+  auto link = [&](const std::string& rel, bool is_dir) {
+    const fs::path shared = shared_dir() / rel, in_release = release / rel;
+    std::error_code ec;
+    if (is_dir) {
+      fs::create_directories(shared, ec);
+    } else if (!fs::exists(shared)) {
+      fs::create_directories(shared.parent_path(), ec);
+      std::ofstream(shared).close();  // created empty when missing, as capistrano's shared files are
+    }
+    if (ec) throw Error("cannot create " + shared.string() + ": " + ec.message());
+    fs::create_directories(in_release.parent_path(), ec);
+    fs::remove_all(in_release, ec);  // what the archive had there is replaced by the shared one
+    const fs::path target = shared.lexically_relative(in_release.parent_path());
+    fs::create_symlink(target, in_release, ec);
+    if (ec) throw Error("cannot link " + in_release.string() + " to " + shared.string() + ": " + ec.message());
+  };
+  for (const auto& d : dirs) link(d, true);
+  for (const auto& f : files) link(f, false);
+}
+
+void ReleaseStore::flush(const std::string& id) const {
+  int fd = open(release_dir(id).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw Error("cannot open " + release_dir(id).string() + ": " + std::strerror(errno));
+  int rc = syncfs(fd);  // the whole release in one call, not a walk of fsyncs
+  close(fd);
+  if (rc != 0) throw Error("cannot flush " + release_dir(id).string() + " to disk: " + std::strerror(errno));
+}
+
+void ReleaseStore::switch_to(const std::string& id) const {
+  if (!fs::is_directory(release_dir(id))) throw Error("release " + id + " does not exist in " + releases_dir().string());
+  const fs::path tmp = dest_ / (".current.tmp-" + std::to_string(getpid()));
+  std::error_code ec;
+  fs::remove(tmp, ec);
+  fs::create_symlink(fs::path("releases") / id, tmp, ec);
+  if (ec) throw Error("cannot create " + tmp.string() + ": " + ec.message());
+  if (rename(tmp.c_str(), current_link().c_str()) != 0) {
+    int err = errno;
+    fs::remove(tmp, ec);
+    throw Error("cannot switch " + current_link().string() + " to " + id + ": " + std::strerror(err));
+  }
+  fsync_dir(dest_);
+}
+
+std::vector<std::string> ReleaseStore::prune(size_t keep) const {
+  auto releases = list();  // newest first
+  const auto current = current_id();
+  std::optional<std::string> previous_good;
+  bool past_current = !current;
+  for (const auto& r : releases) {
+    if (current && r.id == *current) {
+      past_current = true;
+      continue;
+    }
+    if (past_current && r.result == "success") {
+      previous_good = r.id;
+      break;
+    }
+  }
+  auto is_protected = [&](const ReleaseMeta& r) {
+    return (current && r.id == *current) || (previous_good && r.id == *previous_good) || r.result == "deploying";
+  };
+  std::vector<std::string> removed;
+  auto remove = [&](const ReleaseMeta& r) {
+    std::error_code ec;
+    fs::remove_all(release_dir(r.id), ec);
+    fs::remove(meta_path(r.id), ec);
+    removed.push_back(r.id);
+  };
+  size_t count = releases.size();
+  // Failed releases go first, oldest first; then the oldest of the rest.
+  for (int pass = 0; pass < 2 && count > keep; ++pass)
+    for (auto it = releases.rbegin(); it != releases.rend() && count > keep; ++it) {
+      bool failed = it->result != "success";
+      if (is_protected(*it) || (pass == 0 && !failed) || std::find(removed.begin(), removed.end(), it->id) != removed.end())
+        continue;
+      remove(*it);
+      --count;
+    }
+  return removed;
+}
+
+std::vector<std::string> ReleaseStore::remove_leftovers() const {
+  std::vector<std::string> removed;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(releases_dir(), ec))
+    if (e.path().filename().string().rfind(".staging-", 0) == 0) {
+      fs::remove_all(e.path(), ec);
+      removed.push_back(e.path().string());
+    }
+  for (const auto& e : fs::directory_iterator(dest_, ec))
+    if (e.path().filename().string().rfind(".current.tmp-", 0) == 0) {
+      fs::remove(e.path(), ec);
+      removed.push_back(e.path().string());
+    }
+  return removed;
+}
+
+}  // namespace haul

@@ -1,0 +1,80 @@
+// The release layout of a dest (sync_strategy: release), capistrano's shape:
+//   DEST/releases/<id>/    one folder per release, never modified once live
+//   DEST/current           symlink to releases/<id>, switched atomically
+//   DEST/shared/           what outlives releases (linked_dirs, linked_files)
+//   DEST/.haul/            lock, journal, and one metadata file per release
+// The switch writes a new symlink under a temporary name and rename(2)s it
+// over `current`, so a reader of current sees the old release or the new one,
+// never a missing or half-written one.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace haul {
+
+// What haul recorded about a regular file when it extracted it: enough to
+// hard-link it into the next release when it has not changed.
+struct FileRecord {
+  uint64_t size = 0;
+  unsigned mode = 0;
+  int64_t mtime = 0;
+  std::string sha256;
+};
+
+struct ReleaseMeta {
+  std::string id;
+  int64_t created_unix = 0;
+  std::string result;  // "deploying", "success", "failure", "rolled-back", "interrupted"
+  uint64_t size_bytes = 0;
+  std::string manifest_url, event_id;
+  std::string manifest;  // the manifest text, for `haul rollback`'s commands
+  std::map<std::string, FileRecord> files;
+};
+
+class ReleaseStore {
+ public:
+  explicit ReleaseStore(std::filesystem::path dest);
+
+  const std::filesystem::path& dest() const { return dest_; }
+  std::filesystem::path releases_dir() const { return dest_ / "releases"; }
+  std::filesystem::path release_dir(const std::string& id) const { return releases_dir() / id; }
+  std::filesystem::path shared_dir() const { return dest_ / "shared"; }
+  std::filesystem::path current_link() const { return dest_ / "current"; }
+
+  // The id `current` points at, if any.
+  std::optional<std::string> current_id() const;
+  // Every release with its metadata, newest first.
+  std::vector<ReleaseMeta> list() const;
+  std::optional<ReleaseMeta> meta(const std::string& id) const;
+  void save_meta(const ReleaseMeta& m) const;
+
+  // A fresh staging folder inside releases/ (same filesystem as the releases).
+  std::filesystem::path new_staging(const std::string& id) const;
+  // A unique id: `wanted` itself, or wanted-2, wanted-3... if it exists.
+  std::string unique_id(const std::string& wanted) const;
+  // Moves staging to releases/<id>.
+  std::filesystem::path commit(const std::filesystem::path& staging, const std::string& id) const;
+  // Links release paths to shared/, creating shared ones when missing.
+  void link_shared(const std::string& id, const std::vector<std::string>& dirs,
+                   const std::vector<std::string>& files) const;
+  // Flushes the release's filesystem to disk (before it goes live).
+  void flush(const std::string& id) const;
+  // Points current at releases/<id>, atomically.
+  void switch_to(const std::string& id) const;
+  // Keeps the newest `keep` releases; never current nor the newest good one
+  // before it; failed releases go first. Returns the ids removed.
+  std::vector<std::string> prune(size_t keep) const;
+  // Removes what an interrupted deploy left: staging folders, temporary links.
+  std::vector<std::string> remove_leftovers() const;
+
+ private:
+  std::filesystem::path meta_path(const std::string& id) const { return dest_ / ".haul" / "releases" / (id + ".json"); }
+  std::filesystem::path dest_;
+};
+
+}  // namespace haul
