@@ -1,6 +1,7 @@
 #include "deploy/deploy_engine.hpp"
 
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -201,6 +202,20 @@ class Deploy {
     }
     StagingFolder staging;
     staging.path = store.new_staging(release_id_);
+    // Room check as soon as the source knows the artifact's size: the
+    // extracted release is estimated from the previous one (or 4x the
+    // artifact, a generous tar.gz ratio), plus the artifact in flight.
+    const uint64_t previous_size = previous_meta ? previous_meta->size_bytes : 0;
+    space_check_ = [this, dir = store.releases_dir(), previous_size](uint64_t artifact) {
+      struct statvfs vfs;
+      if (statvfs(dir.c_str(), &vfs) != 0) return;
+      const uint64_t free_bytes = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+      const uint64_t needed = previous_size ? previous_size : artifact * 4;
+      if (free_bytes < needed)
+        throw Error("not enough space for release " + release_id_ + " in " + dir.string() + ": " +
+                    format_bytes(free_bytes) + " free, about " + format_bytes(needed) +
+                    " needed (the previous release's size, or 4x the " + format_bytes(artifact) + " artifact)");
+    };
     ExtractStats stats = fetch_and_extract(staging.path, extract);
     if (chmod(staging.path.c_str(), manifest_.dest_mode) != 0)
       throw Error("cannot set dest_mode on the staged release: " + std::string(std::strerror(errno)));
@@ -273,7 +288,9 @@ class Deploy {
     const auto start = Clock::now();
     std::thread fetcher([&] {
       try {
-        fetched = fetch_stream(sources_, src, fetch_policy(), stop_, log_, [&](const void* d, size_t n) {
+        FetchPolicy policy = fetch_policy();
+        policy.on_total_size = space_check_;
+        fetched = fetch_stream(sources_, src, policy, stop_, log_, [&](const void* d, size_t n) {
           hasher.update(d, n);
           return pipe.push(d, n);
         });
@@ -389,6 +406,7 @@ class Deploy {
   uint64_t started_at_ms_ = 0, finished_at_ms_ = 0;
   std::string manifest_text_;
   std::string release_id_, release_dir_, previous_dir_;  // release strategy
+  std::function<void(uint64_t)> space_check_;
 };
 
 }  // namespace

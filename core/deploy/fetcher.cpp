@@ -51,7 +51,8 @@ FetchOutcome fetch_stream(const SourceSet& sources, const std::string& url, cons
   auto timed_out = [&] { return has_deadline && Clock::now() >= deadline; };
 
   FetchOutcome out;
-  bool consumer_stopped = false;
+  bool consumer_stopped = false, size_checked = false;
+  std::string size_error;
   FetchSink sink;
   sink.write = [&](const void* data, size_t len) {
     if (!consume(data, len)) {
@@ -71,7 +72,16 @@ FetchOutcome fetch_stream(const SourceSet& sources, const std::string& url, cons
     }
     return true;
   };
-  sink.cancelled = [&] { return stop.raised() || timed_out(); };
+  sink.cancelled = [&] { return stop.raised() || timed_out() || !size_error.empty(); };
+  sink.total_size = [&](uint64_t total) {
+    if (!policy.on_total_size || size_checked) return;
+    size_checked = true;
+    try {
+      policy.on_total_size(total);
+    } catch (const std::exception& e) {
+      size_error = e.what();
+    }
+  };
 
   std::string last_error;
   for (int attempt = 0; attempt <= policy.retry; ++attempt) {
@@ -96,9 +106,10 @@ FetchOutcome fetch_stream(const SourceSet& sources, const std::string& url, cons
         out.stopped_by_consumer = true;
         return out;
       }
-      if (stop.raised() || timed_out()) break;
+      if (stop.raised() || timed_out() || !size_error.empty()) break;
     }
   }
+  if (!size_error.empty()) throw Error(size_error);
   if (timed_out())
     throw Error("timeout " + format_duration(policy.timeout) + " reached while fetching " + url +
                 " (" + std::to_string(out.bytes) + " bytes received)");

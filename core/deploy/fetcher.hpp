@@ -31,6 +31,9 @@ class SourceSet {
 };
 
 struct FetchPolicy {
+  // Told the object's total size when the source learns it (Content-Length);
+  // throwing from it aborts the fetch with that error (e.g. no disk space).
+  std::function<void(uint64_t)> on_total_size;
   int retry = 0;
   std::chrono::milliseconds retry_wait{3000};
   std::chrono::milliseconds timeout{0};  // 0 = none
