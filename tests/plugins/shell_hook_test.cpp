@@ -9,40 +9,6 @@ using namespace haul::test;
 
 namespace {
 
-struct Phase {
-  std::vector<std::string> commands;
-  haul_phase phase = HAUL_PHASE_PRE;
-  std::string log_in;
-  std::vector<std::pair<std::string, std::string>> env;
-  std::vector<std::string> lines;  // what the hook logged
-};
-
-// Returns "" on success, the error otherwise.
-std::string run(HookInstance& hook, Phase& p) {
-  std::vector<const char*> cmds;
-  for (const auto& c : p.commands) cmds.push_back(c.c_str());
-  std::vector<haul_kv> env;
-  for (const auto& [k, v] : p.env) env.push_back({k.c_str(), v.c_str()});
-  haul_hook_context ctx{};
-  ctx.struct_size = sizeof ctx;
-  ctx.phase = p.phase;
-  ctx.pipeline = ctx.event_id = ctx.manifest_url = ctx.dest = ctx.release_dir = ctx.error = "";
-  ctx.commands = cmds.data();
-  ctx.command_count = cmds.size();
-  ctx.env = env.data();
-  ctx.env_count = env.size();
-  ctx.deploy_log = p.log_in.c_str();
-  ctx.deploy_log_len = p.log_in.size();
-  ctx.log = [](void* c, haul_log_level, const char* m) { static_cast<Phase*>(c)->lines.push_back(m); };
-  ctx.log_ctx = &p;
-  try {
-    hook.on_phase(ctx);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 bool logged(const Phase& p, const std::string& line) {
   return std::find(p.lines.begin(), p.lines.end(), line) != p.lines.end();
 }
