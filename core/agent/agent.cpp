@@ -16,7 +16,7 @@ namespace {
 
 class PipelineRunner {
  public:
-  PipelineRunner(Pipeline& p, StopSignal& stop) : p_(p), stop_(stop) {}
+  PipelineRunner(Pipeline& p, StopSignal& stop, const AgentOptions& options) : p_(p), stop_(stop), options_(options) {}
 
   void trigger_loop() {
     int consecutive_errors = 0;
@@ -78,6 +78,17 @@ class PipelineRunner {
           spdlog::error("[{}] {}", p_.name, e.what());
         }
       }
+      if (options_.metrics) {
+        options_.metrics->record_deploy(p_.name, r.ok, static_cast<double>(r.duration.count()) / 1000.0, r.bytes_fetched,
+                                        r.release, static_cast<int64_t>(r.finished_at_unix_ms / 1000));
+        if (!options_.metrics_textfile.empty()) {
+          try {
+            write_metrics_textfile(options_.metrics_textfile, *options_.metrics);
+          } catch (const std::exception& e) {
+            spdlog::warn("{}", e.what());
+          }
+        }
+      }
       std::lock_guard<std::mutex> lock(mu_);
       ++summary_.deploys;
       if (!r.ok) ++summary_.failures;
@@ -125,6 +136,7 @@ class PipelineRunner {
 
   Pipeline& p_;
   StopSignal& stop_;
+  const AgentOptions& options_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::optional<TriggerEvent> pending_;
@@ -134,10 +146,11 @@ class PipelineRunner {
 
 }  // namespace
 
-AgentSummary run_agent(const std::vector<std::unique_ptr<Pipeline>>& pipelines, StopSignal& stop) {
+AgentSummary run_agent(const std::vector<std::unique_ptr<Pipeline>>& pipelines, StopSignal& stop,
+                       const AgentOptions& options) {
   std::vector<std::unique_ptr<PipelineRunner>> runners;
   std::vector<std::thread> threads;
-  for (const auto& p : pipelines) runners.push_back(std::make_unique<PipelineRunner>(*p, stop));
+  for (const auto& p : pipelines) runners.push_back(std::make_unique<PipelineRunner>(*p, stop, options));
   std::vector<std::thread> deployers;
   for (auto& r : runners) {
     threads.emplace_back([&r] { r->trigger_loop(); });

@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "agent/metrics.hpp"
 #include "agent/pipeline.hpp"
 #include "util/stop_signal.hpp"
 
@@ -19,6 +20,12 @@ struct AgentSummary {
   int trigger_errors = 0;  // e.g. unreadable event input
 };
 
-AgentSummary run_agent(const std::vector<std::unique_ptr<Pipeline>>& pipelines, StopSignal& stop);
+struct AgentOptions {
+  Metrics* metrics = nullptr;    // record every deploy here
+  std::string metrics_textfile;  // and rewrite this file after each
+};
+
+AgentSummary run_agent(const std::vector<std::unique_ptr<Pipeline>>& pipelines, StopSignal& stop,
+                       const AgentOptions& options = {});
 
 }  // namespace haul

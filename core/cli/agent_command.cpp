@@ -37,7 +37,16 @@ int run_agent_command(const Args& args) {
     for (const auto& p : pipelines) names += (names.empty() ? "" : ", ") + p->name + " (" + p->trigger->plugin().name() + ")";
     spdlog::info("haul {} agent running {} pipeline(s): {}; state in {}", HAUL_VERSION, pipelines.size(), names,
                  state_dir);
-    AgentSummary s = run_agent(pipelines, stop);
+    Metrics metrics;
+    AgentOptions options;
+    options.metrics = &metrics;
+    options.metrics_textfile = cfg.metrics_textfile;
+    std::unique_ptr<MetricsServer> metrics_server;
+    if (!cfg.metrics_listen.empty()) {
+      metrics_server = std::make_unique<MetricsServer>(cfg.metrics_listen, metrics);
+      spdlog::info("metrics on http://{}/metrics", cfg.metrics_listen);
+    }
+    AgentSummary s = run_agent(pipelines, stop, options);
     spdlog::info("agent stopped after {} deploy(s), {} failed", s.deploys, s.failures);
     return stop.raised() || (s.failures == 0 && s.trigger_errors == 0) ? 0 : 1;
   } catch (const std::exception& e) {

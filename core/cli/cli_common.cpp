@@ -12,7 +12,8 @@ po::options_description common_options() {
   po::options_description desc("Common options");
   desc.add_options()
       ("help,h", "show this help")
-      ("log-level", po::value<std::string>()->default_value("info"), "debug, info, warn or error");
+      ("log-level", po::value<std::string>()->default_value("info"), "debug, info, warn or error")
+      ("log-format", po::value<std::string>()->default_value("text"), "text, or json: one object per line");
   return desc;
 }
 
@@ -39,7 +40,8 @@ po::variables_map parse_args(const Args& args, const po::options_description& de
   } catch (const po::error& e) {
     throw Error(std::string(e.what()) + " (see haul --help)");
   }
-  setup_logging(vm.count("log-level") ? vm["log-level"].as<std::string>() : "info");
+  setup_logging(vm.count("log-level") ? vm["log-level"].as<std::string>() : "info",
+                vm.count("log-format") ? vm["log-format"].as<std::string>() : "text");
   return vm;
 }
 

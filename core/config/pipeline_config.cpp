@@ -101,9 +101,12 @@ HaulConfig parse_config(const std::string& raw, const std::string& origin, const
   YAML::Node root = parse_yaml(text, origin);
   if (!root.IsMap())
     throw Error(origin + ": expected a map with 'pipelines' at the top, got " + yaml_kind(root));
-  reject_unknown_keys(root, {"state_dir", "plugin_path", "pipelines"}, origin, "");
+  reject_unknown_keys(root, {"state_dir", "plugin_path", "metrics_listen", "metrics_textfile", "pipelines"}, origin, "");
   HaulConfig cfg;
   cfg.origin = origin;
+  if (root["metrics_listen"].IsDefined()) cfg.metrics_listen = yaml_string(root["metrics_listen"], origin, "metrics_listen");
+  if (root["metrics_textfile"].IsDefined())
+    cfg.metrics_textfile = yaml_string(root["metrics_textfile"], origin, "metrics_textfile");
   if (root["state_dir"].IsDefined()) cfg.state_dir = yaml_string(root["state_dir"], origin, "state_dir");
   cfg.plugin_path = yaml_string_list(root["plugin_path"], origin, "plugin_path");
   const YAML::Node pipelines = root["pipelines"];

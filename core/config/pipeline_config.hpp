@@ -57,6 +57,8 @@ struct HaulConfig {
   std::string origin;  // the file, or "(built-in default)"
   std::string state_dir;
   std::vector<std::string> plugin_path;
+  std::string metrics_listen;    // "127.0.0.1:9469": Prometheus /metrics; empty = off
+  std::string metrics_textfile;  // node_exporter textfile, rewritten after each deploy
   std::vector<PipelineConfig> pipelines;
 };
 

@@ -92,6 +92,8 @@ class Deploy {
       finish_phase(HAUL_PHASE_FAILURE, manifest_.commands.failure, result.error);
     }
     result.log = log_.text();
+    result.release = release_id_.empty() ? request_.manifest_url : release_id_;
+    result.bytes_fetched = bytes_fetched_;
     return result;
   }
 
@@ -323,6 +325,7 @@ class Deploy {
     fetcher.join();
     if (!fetch_error.empty()) throw Error(fetch_error);
     const auto secs = std::chrono::duration<double>(Clock::now() - start).count();
+    bytes_fetched_ = fetched.bytes;
     log_.info("Fetched " + format_bytes(fetched.bytes) + " from " + src + " in " +
               format_duration(std::chrono::milliseconds(static_cast<long long>(secs * 1000))));
     const std::string sum = hasher.hex_digest();
@@ -407,6 +410,7 @@ class Deploy {
   std::string manifest_text_;
   std::string release_id_, release_dir_, previous_dir_;  // release strategy
   std::function<void(uint64_t)> space_check_;
+  uint64_t bytes_fetched_ = 0;
 };
 
 }  // namespace

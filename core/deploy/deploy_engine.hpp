@@ -28,6 +28,8 @@ struct DeployResult {
   std::string error;
   std::string log;
   std::string manifest_sha256;  // of the manifest bytes as fetched; empty if never fetched
+  std::string release;          // the release id (release strategy), else the manifest URL
+  uint64_t bytes_fetched = 0;   // artifact bytes downloaded
   std::chrono::milliseconds duration{0};
   uint64_t started_at_unix_ms = 0, finished_at_unix_ms = 0;
 };

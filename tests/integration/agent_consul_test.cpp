@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <sstream>
+
 #include "test_support.hpp"
 
 using namespace haul::test;
@@ -214,4 +216,36 @@ TEST(HandlerState, ConsulWatchReplayIsNotAppliedTwiceWithAStateDir) {
     if (run == 1) EXPECT_NE(r.err.find("was already applied"), std::string::npos) << r.err;
   }
   EXPECT_EQ(count_lines(tmp / "n"), 1u);
+}
+
+TEST_F(Agent, PrometheusMetricsAreServedAndWrittenAsATextfile) {
+  const int port = free_port();
+  write_file(tmp / "haul.yaml", "state_dir: " + (tmp / "state").string() + "\nmetrics_listen: 127.0.0.1:" +
+                                    std::to_string(port) + "\nmetrics_textfile: " + (tmp / "haul.prom").string() +
+                                    "\npipelines:\n  web:\n    trigger: { type: consul-http, address: '" + consul.address() +
+                                    "', event: deploy_web, min_interval: 50ms }\n");
+  start_agent();
+  ASSERT_TRUE(logged("metrics on http://127.0.0.1:" + std::to_string(port))) << read_file(log());
+  std::string url = publish("metered");
+  consul.fire("deploy_web", url);
+  ASSERT_TRUE(wait_until([&] { return file_contains(tmp / "haul.prom", "result=\"success\"} 1"); })) << read_file(log());
+  auto scraped = http_request("GET", "http://127.0.0.1:" + std::to_string(port) + "/metrics");
+  ASSERT_EQ(scraped.status, 200);
+  // Parse the exposition format: every sample line is NAME{LABELS} VALUE.
+  std::map<std::string, double> samples;
+  std::istringstream lines(scraped.body);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    size_t space = line.rfind(' ');
+    ASSERT_NE(space, std::string::npos) << line;
+    samples[line.substr(0, space)] = std::stod(line.substr(space + 1));
+  }
+  EXPECT_EQ(samples["haul_deploys_total{pipeline=\"web\",result=\"success\"}"], 1);
+  EXPECT_EQ(samples["haul_deploys_total{pipeline=\"web\",result=\"failure\"}"], 0);
+  EXPECT_EQ(samples["haul_deploy_duration_seconds_count{pipeline=\"web\"}"], 1);
+  EXPECT_EQ(samples["haul_deploy_duration_seconds_bucket{pipeline=\"web\",le=\"+Inf\"}"], 1);
+  EXPECT_GT(samples["haul_downloaded_bytes_total{pipeline=\"web\"}"], 0);
+  EXPECT_GT(samples["haul_last_success_timestamp_seconds{pipeline=\"web\"}"], 1.7e9);
+  EXPECT_EQ(samples["haul_release_info{pipeline=\"web\",release=\"" + url + "\"}"], 1);
+  EXPECT_EQ(read_file(tmp / "haul.prom"), scraped.body);
 }

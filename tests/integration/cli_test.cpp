@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 
 #include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "test_support.hpp"
 
@@ -387,4 +389,21 @@ TEST_F(Cli, FetchDownloadsAndVerifies) {
   r = haul({"fetch", "gopher://x/y"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("no source plugin serves the scheme 'gopher'"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, JsonLogLinesParse) {
+  auto r = haul({"--log-format", "json"}, publish(app_v1()) + "\n");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream lines(r.err);
+  int parsed = 0;
+  for (std::string line; std::getline(lines, line);) {
+    auto j = nlohmann::json::parse(line);  // throws, failing the test, on a line that is not JSON
+    EXPECT_TRUE(j.contains("time") && j.contains("level") && j.contains("msg")) << line;
+    ++parsed;
+  }
+  EXPECT_GT(parsed, 5);
+  EXPECT_NE(r.err.find(R"("msg":"Deploy manifest succeeded.","pipeline":"default")"), std::string::npos) << r.err;
+  r = haul({"--log-format", "xml"}, "x");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--log-format: expected text or json"), std::string::npos) << r.err;
 }
