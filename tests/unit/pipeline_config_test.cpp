@@ -59,7 +59,7 @@ TEST(PipelineConfig, UnknownKeysListTheValidOnesWithLine) {
   EXPECT_NE(e.find("unknown key 'retries'"), std::string::npos) << e;
   EXPECT_NE(e.find("retry_wait"), std::string::npos) << e;
   e = error_of("pipeline:\n  web: {}\n");
-  EXPECT_NE(e.find("unknown key 'pipeline'; valid keys: state_dir, plugin_path, pipelines"), std::string::npos) << e;
+  EXPECT_NE(e.find("unknown key 'pipeline'; valid keys: state_dir, plugin_path, metrics_listen, metrics_textfile, pipelines"), std::string::npos) << e;
 }
 
 TEST(PipelineConfig, BadValuesNameFieldAndExpectation) {
