@@ -50,7 +50,7 @@ DeployOptions parse_deploy_options(const YAML::Node& node, const std::string& or
     throw Error(yaml_where(origin, node) + ": " + path + ": expected a map, got " + yaml_kind(node));
   reject_unknown_keys(node,
                       {"random_delay", "retry", "retry_wait", "timeout", "max_bandwidth", "rsync_verbose", "keep_releases",
-                       "lock_timeout"},
+                       "lock_timeout", "max_extract_bytes", "max_entries", "max_compression_ratio", "allow_setuid"},
                       origin, path);
   auto duration = [&](const char* key, std::chrono::milliseconds& out) {
     if (!node[key].IsDefined()) return;
@@ -82,6 +82,27 @@ DeployOptions parse_deploy_options(const YAML::Node& node, const std::string& or
       throw Error(yaml_where(origin, node["retry"]) + ": " + path +
                   ".retry: expected a whole number of retries (0 or more), got '" + text + "'");
     }
+  }
+  auto whole = [&](const char* key, uint64_t& out) {
+    if (!node[key].IsDefined()) return;
+    std::string text = yaml_string(node[key], origin, path + "." + key);
+    if (text.empty() || !std::all_of(text.begin(), text.end(), ::isdigit) || std::stoull(text) == 0)
+      throw Error(yaml_where(origin, node[key]) + ": " + path + "." + key + ": expected a whole number above 0, got '" + text + "'");
+    out = std::stoull(text);
+  };
+  whole("max_entries", d.max_entries);
+  whole("max_compression_ratio", d.max_compression_ratio);
+  if (node["max_extract_bytes"].IsDefined()) {
+    std::string text = yaml_string(node["max_extract_bytes"], origin, path + ".max_extract_bytes");
+    auto v = parse_bytes(text);
+    if (!v) throw Error(yaml_where(origin, node["max_extract_bytes"]) + ": " + path + ".max_extract_bytes: expected a size like 2GiB, got '" + text + "'");
+    d.max_extract_bytes = *v;
+  }
+  if (node["allow_setuid"].IsDefined()) {
+    std::string text = yaml_string(node["allow_setuid"], origin, path + ".allow_setuid");
+    if (text != "true" && text != "false")
+      throw Error(yaml_where(origin, node["allow_setuid"]) + ": " + path + ".allow_setuid: expected true or false, got '" + text + "'");
+    d.allow_setuid = text == "true";
   }
   if (node["max_bandwidth"].IsDefined()) {
     std::string text = yaml_string(node["max_bandwidth"], origin, path + ".max_bandwidth");

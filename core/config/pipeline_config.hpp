@@ -35,6 +35,11 @@ struct DeployOptions {
   std::string rsync_verbose = "-v";           // "" quiet, "-v" summary+files, "-vv" more
   int keep_releases = 5;                      // release strategy: releases kept
   std::chrono::milliseconds lock_timeout{300000};  // wait this long for another deploy to the same dest
+  // Archive limits (decompression bombs) and setuid policy.
+  uint64_t max_extract_bytes = 16ull << 30;
+  uint64_t max_entries = 1'000'000;
+  uint64_t max_compression_ratio = 1000;
+  bool allow_setuid = false;
 };
 
 // One plugin as the config names it; `settings` is checked against the

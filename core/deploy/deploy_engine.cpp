@@ -280,7 +280,11 @@ class Deploy {
     journal.clear();
   }
 
-  ExtractStats fetch_and_extract(const fs::path& staging, const ExtractOptions& extract_options = {}) {
+  ExtractStats fetch_and_extract(const fs::path& staging, ExtractOptions extract_options = {}) {
+    extract_options.limits.max_bytes = options_.max_extract_bytes;
+    extract_options.limits.max_entries = options_.max_entries;
+    extract_options.limits.max_ratio = options_.max_compression_ratio;
+    extract_options.limits.allow_setuid = options_.allow_setuid;
     const std::string& src = manifest_.src;
     log_.info("Fetching " + src + " into " + staging.string());
     Hasher hasher(manifest_.checksum_algorithm());
@@ -335,6 +339,9 @@ class Deploy {
     log_.info("Checksum ok: " + sum + " (" + manifest_.checksum_algorithm() + ")");
     if (!extract_error.empty()) throw Error(extract_error);
     log_.info("Extracted " + std::to_string(stats.entries) + " entries (" + format_bytes(stats.bytes) + ")");
+    if (stats.dropped_setuid)
+      log_.warn("dropped the setuid/setgid bits of " + std::to_string(stats.dropped_setuid) +
+                " file(s); set deploy.allow_setuid: true to keep them");
     return stats;
   }
 

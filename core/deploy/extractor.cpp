@@ -9,10 +9,12 @@
 #include <cerrno>
 #include <memory>
 #include <optional>
+#include <vector>
 #include <algorithm>
 
 #include "deploy/hasher.hpp"
 #include "util/error.hpp"
+#include "util/units.hpp"
 
 namespace haul {
 namespace {
@@ -20,12 +22,14 @@ namespace {
 struct ReadState {
   const ChunkReader* read;
   std::string failure;
+  uint64_t compressed = 0;  // bytes of the archive read so far
 };
 
 la_ssize_t read_callback(struct archive* a, void* ctx, const void** buf) {
   auto* st = static_cast<ReadState*>(ctx);
   try {
     auto [data, len] = (*st->read)();
+    st->compressed += len;
     *buf = data;
     return static_cast<la_ssize_t>(len);
   } catch (const std::exception& e) {
@@ -57,6 +61,29 @@ std::optional<std::string> relative_name(const std::string& raw, const std::stri
 }
 
 using ArchivePtr = std::unique_ptr<struct archive, int (*)(struct archive*)>;
+
+// Does a link at `entry` (relative to the root) pointing at `target` stay
+// inside the root? Absolute targets never do.
+bool link_stays_inside(const std::string& entry, const std::string& target) {
+  if (target.empty() || target[0] == '/') return false;
+  std::vector<std::string> parts;
+  size_t slash = entry.rfind('/');
+  std::string path = (slash == std::string::npos ? "" : entry.substr(0, slash + 1)) + target;
+  size_t pos = 0;
+  while (pos <= path.size()) {
+    size_t next = path.find('/', pos);
+    if (next == std::string::npos) next = path.size();
+    std::string part = path.substr(pos, next - pos);
+    if (part == "..") {
+      if (parts.empty()) return false;
+      parts.pop_back();
+    } else if (!part.empty() && part != ".") {
+      parts.push_back(part);
+    }
+    pos = next + 1;
+  }
+  return true;
+}
 
 // Files above this size are always written: reusing them would mean holding
 // them in memory to compare.
@@ -96,6 +123,15 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
     throw fail(in.get(), "not a tar archive (tar, tar.gz, tar.zst, tar.xz, tar.bz2 expected)");
 
   ExtractStats stats;
+  uint64_t entry_count = 0;
+  // A bomb shows as far more output than input: judged once past 64 MiB.
+  auto check_ratio = [&] {
+    const uint64_t out_bytes = stats.bytes + stats.linked_bytes;
+    if (out_bytes > (64ull << 20) && out_bytes > options.limits.max_ratio * std::max<uint64_t>(state.compressed, 1))
+      throw Error(origin + ": " + format_bytes(out_bytes) + " extracted from " + format_bytes(state.compressed) +
+                  " of archive, a ratio above " + std::to_string(options.limits.max_ratio) +
+                  ":1 — a decompression bomb? refusing to extract (deploy.max_compression_ratio)");
+  };
   std::optional<time_t> root_mtime;
   struct archive_entry* entry = nullptr;
   while (true) {
@@ -108,13 +144,30 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
     }
     const std::string raw = archive_entry_pathname(entry) ? archive_entry_pathname(entry) : "";
     const mode_t type = archive_entry_filetype(entry);
-    if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK)
+    if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK && !archive_entry_hardlink(entry))
       throw Error(origin + ": archive entry '" + raw +
                   "' is a device, FIFO or socket; only files, directories and links are deployed");
+    if (++entry_count > options.limits.max_entries)
+      throw Error(origin + ": more than " + std::to_string(options.limits.max_entries) +
+                  " entries; refusing to extract (raise deploy.max_entries if this is intended)");
+    const uint64_t declared = static_cast<uint64_t>(std::max<la_int64_t>(0, archive_entry_size(entry)));
+    if (stats.bytes + stats.linked_bytes + declared > options.limits.max_bytes)
+      throw Error(origin + ": archive entry '" + raw + "' would take the release past " +
+                  format_bytes(options.limits.max_bytes) + "; refusing to extract (deploy.max_extract_bytes)");
     auto rel = relative_name(raw, origin);
     if (!rel) {  // the "./" entry: its mtime belongs to the folder itself
       if (type == AE_IFDIR) root_mtime = archive_entry_mtime(entry);
       continue;
+    }
+    if (type == AE_IFLNK) {
+      const char* target = archive_entry_symlink(entry);
+      if (!target || !link_stays_inside(*rel, target))
+        throw Error(origin + ": archive entry '" + raw + "' is a symlink to '" + (target ? target : "") +
+                    "', outside the release; refusing to extract");
+    }
+    if ((archive_entry_perm(entry) & 06000) && type == AE_IFREG && !options.limits.allow_setuid) {
+      archive_entry_set_perm(entry, archive_entry_perm(entry) & ~06000u);
+      ++stats.dropped_setuid;
     }
     archive_entry_set_pathname(entry, (root / *rel).c_str());
     if (const char* link = archive_entry_hardlink(entry)) {
@@ -171,6 +224,7 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
             throw fail(out.get(), "writing '" + raw + "'");
           if (hasher) hasher->update(buf, size);
           stats.bytes += size;
+          check_ratio();
         }
         if (r != ARCHIVE_EOF) throw fail(in.get(), "reading '" + raw + "' (truncated or corrupt archive)");
       }

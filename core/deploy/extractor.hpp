@@ -1,7 +1,11 @@
 // Unpacks a tar stream (plain, gzip, zstd, xz, bzip2 — whatever libarchive
 // detects) into a folder, pulling bytes as they arrive. Path-safe: refuses
-// absolute names, '..' components, writing through symlinks, and special
-// files, each with an error naming the entry. Nothing is written outside dir.
+// absolute names, '..' components, writing through symlinks (also one made
+// earlier in the same archive), symlinks and hard links that point outside
+// the folder, and device files, FIFOs and sockets — each with an error
+// naming the entry. setuid/setgid bits are dropped unless allowed, and
+// limits on bytes, entries and compression ratio stop decompression bombs.
+// Nothing is written outside dir.
 #pragma once
 
 #include <cstddef>
@@ -22,13 +26,23 @@ using ChunkReader = std::function<std::pair<const void*, size_t>()>;
 
 struct ExtractStats {
   uint64_t entries = 0;
+  uint64_t dropped_setuid = 0;  // files whose setuid/setgid bits were removed
   uint64_t bytes = 0;         // file contents written
   uint64_t linked_files = 0;  // unchanged files hard-linked from the previous release
   uint64_t linked_bytes = 0;
 };
 
+// Limits that stop decompression bombs, and what else is allowed.
+struct ExtractLimits {
+  uint64_t max_bytes = 16ull << 30;   // total file contents
+  uint64_t max_entries = 1'000'000;
+  uint64_t max_ratio = 1000;          // extracted bytes per compressed byte read
+  bool allow_setuid = false;          // keep setuid/setgid bits (dropped otherwise)
+};
+
 // For releases: record what was extracted, and reuse unchanged files.
 struct ExtractOptions {
+  ExtractLimits limits;
   // Filled with every regular file's size, mode, mtime and sha256.
   std::map<std::string, FileRecord>* record = nullptr;
   // A file whose size, mode, mtime and content hash match an entry here is

@@ -77,11 +77,76 @@ TEST_F(ExtractFixture, AbsolutePathIsRefused) {
 }
 
 TEST_F(ExtractFixture, WritingThroughASymlinkFromTheSameArchiveIsRefused) {
-  fs::create_directories(tmp / "outside");
-  auto tar = make_tar({symlink_entry("link", (tmp / "outside").string()), file_entry("link/pwned", "x")});
+  auto tar = make_tar({dir_entry("real"), symlink_entry("link", "real"), file_entry("link/pwned", "x")});
   std::string e = extract_error(tar, dir);
   EXPECT_NE(e.find("link/pwned"), std::string::npos) << e;
-  EXPECT_FALSE(fs::exists(tmp / "outside/pwned"));
+  EXPECT_FALSE(fs::exists(dir / "real/pwned"));
+}
+
+TEST_F(ExtractFixture, LinksPointingOutsideTheReleaseAreRefused) {
+  for (const std::string target : {"/etc/passwd", "../../etc", "a/../../../x"}) {
+    TempDir out;
+    std::string e = extract_error(make_tar({symlink_entry("lib/link", target)}), out.path());
+    EXPECT_NE(e.find("'lib/link' is a symlink to '" + target + "', outside the release"), std::string::npos) << e;
+  }
+  TempDir ok;
+  EXPECT_EQ(extract_error(make_tar({dir_entry("lib"), file_entry("lib/a", "x"), symlink_entry("lib/b", "a"),
+                                    symlink_entry("top", "lib/../lib/a")}), ok.path()), "");
+  EXPECT_TRUE(fs::is_symlink(ok / "top"));
+  Entry hard;
+  hard.type = Entry::hardlink;
+  hard.name = "h";
+  hard.content = "../outside";
+  TempDir h;
+  std::string he = extract_error(make_tar({hard}), h.path());
+  EXPECT_NE(he.find("'..'"), std::string::npos) << he;
+}
+
+TEST_F(ExtractFixture, SetuidBitsAreDroppedUnlessAllowed) {
+  auto tar = make_tar({file_entry("bin/tool", "x", 06755)});
+  ExtractStats s = extract_archive(reader_for(tar), dir, "x");
+  struct stat st;
+  stat((dir / "bin/tool").c_str(), &st);
+  EXPECT_EQ(st.st_mode & 07777, 0755u);
+  EXPECT_EQ(s.dropped_setuid, 1u);
+  TempDir other;
+  ExtractOptions allow;
+  allow.limits.allow_setuid = true;
+  extract_archive(reader_for(tar), other.path(), "x", allow);
+  stat((other / "bin/tool").c_str(), &st);
+  EXPECT_EQ(st.st_mode & 07777, 06755u);
+}
+
+TEST_F(ExtractFixture, LimitsStopBombs) {
+  ExtractOptions o;
+  o.limits.max_entries = 3;
+  std::vector<Entry> many;
+  for (int i = 0; i < 5; ++i) many.push_back(file_entry("f" + std::to_string(i), "x"));
+  try {
+    extract_archive(reader_for(make_tar(many)), dir, "x", o);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("more than 3 entries"), std::string::npos) << e.what();
+  }
+  TempDir d2;
+  o = {};
+  o.limits.max_bytes = 1000;
+  try {
+    extract_archive(reader_for(make_tar({file_entry("big", std::string(5000, 'x'))})), d2.path(), "x", o);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("would take the release past"), std::string::npos) << e.what();
+  }
+  TempDir d3;
+  o = {};
+  o.limits.max_ratio = 100;
+  std::string zeros(100 << 20, '\0');  // compresses about 1000:1
+  try {
+    extract_archive(reader_for(make_tar({file_entry("zeros", zeros)}), 1 << 16), d3.path(), "x", o);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("decompression bomb"), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(ExtractFixture, SpecialFilesAreRefused) {
