@@ -31,6 +31,10 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+struct ChecksumMismatch : Error {
+  using Error::Error;
+};
+
 // Removes the staging folder however the deploy ends.
 struct StagingFolder {
   fs::path path;
@@ -134,7 +138,7 @@ class Deploy {
       throw Error("cannot create a staging folder in " + parent.string() + ": " + std::strerror(errno));
     staging.path = tmpl;
 
-    fetch_and_extract(staging.path);
+    fetch_and_extract_with_retry(staging.path);
 
     phase(HAUL_PHASE_PRE, manifest_.commands.pre);
 
@@ -218,7 +222,7 @@ class Deploy {
                     format_bytes(free_bytes) + " free, about " + format_bytes(needed) +
                     " needed (the previous release's size, or 4x the " + format_bytes(artifact) + " artifact)");
     };
-    ExtractStats stats = fetch_and_extract(staging.path, extract);
+    ExtractStats stats = fetch_and_extract_with_retry(staging.path, extract);
     if (chmod(staging.path.c_str(), manifest_.dest_mode) != 0)
       throw Error("cannot set dest_mode on the staged release: " + std::string(std::strerror(errno)));
     store.commit(staging.path, release_id_);
@@ -280,6 +284,25 @@ class Deploy {
     journal.clear();
   }
 
+  // A transfer that completed but whose bytes do not match the checksum (a
+  // truncating proxy, a server that lied about Content-Length) is fetched
+  // again from zero into a clean staging folder, within the retry budget.
+  ExtractStats fetch_and_extract_with_retry(const fs::path& staging, ExtractOptions extract_options = {}) {
+    for (int attempt = 0;; ++attempt) {
+      try {
+        return fetch_and_extract(staging, extract_options);
+      } catch (const ChecksumMismatch& e) {
+        if (attempt >= options_.retry) throw;
+        log_.warn(std::string(e.what()) + "; fetching the whole artifact again (retry " + std::to_string(attempt + 1) +
+                  "/" + std::to_string(options_.retry) + ")");
+        std::error_code ec;
+        for (const auto& entry : fs::directory_iterator(staging, ec)) fs::remove_all(entry.path(), ec);
+        if (extract_options.record) extract_options.record->clear();
+        if (!stop_.sleep_for(options_.retry_wait)) throw;
+      }
+    }
+  }
+
   ExtractStats fetch_and_extract(const fs::path& staging, ExtractOptions extract_options = {}) {
     extract_options.limits.max_bytes = options_.max_extract_bytes;
     extract_options.limits.max_entries = options_.max_entries;
@@ -334,7 +357,7 @@ class Deploy {
               format_duration(std::chrono::milliseconds(static_cast<long long>(secs * 1000))));
     const std::string sum = hasher.hex_digest();
     if (sum != manifest_.checksum)
-      throw Error("checksum mismatch for " + src + ": expected " + manifest_.checksum + ", got " + sum + " (" +
+      throw ChecksumMismatch("checksum mismatch for " + src + ": expected " + manifest_.checksum + ", got " + sum + " (" +
                   manifest_.checksum_algorithm() + "); dest left untouched");
     log_.info("Checksum ok: " + sum + " (" + manifest_.checksum_algorithm() + ")");
     if (!extract_error.empty()) throw Error(extract_error);

@@ -1,0 +1,69 @@
+// Network faults injected by tests/servers/fault_server.py: a source that
+// resets at any offset, stalls, sends fewer or more bytes than announced,
+// answers 5xx or 429, or redirects in a loop must end in a verified deploy
+// (after retries that resume where they can) or a clean failure — never a
+// partial release.
+#include <gtest/gtest.h>
+
+#include <iostream>
+
+#include "test_support.hpp"
+
+using namespace haul::test;
+
+TEST(NetworkFaults, EveryRunEndsVerifiedOrCleanlyFailed) {
+  TempDir root, work;
+  // An incompressible artifact, so offsets land inside the data.
+  std::string payload(300'000, '\0');
+  uint64_t x = 42;
+  for (auto& c : payload) c = static_cast<char>((x = x * 6364136223846793005ull + 1) >> 56);
+  const std::string tar = make_tar({file_entry("index.html", "release"), file_entry("blob.bin", payload)});
+  write_file(root / "app.tgz", tar);
+  const int port = free_port();
+  BackgroundProcess server({"/usr/bin/python3", HAUL_TEST_SOURCE_DIR "/servers/fault_server.py", "--port",
+                            std::to_string(port), "--root", root.path().string()},
+                           work / "server.log");
+  ASSERT_TRUE(wait_until([&] { return port_open(port); })) << read_file(work / "server.log");
+  write_file(work / "haul.yaml", "pipelines:\n  p:\n    trigger: consul-watch\n"
+                                 "    sources: { http: { low_speed_time: 1s, connect_timeout: 2s } }\n"
+                                 "    deploy: { retry: 3, retry_wait: 20ms, timeout: 60s }\n");
+  struct Fault {
+    std::string spec;
+    int times;
+    bool should_deploy;
+  };
+  std::vector<Fault> faults;
+  for (int offset : {0, 1, 100, 512, 4096, 65536, 100000, 200000, 299000})
+    faults.push_back({"reset=" + std::to_string(offset), 2, true});
+  for (int offset : {0, 7000, 150000}) faults.push_back({"stall=" + std::to_string(offset), 1, true});
+  faults.push_back({"short", 2, true});
+  faults.push_back({"long", 1, true});
+  faults.push_back({"status=503", 3, true});
+  faults.push_back({"status=429", 1, true});
+  faults.push_back({"status=500", 3, true});
+  faults.push_back({"reset=1000", 0, false});   // never recovers: a clean failure
+  faults.push_back({"status=502", 0, false});
+  faults.push_back({"loop", 0, false});
+  faults.push_back({"short", 0, false});
+  int deployed = 0, failed_cleanly = 0, partial = 0, run = 0;
+  for (const auto& f : faults) {
+    SCOPED_TRACE(f.spec + " x" + std::to_string(f.times));
+    const fs::path dest = work / ("dest" + std::to_string(run));
+    write_file(dest / "index.html", "previous");
+    const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/" + f.spec + "/" + std::to_string(f.times) +
+                            "/app.tgz?run=" + std::to_string(run++);
+    write_file(work / "m.yml", "src: " + url + "\nchecksum: " + sha256_hex(tar) + "\ndest: " + dest.string() + "\n");
+    auto r = run_process({haul_binary().string(), "deploy", file_url(work / "m.yml"), "--config", (work / "haul.yaml").string()});
+    const bool complete = fs::exists(dest / "blob.bin") && sha256_file(dest / "blob.bin") == sha256_hex(payload) &&
+                          read_file(dest / "index.html") == "release";
+    const bool untouched = !fs::exists(dest / "blob.bin") && read_file(dest / "index.html") == "previous";
+    if (r.exit_code == 0 && complete) ++deployed;
+    else if (r.exit_code == 1 && untouched) ++failed_cleanly;
+    else ++partial;
+    EXPECT_EQ(r.exit_code == 0, f.should_deploy) << r.err;
+    EXPECT_TRUE(complete || untouched) << "partial release! " << r.err;
+  }
+  std::cout << faults.size() << " fault-injection runs: " << deployed << " deployed after retries, " << failed_cleanly
+            << " failed cleanly, " << partial << " partial or corrupt\n";
+  EXPECT_EQ(partial, 0);
+}
