@@ -100,17 +100,7 @@ int run_rollback(const Args& args) {
         throw Error("no release " + target + " in " + store.releases_dir().string() + "; there are: " + ids);
       }
     } else {
-      bool past_current = !current;
-      for (const auto& r : releases) {
-        if (current && r.id == *current) {
-          past_current = true;
-          continue;
-        }
-        if (past_current && r.result == "success") {
-          target = r.id;
-          break;
-        }
-      }
+      target = ReleaseStore::previous_good(releases, current).value_or("");
       if (target.empty())
         throw Error("no good release before " + current.value_or("(none)") + " to roll back to (see haul releases " +
                     store.dest().string() + "); name one with --to ID");

@@ -178,21 +178,23 @@ void ReleaseStore::switch_to(const std::string& id) const {
   fsync_dir(dest_);
 }
 
-std::vector<std::string> ReleaseStore::prune(size_t keep) const {
-  auto releases = list();  // newest first
-  const auto current = current_id();
-  std::optional<std::string> previous_good;
+std::optional<std::string> ReleaseStore::previous_good(const std::vector<ReleaseMeta>& newest_first,
+                                                       const std::optional<std::string>& current) {
   bool past_current = !current;
-  for (const auto& r : releases) {
+  for (const auto& r : newest_first) {
     if (current && r.id == *current) {
       past_current = true;
       continue;
     }
-    if (past_current && r.result == "success") {
-      previous_good = r.id;
-      break;
-    }
+    if (past_current && r.result == "success") return r.id;
   }
+  return std::nullopt;
+}
+
+std::vector<std::string> ReleaseStore::prune(size_t keep) const {
+  auto releases = list();  // newest first
+  const auto current = current_id();
+  const std::optional<std::string> previous_good = ReleaseStore::previous_good(releases, current);
   auto is_protected = [&](const ReleaseMeta& r) {
     return (current && r.id == *current) || (previous_good && r.id == *previous_good) || r.result == "deploying";
   };

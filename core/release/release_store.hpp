@@ -66,6 +66,9 @@ class ReleaseStore {
   void flush(const std::string& id) const;
   // Points current at releases/<id>, atomically.
   void switch_to(const std::string& id) const;
+  // The newest successful release older than current (from a list(), newest first).
+  static std::optional<std::string> previous_good(const std::vector<ReleaseMeta>& newest_first,
+                                                  const std::optional<std::string>& current);
   // Keeps the newest `keep` releases; never current nor the newest good one
   // before it; failed releases go first. Returns the ids removed.
   std::vector<std::string> prune(size_t keep) const;

@@ -30,6 +30,18 @@ ConsulSettings consul_settings_from_env(ConsulSettings s) {
   return s;
 }
 
+ConsulSettings consul_settings_from_config(const haul::sdk::Config& cfg) {
+  ConsulSettings s;
+  s.address = cfg.str("address");
+  s.token = cfg.str("token");
+  s.datacenter = cfg.str("datacenter");
+  s.ca_file = cfg.str("ca_file");
+  s.cert_file = cfg.str("cert_file");
+  s.key_file = cfg.str("key_file");
+  s.insecure = cfg.boolean("insecure_skip_verify");
+  return consul_settings_from_env(s);
+}
+
 std::string url_encode_component(const std::string& s) {
   static const char digits[] = "0123456789ABCDEF";
   std::string out;

@@ -9,6 +9,8 @@
 #include <map>
 #include <string>
 
+#include <haul/sdk.hpp>
+
 #include "http_call.hpp"
 
 namespace haul::plugins {
@@ -22,6 +24,11 @@ struct ConsulSettings {
 
 // Fills what the plugin config left empty from the environment.
 ConsulSettings consul_settings_from_env(ConsulSettings s);
+
+// The connection settings every consul-* plugin declares (address, token,
+// datacenter, ca_file, cert_file, key_file, insecure_skip_verify), read from
+// a plugin's config and completed from the environment.
+ConsulSettings consul_settings_from_config(const haul::sdk::Config& cfg);
 
 class ConsulApi {
  public:

@@ -35,15 +35,7 @@ class ConsulStatusHook {
         node_(cfg.str("node")),
         ttl_(cfg.duration("heartbeat_ttl", std::chrono::seconds(30))),
         log_tail_(cfg.bytes("log_tail", 4096)) {
-    ConsulSettings s;
-    s.address = cfg.str("address");
-    s.token = cfg.str("token");
-    s.datacenter = cfg.str("datacenter");
-    s.ca_file = cfg.str("ca_file");
-    s.cert_file = cfg.str("cert_file");
-    s.key_file = cfg.str("key_file");
-    s.insecure = cfg.boolean("insecure_skip_verify");
-    api_ = std::make_unique<ConsulApi>(consul_settings_from_env(s));
+    api_ = std::make_unique<ConsulApi>(consul_settings_from_config(cfg));
     if (node_.empty()) node_ = hostname();
     if (ttl_.count() > 0 && ttl_ < std::chrono::seconds(10))
       throw std::runtime_error("heartbeat_ttl must be at least 10s (Consul's minimum session TTL), or 0 to disable");

@@ -35,15 +35,7 @@ class ConsulHttpTrigger {
         wait_(cfg.duration("wait", std::chrono::minutes(5))),
         min_interval_(cfg.duration("min_interval", std::chrono::seconds(1))),
         max_backoff_(cfg.duration("max_backoff", std::chrono::seconds(30))) {
-    ConsulSettings s;
-    s.address = cfg.str("address");
-    s.token = cfg.str("token");
-    s.datacenter = cfg.str("datacenter");
-    s.ca_file = cfg.str("ca_file");
-    s.cert_file = cfg.str("cert_file");
-    s.key_file = cfg.str("key_file");
-    s.insecure = cfg.boolean("insecure_skip_verify");
-    api_ = std::make_unique<ConsulApi>(consul_settings_from_env(s));
+    api_ = std::make_unique<ConsulApi>(consul_settings_from_config(cfg));
     if (event_.empty()) throw std::runtime_error("event is required: the Consul event name to watch, e.g. deploy_web");
     host_.info("watching Consul event '" + event_ + "' at " + api_->settings().address);
     poller_ = std::thread([this] { poll_loop(); });
