@@ -291,10 +291,15 @@ class Deploy {
     for (int attempt = 0;; ++attempt) {
       try {
         return fetch_and_extract(staging, extract_options);
-      } catch (const ChecksumMismatch& e) {
-        if (attempt >= options_.retry) throw;
+      } catch (const Error& e) {
+        // Only a transfer that ended wrong or an object that changed mid-way
+        // is fetched again here; other failures were already retried.
+        const bool changed = dynamic_cast<const SourceChanged*>(&e) != nullptr;
+        if (!dynamic_cast<const ChecksumMismatch*>(&e) && !changed) throw;
+        // A changed object is not a fault: it gets one fresh start even with retry 0.
+        if (attempt >= std::max(options_.retry, changed ? 1 : 0)) throw;
         log_.warn(std::string(e.what()) + "; fetching the whole artifact again (retry " + std::to_string(attempt + 1) +
-                  "/" + std::to_string(options_.retry) + ")");
+                  "/" + std::to_string(std::max(options_.retry, 1)) + ")");
         std::error_code ec;
         for (const auto& entry : fs::directory_iterator(staging, ec)) fs::remove_all(entry.path(), ec);
         if (extract_options.record) extract_options.record->clear();
@@ -313,6 +318,7 @@ class Deploy {
     Hasher hasher(manifest_.checksum_algorithm());
     BytePipe pipe;
     std::string fetch_error;
+    bool source_changed = false;
     FetchOutcome fetched;
     const auto start = Clock::now();
     std::thread fetcher([&] {
@@ -326,6 +332,7 @@ class Deploy {
         pipe.close_write();
       } catch (const std::exception& e) {
         fetch_error = e.what();
+        source_changed = dynamic_cast<const SourceChanged*>(&e) != nullptr;
         pipe.close_write(fetch_error);
       }
     });
@@ -350,6 +357,7 @@ class Deploy {
     }
     pipe.close_read();
     fetcher.join();
+    if (source_changed) throw SourceChanged(fetch_error);
     if (!fetch_error.empty()) throw Error(fetch_error);
     const auto secs = std::chrono::duration<double>(Clock::now() - start).count();
     bytes_fetched_ = fetched.bytes;

@@ -13,6 +13,7 @@
 
 #include "plugin/config_schema.hpp"
 #include "plugin/loaded_plugin.hpp"
+#include "util/error.hpp"
 
 namespace haul {
 
@@ -61,10 +62,16 @@ struct FetchSink {
   std::function<void(uint64_t)> total_size;
 };
 
+// The source says the object changed under a resumed fetch (HAUL_RESTART).
+struct SourceChanged : Error {
+  using Error::Error;
+};
+
 class SourceInstance : public PluginInstance {
  public:
   using PluginInstance::PluginInstance;
-  // Returns HAUL_OK or HAUL_CANCELLED; HAUL_ERROR throws haul::Error.
+  // Returns HAUL_OK or HAUL_CANCELLED; HAUL_ERROR throws haul::Error,
+  // HAUL_RESTART throws SourceChanged.
   haul_rc fetch(const std::string& url, uint64_t offset, FetchSink& sink);
 };
 

@@ -150,7 +150,8 @@ void S3Client::fail(const std::string& op, const S3Location& loc, long status,
       throw std::runtime_error(what + "bucket " + loc.bucket + " is in region " + region + ", not " + config_.region +
                                "; set region: " + region + " (or AWS_REGION=" + region + ")");
   }
-  if (status == 412) throw std::runtime_error(what + "the object changed during the download (its ETag no longer matches)");
+  if (status == 412)
+    throw haul::sdk::ObjectChanged(what + "the object changed during the download (its ETag no longer matches)");
   throw std::runtime_error(what + "HTTP " + std::to_string(status) + (code.empty() ? "" : " " + code) +
                            (message.empty() ? "" : ": " + message));
 }

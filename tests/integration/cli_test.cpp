@@ -407,3 +407,15 @@ TEST_F(Cli, JsonLogLinesParse) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--log-format: expected text or json"), std::string::npos) << r.err;
 }
+
+TEST_F(Cli, AnObjectThatChangesMidDownloadIsFetchedAgainFromZero) {
+  const std::string tar = make_tar({file_entry("index.html", std::string(5000, 'z'))}, "none");
+  write_file(tmp / "app.tar", tar);
+  write_file(tmp / "m.yml", "src: flaky://" + (tmp / "app.tar").string() + "?fail_at=3000&failures=1&changed=1\nchecksum: " +
+                                sha256_hex(tar) + "\ndest: " + dest.string() + "\n");
+  auto r = haul({"deploy", file_url(tmp / "m.yml"), "--retry", "1", "--retry-wait", "10ms"},
+                "", {{"HAUL_PLUGIN_PATH", HAUL_TEST_FIXTURE_PLUGIN_DIR}});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("fetching the whole artifact again"), std::string::npos) << r.err;
+  EXPECT_EQ(read_file(dest / "index.html"), std::string(5000, 'z'));
+}

@@ -169,3 +169,14 @@ TEST(HttpSource, ConnectionRefusedIsAClearError) {
   EXPECT_NE(e.find("GET http://127.0.0.1:" + std::to_string(port) + "/app.tgz"), std::string::npos) << e;
   EXPECT_NE(e.find("onnect"), std::string::npos) << e;
 }
+
+TEST(Fetcher, AChangedObjectIsNotResumedButReported) {
+  TempDir tmp;
+  write_file(tmp / "a.bin", pattern(2000));
+  FetchPolicy p;
+  p.retry = 3;
+  p.retry_wait = std::chrono::milliseconds(1);
+  // First attempt drops at 500; the resumed one finds the object changed.
+  std::string e = fetch_error("flaky://" + (tmp / "a.bin").string() + "?fail_at=500&failures=1&changed=1", p);
+  EXPECT_NE(e.find("the object changed since the first attempt"), std::string::npos) << e;
+}

@@ -44,7 +44,9 @@ typedef enum haul_rc {
   HAUL_ERROR = 1,     /* details in last_error() */
   HAUL_TIMEOUT = 2,   /* trigger: nothing arrived within timeout_ms */
   HAUL_CANCELLED = 3, /* cancel() was called, or the sink asked to stop */
-  HAUL_END = 4        /* trigger: no event will ever come again (e.g. stdin consumed) */
+  HAUL_END = 4,       /* trigger: no event will ever come again (e.g. stdin consumed) */
+  HAUL_RESTART = 5    /* source: the object changed since offset 0 (ETag differs);
+                         the bytes delivered so far are void — fetch again from 0 */
 } haul_rc;
 
 /* Zero is never a valid kind, so an uninitialised struct is refused. */

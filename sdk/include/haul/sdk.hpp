@@ -38,6 +38,13 @@ struct Cancelled : std::runtime_error {
   Cancelled() : std::runtime_error("cancelled") {}
 };
 
+// Throw from a source's fetch when the object changed between a first fetch
+// and a resumed one: what was delivered is void. Reported as HAUL_RESTART,
+// and the core fetches the whole object again.
+struct ObjectChanged : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 // Validated configuration, as the core passes it (see haul_config_field).
 class Config {
  public:
@@ -197,6 +204,9 @@ haul_rc guarded(void* self, F&& f) {
   } catch (const Cancelled&) {
     in->error = "cancelled";
     return HAUL_CANCELLED;
+  } catch (const ObjectChanged& e) {
+    in->error = e.what();
+    return HAUL_RESTART;
   } catch (const std::exception& e) {
     in->error = e.what();
   } catch (...) {
