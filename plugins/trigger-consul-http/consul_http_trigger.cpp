@@ -10,7 +10,6 @@
 // off exponentially with jitter; queries are rate-limited so an agent whose
 // Consul answers instantly (a flapping index) is not hammered.
 #include <haul/sdk.hpp>
-#include <nlohmann/json.hpp>
 
 #include <condition_variable>
 #include <deque>
@@ -20,6 +19,7 @@
 #include <thread>
 
 #include "../common/consul_api.hpp"
+#include "../common/consul_events.hpp"
 
 namespace {
 
@@ -115,20 +115,14 @@ class ConsulHttpTrigger {
         index = new_index < index ? 0 : new_index;
         if (failures) host_.info("Consul at " + api_->settings().address + " is answering again");
         failures = 0;
-        auto events = nlohmann::json::parse(r.body);
-        if (!events.is_array() || events.empty()) continue;
-        const nlohmann::json* newest = &events.back();
-        for (const auto& e : events)
-          if (e.value("LTime", uint64_t{0}) >= newest->value("LTime", uint64_t{0})) newest = &e;
-        std::string id = newest->value("ID", std::string());
-        if (id == last_emitted) continue;
-        last_emitted = id;
+        auto newest = newest_consul_event(r.body);
+        if (!newest || newest->id == last_emitted) continue;
+        last_emitted = newest->id;
         haul::sdk::Event ev;
-        ev.id = id;
-        ev.ltime = newest->value("LTime", uint64_t{0});
-        ev.name = newest->value("Name", std::string());
-        if (newest->contains("Payload") && (*newest)["Payload"].is_string())
-          ev.payload = base64_decode((*newest)["Payload"].get<std::string>());
+        ev.id = newest->id;
+        ev.ltime = newest->ltime;
+        ev.name = newest->name;
+        ev.payload = newest->payload;
         std::lock_guard<std::mutex> lock(mu_);
         pending_ = std::move(ev);  // coalesce: only the newest undelivered event matters
         cv_.notify_all();

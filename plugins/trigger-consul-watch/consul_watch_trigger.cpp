@@ -7,7 +7,6 @@
 //    newline Serf appends; SERF_USER_LTIME gives its Lamport time.
 //  - otherwise: the first non-empty line is the manifest URL.
 #include <haul/sdk.hpp>
-#include <nlohmann/json.hpp>
 #include <poll.h>
 #include <unistd.h>
 
@@ -16,21 +15,15 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "../common/consul_api.hpp"
+#include <optional>
+
+#include "../common/consul_events.hpp"
 
 namespace {
 
 std::string env_or(const char* name, const std::string& fallback = "") {
   const char* v = std::getenv(name);
   return v ? v : fallback;
-}
-
-std::string base64_decode(const std::string& in, const std::string& what) {
-  try {
-    return haul::plugins::base64_decode(in);
-  } catch (const std::exception&) {
-    throw std::runtime_error(what + " is not valid base64");
-  }
 }
 
 std::string trim(const std::string& s) {
@@ -120,40 +113,26 @@ class ConsulWatchTrigger {
   }
 
   bool parse_consul(const std::string& text, haul::sdk::Event& ev) {
-    nlohmann::json events;
+    size_t count = 0;
+    std::optional<haul::plugins::ConsulEvent> newest;
     try {
-      events = nlohmann::json::parse(text.empty() ? "null" : text);
-    } catch (const nlohmann::json::parse_error& e) {
-      throw std::runtime_error("stdin is not the JSON event list consul watch writes: " + std::string(e.what()));
+      newest = haul::plugins::newest_consul_event(text, &count);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(std::string("stdin: ") + e.what());
     }
-    if (events.is_null()) events = nlohmann::json::array();  // consul watch may write "null" for no events
-    if (!events.is_array())
-      throw std::runtime_error("stdin: expected a JSON array of Consul events, got " + std::string(events.type_name()));
-    if (events.empty()) {
+    if (!newest) {
       host_.info("no events (empty Consul event list)");
       return false;
     }
-    const nlohmann::json* newest = nullptr;
-    uint64_t newest_ltime = 0;
-    for (size_t i = 0; i < events.size(); ++i) {
-      const auto& e = events[i];
-      if (!e.is_object()) throw std::runtime_error("Consul event #" + std::to_string(i) + " is not an object");
-      uint64_t lt = e.value("LTime", uint64_t{0});
-      if (!newest || lt >= newest_ltime) {
-        newest = &e;
-        newest_ltime = lt;
-      }
-    }
-    const auto& e = *newest;
-    ev.id = e.value("ID", std::string());
-    ev.name = e.value("Name", std::string());
-    ev.ltime = newest_ltime;
-    std::string what = "Consul event " + (ev.id.empty() ? "(no ID)" : ev.id);
-    if (!e.contains("Payload") || e["Payload"].is_null() || !e["Payload"].is_string())
-      throw std::runtime_error(what + " has no Payload; fire it with the manifest URL as payload");
-    ev.payload = trim(base64_decode(e["Payload"].get<std::string>(), what + " Payload"));
+    ev.id = newest->id;
+    ev.name = newest->name;
+    ev.ltime = newest->ltime;
+    if (!newest->has_payload)
+      throw std::runtime_error("Consul event " + (ev.id.empty() ? std::string("(no ID)") : ev.id) +
+                               " has no Payload; fire it with the manifest URL as payload");
+    ev.payload = trim(newest->payload);
     host_.info("Consul event " + ev.name + " " + ev.id + " (ltime " + std::to_string(ev.ltime) + ", newest of " +
-               std::to_string(events.size()) + ")");
+               std::to_string(count) + ")");
     return true;
   }
 

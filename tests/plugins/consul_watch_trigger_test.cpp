@@ -84,7 +84,7 @@ TEST(ConsulWatchTrigger, BrokenJsonIsAClearError) {
     t->next(1000, ev);
     FAIL();
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("not the JSON event list consul watch writes"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("stdin: not the JSON event list Consul writes"), std::string::npos);
   }
   unsetenv("CONSUL_INDEX");
 }
