@@ -12,6 +12,7 @@
 #include "cli/cli_common.hpp"
 #include "cli/deploy_flags.hpp"
 #include "cli/shutdown_signals.hpp"
+#include "deploy/deploy_engine.hpp"
 #include "deploy/hasher.hpp"
 #include "util/error.hpp"
 #include "util/units.hpp"
@@ -54,11 +55,7 @@ int run_fetch(const Args& args) {
     // Hash only when asked: the digest costs about as much CPU as the transfer.
     std::optional<Hasher> hasher;
     if (!checksum.empty()) hasher.emplace(algo);
-    FetchPolicy policy;
-    policy.retry = pipeline->deploy.retry;
-    policy.retry_wait = pipeline->deploy.retry_wait;
-    policy.timeout = pipeline->deploy.timeout;
-    policy.max_bandwidth_bytes_per_s = pipeline->deploy.max_bandwidth_bytes_per_s;
+    const FetchPolicy policy = fetch_policy_for(pipeline->deploy);
     DeployLog log("fetch");
     const auto start = std::chrono::steady_clock::now();
     FetchOutcome got;

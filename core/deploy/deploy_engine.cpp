@@ -102,14 +102,7 @@ class Deploy {
   }
 
  private:
-  FetchPolicy fetch_policy() const {
-    FetchPolicy p;
-    p.retry = options_.retry;
-    p.retry_wait = options_.retry_wait;
-    p.timeout = options_.timeout;
-    p.max_bandwidth_bytes_per_s = options_.max_bandwidth_bytes_per_s;
-    return p;
-  }
+  FetchPolicy fetch_policy() const { return fetch_policy_for(options_); }
 
   void random_delay() {
     if (options_.random_delay.count() <= 0) return;
@@ -452,6 +445,15 @@ class Deploy {
 };
 
 }  // namespace
+
+FetchPolicy fetch_policy_for(const DeployOptions& options) {
+  FetchPolicy p;
+  p.retry = options.retry;
+  p.retry_wait = options.retry_wait;
+  p.timeout = options.timeout;
+  p.max_bandwidth_bytes_per_s = options.max_bandwidth_bytes_per_s;
+  return p;
+}
 
 uint64_t unix_ms_now() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(

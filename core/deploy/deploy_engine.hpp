@@ -36,6 +36,9 @@ struct DeployResult {
 
 uint64_t unix_ms_now();
 
+// The fetch policy a pipeline's deploy options (stretcher's flags) describe.
+FetchPolicy fetch_policy_for(const DeployOptions& options);
+
 class DeployEngine {
  public:
   DeployEngine(std::string pipeline, const SourceSet& sources, std::vector<HookInstance*> hooks,

@@ -193,7 +193,13 @@ TEST_F(Releases, Kill9AtRandomPointsNeverBreaksCurrent) {
   std::mt19937 rng(20261126);
   std::vector<std::string> urls;
   for (int v = 0; v < 4; ++v) urls.push_back(publish("k" + std::to_string(v), "keep_releases: 3\n", 400));
+  // Kill times are spread over the length of one deploy on this machine, so
+  // most kills land inside a deploy and some after it, whatever its speed.
   ASSERT_EQ(haul({"deploy", urls[0]}).exit_code, 0);
+  const auto t0 = std::chrono::steady_clock::now();  // a redeploy, like the ones below
+  ASSERT_EQ(haul({"deploy", urls[1]}).exit_code, 0);
+  const auto one_deploy_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
   int interrupted = 0;
   for (int i = 0; i < 50; ++i) {
     const std::string url = urls[1 + i % 3];
@@ -206,7 +212,7 @@ TEST_F(Releases, Kill9AtRandomPointsNeverBreaksCurrent) {
       _exit(127);
     }
     // Fault injection: a kill at a random moment of the deploy, by design.
-    std::this_thread::sleep_for(std::chrono::microseconds(std::uniform_int_distribution<int>(0, 60000)(rng)));
+    std::this_thread::sleep_for(std::chrono::microseconds(std::uniform_int_distribution<long long>(0, one_deploy_us)(rng)));
     kill(pid, SIGKILL);
     int status;
     waitpid(pid, &status, 0);
@@ -215,11 +221,13 @@ TEST_F(Releases, Kill9AtRandomPointsNeverBreaksCurrent) {
     const std::string cur = current();
     ASSERT_FALSE(cur.empty()) << "iteration " << i;
     const fs::path rel = dest / "releases" / cur;
-    ASSERT_EQ(read_file(rel / "VERSION"), cur) << "iteration " << i;
+    // A redeploy of an id that already exists (e.g. left by a killed run) gets "-2", "-3"...
+    const std::string version = read_file(rel / "VERSION");
+    ASSERT_TRUE(cur == version || cur.rfind(version + "-", 0) == 0) << "iteration " << i << ": " << cur << " holds " << version;
     for (int f = 0; f < 400; f += 37)
       ASSERT_EQ(read_file(rel / ("lib/f" + std::to_string(f) + ".txt")), "content " + std::to_string(f) + "\n");
   }
-  EXPECT_GT(interrupted, 10) << "the kills must land inside deploys";
+  EXPECT_GE(interrupted, 15) << "most kills must land inside deploys";
   std::cout << "kill -9 landed inside " << interrupted << " of 50 deploys; current was complete after every one\n";
   // The next deploy reports the interrupted one and cleans up after it.
   auto r = haul({"deploy", urls[1]});
