@@ -46,7 +46,7 @@ void describe(const PluginRegistry& reg, const std::string& name) {
   if (p->kind() == HAUL_KIND_SOURCE) {
     std::cout << "  schemes:";
     for (const auto& s : p->schemes()) std::cout << " " << s << "://";
-    std::cout << "\n";
+    std::cout << "\n  store:   " << (p->store_callback() ? "yes (haul publish can upload here)" : "no (read only)") << "\n";
   }
   auto fields = p->fields();
   if (fields.empty()) {

@@ -98,6 +98,19 @@ haul_rc SourceInstance::fetch(const std::string& url, uint64_t offset, FetchSink
   return rc;
 }
 
+void SourceInstance::store(const std::string& url, const std::string& path, const std::string& content_type) {
+  auto callback = plugin().store_callback();
+  if (!callback)
+    throw Error(url + ": source plugin '" + plugin().name() + "' (" + plugin().path +
+                ") can only read; it has no store callback (plugin ABI 1.1)");
+  haul_store_request req{};
+  req.struct_size = sizeof req;
+  req.url = url.c_str();
+  req.path = path.c_str();
+  req.content_type = content_type.c_str();
+  if (callback(self_, &req) != HAUL_OK) throw Error(last_error());
+}
+
 void HookInstance::on_phase(const haul_hook_context& ctx) {
   haul_rc rc = info().on_phase(self_, &ctx);
   if (rc != HAUL_OK) throw Error(last_error());

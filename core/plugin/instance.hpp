@@ -73,6 +73,10 @@ class SourceInstance : public PluginInstance {
   // Returns HAUL_OK or HAUL_CANCELLED; HAUL_ERROR throws haul::Error,
   // HAUL_RESTART throws SourceChanged.
   haul_rc fetch(const std::string& url, uint64_t offset, FetchSink& sink);
+  bool can_store() const { return plugin().store_callback() != nullptr; }
+  // Uploads the file at path to url (replacing it whole); throws haul::Error
+  // with the plugin's message, or when this source cannot upload.
+  void store(const std::string& url, const std::string& path, const std::string& content_type = "");
 };
 
 class HookInstance : public PluginInstance {

@@ -21,6 +21,9 @@ struct LoadedPlugin {
   haul_kind kind() const { return info->kind; }
   std::vector<std::string> schemes() const;
   std::vector<const haul_config_field*> fields() const;
+  // The ABI 1.1 store callback, or nullptr: NULL in the plugin, or a 1.0
+  // plugin whose struct ends before the field.
+  decltype(haul_plugin_info::store) store_callback() const;
 };
 
 const char* kind_name(haul_kind kind);  // "trigger", "source", "hook"

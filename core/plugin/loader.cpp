@@ -24,6 +24,12 @@ std::vector<const haul_config_field*> LoadedPlugin::fields() const {
   return out;
 }
 
+decltype(haul_plugin_info::store) LoadedPlugin::store_callback() const {
+  constexpr size_t end = offsetof(haul_plugin_info, store) + sizeof(haul_plugin_info::store);
+  if (info->kind != HAUL_KIND_SOURCE || info->struct_size < end) return nullptr;
+  return info->store;
+}
+
 const char* kind_name(haul_kind kind) {
   switch (kind) {
     case HAUL_KIND_TRIGGER: return "trigger";

@@ -3,6 +3,8 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 
@@ -37,6 +39,10 @@ size_t on_header(char* data, size_t size, size_t n, void* ctx) {
   return size * n;
 }
 
+size_t on_upload(char* data, size_t size, size_t n, void* ctx) {
+  return std::fread(data, 1, size * n, static_cast<FILE*>(ctx));
+}
+
 int on_progress(void* ctx, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   auto* req = static_cast<const HttpRequest*>(ctx);
   return req->cancelled && req->cancelled() ? 1 : 0;
@@ -66,7 +72,22 @@ HttpResponse http_call(const HttpRequest& req) {
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &resp.headers);
   if (req.method == "HEAD") curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
-  if (req.method != "GET" && req.method != "HEAD") {
+  std::unique_ptr<FILE, int (*)(FILE*)> upload(nullptr, &std::fclose);
+  if (!req.body_file.empty()) {
+    upload.reset(std::fopen(req.body_file.c_str(), "rb"));
+    if (!upload) {
+      curl_slist_free_all(headers);
+      curl_easy_cleanup(curl);
+      throw std::runtime_error(req.method + " " + req.url + ": cannot read " + req.body_file);
+    }
+    std::fseek(upload.get(), 0, SEEK_END);
+    const long size = std::ftell(upload.get());
+    std::rewind(upload.get());
+    curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(curl, CURLOPT_READFUNCTION, on_upload);
+    curl_easy_setopt(curl, CURLOPT_READDATA, upload.get());
+    curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(size));
+  } else if (req.method != "GET" && req.method != "HEAD") {
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req.body.data());
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
   }

@@ -23,6 +23,7 @@ struct HttpRequest {
   std::string url;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  std::string body_file;  // when set, the body is streamed from this file instead (uploads)
   std::chrono::milliseconds timeout{30000};
   std::chrono::milliseconds connect_timeout{10000};
   std::string ca_file;

@@ -1,5 +1,8 @@
 // Source "file": file:///absolute/path (and file://localhost/path), with
-// percent-decoding. Resumes by seeking to the requested offset.
+// percent-decoding. Resumes by seeking to the requested offset. Stores by
+// writing a temporary file beside the target, fsync, then rename(2): a reader
+// (an agent fetching a manifest or pointer on NFS or a shared disk) sees the
+// old file or the whole new one.
 #include <fcntl.h>
 #include <haul/sdk.hpp>
 #include <sys/stat.h>
@@ -7,6 +10,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <random>
 #include <vector>
 
 namespace {
@@ -36,6 +41,35 @@ std::string path_of(const std::string& url) {
   return percent_decode(rest.substr(0, q));
 }
 
+[[noreturn]] void fail(const std::string& what, const std::string& path) {
+  throw std::runtime_error(what + " " + path + ": " + std::strerror(errno));
+}
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
+
+void write_all(int fd, const char* data, size_t n, const std::string& path) {
+  while (n > 0) {
+    ssize_t w = write(fd, data, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) fail("write", path);
+    data += w;
+    n -= static_cast<size_t>(w);
+  }
+}
+
 class FileSource {
  public:
   FileSource(const haul::sdk::Config& cfg, const haul::sdk::Host&) : chunk_(cfg.bytes("chunk_size", 1 << 20)) {
@@ -44,12 +78,9 @@ class FileSource {
 
   void fetch(const std::string& url, uint64_t offset, haul::sdk::Sink& sink) {
     const std::string path = path_of(url);
-    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw std::runtime_error("open " + path + ": " + std::strerror(errno));
-    struct Closer {
-      int fd;
-      ~Closer() { close(fd); }
-    } closer{fd};
+    Fd file(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    const int fd = file.get();
+    if (fd < 0) fail("open", path);
     struct stat st;
     if (fstat(fd, &st) == 0) {
       if (S_ISDIR(st.st_mode)) throw std::runtime_error(path + " is a directory, not a file");
@@ -62,10 +93,45 @@ class FileSource {
       if (sink.cancelled()) throw haul::sdk::Cancelled();
       ssize_t n = read(fd, buf.data(), buf.size());
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) throw std::runtime_error("read " + path + ": " + std::strerror(errno));
+      if (n < 0) fail("read", path);
       if (n == 0) return;
       sink.write(buf.data(), static_cast<size_t>(n));
     }
+  }
+
+  void store(const std::string& url, const std::string& from, const std::string&) {
+    namespace fs = std::filesystem;
+    const fs::path target = path_of(url);
+    if (target.filename().empty()) throw std::runtime_error(url + ": names a folder; expected a file name at the end");
+    std::error_code ec;
+    fs::create_directories(target.parent_path(), ec);
+    if (ec) throw std::runtime_error("create folder " + target.parent_path().string() + ": " + ec.message());
+    Fd in(open(from.c_str(), O_RDONLY | O_CLOEXEC));
+    if (in.get() < 0) fail("open", from);
+    std::mt19937_64 rng(std::random_device{}());
+    const std::string tmp = (target.parent_path() / ("." + target.filename().string() + ".tmp-" +
+                                                     std::to_string(rng() % 1000000007))).string();
+    Fd out(open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    if (out.get() < 0) fail("create", tmp);
+    try {
+      std::vector<char> buf(chunk_);
+      while (true) {
+        ssize_t n = read(in.get(), buf.data(), buf.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) fail("read", from);
+        if (n == 0) break;
+        write_all(out.get(), buf.data(), static_cast<size_t>(n), tmp);
+      }
+      if (fsync(out.get()) != 0) fail("fsync", tmp);
+      if (close(out.release()) != 0) fail("close", tmp);
+      if (rename(tmp.c_str(), target.c_str()) != 0) fail("rename to", target.string());
+    } catch (...) {
+      unlink(tmp.c_str());
+      throw;
+    }
+    // The rename is durable once the folder's entry is.
+    Fd dir(open(target.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (dir.get() >= 0) fsync(dir.get());
   }
 
  private:
@@ -80,4 +146,4 @@ const char* const kSchemes[] = {"file", nullptr};
 
 }  // namespace
 
-HAUL_SOURCE_PLUGIN(FileSource, "file", "0.1.0", "reads file:// URLs from the local filesystem", kFields, kSchemes)
+HAUL_SOURCE_PLUGIN(FileSource, "file", "0.1.0", "reads and atomically writes file:// URLs on the local filesystem", kFields, kSchemes)

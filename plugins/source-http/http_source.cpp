@@ -3,9 +3,12 @@
 // non-2xx answer is an error naming the URL and status, and a connection
 // that stalls (below low_speed_limit for low_speed_time) is abandoned so
 // the core can retry — resuming with a Range request from the last byte.
+// Stores with one streamed HTTP PUT (WebDAV servers, artifact stores, signed
+// upload URLs); any 2xx answer is success.
 #include <haul/sdk.hpp>
 
 #include "../common/curl_stream.hpp"
+#include "../common/http_call.hpp"
 
 namespace {
 
@@ -42,6 +45,26 @@ class HttpSource {
     if (r.curl_code != 0) throw std::runtime_error(what + r.curl_error);
   }
 
+  void store(const std::string& url, const std::string& path, const std::string& content_type) {
+    haul::plugins::HttpRequest req;
+    req.method = "PUT";
+    req.url = url;
+    req.body_file = path;
+    if (!content_type.empty()) req.headers.emplace_back("Content-Type", content_type);
+    req.headers.emplace_back("User-Agent", opts_.user_agent);
+    req.connect_timeout = std::chrono::milliseconds(opts_.connect_timeout_ms);
+    req.timeout = std::chrono::hours(1);
+    req.ca_file = opts_.ca_file;
+    req.insecure = opts_.insecure;
+    auto r = haul::plugins::http_call(req);
+    if (r.status < 200 || r.status >= 300) {
+      std::string body = r.body.substr(0, 200);
+      throw std::runtime_error("PUT " + url + ": HTTP " + std::to_string(r.status) +
+                               (body.empty() ? "" : " (" + body + ")") +
+                               "; expected 2xx — does the server accept uploads (e.g. WebDAV) at that path?");
+    }
+  }
+
  private:
   haul::plugins::CurlStreamOptions opts_;
 };
@@ -59,4 +82,4 @@ const char* const kSchemes[] = {"http", "https", nullptr};
 
 }  // namespace
 
-HAUL_SOURCE_PLUGIN(HttpSource, "http", "0.1.0", "fetches http:// and https:// URLs with libcurl", kFields, kSchemes)
+HAUL_SOURCE_PLUGIN(HttpSource, "http", "0.1.0", "fetches (GET) and stores (PUT) http:// and https:// URLs with libcurl", kFields, kSchemes)

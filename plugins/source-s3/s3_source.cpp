@@ -51,6 +51,12 @@ class S3Source {
     if (offset == 0) etags_[url] = etag;
   }
 
+  // One PUT, or multipart above multipart_threshold: S3 makes the object
+  // visible only when the upload completes, never a part of it.
+  void store(const std::string& url, const std::string& path, const std::string&) {
+    client_->put_file(parse_s3_url(url), path);
+  }
+
  private:
   haul::sdk::Host host_;
   std::unique_ptr<S3Client> client_;
@@ -78,4 +84,4 @@ const char* const kSchemes[] = {"s3", nullptr};
 
 }  // namespace
 
-HAUL_SOURCE_PLUGIN(S3Source, "s3", "0.1.0", "fetches s3://bucket/key with SigV4 and the AWS credential chain", kFields, kSchemes)
+HAUL_SOURCE_PLUGIN(S3Source, "s3", "0.1.0", "fetches and stores s3://bucket/key with SigV4 and the AWS credential chain", kFields, kSchemes)

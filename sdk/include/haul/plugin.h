@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 #define HAUL_ABI_MAJOR 1
-#define HAUL_ABI_MINOR 0
+#define HAUL_ABI_MINOR 1
 
 #if defined(_WIN32)
 #define HAUL_EXPORT __declspec(dllexport)
@@ -145,6 +145,14 @@ typedef struct haul_fetch_request {
   uint64_t offset;  /* deliver bytes from this offset on (resume after a fault) */
 } haul_fetch_request;
 
+/* ABI 1.1: what store() uploads. Owned by the host; valid during store(). */
+typedef struct haul_store_request {
+  uint32_t struct_size;
+  const char *url;          /* required: where the object goes, e.g. "s3://bucket/app.tgz" */
+  const char *path;         /* required: a local file holding the bytes */
+  const char *content_type; /* optional: NULL or "" lets the source choose */
+} haul_store_request;
+
 /* ---- hook -------------------------------------------------------------- */
 
 /* What a hook sees of a deploy. Owned by the host; valid during on_phase().
@@ -220,6 +228,14 @@ typedef struct haul_plugin_info {
 
   /* hook — required for HAUL_KIND_HOOK. Called on the deploy's thread. */
   haul_rc (*on_phase)(void *self, const haul_hook_context *ctx);
+
+  /* ---- ABI 1.1 ---- */
+  /* source — optional (NULL: this source only reads). Writes the file at
+   * req->path to req->url so that a reader sees either the old object or the
+   * whole new one, never a part (the publish side relies on that for
+   * manifests and pointers). A host reads this field only when struct_size
+   * covers it. */
+  haul_rc (*store)(void *self, const haul_store_request *req);
 
   /* Append new fields only below this line, and bump HAUL_ABI_MINOR. */
 } haul_plugin_info;

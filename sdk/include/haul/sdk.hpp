@@ -14,7 +14,9 @@
 //
 // A trigger class provides `haul::sdk::Next next(std::chrono::milliseconds,
 // haul::sdk::Event&)` and a thread-safe `void cancel()`; a source class
-// provides `void fetch(const std::string& url, uint64_t offset, haul::sdk::Sink&)`.
+// provides `void fetch(const std::string& url, uint64_t offset, haul::sdk::Sink&)`
+// and, if it can upload (ABI 1.1), `void store(const std::string& url,
+// const std::string& path, const std::string& content_type)`.
 #ifndef HAUL_SDK_HPP
 #define HAUL_SDK_HPP
 
@@ -27,6 +29,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -278,6 +281,22 @@ haul_rc fetch(void* self, const haul_fetch_request* req, const haul_sink* sink) 
 }
 
 template <class T>
+haul_rc store(void* self, const haul_store_request* req) {
+  return guarded<T>(self, [&](T& impl, Instance<T>&) {
+    impl.store(std::string(req->url), std::string(req->path),
+               req->content_type ? std::string(req->content_type) : std::string());
+    return HAUL_OK;
+  });
+}
+
+// Whether a source class has a store() member: then it can upload.
+template <class T, class = void>
+struct has_store : std::false_type {};
+template <class T>
+struct has_store<T, std::void_t<decltype(std::declval<T&>().store(std::string(), std::string(), std::string()))>>
+    : std::true_type {};
+
+template <class T>
 haul_rc on_phase(void* self, const haul_hook_context* ctx) {
   return guarded<T>(self, [&](T& impl, Instance<T>&) {
     impl.on_phase(HookContext(ctx));
@@ -306,6 +325,7 @@ haul_plugin_info make_info(const char* name, const char* version, const char* de
   } else if constexpr (Kind == HAUL_KIND_SOURCE) {
     info.schemes = schemes;
     info.fetch = &fetch<T>;
+    if constexpr (has_store<T>::value) info.store = &store<T>;
   } else if constexpr (Kind == HAUL_KIND_HOOK) {
     info.on_phase = &on_phase<T>;
   }
