@@ -33,7 +33,16 @@ void expect_refused(const std::string& name, const std::string& reason) {
 }  // namespace
 
 TEST(Loader, OtherAbiMajorIsRefused) { expect_refused("broken_abi_major", "this haul speaks ABI 1.x"); }
-TEST(Loader, NewerAbiMinorIsRefused) { expect_refused("broken_abi_minor", "built against a newer SDK (ABI 1.1)"); }
+TEST(Loader, NewerAbiMinorIsRefused) {
+  expect_refused("broken_abi_minor", "built against a newer SDK (ABI 1." + std::to_string(HAUL_ABI_MINOR + 1) + ")");
+}
+
+TEST(Loader, Abi10SourceLoadsAndCannotStore) {
+  auto plugin = load_plugin(fixture("broken_abi10_source"));
+  EXPECT_EQ(plugin->kind(), HAUL_KIND_SOURCE);
+  // The field past its struct_size holds garbage; the loader must not use it.
+  EXPECT_EQ(plugin->store_callback(), nullptr);
+}
 TEST(Loader, LargerStructIsRefused) { expect_refused("broken_struct_size", "larger than this haul's"); }
 TEST(Loader, KindZeroIsRefused) { expect_refused("broken_kind", "unknown kind 0"); }
 TEST(Loader, MissingCallbackIsRefused) { expect_refused("broken_trigger_without_cancel", "lacks the required callback cancel"); }
