@@ -15,6 +15,7 @@ int run_plugins(const Args& args);  // `haul plugins list|describe NAME`
 int run_status(const Args& args);
 int run_fetch(const Args& args);
 int run_releases(const Args& args);  // `haul releases DEST`
-int run_rollback(const Args& args);  // `haul rollback DEST [--to ID]`    // `haul fetch URL -o FILE`: one download through the source plugins   // `haul status`: the fleet, from Consul KV
+int run_rollback(const Args& args);
+int run_pack(const Args& args);     // `haul pack DIR -o FILE`  // `haul rollback DEST [--to ID]`    // `haul fetch URL -o FILE`: one download through the source plugins   // `haul status`: the fleet, from Consul KV
 
 }  // namespace haul

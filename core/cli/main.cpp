@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   if (cmd == "fetch") return haul::run_fetch(rest);
   if (cmd == "releases") return haul::run_releases(rest);
   if (cmd == "rollback") return haul::run_rollback(rest);
+  if (cmd == "pack") return haul::run_pack(rest);
   if (cmd == "version") {
     std::cout << "haul " << HAUL_VERSION << "\n";
     return 0;

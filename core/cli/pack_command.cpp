@@ -1,0 +1,45 @@
+// `haul pack DIR -o FILE` / `haul pack --git REPO --ref REF -o FILE`: the
+// build side's first step, a reproducible tarball (publish/packer.hpp).
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+#include "cli/cli_common.hpp"
+#include "cli/pack_options.hpp"
+#include "util/error.hpp"
+#include "util/units.hpp"
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+
+namespace haul {
+
+int run_pack(const Args& args) {
+  po::options_description desc("haul pack DIR -o FILE | haul pack --git REPO --ref REF -o FILE");
+  desc.add_options()
+      ("dir", po::value<std::string>(), "the folder to pack (positional)")
+      ("output,o", po::value<std::string>(), "the tarball to write (default: <folder name>.<format> here)");
+  add_pack_options(desc);
+  desc.add(common_options());
+  try {
+    auto vm = parse_args(args, desc, {"dir"});
+    if (vm.count("help")) {
+      std::cout << desc << "\n";
+      return 0;
+    }
+    PackRequest req = pack_request_from(vm, vm.count("dir") ? vm["dir"].as<std::string>() : "");
+    req.options.output = vm.count("output") ? fs::path(vm["output"].as<std::string>()) : default_pack_output(req);
+    PackedArtifact packed = pack(req);
+    std::cout << packed.path.string() << "\n";
+    return 0;
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+}
+
+}  // namespace haul

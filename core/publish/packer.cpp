@@ -1,0 +1,306 @@
+#include "publish/packer.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <random>
+
+#include "deploy/exclude_rules.hpp"
+#include "deploy/hasher.hpp"
+#include "util/error.hpp"
+
+namespace fs = std::filesystem;
+
+namespace haul {
+
+PackFormat parse_pack_format(const std::string& name) {
+  if (name == "tar.gz" || name == "tgz") return PackFormat::tar_gz;
+  if (name == "tar.zst" || name == "tzst") return PackFormat::tar_zst;
+  if (name == "tar") return PackFormat::tar;
+  throw Error("--format: unknown format '" + name + "'; expected tar.gz, tar.zst or tar");
+}
+
+const char* extension(PackFormat f) {
+  switch (f) {
+    case PackFormat::tar_gz: return "tar.gz";
+    case PackFormat::tar_zst: return "tar.zst";
+    case PackFormat::tar: return "tar";
+  }
+  return "tar";
+}
+
+std::optional<int64_t> parse_timestamp(const std::string& text) {
+  std::string t = text;
+  if (!t.empty() && t[0] == '@') t = t.substr(1);
+  if (!t.empty() && std::all_of(t.begin(), t.end(), [](unsigned char c) { return std::isdigit(c); }))
+    return std::stoll(t);
+  std::tm tm{};
+  const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (!end) {
+    tm = {};
+    end = strptime(text.c_str(), "%Y-%m-%d", &tm);
+  }
+  if (!end || !(*end == '\0' || (*end == 'Z' && end[1] == '\0'))) return std::nullopt;
+  return static_cast<int64_t>(timegm(&tm));
+}
+
+namespace {
+
+struct Entry {
+  std::string rel;  // '/'-separated, no leading "./"
+  fs::path abs;     // empty for an extra file
+  struct stat st {};
+  const ExtraFile* extra = nullptr;
+};
+
+class Walker {
+ public:
+  Walker(const fs::path& root, const ExcludeRules& rules, const fs::path& skip_file)
+      : root_(root), rules_(rules), skip_(skip_file) {}
+
+  void walk(const fs::path& dir, const std::string& prefix, std::vector<Entry>& out,
+            std::vector<std::string>& skipped) {
+    std::vector<std::string> names;
+    std::error_code ec;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+      names.push_back(it->path().filename().string());
+    if (ec) throw Error("cannot read folder " + dir.string() + ": " + ec.message());
+    std::sort(names.begin(), names.end());
+    for (const auto& name : names) {
+      Entry e;
+      e.rel = prefix + name;
+      e.abs = dir / name;
+      if (lstat(e.abs.c_str(), &e.st) != 0)
+        throw Error("cannot stat " + e.abs.string() + ": " + std::strerror(errno));
+      const bool is_dir = S_ISDIR(e.st.st_mode);
+      if (rules_.excluded(e.rel, is_dir)) continue;
+      if (!skip_.empty() && e.st.st_dev == skip_st_.st_dev && e.st.st_ino == skip_st_.st_ino) continue;
+      if (!is_dir && !S_ISREG(e.st.st_mode) && !S_ISLNK(e.st.st_mode)) {
+        skipped.push_back(e.rel);
+        continue;
+      }
+      out.push_back(e);
+      if (is_dir) walk(e.abs, e.rel + "/", out, skipped);
+    }
+  }
+
+  void prepare() {
+    if (!skip_.empty() && lstat(skip_.c_str(), &skip_st_) != 0) skip_.clear();
+  }
+
+ private:
+  fs::path root_;
+  const ExcludeRules& rules_;
+  fs::path skip_;
+  struct stat skip_st_ {};
+};
+
+ExcludeRules rules_for(const PackOptions& o) {
+  ExcludeRules rules;
+  for (const auto& p : o.excludes) rules.exclude(p);
+  const fs::path ignore = o.source / ".haulignore";
+  if (o.read_haulignore && fs::exists(ignore)) {
+    std::ifstream in(ignore);
+    if (!in) throw Error("cannot read " + ignore.string());
+    std::string line;
+    while (std::getline(in, line)) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (line.find_first_not_of(" \t") == std::string::npos) continue;
+      // A bare pattern excludes, as in .gitignore; "+ pat" / "- pat" as in rsync.
+      if (line.rfind("+ ", 0) == 0 || line.rfind("- ", 0) == 0 || line[0] == '#' || line[0] == ';')
+        rules.add_line(line);
+      else
+        rules.exclude(line);
+    }
+    rules.exclude("/.haulignore");
+  }
+  rules.exclude(".git/");
+  return rules;
+}
+
+struct Output {
+  FILE* file = nullptr;
+  Hasher hasher{"sha256"};
+  uint64_t bytes = 0;
+  std::string path;
+  int error = 0;
+};
+
+la_ssize_t write_cb(struct archive*, void* ctx, const void* buf, size_t n) {
+  auto* out = static_cast<Output*>(ctx);
+  if (std::fwrite(buf, 1, n, out->file) != n) {
+    out->error = errno ? errno : EIO;
+    return -1;
+  }
+  out->hasher.update(buf, n);
+  out->bytes += n;
+  return static_cast<la_ssize_t>(n);
+}
+
+void check(struct archive* a, int rc, const std::string& what) {
+  if (rc < ARCHIVE_WARN) throw Error(what + ": " + (archive_error_string(a) ? archive_error_string(a) : "libarchive error"));
+}
+
+}  // namespace
+
+PackResult pack_tree(const PackOptions& o) {
+  struct stat root_st;
+  if (stat(o.source.c_str(), &root_st) != 0 || !S_ISDIR(root_st.st_mode))
+    throw Error(o.source.string() + ": not a folder; haul pack takes the folder to pack");
+  if (o.output.empty()) throw Error("haul pack needs an output file (-o FILE)");
+  if (o.clamp_mtime && !o.mtime) throw Error("--clamp-mtime needs --mtime TIME (or SOURCE_DATE_EPOCH)");
+
+  PackResult result;
+  ExcludeRules rules = rules_for(o);
+  Walker walker(o.source, rules, o.output);
+  walker.prepare();
+  std::vector<Entry> entries;
+  walker.walk(o.source, "", entries, result.skipped);
+  // Extra files replace tree files of the same name.
+  for (const auto& x : o.extra_files) {
+    entries.erase(std::remove_if(entries.begin(), entries.end(), [&](const Entry& e) { return e.rel == x.name; }),
+                  entries.end());
+    Entry e;
+    e.rel = x.name;
+    e.extra = &x;
+    e.st.st_mode = S_IFREG | 0644;
+    e.st.st_size = static_cast<off_t>(x.content.size());
+    entries.push_back(e);
+  }
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.rel < b.rel; });
+
+  // Extra files carry the newest mtime of the tree unless one is given.
+  int64_t newest = 0;
+  for (const auto& e : entries)
+    if (!e.extra) newest = std::max<int64_t>(newest, e.st.st_mtim.tv_sec);
+  auto mtime_of = [&](const Entry& e) -> int64_t {
+    int64_t t = e.extra ? newest : static_cast<int64_t>(e.st.st_mtim.tv_sec);
+    if (o.mtime) t = o.clamp_mtime ? std::min(t, *o.mtime) : *o.mtime;
+    return t;
+  };
+
+  const fs::path out_dir = o.output.has_parent_path() ? o.output.parent_path() : fs::path(".");
+  std::mt19937_64 rng(std::random_device{}());
+  const fs::path tmp = out_dir / ("." + o.output.filename().string() + ".tmp-" + std::to_string(rng() % 1000000007));
+  Output out;
+  out.path = tmp.string();
+  out.file = std::fopen(out.path.c_str(), "wbx");
+  if (!out.file) throw Error("cannot create " + out.path + ": " + std::strerror(errno));
+
+  std::unique_ptr<struct archive, int (*)(struct archive*)> a(archive_write_new(), archive_write_free);
+  try {
+    check(a.get(), archive_write_set_format_pax_restricted(a.get()), "tar format");
+    const std::string level = o.level >= 0 ? std::to_string(o.level) : "";
+    if (o.format == PackFormat::tar_gz) {
+      check(a.get(), archive_write_add_filter_gzip(a.get()), "gzip");
+      check(a.get(), archive_write_set_filter_option(a.get(), "gzip", "timestamp", nullptr), "gzip timestamp");
+      if (!level.empty())
+        check(a.get(), archive_write_set_filter_option(a.get(), "gzip", "compression-level", level.c_str()),
+              "--level " + level + " for gzip (expected 0-9)");
+    } else if (o.format == PackFormat::tar_zst) {
+      check(a.get(), archive_write_add_filter_zstd(a.get()), "zstd");
+      if (!level.empty())
+        check(a.get(), archive_write_set_filter_option(a.get(), "zstd", "compression-level", level.c_str()),
+              "--level " + level + " for zstd (expected 1-22)");
+    }
+    archive_write_set_bytes_in_last_block(a.get(), 1);
+    check(a.get(), archive_write_open2(a.get(), &out, nullptr, write_cb, nullptr, nullptr), "open " + out.path);
+
+    std::map<std::pair<dev_t, ino_t>, std::string> first_link;
+    std::vector<char> buf(1 << 20);
+    uint64_t last_progress = 0;
+    for (const auto& e : entries) {
+      std::unique_ptr<archive_entry, void (*)(archive_entry*)> ae(archive_entry_new(), archive_entry_free);
+      archive_entry_set_pathname(ae.get(), e.rel.c_str());
+      archive_entry_set_uid(ae.get(), 0);
+      archive_entry_set_gid(ae.get(), 0);
+      archive_entry_set_mtime(ae.get(), mtime_of(e), 0);
+      archive_entry_set_perm(ae.get(), e.st.st_mode & 07777);
+      if (S_ISDIR(e.st.st_mode)) {
+        archive_entry_set_filetype(ae.get(), AE_IFDIR);
+        ++result.dirs;
+      } else if (S_ISLNK(e.st.st_mode)) {
+        std::error_code ec;
+        const auto target = fs::read_symlink(e.abs, ec);
+        if (ec) throw Error("cannot read symlink " + e.abs.string() + ": " + ec.message());
+        archive_entry_set_filetype(ae.get(), AE_IFLNK);
+        archive_entry_set_symlink(ae.get(), target.c_str());
+        ++result.symlinks;
+      } else {
+        archive_entry_set_filetype(ae.get(), AE_IFREG);
+        if (!e.extra && e.st.st_nlink > 1) {
+          auto [it, first] = first_link.emplace(std::make_pair(e.st.st_dev, e.st.st_ino), e.rel);
+          if (!first) {
+            archive_entry_set_hardlink(ae.get(), it->second.c_str());
+            archive_entry_set_size(ae.get(), 0);
+            check(a.get(), archive_write_header(a.get(), ae.get()), e.rel);
+            ++result.hardlinks;
+            continue;
+          }
+        }
+        archive_entry_set_size(ae.get(), e.st.st_size);
+        ++result.files;
+      }
+      check(a.get(), archive_write_header(a.get(), ae.get()), e.rel);
+      if (!S_ISREG(e.st.st_mode)) continue;
+      if (e.extra) {
+        if (archive_write_data(a.get(), e.extra->content.data(), e.extra->content.size()) < 0)
+          check(a.get(), ARCHIVE_FATAL, e.rel);
+        result.bytes_in += e.extra->content.size();
+        continue;
+      }
+      int fd = open(e.abs.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) throw Error("cannot read " + e.abs.string() + ": " + std::strerror(errno));
+      uint64_t left = static_cast<uint64_t>(e.st.st_size);
+      while (left > 0) {
+        ssize_t n = read(fd, buf.data(), std::min<uint64_t>(buf.size(), left));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+          const std::string why = n < 0 ? std::strerror(errno) : "it shrank while being packed";
+          close(fd);
+          throw Error("cannot read " + e.abs.string() + ": " + why);
+        }
+        if (archive_write_data(a.get(), buf.data(), static_cast<size_t>(n)) < 0) {
+          close(fd);
+          check(a.get(), ARCHIVE_FATAL, e.rel);
+        }
+        left -= static_cast<uint64_t>(n);
+        result.bytes_in += static_cast<uint64_t>(n);
+      }
+      close(fd);
+      if (o.progress && result.bytes_in - last_progress >= (4u << 20)) {
+        last_progress = result.bytes_in;
+        o.progress(result.bytes_in, out.bytes);
+      }
+    }
+    check(a.get(), archive_write_close(a.get()), "finish " + out.path);
+    if (out.error) throw Error("cannot write " + out.path + ": " + std::strerror(out.error));
+    if (std::fflush(out.file) != 0 || fsync(fileno(out.file)) != 0)
+      throw Error("cannot write " + out.path + ": " + std::strerror(errno));
+    std::fclose(out.file);
+    out.file = nullptr;
+    if (std::rename(out.path.c_str(), o.output.c_str()) != 0)
+      throw Error("cannot rename " + out.path + " to " + o.output.string() + ": " + std::strerror(errno));
+  } catch (...) {
+    if (out.file) std::fclose(out.file);
+    std::remove(out.path.c_str());
+    throw;
+  }
+  result.bytes_out = out.bytes;
+  result.sha256 = out.hasher.hex_digest();
+  if (o.progress) o.progress(result.bytes_in, result.bytes_out);
+  return result;
+}
+
+}  // namespace haul
