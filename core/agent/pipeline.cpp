@@ -1,6 +1,7 @@
 #include "agent/pipeline.hpp"
 
 #include "plugin/config_schema.hpp"
+#include "signing/manifest_signature.hpp"
 #include "util/error.hpp"
 
 namespace haul {
@@ -18,6 +19,12 @@ std::unique_ptr<Pipeline> build_pipeline(const PipelineConfig& cfg, const Plugin
   p->name = cfg.name;
   p->deploy = cfg.deploy;
   const std::string where = origin + ": pipeline " + cfg.name;
+  // A missing or unreadable trusted key is a config error now, not at the first event.
+  try {
+    TrustedKeys::load(cfg.deploy.trusted_keys);
+  } catch (const Error& e) {
+    throw Error(where + " deploy.trusted_keys: " + e.what());
+  }
   if (with_trigger) {
     auto plugin = registry.require(cfg.trigger.type, HAUL_KIND_TRIGGER, where + " trigger");
     auto settings = validate_plugin_config(*plugin, cfg.trigger.settings, origin, cfg.trigger.field_path);

@@ -14,7 +14,10 @@ void add_deploy_flags(po::options_description& desc) {
       ("retry", po::value<std::string>(), "retries for a failed fetch (default 0)")
       ("retry-wait", po::value<std::string>(), "wait between retries (default 3s)")
       ("max-bandwidth", po::value<std::string>(), "cap download speed, bytes/s: 800k, 10M, 1.5MiB")
-      ("rsync-verbose", po::value<std::string>(), "sync log detail: \"\" summary only, -v files (default), -vv more");
+      ("rsync-verbose", po::value<std::string>(), "sync log detail: \"\" summary only, -v files (default), -vv more")
+      ("trusted-key", po::value<std::vector<std::string>>()->composing(),
+       "accept only manifests signed by this public key (repeatable; adds to deploy.trusted_keys)")
+      ("allow-downgrade", "deploy a signed manifest older than the release dest runs (an explicit rollback)");
 }
 
 void apply_deploy_flags(const po::variables_map& vm, DeployOptions& o) {
@@ -45,6 +48,9 @@ void apply_deploy_flags(const po::variables_map& vm, DeployOptions& o) {
     o.max_bandwidth_bytes_per_s = *b;
   }
   if (vm.count("rsync-verbose")) o.rsync_verbose = vm["rsync-verbose"].as<std::string>();
+  if (vm.count("trusted-key"))
+    for (const auto& k : vm["trusted-key"].as<std::vector<std::string>>()) o.trusted_keys.push_back(k);
+  if (vm.count("allow-downgrade")) o.allow_downgrade = true;
 }
 
 }  // namespace haul

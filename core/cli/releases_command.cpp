@@ -14,6 +14,7 @@
 #include "cli/shutdown_signals.hpp"
 #include "config/manifest.hpp"
 #include "deploy/hook_phase.hpp"
+#include "release/applied_release.hpp"
 #include "release/deploy_journal.hpp"
 #include "release/dest_lock.hpp"
 #include "release/release_store.hpp"
@@ -39,6 +40,26 @@ ReleaseStore store_for(const std::string& dest) {
   if (!std::filesystem::is_directory(store.releases_dir()))
     throw Error(dest + " has no releases/ folder: is it deployed with sync_strategy: release?");
   return store;
+}
+
+// What dest runs is now the target; the desired-release check leaves it so
+// until the pointer names another release than the one rolled back from.
+void pin_rollback(const std::filesystem::path& dest, const std::string& target, const ReleaseMeta& meta,
+                  const Manifest& manifest, const std::string& from) {
+  AppliedRelease r;
+  const auto before = read_applied_release(dest);
+  r.release = target;
+  r.created_at = manifest.created_at;
+  r.manifest_url = meta.manifest_url;
+  r.applied_at = static_cast<int64_t>(std::time(nullptr));
+  r.pinned_from = before && !before->release.empty() ? before->release : from;
+  try {
+    write_applied_release(dest, r);
+    spdlog::info("pinned {} to release {} until the desired release changes from {}", dest.string(), target,
+                 r.pinned_from);
+  } catch (const std::exception& e) {
+    spdlog::warn("cannot record the rollback: {}", e.what());
+  }
 }
 
 }  // namespace
@@ -120,6 +141,7 @@ int run_rollback(const Args& args) {
       return 0;
     }
     Manifest manifest = parse_manifest(meta->manifest, meta->manifest_url.empty() ? target : meta->manifest_url);
+    pin_rollback(store.dest(), target, *meta, manifest, current.value_or(""));
     if (manifest.commands.rollback.empty()) return 0;
     auto registry = load_registry(selected.config.plugin_path);
     auto pipeline = build_pipeline(selected.pipeline, registry, selected.config.origin, false);

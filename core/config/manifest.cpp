@@ -13,7 +13,7 @@ namespace {
 const char* const kKnownFields[] = {"src",          "checksum",      "dest",         "dest_mode",
                                     "commands",     "excludes",      "exclude_from", "sync_strategy",
                                     "release",      "linked_dirs",   "linked_files", "keep_releases",
-                                    "command_timeout"};
+                                    "command_timeout", "created_at"};
 
 // A path inside the release: relative, no '..', not empty.
 std::string release_path(const std::string& p, const std::string& where) {
@@ -116,8 +116,15 @@ Manifest parse_manifest(const std::string& raw, const std::string& origin,
     m.linked_dirs.push_back(release_path(d, yaml_where(origin, root["linked_dirs"]) + ": linked_dirs"));
   for (const auto& f : yaml_string_list(root["linked_files"], origin, "linked_files"))
     m.linked_files.push_back(release_path(f, yaml_where(origin, root["linked_files"]) + ": linked_files"));
-  if (m.sync_strategy != SyncStrategy::release && (!m.linked_dirs.empty() || !m.linked_files.empty() || !m.release.empty()))
-    throw Error(origin + ": release, linked_dirs and linked_files need sync_strategy: release");
+  if (m.sync_strategy != SyncStrategy::release && (!m.linked_dirs.empty() || !m.linked_files.empty()))
+    throw Error(origin + ": linked_dirs and linked_files need sync_strategy: release");
+  if (root["created_at"].IsDefined() && !root["created_at"].IsNull()) {
+    const std::string t = yaml_string(root["created_at"], origin, "created_at");
+    auto when = parse_timestamp(t);
+    if (!when)
+      throw Error(yaml_where(origin, root["created_at"]) + ": created_at: expected a UTC time like 2026-11-26T10:15:00Z, got '" + t + "'");
+    m.created_at = *when;
+  }
   if (root["keep_releases"].IsDefined()) {
     std::string k = yaml_string(root["keep_releases"], origin, "keep_releases");
     if (k.empty() || !std::all_of(k.begin(), k.end(), ::isdigit) || std::stoi(k) < 1)

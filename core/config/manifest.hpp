@@ -4,10 +4,12 @@
 //   excludes, exclude_from, sync_strategy (rsync | mv)
 // plus {{ env }} / {{ must_env }} templating, and for sync_strategy: release
 // (releases/<id> + an atomic `current` symlink): release, linked_dirs,
-// linked_files, keep_releases, commands.verify and commands.rollback.
+// linked_files, keep_releases, commands.verify and commands.rollback; and
+// created_at, which `haul publish` writes and the downgrade check reads.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -32,7 +34,8 @@ struct Manifest {
   std::vector<std::string> excludes;
   std::string exclude_from;  // a file inside the archive
   SyncStrategy sync_strategy = SyncStrategy::rsync;
-  std::string release;                    // release id; derived when empty
+  std::string release;                    // release id; derived when empty (release strategy)
+  int64_t created_at = 0;                 // unix seconds; 0 when absent (signed manifests carry it)
   std::vector<std::string> linked_dirs;   // release paths linked to dest/shared/
   std::vector<std::string> linked_files;
   int keep_releases = 0;                  // 0: the pipeline's default (5)

@@ -1,5 +1,7 @@
 #include "config/pipeline_config.hpp"
 
+#include <filesystem>
+
 #include <algorithm>
 #include <fstream>
 #include <sstream>
@@ -50,7 +52,8 @@ DeployOptions parse_deploy_options(const YAML::Node& node, const std::string& or
     throw Error(yaml_where(origin, node) + ": " + path + ": expected a map, got " + yaml_kind(node));
   reject_unknown_keys(node,
                       {"random_delay", "retry", "retry_wait", "timeout", "max_bandwidth", "rsync_verbose", "keep_releases",
-                       "lock_timeout", "max_extract_bytes", "max_entries", "max_compression_ratio", "allow_setuid"},
+                       "lock_timeout", "max_extract_bytes", "max_entries", "max_compression_ratio", "allow_setuid",
+                       "trusted_keys"},
                       origin, path);
   auto duration = [&](const char* key, std::chrono::milliseconds& out) {
     if (!node[key].IsDefined()) return;
@@ -103,6 +106,11 @@ DeployOptions parse_deploy_options(const YAML::Node& node, const std::string& or
     if (text != "true" && text != "false")
       throw Error(yaml_where(origin, node["allow_setuid"]) + ": " + path + ".allow_setuid: expected true or false, got '" + text + "'");
     d.allow_setuid = text == "true";
+  }
+  for (const auto& key : yaml_string_list(node["trusted_keys"], origin, path + ".trusted_keys")) {
+    std::filesystem::path p = key;
+    if (p.is_relative() && origin.find('(') != 0) p = std::filesystem::path(origin).parent_path() / p;
+    d.trusted_keys.push_back(p.lexically_normal().string());
   }
   if (node["max_bandwidth"].IsDefined()) {
     std::string text = yaml_string(node["max_bandwidth"], origin, path + ".max_bandwidth");

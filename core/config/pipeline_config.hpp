@@ -40,6 +40,11 @@ struct DeployOptions {
   uint64_t max_entries = 1'000'000;
   uint64_t max_compression_ratio = 1000;
   bool allow_setuid = false;
+  // Signed releases: public key files (relative paths are taken from the
+  // config file's folder). Non-empty: every manifest must carry a valid
+  // signature by one of them, and may not be older than what dest runs.
+  std::vector<std::string> trusted_keys;
+  bool allow_downgrade = false;  // the operator's explicit rollback (--allow-downgrade)
 };
 
 // One plugin as the config names it; `settings` is checked against the

@@ -24,6 +24,8 @@
 #include "release/release_store.hpp"
 #include "util/error.hpp"
 #include "util/units.hpp"
+#include "release/applied_release.hpp"
+#include "signing/manifest_signature.hpp"
 
 namespace haul {
 namespace fs = std::filesystem;
@@ -71,8 +73,10 @@ class Deploy {
       Hasher manifest_hash("sha256");
       manifest_hash.update(text.data(), text.size());
       result.manifest_sha256 = manifest_hash.hex_digest();
+      if (!options_.trusted_keys.empty()) check_signature(text, policy);
       manifest_ = parse_manifest(text, request_.manifest_url);
       manifest_text_ = text;
+      if (!options_.trusted_keys.empty()) check_not_older();
       for (const auto& f : manifest_.ignored_fields)
         log_.warn("manifest " + request_.manifest_url + ": unknown field '" + f + "' ignored");
       if (manifest_.src.empty()) {
@@ -84,6 +88,7 @@ class Deploy {
       }
       log_.info("Deploy manifest succeeded.");
       result.ok = true;
+      record_applied(result.manifest_sha256);
     } catch (const std::exception& e) {
       result.error = e.what();
       log_.error("Deploy manifest failed: " + result.error);
@@ -147,6 +152,56 @@ class Deploy {
       sync(staging.path, dest);
     }
     phase(HAUL_PHASE_POST, manifest_.commands.post);
+  }
+
+  // Signed releases: the bytes just fetched must be signed by a trusted key.
+  void check_signature(const std::string& text, FetchPolicy policy) {
+    const TrustedKeys keys = TrustedKeys::load(options_.trusted_keys);
+    const std::string sig_url = signature_url(request_.manifest_url);
+    std::string sig;
+    try {
+      policy.retry = 0;
+      sig = fetch_text(sources_, sig_url, policy, stop_, log_);
+    } catch (const std::exception& e) {
+      throw Error(request_.manifest_url + " is not signed: cannot fetch " + sig_url + " (" + e.what() +
+                  "); with trusted_keys every manifest must be signed (haul publish --sign KEY)");
+    }
+    const std::string key = keys.verify(request_.manifest_url, text, sig);
+    log_.info("Signature OK: signed by trusted key " + key);
+  }
+
+  // Downgrade and replay protection: a signed manifest older than the one
+  // dest runs is refused unless the operator asked for it.
+  void check_not_older() {
+    if (manifest_.created_at == 0)
+      throw Error(request_.manifest_url + ": a signed manifest must carry created_at (haul publish writes it)");
+    if (manifest_.dest.empty()) return;
+    auto applied = read_applied_release(manifest_.dest);
+    if (!applied || manifest_.created_at >= applied->created_at) return;
+    const std::string what = "release " + (manifest_.release.empty() ? std::string("(unnamed)") : manifest_.release) +
+                             " (created " + format_timestamp(manifest_.created_at) + ") is older than release " +
+                             applied->release + " (created " + format_timestamp(applied->created_at) +
+                             ") that " + manifest_.dest + " runs";
+    if (!options_.allow_downgrade)
+      throw Error(request_.manifest_url + ": " + what +
+                  "; refusing a downgrade (a replayed old manifest?). To roll back on purpose use haul rollback, "
+                  "or deploy it with --allow-downgrade");
+    log_.warn(what + "; deploying it because the downgrade was allowed");
+  }
+
+  void record_applied(const std::string& manifest_sha256) {
+    if (manifest_.created_at == 0 || manifest_.dest.empty()) return;
+    AppliedRelease r;
+    r.release = !release_id_.empty() ? release_id_ : manifest_.release;
+    r.created_at = manifest_.created_at;
+    r.manifest_url = request_.manifest_url;
+    r.manifest_sha256 = manifest_sha256;
+    r.applied_at = static_cast<int64_t>(std::time(nullptr));
+    try {
+      write_applied_release(manifest_.dest, r);
+    } catch (const std::exception& e) {
+      log_.warn(std::string("cannot record the applied release: ") + e.what());
+    }
   }
 
   std::string derive_release_id() const {

@@ -40,21 +40,6 @@ const char* extension(PackFormat f) {
   return "tar";
 }
 
-std::optional<int64_t> parse_timestamp(const std::string& text) {
-  std::string t = text;
-  if (!t.empty() && t[0] == '@') t = t.substr(1);
-  if (!t.empty() && std::all_of(t.begin(), t.end(), [](unsigned char c) { return std::isdigit(c); }))
-    return std::stoll(t);
-  std::tm tm{};
-  const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (!end) {
-    tm = {};
-    end = strptime(text.c_str(), "%Y-%m-%d", &tm);
-  }
-  if (!end || !(*end == '\0' || (*end == 'Z' && end[1] == '\0'))) return std::nullopt;
-  return static_cast<int64_t>(timegm(&tm));
-}
-
 namespace {
 
 struct Entry {

@@ -54,7 +54,4 @@ struct PackResult {
 
 PackResult pack_tree(const PackOptions& options);
 
-// "1700000000", "@1700000000", "2026-11-26", "2026-11-26T10:00:00Z" → unix seconds.
-std::optional<int64_t> parse_timestamp(const std::string& text);
-
 }  // namespace haul

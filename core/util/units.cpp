@@ -1,7 +1,9 @@
 #include "util/units.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <ctime>
 #include <cstdio>
 
 namespace haul {
@@ -112,6 +114,30 @@ std::string format_bytes(uint64_t bytes) {
   }
   char buf[32];
   std::snprintf(buf, sizeof buf, i == 0 ? "%.0f %s" : "%.1f %s", v, names[i]);
+  return buf;
+}
+
+std::optional<int64_t> parse_timestamp(const std::string& text) {
+  std::string t = text;
+  if (!t.empty() && t[0] == '@') t = t.substr(1);
+  if (!t.empty() && std::all_of(t.begin(), t.end(), [](unsigned char c) { return std::isdigit(c); }))
+    return std::stoll(t);
+  std::tm tm{};
+  const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (!end) {
+    tm = {};
+    end = strptime(text.c_str(), "%Y-%m-%d", &tm);
+  }
+  if (!end || !(*end == '\0' || (*end == 'Z' && end[1] == '\0'))) return std::nullopt;
+  return static_cast<int64_t>(timegm(&tm));
+}
+
+std::string format_timestamp(int64_t unix_seconds) {
+  std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
 }
 

@@ -1,0 +1,54 @@
+#include "release/applied_release.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "util/error.hpp"
+
+namespace fs = std::filesystem;
+
+namespace haul {
+
+fs::path applied_release_path(const fs::path& dest) {
+  const fs::path d = fs::absolute(dest).lexically_normal();
+  return d.parent_path() / (".haul-" + d.filename().string() + ".applied.json");
+}
+
+std::optional<AppliedRelease> read_applied_release(const fs::path& dest) {
+  std::ifstream in(applied_release_path(dest));
+  if (!in) return std::nullopt;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto j = nlohmann::json::parse(ss.str(), nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return std::nullopt;
+  AppliedRelease r;
+  r.release = j.value("release", "");
+  r.created_at = j.value("created_at", int64_t{0});
+  r.manifest_url = j.value("manifest_url", "");
+  r.manifest_sha256 = j.value("manifest_sha256", "");
+  r.applied_at = j.value("applied_at", int64_t{0});
+  r.pinned_from = j.value("pinned_from", "");
+  return r;
+}
+
+void write_applied_release(const fs::path& dest, const AppliedRelease& r) {
+  const fs::path path = applied_release_path(dest);
+  const fs::path tmp = path.string() + ".tmp";
+  nlohmann::json j = {{"release", r.release},
+                      {"created_at", r.created_at},
+                      {"manifest_url", r.manifest_url},
+                      {"manifest_sha256", r.manifest_sha256},
+                      {"applied_at", r.applied_at}};
+  if (!r.pinned_from.empty()) j["pinned_from"] = r.pinned_from;
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << j.dump(2) << "\n";
+    if (!out.flush()) throw Error("cannot write " + tmp.string());
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error("cannot replace " + path.string());
+}
+
+}  // namespace haul
