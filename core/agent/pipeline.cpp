@@ -34,7 +34,8 @@ std::unique_ptr<Pipeline> build_pipeline(const PipelineConfig& cfg, const Plugin
   for (const auto& plugin : registry.of_kind(HAUL_KIND_SOURCE)) {
     auto it = cfg.sources.find(plugin->name());
     YAML::Node node = it == cfg.sources.end() ? YAML::Node() : it->second.settings;
-    std::string path = "pipelines." + cfg.name + ".sources." + plugin->name();
+    std::string path = it == cfg.sources.end() ? "pipelines." + cfg.name + ".sources." + plugin->name()
+                                               : it->second.field_path;
     auto settings = validate_plugin_config(*plugin, node, origin, path, {});
     p->sources.add(std::make_unique<SourceInstance>(plugin, settings, cfg.name + "/" + plugin->name()));
   }

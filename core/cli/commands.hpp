@@ -16,6 +16,10 @@ int run_status(const Args& args);
 int run_fetch(const Args& args);
 int run_releases(const Args& args);  // `haul releases DEST`
 int run_rollback(const Args& args);
-int run_pack(const Args& args);     // `haul pack DIR -o FILE`  // `haul rollback DEST [--to ID]`    // `haul fetch URL -o FILE`: one download through the source plugins   // `haul status`: the fleet, from Consul KV
+int run_pack(const Args& args);     // `haul pack DIR -o FILE`
+int run_publish(const Args& args);  // `haul publish ARTIFACT --to PREFIX ...`
+int run_kick(const Args& args);     // `haul kick URL --name EVENT`
+int run_release(const Args& args);  // `haul release [STAGE]` from haul-release.yaml
+int run_keygen(const Args& args);   // `haul keygen -o NAME`  // `haul rollback DEST [--to ID]`    // `haul fetch URL -o FILE`: one download through the source plugins   // `haul status`: the fleet, from Consul KV
 
 }  // namespace haul

@@ -27,6 +27,14 @@ const char* kUsage =
     "  haul status [--pipeline P]    the fleet as agents reported it to Consul (--json for scripts)\n"
     "  haul version                  print the version\n"
     "\n"
+    "build side (replaces capistrano-stretcher):\n"
+    "  haul pack DIR -o FILE         reproducible tarball (--git REPO --ref REF, --format tar.zst, --mtime T)\n"
+    "  haul publish FILE --to PREFIX --role R --stage S --dest D\n"
+    "                                upload, render manifest_<role>_<stage>.yml (--hooks F, --sign KEY)\n"
+    "  haul kick URL --name EVENT    fire the deploy event via Consul (or --via serf)\n"
+    "  haul release [STAGE]          pack + publish + kick, from haul-release.yaml\n"
+    "  haul keygen -o NAME           Ed25519 key pair for signed releases (NAME.key, NAME.pub)\n"
+    "\n"
     "deploy flags (as stretcher's): --timeout D --random-delay D --retry N --retry-wait D\n"
     "  --max-bandwidth BYTES --rsync-verbose OPT   (D: 500ms, 10s, 1m30s; BYTES: 800k, 10M, 1.5MiB)\n"
     "other: --config FILE --pipeline NAME --state-dir DIR --log-level debug|info|warn|error; haul COMMAND --help\n";
@@ -47,6 +55,10 @@ int main(int argc, char** argv) {
   if (cmd == "releases") return haul::run_releases(rest);
   if (cmd == "rollback") return haul::run_rollback(rest);
   if (cmd == "pack") return haul::run_pack(rest);
+  if (cmd == "publish") return haul::run_publish(rest);
+  if (cmd == "kick") return haul::run_kick(rest);
+  if (cmd == "release") return haul::run_release(rest);
+  if (cmd == "keygen") return haul::run_keygen(rest);
   if (cmd == "version") {
     std::cout << "haul " << HAUL_VERSION << "\n";
     return 0;

@@ -27,15 +27,11 @@ std::string release_path(const std::string& p, const std::string& where) {
 unsigned parse_mode(const YAML::Node& node, const std::string& origin) {
   std::string text = yaml_string(node, origin, "dest_mode");
   std::string where = yaml_where(origin, node) + ": dest_mode: ";
-  std::string digits = text;
-  if (digits.rfind("0o", 0) == 0) digits = digits.substr(2);
-  else if (digits.size() > 1 && digits[0] == '0') digits = digits.substr(1);
-  else if (digits != "0")
+  if (!(text.rfind("0o", 0) == 0 || (text.size() > 1 && text[0] == '0') || text == "0"))
     throw Error(where + "'" + text + "' is ambiguous; write the mode in octal with a leading 0, e.g. 0755");
-  if (digits.empty() || digits.size() > 4 ||
-      !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '7'; }))
-    throw Error(where + "'" + text + "' is not an octal file mode like 0755");
-  return static_cast<unsigned>(std::stoul(digits, nullptr, 8));
+  auto mode = parse_octal_mode(text);
+  if (!mode) throw Error(where + "'" + text + "' is not an octal file mode like 0755");
+  return *mode;
 }
 
 }  // namespace
@@ -48,6 +44,23 @@ std::string Manifest::checksum_algorithm() const {
     case 128: return "sha512";
     default: return "";
   }
+}
+
+std::optional<unsigned> parse_octal_mode(const std::string& text) {
+  std::string digits = text;
+  if (digits.rfind("0o", 0) == 0) digits = digits.substr(2);
+  else if (digits.size() > 1 && digits[0] == '0') digits = digits.substr(1);
+  if (digits.empty() || digits.size() > 4 ||
+      !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '7'; }))
+    return std::nullopt;
+  return static_cast<unsigned>(std::stoul(digits, nullptr, 8));
+}
+
+std::optional<SyncStrategy> parse_sync_strategy(const std::string& text) {
+  if (text.empty() || text == "rsync") return SyncStrategy::rsync;
+  if (text == "mv") return SyncStrategy::mv;
+  if (text == "release") return SyncStrategy::release;
+  return std::nullopt;
 }
 
 const char* to_string(SyncStrategy s) {
@@ -99,9 +112,8 @@ Manifest parse_manifest(const std::string& raw, const std::string& origin,
     m.dest_mode = parse_mode(root["dest_mode"], origin);
 
   std::string strategy = opt_string("sync_strategy");
-  if (strategy.empty() || strategy == "rsync") m.sync_strategy = SyncStrategy::rsync;
-  else if (strategy == "mv") m.sync_strategy = SyncStrategy::mv;
-  else if (strategy == "release") m.sync_strategy = SyncStrategy::release;
+  if (auto st = parse_sync_strategy(strategy))
+    m.sync_strategy = *st;
   else
     throw Error(yaml_where(origin, root["sync_strategy"]) + ": sync_strategy: unknown strategy '" +
                 strategy + "'; expected rsync, mv or release");

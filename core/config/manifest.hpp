@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,5 +52,7 @@ Manifest parse_manifest(const std::string& text, const std::string& origin,
                         const EnvLookup& lookup = process_env);
 
 const char* to_string(SyncStrategy s);
+std::optional<SyncStrategy> parse_sync_strategy(const std::string& text);  // "" is rsync
+std::optional<unsigned> parse_octal_mode(const std::string& text);         // "0755", "755", "0o755"
 
 }  // namespace haul

@@ -1,8 +1,7 @@
 #include "config/pipeline_config.hpp"
 
-#include <filesystem>
-
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -12,18 +11,6 @@
 
 namespace haul {
 namespace {
-
-void reject_unknown_keys(const YAML::Node& map, const std::vector<std::string>& valid,
-                         const std::string& origin, const std::string& field_path) {
-  for (const auto& kv : map) {
-    const std::string key = kv.first.Scalar();
-    if (std::find(valid.begin(), valid.end(), key) != valid.end()) continue;
-    std::string list;
-    for (const auto& v : valid) list += (list.empty() ? "" : ", ") + v;
-    throw Error(yaml_where(origin, kv.first) + ": " + (field_path.empty() ? "" : field_path + ": ") +
-                "unknown key '" + key + "'; valid keys: " + list);
-  }
-}
 
 PluginUse plugin_use(const YAML::Node& node, const std::string& origin, const std::string& path) {
   PluginUse use;
@@ -153,19 +140,7 @@ HaulConfig parse_config(const std::string& raw, const std::string& origin, const
     if (!node["trigger"].IsDefined())
       throw Error(yaml_where(origin, node) + ": " + path + ": missing 'trigger' (e.g. trigger: consul-watch)");
     p.trigger = plugin_use(node["trigger"], origin, path + ".trigger");
-    const YAML::Node sources = node["sources"];
-    if (sources.IsDefined() && !sources.IsNull()) {
-      if (!sources.IsMap())
-        throw Error(yaml_where(origin, sources) + ": " + path +
-                    ".sources: expected a map from source plugin name to its settings");
-      for (const auto& s : sources) {
-        PluginUse use;
-        use.type = s.first.Scalar();
-        use.settings = s.second;
-        use.field_path = path + ".sources." + use.type;
-        p.sources[use.type] = use;
-      }
-    }
+    p.sources = parse_source_settings(node["sources"], origin, path + ".sources");
     const YAML::Node hooks = node["hooks"];
     if (!hooks.IsDefined() || hooks.IsNull()) {
       p.hooks.push_back({"shell", YAML::Node(), path + ".hooks[0]"});
@@ -179,6 +154,22 @@ HaulConfig parse_config(const std::string& raw, const std::string& origin, const
     cfg.pipelines.push_back(std::move(p));
   }
   return cfg;
+}
+
+std::map<std::string, PluginUse> parse_source_settings(const YAML::Node& sources, const std::string& origin,
+                                                      const std::string& path) {
+  std::map<std::string, PluginUse> out;
+  if (!sources.IsDefined() || sources.IsNull()) return out;
+  if (!sources.IsMap())
+    throw Error(yaml_where(origin, sources) + ": " + path + ": expected a map from source plugin name to its settings");
+  for (const auto& s : sources) {
+    PluginUse use;
+    use.type = s.first.Scalar();
+    use.settings = s.second;
+    use.field_path = path + "." + use.type;
+    out[use.type] = use;
+  }
+  return out;
 }
 
 HaulConfig load_config_file(const std::string& path) {

@@ -74,6 +74,9 @@ struct HaulConfig {
 
 HaulConfig parse_config(const std::string& text, const std::string& origin,
                         const EnvLookup& lookup = process_env);
+// A `sources:` map (plugin name → settings), as pipelines and haul-release.yaml write it.
+std::map<std::string, PluginUse> parse_source_settings(const YAML::Node& node, const std::string& origin,
+                                                      const std::string& path);
 HaulConfig load_config_file(const std::string& path);
 // The embedded default: one pipeline "default" = consul-watch + all sources + shell.
 HaulConfig default_config(const DeployOptions& deploy);

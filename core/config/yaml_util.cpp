@@ -1,5 +1,7 @@
 #include "config/yaml_util.hpp"
 
+#include <algorithm>
+
 #include "util/error.hpp"
 
 namespace haul {
@@ -60,6 +62,18 @@ std::vector<std::string> yaml_string_list(const YAML::Node& node, const std::str
     out.push_back(item.Scalar());
   }
   return out;
+}
+
+void reject_unknown_keys(const YAML::Node& map, const std::vector<std::string>& valid,
+                         const std::string& origin, const std::string& field_path) {
+  for (const auto& kv : map) {
+    const std::string key = kv.first.Scalar();
+    if (std::find(valid.begin(), valid.end(), key) != valid.end()) continue;
+    std::string list;
+    for (const auto& v : valid) list += (list.empty() ? "" : ", ") + v;
+    throw Error(yaml_where(origin, kv.first) + ": " + (field_path.empty() ? "" : field_path + ": ") +
+                "unknown key '" + key + "'; valid keys: " + list);
+  }
 }
 
 }  // namespace haul

@@ -26,4 +26,8 @@ std::string yaml_string(const YAML::Node& node, const std::string& origin,
 std::vector<std::string> yaml_string_list(const YAML::Node& node, const std::string& origin,
                                           const std::string& field);
 
+// An error naming the first key of map not in valid, and listing the valid ones.
+void reject_unknown_keys(const YAML::Node& map, const std::vector<std::string>& valid,
+                         const std::string& origin, const std::string& field_path);
+
 }  // namespace haul

@@ -1,0 +1,87 @@
+// `haul kick`: fire the deploy event(s) for published manifests.
+//   haul kick URL --name deploy_web_production
+//   haul kick --manifests s3://bucket/app --role web --role worker --stage production
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+#include "cli/cli_common.hpp"
+#include "publish/kicker.hpp"
+#include "publish/publisher.hpp"
+#include "util/error.hpp"
+
+namespace po = boost::program_options;
+
+namespace haul {
+
+int run_kick(const Args& args) {
+  po::options_description desc("haul kick URL --name EVENT | haul kick --manifests PREFIX --role ROLE --stage STAGE");
+  desc.add_options()
+      ("url", po::value<std::string>(), "the manifest URL to announce (positional)")
+      ("name", po::value<std::string>(), "event name for URL (default: from --role/--stage and --event)")
+      ("manifests", po::value<std::string>(), "where haul publish put the manifests; with --role and --stage")
+      ("role", po::value<std::vector<std::string>>()->composing(), "role to kick (repeatable)")
+      ("stage", po::value<std::string>(), "stage to kick")
+      ("event", po::value<std::string>()->default_value("deploy_{role}_{stage}"), "event name template")
+      ("via", po::value<std::string>()->default_value("consul"), "consul (HTTP API) or serf (serf event)")
+      ("consul-addr", po::value<std::string>(), "Consul HTTP address (default: CONSUL_HTTP_ADDR or http://127.0.0.1:8500)")
+      ("token", po::value<std::string>(), "Consul ACL token with event:write (default: CONSUL_HTTP_TOKEN)")
+      ("datacenter", po::value<std::string>(), "Consul datacenter (default: the agent's)")
+      ("ca-file", po::value<std::string>(), "CA bundle for HTTPS to Consul (default: CONSUL_CACERT)")
+      ("node", po::value<std::string>(), "only nodes whose name matches this regular expression")
+      ("service", po::value<std::string>(), "only nodes running this service")
+      ("tag", po::value<std::string>(), "with --service: only instances with this tag")
+      ("serf-rpc-addr", po::value<std::string>(), "serf agent RPC address (default: serf's, 127.0.0.1:7373)")
+      ("serf-rpc-auth", po::value<std::string>(), "serf RPC auth key")
+      ("max-event-bytes", po::value<size_t>()->default_value(512), "refuse events larger than this (Serf's default limit)");
+  desc.add(common_options());
+  try {
+    auto vm = parse_args(args, desc, {"url"});
+    if (vm.count("help")) {
+      std::cout << desc << "\n";
+      return 0;
+    }
+    auto str = [&](const char* k) { return vm.count(k) ? vm[k].as<std::string>() : std::string(); };
+    KickSettings s;
+    s.via = str("via");
+    s.consul.address = str("consul-addr");
+    s.consul.token = str("token");
+    s.consul.datacenter = str("datacenter");
+    s.consul.ca_file = str("ca-file");
+    s.node = str("node");
+    s.service = str("service");
+    s.tag = str("tag");
+    s.serf_rpc_addr = str("serf-rpc-addr");
+    s.serf_rpc_auth = str("serf-rpc-auth");
+    s.max_event_bytes = vm["max-event-bytes"].as<size_t>();
+    s.name_template = str("event");
+
+    std::vector<std::pair<std::string, std::string>> events;  // name, URL
+    const auto roles = vm.count("role") ? vm["role"].as<std::vector<std::string>>() : std::vector<std::string>{};
+    if (vm.count("url")) {
+      std::string name = str("name");
+      if (name.empty()) {
+        if (roles.size() != 1 || !vm.count("stage"))
+          throw Error("haul kick URL needs --name EVENT (or one --role and --stage to name it)");
+        name = event_name(s.name_template, roles[0], str("stage"));
+      }
+      events.emplace_back(name, str("url"));
+    } else {
+      if (!vm.count("manifests") || roles.empty() || !vm.count("stage"))
+        throw Error("haul kick needs a manifest URL, or --manifests PREFIX with --role and --stage");
+      for (const auto& role : roles)
+        events.emplace_back(event_name(s.name_template, role, str("stage")),
+                            join_url(str("manifests"), manifest_name(role, str("stage"))));
+    }
+    for (const auto& [name, url] : events) {
+      const std::string id = kick(s, name, url);
+      spdlog::info("fired {} via {}{}: {}", name, s.via, id.empty() ? "" : " (event " + id + ")", url);
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+}
+
+}  // namespace haul
