@@ -11,6 +11,7 @@
 #include "cli/publish_common.hpp"
 #include "publish/publisher.hpp"
 #include "util/error.hpp"
+#include "util/units.hpp"
 
 namespace po = boost::program_options;
 
@@ -42,6 +43,7 @@ int run_publish(const Args& args) {
       ("exclude-from", po::value<std::string>(), "the manifests' exclude_from (a file inside the artifact)")
       ("hooks", po::value<std::string>(), "hooks file: default: and <role>: blocks of pre/post/success/failure commands")
       ("release", po::value<std::string>(), "release id (default: the UTC time, 20261126T101500Z)")
+      ("created-at", po::value<std::string>(), "the manifests' created_at (default: now; the downgrade check compares it)")
       ("sign", po::value<std::string>(), "sign each manifest with this private key (haul keygen)")
       ("no-pointer", "do not write the latest_<role>_<stage>.yml desired-release pointers")
       ("config", po::value<std::string>(), "take upload settings (e.g. the s3 endpoint) from this pipeline config")
@@ -80,6 +82,11 @@ int run_publish(const Args& args) {
     for (const auto& stage : many(vm, "stage")) req.stages[stage] = st;
     if (vm.count("hooks")) req.hooks = load_hooks_file(vm["hooks"].as<std::string>());
     req.created_at = static_cast<int64_t>(std::time(nullptr));
+    if (vm.count("created-at")) {
+      auto t = parse_timestamp(vm["created-at"].as<std::string>());
+      if (!t) throw Error("--created-at: expected unix seconds or a UTC time like 2026-11-26T10:15:00Z");
+      req.created_at = *t;
+    }
     req.release = vm.count("release") ? vm["release"].as<std::string>() : default_release_id(req.created_at);
     if (vm.count("sign")) req.sign_key = load_signing_key(vm["sign"].as<std::string>());
     req.write_pointers = !vm.count("no-pointer");

@@ -107,7 +107,10 @@ ReleaseProject parse_release_project(const std::string& raw, const std::string& 
   p.origin = origin;
   const fs::path base = fs::absolute(origin).parent_path();
   auto local = [&](const std::string& path) {
-    return path.empty() || fs::path(path).is_absolute() ? path : (base / path).lexically_normal().string();
+    if (path.empty() || fs::path(path).is_absolute()) return path;
+    std::string p = (base / path).lexically_normal().string();
+    if (p.size() > 1 && p.back() == '/') p.pop_back();
+    return p;
   };
   p.app = opt(root, "app", origin, "");
   p.source_dir = local(opt(root, "source", origin, ""));

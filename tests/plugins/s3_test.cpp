@@ -136,26 +136,13 @@ TEST(S3Url, ParsesBucketAndKey) {
 
 class S3rver : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    dir_ = new TempDir();
-    port_ = free_port();
-    server_ = new BackgroundProcess(
-        {"/usr/bin/env", "node", HAUL_TEST_SOURCE_DIR "/servers/node_modules/s3rver/bin/s3rver.js", "-d", (dir_->path() / "data").string(),
-         "-a", "127.0.0.1", "-p", std::to_string(port_), "--configure-bucket", "releases", "--silent"},
-        dir_->path() / "s3rver.log");
-    fs::create_directories(dir_->path() / "data");
-    if (!wait_until([] { return port_open(port_); }, std::chrono::seconds(30)))
-      throw std::runtime_error("s3rver did not start: " + read_file(dir_->path() / "s3rver.log"));
-  }
+  static void SetUpTestSuite() { server_ = new S3rverServer("releases"); }
   static void TearDownTestSuite() {
     delete server_;
-    delete dir_;
+    server_ = nullptr;
   }
-  static std::string endpoint() { return "http://127.0.0.1:" + std::to_string(port_); }
-  static std::map<std::string, std::string> aws_env() {
-    return {{"AWS_ENDPOINT_URL", endpoint()}, {"AWS_ACCESS_KEY_ID", "S3RVER"}, {"AWS_SECRET_ACCESS_KEY", "S3RVER"},
-            {"AWS_REGION", "us-east-1"}, {"AWS_EC2_METADATA_DISABLED", "true"}};
-  }
+  static std::string endpoint() { return server_->endpoint(); }
+  static std::map<std::string, std::string> aws_env() { return server_->aws_env(); }
   static S3Client client(const std::string& secret = "S3RVER", uint64_t threshold = 64ull << 20,
                          const std::string& key_id = "S3RVER", const std::string& at = "") {
     S3Config c;
@@ -189,13 +176,9 @@ class S3rver : public ::testing::Test {
     }
     return "";
   }
-  static TempDir* dir_;
-  static BackgroundProcess* server_;
-  static int port_;
+  static S3rverServer* server_;
 };
-TempDir* S3rver::dir_ = nullptr;
-BackgroundProcess* S3rver::server_ = nullptr;
-int S3rver::port_ = 0;
+S3rverServer* S3rver::server_ = nullptr;
 
 TEST_F(S3rver, PutAndGetKeysThatNeedEncoding) {
   S3Client c = client();

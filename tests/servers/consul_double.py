@@ -4,7 +4,9 @@ Debian). It implements, faithfully to Consul's documented behaviour, the part
 of the API haul uses:
 
   PUT  /v1/event/fire/:name   body = payload; ?node= ?service= ?tag= filters;
-                              answers the event as JSON (Payload base64)
+                              answers the event as JSON (Payload base64);
+                              500 over 512 bytes of name + payload, or a tag
+                              filter without a service filter
   GET  /v1/event/list         ?name= filter, oldest first, a 256-event ring
                               buffer; X-Consul-Index is derived from the newest
                               event's ID (not a counter), 1 when there are none;
@@ -31,6 +33,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 BUFFER = 256
 MAX_WAIT_S = 600.0
+USER_EVENT_SIZE_LIMIT = 512  # Serf's default, which Consul keeps
 
 
 def parse_duration(text, default):
@@ -152,6 +155,15 @@ class Handler(BaseHTTPRequestHandler):
         if not self.authorized(query, "event:write", name):
             return
         payload = self.body()
+        # Consul validates the filters, then Serf refuses an event over its
+        # UserEventSizeLimit (512 bytes of name + payload by default); both
+        # come back as HTTP 500 with the error text.
+        if query.get("tag", [""])[0] and not query.get("service", [""])[0]:
+            return self.reply(500, b"Cannot provide tag filter without service filter.", content_type="text/plain")
+        if len(name.encode()) + len(payload) > USER_EVENT_SIZE_LIMIT:
+            return self.reply(
+                500, b"rpc error making call: user event exceeds configured limit of %d bytes before encoding"
+                % USER_EVENT_SIZE_LIMIT, content_type="text/plain")
         state = self.server.state
         with state.lock:
             state.ltime += 1

@@ -412,6 +412,24 @@ std::string ConsulDouble::fire(const std::string& name, const std::string& paylo
   return nlohmann::json::parse(r.body)["ID"].get<std::string>();
 }
 
+S3rverServer::S3rverServer(const std::string& bucket) : port_(free_port()) {
+  fs::create_directories(dir_ / "data");
+  process_ = std::make_unique<BackgroundProcess>(
+      std::vector<std::string>{"/usr/bin/env", "node", HAUL_TEST_SOURCE_DIR "/servers/node_modules/s3rver/bin/s3rver.js",
+                               "-d", (dir_ / "data").string(), "-a", "127.0.0.1", "-p", std::to_string(port_),
+                               "--configure-bucket", bucket, "--silent"},
+      dir_ / "s3rver.log");
+  if (!wait_until([&] { return port_open(port_); }, std::chrono::seconds(30)))
+    throw std::runtime_error("s3rver did not start: " + read_file(dir_ / "s3rver.log"));
+}
+
+S3rverServer::~S3rverServer() { process_.reset(); }
+
+std::map<std::string, std::string> S3rverServer::aws_env() const {
+  return {{"AWS_ENDPOINT_URL", endpoint()}, {"AWS_ACCESS_KEY_ID", "S3RVER"}, {"AWS_SECRET_ACCESS_KEY", "S3RVER"},
+          {"AWS_REGION", "us-east-1"}, {"AWS_EC2_METADATA_DISABLED", "true"}};
+}
+
 size_t count_lines(const fs::path& path) {
   if (!fs::exists(path)) return 0;
   std::string s = read_file(path);

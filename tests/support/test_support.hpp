@@ -143,6 +143,22 @@ class ConsulDouble {
   std::unique_ptr<BackgroundProcess> process_;
 };
 
+// s3rver (npm, tests/servers) on 127.0.0.1 with one bucket, credentials
+// S3RVER/S3RVER; aws_env() is the environment a haul process needs to reach it.
+class S3rverServer {
+ public:
+  explicit S3rverServer(const std::string& bucket = "releases");
+  ~S3rverServer();
+  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::map<std::string, std::string> aws_env() const;
+  fs::path data_dir() const { return dir_ / "data"; }
+
+ private:
+  TempDir dir_;
+  int port_;
+  std::unique_ptr<BackgroundProcess> process_;
+};
+
 // Counts lines of a file (0 when it does not exist).
 size_t count_lines(const fs::path& path);
 bool file_contains(const fs::path& path, const std::string& needle);
