@@ -5,8 +5,10 @@
 #include <condition_variable>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <thread>
 
+#include "agent/reconciler.hpp"
 #include "deploy/deploy_engine.hpp"
 #include "util/error.hpp"
 #include "util/units.hpp"
@@ -14,9 +16,59 @@
 namespace haul {
 namespace {
 
+// What the deploy thread takes next: a trigger's event, or a deploy the
+// desired-release check asked for.
+struct Pending {
+  TriggerEvent event;
+  std::string expected_manifest_sha256;  // set for the desired-release check
+};
+
 class PipelineRunner {
  public:
-  PipelineRunner(Pipeline& p, StopSignal& stop, const AgentOptions& options) : p_(p), stop_(stop), options_(options) {}
+  PipelineRunner(Pipeline& p, StopSignal& stop, const AgentOptions& options) : p_(p), stop_(stop), options_(options) {
+    if (!p_.desired.empty())
+      reconciler_ = std::make_unique<Reconciler>(p_.name, p_.desired, p_.sources, fetch_policy_for(p_.deploy),
+                                                 p_.reconcile_interval);
+  }
+
+  bool reconciles() const { return reconciler_ != nullptr; }
+
+  // At start-up, then every reconcile_interval ±20% (so a fleet spreads its
+  // reads of the store); an unreadable pointer is retried sooner, backing off
+  // from 1 s up to the interval.
+  void reconcile_loop() {
+    std::mt19937_64 rng(std::random_device{}());
+    std::uniform_real_distribution<double> jitter(0.8, 1.2);
+    int errors = 0;
+    while (!stop_.raised()) {
+      std::chrono::milliseconds wait{0};
+      try {
+        ReconcileDecision d = reconciler_->check(stop_);
+        errors = 0;
+        if (d.kind == ReconcileDecision::deploy) {
+          spdlog::info("[{}] desired release: {}; deploying", p_.name, d.why);
+          Pending pending;
+          pending.event.name = "desired";
+          pending.event.payload = d.request.manifest_url;
+          pending.expected_manifest_sha256 = d.request.expected_manifest_sha256;
+          offer(std::move(pending), "the desired release " + d.pointer.release);
+        } else if (d.kind == ReconcileDecision::up_to_date) {
+          spdlog::debug("[{}] desired release: {}", p_.name, d.why);
+        } else {
+          spdlog::info("[{}] desired release: {}", p_.name, d.why);
+        }
+        wait = std::chrono::milliseconds(static_cast<int64_t>(static_cast<double>(p_.reconcile_interval.count()) * jitter(rng)));
+      } catch (const std::exception& e) {
+        ++errors;
+        wait = reconcile_backoff(std::chrono::seconds(1), errors, p_.reconcile_interval);
+        spdlog::warn("[{}] desired release: cannot read {}: {}; retrying in {}", p_.name, p_.desired, e.what(),
+                     format_duration(wait));
+        std::lock_guard<std::mutex> lock(mu_);
+        ++summary_.reconcile_errors;
+      }
+      if (!stop_.sleep_for(wait)) break;
+    }
+  }
 
   void trigger_loop() {
     int consecutive_errors = 0;
@@ -37,7 +89,11 @@ class PipelineRunner {
         }
         continue;
       }
-      if (rc == HAUL_OK) offer(std::move(ev));
+      if (rc == HAUL_OK) {
+        Pending pending;
+        pending.event = std::move(ev);
+        offer(std::move(pending), "");
+      }
       if (rc == HAUL_END || rc == HAUL_CANCELLED) break;
     }
     std::lock_guard<std::mutex> lock(mu_);
@@ -45,16 +101,21 @@ class PipelineRunner {
     cv_.notify_all();
   }
 
+  // A trigger that ends (the stdin handler) ends the pipeline, unless the
+  // desired-release check keeps it alive.
+  bool keeps_running() const { return reconciler_ != nullptr; }
+
   void deploy_loop() {
     DeployEngine engine(p_.name, p_.sources, p_.hook_ptrs(), p_.deploy);
     while (true) {
-      std::optional<TriggerEvent> ev;
+      std::optional<Pending> next;
       {
         std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [&] { return pending_ || trigger_done_ || stop_.raised(); });
+        cv_.wait(lock, [&] { return pending_ || (trigger_done_ && !keeps_running()) || stop_.raised(); });
         if (!pending_ || stop_.raised()) return;
-        ev.swap(pending_);
+        next.swap(pending_);
       }
+      const TriggerEvent* ev = &next->event;
       std::string url = trim_payload(ev->payload);
       if (url.empty()) {
         spdlog::error("[{}] event {} has an empty payload; expected a manifest URL", p_.name, describe(*ev));
@@ -69,7 +130,9 @@ class PipelineRunner {
         }
       }
       spdlog::info("[{}] deploying {} (event {})", p_.name, url, describe(*ev));
-      DeployResult r = engine.run({url, ev->id, ev->ltime}, stop_);
+      DeployRequest request{url, ev->id, ev->ltime, next->expected_manifest_sha256};
+      DeployResult r = engine.run(request, stop_);
+      if (reconciler_ && !next->expected_manifest_sha256.empty()) reconciler_->deployed(next->expected_manifest_sha256, r.ok);
       if (p_.applied) {
         try {
           p_.applied->record({ev->id, ev->ltime, url, r.manifest_sha256, r.ok ? "success" : "failure", r.error,
@@ -119,13 +182,15 @@ class PipelineRunner {
     return d;
   }
 
-  void offer(TriggerEvent ev) {
-    spdlog::info("[{}] event {} received", p_.name, describe(ev));
+  // label: how to name a non-event in the log ("" for a trigger's event).
+  void offer(Pending next, const std::string& label) {
+    const std::string what = label.empty() ? "event " + describe(next.event) : label;
+    if (label.empty()) spdlog::info("[{}] {} received", p_.name, what);
     std::lock_guard<std::mutex> lock(mu_);
     if (pending_)
-      spdlog::info("[{}] event {} superseded by newer event {} before it started", p_.name, describe(*pending_),
-                   describe(ev));
-    pending_ = std::move(ev);
+      spdlog::info("[{}] {} superseded by {} before it started", p_.name, pending_label_, what);
+    pending_ = std::move(next);
+    pending_label_ = what;
     cv_.notify_all();
   }
 
@@ -139,7 +204,9 @@ class PipelineRunner {
   const AgentOptions& options_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::optional<TriggerEvent> pending_;
+  std::optional<Pending> pending_;
+  std::string pending_label_;
+  std::unique_ptr<Reconciler> reconciler_;
   bool trigger_done_ = false;
   AgentSummary summary_;
 };
@@ -155,6 +222,7 @@ AgentSummary run_agent(const std::vector<std::unique_ptr<Pipeline>>& pipelines, 
   for (auto& r : runners) {
     threads.emplace_back([&r] { r->trigger_loop(); });
     deployers.emplace_back([&r] { r->deploy_loop(); });
+    if (r->reconciles()) threads.emplace_back([&r] { r->reconcile_loop(); });
   }
   // On stop: wake blocked triggers and idle deployers so every thread sees it.
   int listener = stop.listen([&] {
@@ -170,6 +238,7 @@ AgentSummary run_agent(const std::vector<std::unique_ptr<Pipeline>>& pipelines, 
     total.deploys += s.deploys;
     total.failures += s.failures;
     total.trigger_errors += s.trigger_errors;
+    total.reconcile_errors += s.reconcile_errors;
   }
   return total;
 }

@@ -1,8 +1,10 @@
 // Runs pipelines: per pipeline, one thread pulls events from the trigger and
 // one thread deploys them, one at a time. Events that arrive while a deploy
 // runs coalesce to the newest — an older release is never deployed after a
-// newer one was announced. run() returns when every trigger has ended (the
-// stdin handler after its one event) or stop is raised.
+// newer one was announced. A pipeline with `desired:` runs a third thread,
+// the desired-release check (agent/reconciler.hpp), feeding the same deploy
+// thread. run() returns when every trigger has ended (the stdin handler
+// after its one event) and no pipeline reconciles, or stop is raised.
 #pragma once
 
 #include <memory>
@@ -18,6 +20,7 @@ struct AgentSummary {
   int deploys = 0;
   int failures = 0;        // failed deploys
   int trigger_errors = 0;  // e.g. unreadable event input
+  int reconcile_errors = 0;  // desired-release pointer unreadable
 };
 
 struct AgentOptions {

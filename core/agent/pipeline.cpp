@@ -18,6 +18,8 @@ std::unique_ptr<Pipeline> build_pipeline(const PipelineConfig& cfg, const Plugin
   if (!state_dir.empty()) p->applied = std::make_unique<AppliedEvents>(state_dir, cfg.name);
   p->name = cfg.name;
   p->deploy = cfg.deploy;
+  p->desired = cfg.desired;
+  p->reconcile_interval = cfg.reconcile_interval;
   const std::string where = origin + ": pipeline " + cfg.name;
   // A missing or unreadable trusted key is a config error now, not at the first event.
   try {

@@ -4,6 +4,7 @@
 // means a config error stops haul at start-up, not at the first event.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +24,8 @@ struct Pipeline {
   std::vector<std::unique_ptr<HookInstance>> hooks;
   DeployOptions deploy;
   std::unique_ptr<AppliedEvents> applied;  // null: no state_dir, no dedup
+  std::string desired;                      // desired-release pointer URL; "" = none
+  std::chrono::milliseconds reconcile_interval{0};
 
   std::vector<HookInstance*> hook_ptrs() const;
 };

@@ -10,6 +10,7 @@ using Args = std::vector<std::string>;
 
 int run_handler(const Args& args);  // `haul` with stdin: consul watch / Serf / plain line
 int run_deploy(const Args& args);   // `haul deploy URL`
+int run_reconcile(const Args& args);  // `haul reconcile --config F`: the desired-release check, once
 int run_agent_command(const Args& args);  // `haul agent --config F`
 int run_plugins(const Args& args);  // `haul plugins list|describe NAME`
 int run_status(const Args& args);

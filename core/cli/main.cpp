@@ -19,6 +19,7 @@ const char* kUsage =
     "  haul [flags] < event          handle one event from stdin (consul watch, Serf, or a plain URL line)\n"
     "  haul deploy URL [flags]       deploy one manifest URL\n"
     "  haul agent --config FILE      run the pipelines of FILE until stopped\n"
+    "  haul reconcile --config FILE  deploy the pipeline's desired release if this host is not on it (cron)\n"
     "  haul fetch URL [-o FILE]      download through the source plugins (--checksum HEX to verify)\n"
     "  haul releases DEST            list releases of a dest deployed with sync_strategy: release\n"
     "  haul rollback DEST [--to ID]  switch current back and run the rollback commands\n"
@@ -48,6 +49,7 @@ int main(int argc, char** argv) {
   std::string cmd = args.empty() ? "" : args[0];
   haul::Args rest = args.empty() ? args : haul::Args(args.begin() + 1, args.end());
   if (cmd == "deploy") return haul::run_deploy(rest);
+  if (cmd == "reconcile") return haul::run_reconcile(rest);
   if (cmd == "agent") return haul::run_agent_command(rest);
   if (cmd == "plugins") return haul::run_plugins(rest);
   if (cmd == "status") return haul::run_status(rest);

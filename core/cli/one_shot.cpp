@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "agent/agent.hpp"
+#include "agent/reconciler.hpp"
 #include "cli/cli_common.hpp"
 #include "cli/deploy_flags.hpp"
 #include "cli/shutdown_signals.hpp"
@@ -53,8 +54,10 @@ int run_handler(const Args& args) {
     StopSignal stop;
     ShutdownSignals signals(stop);
     auto selected = select_pipeline(vm);
-    // Whatever the config says, the handler's events come from stdin.
+    // Whatever the config says, the handler's events come from stdin, and it
+    // handles one: the desired-release check is `haul reconcile`'s (cron, timer).
     selected.pipeline.trigger = {"consul-watch", YAML::Node(), "trigger"};
+    selected.pipeline.desired.clear();
     auto registry = load_registry(selected.config.plugin_path);
     spdlog::info("haul {} handling an event from stdin (pipeline {})", HAUL_VERSION, selected.pipeline.name);
     std::vector<std::unique_ptr<Pipeline>> pipelines;
@@ -71,6 +74,51 @@ int run_handler(const Args& args) {
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return under_consul_watch ? 0 : 2;
+  }
+}
+
+int run_reconcile(const Args& args) {
+  auto desc = one_shot_options("haul reconcile --config FILE [--pipeline P]   (the desired-release check, once)");
+  try {
+    auto vm = parse_args(args, desc);
+    if (vm.count("help")) {
+      std::cout << desc << "\n";
+      return 0;
+    }
+    StopSignal stop;
+    ShutdownSignals signals(stop);
+    auto selected = select_pipeline(vm);
+    if (selected.pipeline.desired.empty())
+      throw Error(selected.config.origin + ": pipeline " + selected.pipeline.name +
+                  " has no desired: pointer to reconcile with (desired: s3://bucket/app/latest_web_production.yml)");
+    auto registry = load_registry(selected.config.plugin_path);
+    const std::string state_dir =
+        vm.count("state-dir") ? vm["state-dir"].as<std::string>() : selected.config.state_dir;
+    auto pipeline = build_pipeline(selected.pipeline, registry, selected.config.origin, false, state_dir);
+    Reconciler reconciler(pipeline->name, pipeline->desired, pipeline->sources, fetch_policy_for(pipeline->deploy),
+                          pipeline->reconcile_interval);
+    ReconcileDecision d = reconciler.check(stop);
+    if (d.kind != ReconcileDecision::deploy) {
+      std::cout << d.why << "\n";
+      return 0;
+    }
+    spdlog::info("[{}] {}; deploying", pipeline->name, d.why);
+    DeployEngine engine(pipeline->name, pipeline->sources, pipeline->hook_ptrs(), pipeline->deploy);
+    DeployResult r = engine.run(d.request, stop);
+    if (pipeline->applied) {
+      try {
+        pipeline->applied->record({"", 0, d.request.manifest_url, r.manifest_sha256, r.ok ? "success" : "failure",
+                                   r.error, r.finished_at_unix_ms});
+      } catch (const std::exception& e) {
+        spdlog::error("{}", e.what());
+      }
+    }
+    std::cout << (r.ok ? "deployed desired release " + d.pointer.release : "deploy of " + d.pointer.release + " failed: " + r.error)
+              << "\n";
+    return r.ok ? 0 : 1;
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 2;
   }
 }
 

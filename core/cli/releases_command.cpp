@@ -48,7 +48,7 @@ void pin_rollback(const std::filesystem::path& dest, const std::string& target, 
                   const Manifest& manifest, const std::string& from) {
   AppliedRelease r;
   const auto before = read_applied_release(dest);
-  r.release = target;
+  r.release = manifest.release.empty() ? target : manifest.release;
   r.created_at = manifest.created_at;
   r.manifest_url = meta.manifest_url;
   r.applied_at = static_cast<int64_t>(std::time(nullptr));

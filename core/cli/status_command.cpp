@@ -2,17 +2,25 @@
 // to Consul KV (hook consul-status) — per node: release, result, age, error,
 // whether its heartbeat is alive, and whether it is on its pipeline's newest
 // release (the release of the most recent successful deploy in the fleet).
+// With desired-release pointers (--desired URL, or the `desired:` of each
+// pipeline in --config FILE) it also says whether each node is on the desired
+// release, and for how long it has been behind: since the pointer was written.
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <iomanip>
 #include <iostream>
 #include <map>
 #include <set>
 
 #include "../../plugins/common/consul_api.hpp"
+#include "agent/pipeline.hpp"
 #include "cli/cli_common.hpp"
+#include "config/desired_pointer.hpp"
+#include "deploy/deploy_engine.hpp"
+#include "deploy/deploy_log.hpp"
 #include "util/error.hpp"
 #include "util/units.hpp"
 
@@ -39,6 +47,32 @@ std::string age(uint64_t finished_ms) {
   return format_duration(std::chrono::milliseconds(secs * 1000)) + " ago";
 }
 
+// Pipeline name ("" = every pipeline) → its desired pointer, read through the
+// source plugins; a pointer that cannot be read is reported, not fatal.
+std::map<std::string, DesiredPointer> read_desired(const po::variables_map& vm) {
+  std::map<std::string, std::string> urls;
+  HaulConfig config = vm.count("config") ? load_config_file(vm["config"].as<std::string>()) : default_config(DeployOptions{});
+  if (vm.count("config"))
+    for (const auto& p : config.pipelines)
+      if (!p.desired.empty()) urls[p.name] = p.desired;
+  if (vm.count("desired")) urls[vm.count("pipeline") ? vm["pipeline"].as<std::string>() : ""] = vm["desired"].as<std::string>();
+  std::map<std::string, DesiredPointer> out;
+  if (urls.empty()) return out;
+  auto registry = load_registry(config.plugin_path);
+  auto pipeline = build_pipeline(config.pipelines.front(), registry, config.origin, false);
+  StopSignal stop;
+  DeployLog log("status");
+  for (const auto& [name, url] : urls) {
+    try {
+      out[name] = parse_desired_pointer(fetch_text(pipeline->sources, url, fetch_policy_for(pipeline->deploy), stop, log), url);
+    } catch (const std::exception& e) {
+      std::cerr << "haul status: cannot read the desired release of " << (name.empty() ? "the fleet" : name) << ": "
+                << e.what() << "\n";
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 int run_status(const Args& args) {
@@ -48,6 +82,8 @@ int run_status(const Args& args) {
       ("token", po::value<std::string>(), "ACL token with key:read (default: CONSUL_HTTP_TOKEN)")
       ("prefix", po::value<std::string>()->default_value("haul"), "KV prefix the consul-status hook writes under")
       ("pipeline", po::value<std::string>(), "only this pipeline")
+      ("desired", po::value<std::string>(), "a desired-release pointer (latest_<role>_<stage>.yml) to compare nodes with")
+      ("config", po::value<std::string>(), "compare each pipeline with the desired: pointer its config names")
       ("json", "print JSON for scripts instead of a table");
   desc.add(common_options());
   try {
@@ -80,6 +116,17 @@ int run_status(const Args& args) {
       if (f >= n.first) n = {f, r.value("release", "")};
     }
     for (auto& r : rows) r["on_newest_release"] = r.value("release", "") == newest[r.value("pipeline", "")].second;
+    const auto desired = read_desired(vm);
+    const int64_t now_s = static_cast<int64_t>(std::time(nullptr));
+    for (auto& r : rows) {
+      auto it = desired.find(r.value("pipeline", ""));
+      if (it == desired.end()) it = desired.find("");
+      if (it == desired.end()) continue;
+      const bool on = r.value("release", "") == it->second.release && r.value("result", "") == "success";
+      r["desired_release"] = it->second.release;
+      r["on_desired_release"] = on;
+      r["behind_seconds"] = on ? 0 : std::max<int64_t>(0, now_s - it->second.created_at);
+    }
     std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
       return std::make_pair(a.value("pipeline", ""), a.value("node", "")) < std::make_pair(b.value("pipeline", ""), b.value("node", ""));
     });
@@ -94,7 +141,7 @@ int run_status(const Args& args) {
     }
     std::cout << std::left << std::setw(12) << "PIPELINE" << std::setw(18) << "NODE" << std::setw(6) << "ALIVE"
               << std::setw(9) << "RESULT" << std::setw(14) << "AGE" << "RELEASE / ERROR\n";
-    int behind = 0;
+    int behind = 0, off_desired = 0;
     for (const auto& r : rows) {
       bool on_newest = r["on_newest_release"].get<bool>();
       behind += on_newest ? 0 : 1;
@@ -104,9 +151,15 @@ int run_status(const Args& args) {
                 << std::setw(14) << age(r.value("finished_at_unix_ms", uint64_t{0}))
                 << (on_newest ? "  " : "! ") << release;
       if (!r.value("error", "").empty()) std::cout << "  (" << r.value("error", "") << ")";
+      if (r.contains("on_desired_release") && !r["on_desired_release"].get<bool>()) {
+        ++off_desired;
+        std::cout << "  [behind desired " << r.value("desired_release", "") << " for "
+                  << format_duration(std::chrono::seconds(r.value("behind_seconds", int64_t{0}))) << "]";
+      }
       std::cout << "\n";
     }
     if (behind) std::cout << "\n! " << behind << " node(s) not on their pipeline's newest release\n";
+    if (off_desired) std::cout << "! " << off_desired << " node(s) not on the desired release\n";
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "haul status: " << e.what() << "\n";

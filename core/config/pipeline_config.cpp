@@ -136,7 +136,7 @@ HaulConfig parse_config(const std::string& raw, const std::string& origin, const
     const YAML::Node node = kv.second;
     if (!node.IsMap())
       throw Error(yaml_where(origin, node) + ": " + path + ": expected a map with trigger, sources, hooks, deploy");
-    reject_unknown_keys(node, {"trigger", "sources", "hooks", "deploy"}, origin, path);
+    reject_unknown_keys(node, {"trigger", "sources", "hooks", "deploy", "desired", "reconcile_interval"}, origin, path);
     if (!node["trigger"].IsDefined())
       throw Error(yaml_where(origin, node) + ": " + path + ": missing 'trigger' (e.g. trigger: consul-watch)");
     p.trigger = plugin_use(node["trigger"], origin, path + ".trigger");
@@ -151,6 +151,23 @@ HaulConfig parse_config(const std::string& raw, const std::string& origin, const
         p.hooks.push_back(plugin_use(hooks[i], origin, path + ".hooks[" + std::to_string(i) + "]"));
     }
     p.deploy = parse_deploy_options(node["deploy"], origin, path + ".deploy");
+    if (node["desired"].IsDefined() && !node["desired"].IsNull()) {
+      p.desired = yaml_string(node["desired"], origin, path + ".desired");
+      if (p.desired.find("://") == std::string::npos)
+        throw Error(yaml_where(origin, node["desired"]) + ": " + path +
+                    ".desired: expected the URL of a latest_<role>_<stage>.yml pointer, e.g. s3://bucket/app/latest_web_production.yml");
+    }
+    if (node["reconcile_interval"].IsDefined()) {
+      const std::string text = yaml_string(node["reconcile_interval"], origin, path + ".reconcile_interval");
+      auto d = parse_duration(text);
+      if (!d || d->count() < 100)
+        throw Error(yaml_where(origin, node["reconcile_interval"]) + ": " + path +
+                    ".reconcile_interval: expected a duration of at least 100ms, like 5m, got '" + text + "'");
+      if (p.desired.empty())
+        throw Error(yaml_where(origin, node["reconcile_interval"]) + ": " + path +
+                    ".reconcile_interval: needs desired: (the pointer to reconcile with)");
+      p.reconcile_interval = *d;
+    }
     cfg.pipelines.push_back(std::move(p));
   }
   return cfg;

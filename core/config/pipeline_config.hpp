@@ -61,6 +61,10 @@ struct PipelineConfig {
   std::map<std::string, PluginUse> sources;  // settings for named sources; others use defaults
   std::vector<PluginUse> hooks;
   DeployOptions deploy;
+  // The desired-release pointer (latest_<role>_<stage>.yml, any source
+  // scheme), checked at start-up and every reconcile_interval (jittered).
+  std::string desired;
+  std::chrono::milliseconds reconcile_interval{std::chrono::minutes(5)};
 };
 
 struct HaulConfig {

@@ -73,6 +73,10 @@ class Deploy {
       Hasher manifest_hash("sha256");
       manifest_hash.update(text.data(), text.size());
       result.manifest_sha256 = manifest_hash.hex_digest();
+      if (!request_.expected_manifest_sha256.empty() && request_.expected_manifest_sha256 != result.manifest_sha256)
+        throw Error(request_.manifest_url + ": sha256 " + result.manifest_sha256 + ", but the desired-release pointer says " +
+                    request_.expected_manifest_sha256 +
+                    "; refusing it (the manifest changed after the pointer was written, or was altered)");
       if (!options_.trusted_keys.empty()) check_signature(text, policy);
       manifest_ = parse_manifest(text, request_.manifest_url);
       manifest_text_ = text;
@@ -101,7 +105,8 @@ class Deploy {
       finish_phase(HAUL_PHASE_FAILURE, manifest_.commands.failure, result.error);
     }
     result.log = log_.text();
-    result.release = release_id_.empty() ? request_.manifest_url : release_id_;
+    result.release = release_name();
+    if (result.release.empty()) result.release = request_.manifest_url;
     result.bytes_fetched = bytes_fetched_;
     return result;
   }
@@ -192,7 +197,7 @@ class Deploy {
   void record_applied(const std::string& manifest_sha256) {
     if (manifest_.created_at == 0 || manifest_.dest.empty()) return;
     AppliedRelease r;
-    r.release = !release_id_.empty() ? release_id_ : manifest_.release;
+    r.release = release_name();
     r.created_at = manifest_.created_at;
     r.manifest_url = request_.manifest_url;
     r.manifest_sha256 = manifest_sha256;
@@ -203,6 +208,10 @@ class Deploy {
       log_.warn(std::string("cannot record the applied release: ") + e.what());
     }
   }
+
+  // The manifest's release id (what publish named it and pointers compare),
+  // else the release folder's name; "" when neither exists.
+  std::string release_name() const { return !manifest_.release.empty() ? manifest_.release : release_id_; }
 
   std::string derive_release_id() const {
     std::time_t now = std::time(nullptr);
@@ -465,7 +474,7 @@ class Deploy {
     info.event_ltime = request_.event_ltime;
     info.manifest_url = request_.manifest_url;
     info.dest = manifest_.dest;
-    info.release = release_id_;
+    info.release = release_name();
     info.release_dir = release_dir_;
     info.previous_release_dir = previous_dir_;
     info.error = error;

@@ -21,6 +21,8 @@ struct DeployRequest {
   std::string manifest_url;
   std::string event_id;
   uint64_t event_ltime = 0;
+  // From a desired-release pointer: the manifest must have exactly these bytes.
+  std::string expected_manifest_sha256;
 };
 
 struct DeployResult {
@@ -28,7 +30,7 @@ struct DeployResult {
   std::string error;
   std::string log;
   std::string manifest_sha256;  // of the manifest bytes as fetched; empty if never fetched
-  std::string release;          // the release id (release strategy), else the manifest URL
+  std::string release;          // the manifest's release id, else the release folder's, else the manifest URL
   uint64_t bytes_fetched = 0;   // artifact bytes downloaded
   std::chrono::milliseconds duration{0};
   uint64_t started_at_unix_ms = 0, finished_at_unix_ms = 0;

@@ -60,7 +60,7 @@ class ConsulStatusHook {
         {"event_id", ctx.event_id()},
         {"event_ltime", ctx.event_ltime()},
         {"manifest_url", ctx.manifest_url()},
-        {"release", ctx.manifest_url()},
+        {"release", ctx.release().empty() ? ctx.manifest_url() : ctx.release()},
         {"result", ctx.phase() == HAUL_PHASE_SUCCESS ? "success" : "failure"},
         {"started_at_unix_ms", ctx.started_at_unix_ms()},
         {"finished_at_unix_ms", ctx.finished_at_unix_ms()},

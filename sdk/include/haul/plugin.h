@@ -184,7 +184,8 @@ typedef struct haul_hook_context {
   uint64_t started_at_unix_ms;   /* when the deploy started */
   uint64_t finished_at_unix_ms;  /* success and failure: when it ended; 0 before */
   const char *node;              /* this host's name */
-  const char *release;           /* release id ("" unless sync_strategy is release) */
+  const char *release;           /* the manifest's release id, else the release folder's name
+                                    (sync_strategy: release); "" when neither */
   const char *previous_release_dir; /* the release current pointed at before; "" if none */
   uint64_t command_timeout_ms;   /* the manifest's command_timeout; 0 = the hook's default */
 } haul_hook_context;
