@@ -51,7 +51,8 @@ struct ExtractOptions {
   std::filesystem::path reuse_dir;
 };
 
-// origin names the archive (its URL) in errors. dir must exist.
+// origin names the archive (its URL) in errors. dir must exist and be empty:
+// the symlink checks rely on every symlink under it coming from this archive.
 ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::path& dir,
                              const std::string& origin, const ExtractOptions& options = {});
 

@@ -184,3 +184,24 @@ TEST_F(ExtractFixture, StreamErrorsSurfaceAsTheirOwnMessage) {
     EXPECT_NE(std::string(e.what()).find("connection reset"), std::string::npos) << e.what();
   }
 }
+
+TEST_F(ExtractFixture, SymlinkChainsAndLinkedSymlinksCannotBeWrittenThrough) {
+  // Each target is inside on its own; composed, b points at root's parent.
+  auto chain = make_tar({symlink_entry("a", "."), symlink_entry("b", "a/.."), file_entry("b/escaped", "x")});
+  std::string e = extract_error(chain, dir);
+  EXPECT_NE(e.find("'b/escaped' goes through the symlink 'b'"), std::string::npos) << e;
+  EXPECT_FALSE(fs::exists(dir.parent_path() / "escaped"));
+}
+
+TEST_F(ExtractFixture, ADirectoryEntryDoesNotUnblockASymlink) {
+  auto tar = make_tar({dir_entry("real"), symlink_entry("link", "real"), dir_entry("link"), file_entry("link/f", "x")});
+  std::string e = extract_error(tar, dir);
+  EXPECT_NE(e.find("'link/f' goes through the symlink 'link'"), std::string::npos) << e;
+  EXPECT_FALSE(fs::exists(dir / "real/f"));
+}
+
+TEST_F(ExtractFixture, RefusesAFolderThatIsNotEmpty) {
+  write_file(dir / "left-over", "x");
+  std::string e = extract_error(make_tar({file_entry("a", "x")}), dir);
+  EXPECT_NE(e.find("must be empty"), std::string::npos) << e;
+}
