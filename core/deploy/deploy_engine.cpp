@@ -141,7 +141,18 @@ class Deploy {
       throw Error("cannot create a staging folder in " + parent.string() + ": " + std::strerror(errno));
     staging.path = tmpl;
 
-    fetch_and_extract_with_retry(staging.path);
+    // rsync: what dest already holds unchanged is neither written to staging
+    // nor moved; mv needs the whole tree.
+    std::map<std::string, struct stat> kept;
+    ExtractOptions extract;
+    if (manifest_.sync_strategy == SyncStrategy::rsync && fs::is_directory(dest)) {
+      extract.quick_check_dest = dest;
+      extract.kept = &kept;
+      extract.always_extract = manifest_.exclude_from.empty()
+                                   ? std::string()
+                                   : fs::path(manifest_.exclude_from).lexically_normal().string();
+    }
+    fetch_and_extract_with_retry(staging.path, extract);
 
     phase(HAUL_PHASE_PRE, manifest_.commands.pre);
 
@@ -154,7 +165,7 @@ class Deploy {
       move_tree(staging.path, dest);
       staging.path.clear();  // it is dest now
     } else {
-      sync(staging.path, dest);
+      sync(staging.path, dest, kept);
     }
     phase(HAUL_PHASE_POST, manifest_.commands.post);
   }
@@ -360,6 +371,7 @@ class Deploy {
         std::error_code ec;
         for (const auto& entry : fs::directory_iterator(staging, ec)) fs::remove_all(entry.path(), ec);
         if (extract_options.record) extract_options.record->clear();
+        if (extract_options.kept) extract_options.kept->clear();
         if (!stop_.sleep_for(options_.retry_wait)) throw;
       }
     }
@@ -426,7 +438,9 @@ class Deploy {
                   manifest_.checksum_algorithm() + "); dest left untouched");
     log_.info("Checksum ok: " + sum + " (" + manifest_.checksum_algorithm() + ")");
     if (!extract_error.empty()) throw Error(extract_error);
-    log_.info("Extracted " + std::to_string(stats.entries) + " entries (" + format_bytes(stats.bytes) + ")");
+    log_.info("Extracted " + std::to_string(stats.entries) + " entries (" + format_bytes(stats.bytes) + ")" +
+              (stats.kept_files ? "; " + std::to_string(stats.kept_files) + " files unchanged in dest were not written"
+                                : ""));
     if (stats.dropped_setuid)
       log_.warn("dropped the setuid/setgid bits of " + std::to_string(stats.dropped_setuid) +
                 " file(s); set deploy.allow_setuid: true to keep them");
@@ -449,7 +463,7 @@ class Deploy {
     return rules;
   }
 
-  void sync(const fs::path& staging, const fs::path& dest) {
+  void sync(const fs::path& staging, const fs::path& dest, const std::map<std::string, struct stat>& kept) {
     const ExcludeRules rules = exclude_rules(staging);
     const auto verbosity = std::count(options_.rsync_verbose.begin(), options_.rsync_verbose.end(), 'v');
     log_.info("Sync " + staging.string() + "/ to " + dest.string() + " (rsync -a --delete semantics)");
@@ -458,7 +472,7 @@ class Deploy {
       report = [&](const char* action, const std::string& path) {
         log_.info(*action ? std::string(action) + " " + path : path);
       };
-    SyncStats s = sync_tree(staging, dest, rules, report);
+    SyncStats s = sync_tree(staging, dest, rules, report, &kept);
     log_.info("Sync done: " + std::to_string(s.written) + " written, " + std::to_string(s.unchanged) +
               " unchanged, " + std::to_string(s.deleted) + " deleted" +
               (s.protected_by_exclude ? ", " + std::to_string(s.protected_by_exclude) + " kept by excludes" : ""));

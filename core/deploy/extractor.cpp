@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <algorithm>
 #include <memory>
 #include <optional>
@@ -186,6 +187,7 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
       throw Error(origin + ": archive entry '" + raw + "' goes through the symlink '" + *link +
                   "' made earlier in the archive; refusing to extract");
     archive_entry_set_pathname(entry, (root / *rel).c_str());
+    std::string hardlink_to;  // relative
     if (const char* link = archive_entry_hardlink(entry)) {
       auto target = relative_name(link, origin);
       if (!target)
@@ -194,6 +196,7 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
         throw Error(origin + ": archive entry '" + raw + "' is a hard link through the symlink '" + *via +
                     "'; refusing to extract");
       archive_entry_set_hardlink(entry, (root / *target).c_str());
+      hardlink_to = *target;
       // A hard link to a symlink is another symlink.
       if (symlinks.count(*target)) symlinks.insert(*rel);
     }
@@ -201,6 +204,57 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
     // (a directory entry may keep the symlink in place).
     if (type == AE_IFLNK) symlinks.insert(*rel);
     const bool plain_file = type == AE_IFREG && !archive_entry_hardlink(entry);
+    // A folder dest holds with the same mode and mtime is not created here
+    // either (its changed files get plain parents; the sync goes by *kept).
+    if (type == AE_IFDIR && options.kept) {
+      struct stat have;
+      const std::string in_dest = (options.quick_check_dest / *rel).string();
+      auto same_owner = [&] {
+        return geteuid() != 0 || (have.st_uid == static_cast<uid_t>(archive_entry_uid(entry)) &&
+                                  have.st_gid == static_cast<gid_t>(archive_entry_gid(entry)));
+      };
+      if (lstat(in_dest.c_str(), &have) == 0 && S_ISDIR(have.st_mode) &&
+          (have.st_mode & 07777) == archive_entry_perm(entry) && have.st_mtim.tv_sec == archive_entry_mtime(entry) &&
+          same_owner()) {
+        (*options.kept)[*rel] = have;
+        ++stats.entries;
+        continue;
+      }
+    }
+    if (plain_file && options.kept && *rel != options.always_extract) {
+      struct stat have;
+      const std::string in_dest = (options.quick_check_dest / *rel).string();
+      if (lstat(in_dest.c_str(), &have) == 0 && S_ISREG(have.st_mode) &&
+          have.st_size == archive_entry_size(entry) && have.st_mtim.tv_sec == archive_entry_mtime(entry)) {
+        struct stat want {};
+        want.st_mode = S_IFREG | archive_entry_perm(entry);
+        want.st_uid = static_cast<uid_t>(archive_entry_uid(entry));
+        want.st_gid = static_cast<gid_t>(archive_entry_gid(entry));
+        want.st_size = archive_entry_size(entry);
+        want.st_mtim = {archive_entry_mtime(entry), archive_entry_mtime_nsec(entry)};
+        want.st_atim = want.st_mtim;
+        (*options.kept)[*rel] = want;
+        if (archive_read_data_skip(in.get()) != ARCHIVE_OK)
+          throw fail(in.get(), "reading '" + raw + "' (truncated or corrupt archive)");
+        ++stats.kept_files;
+        ++stats.entries;
+        continue;
+      }
+    }
+    // A hard link to a file dest kept: link dest's file, on the same filesystem.
+    if (options.kept && !hardlink_to.empty()) {
+      const std::string& target = hardlink_to;
+      if (options.kept->count(target)) {
+        const std::filesystem::path at = root / *rel;
+        std::error_code ec;
+        std::filesystem::create_directories(at.parent_path(), ec);
+        if (link((options.quick_check_dest / target).c_str(), at.c_str()) != 0)
+          throw Error(origin + ": archive entry '" + raw + "': cannot link " + (options.quick_check_dest / target).string() +
+                      ": " + std::strerror(errno));
+        ++stats.entries;
+        continue;
+      }
+    }
     const FileRecord incoming{static_cast<uint64_t>(std::max<la_int64_t>(0, archive_entry_size(entry))),
                               static_cast<unsigned>(archive_entry_perm(entry)), archive_entry_mtime(entry), ""};
     // A file that looks unchanged is read into memory and hashed first: if

@@ -14,6 +14,7 @@
 #include <functional>
 #include <string>
 #include <map>
+#include <sys/stat.h>
 #include <utility>
 
 #include "release/release_store.hpp"
@@ -30,6 +31,7 @@ struct ExtractStats {
   uint64_t bytes = 0;         // file contents written
   uint64_t linked_files = 0;  // unchanged files hard-linked from the previous release
   uint64_t linked_bytes = 0;
+  uint64_t kept_files = 0;    // unchanged in dest (quick check): not written at all
 };
 
 // Limits that stop decompression bombs, and what else is allowed.
@@ -49,6 +51,14 @@ struct ExtractOptions {
   // hard-linked from reuse_dir instead of written again.
   const std::map<std::string, FileRecord>* reuse = nullptr;
   std::filesystem::path reuse_dir;
+  // For the rsync strategy: a file dest already holds with the entry's size
+  // and mtime (rsync's quick check) is not written to the folder; it is
+  // listed in *kept with the entry's attributes, for the sync to apply. Only
+  // what changed is decompressed to disk. always_extract (exclude_from, which
+  // is read from the folder) is written regardless.
+  std::filesystem::path quick_check_dest;
+  std::map<std::string, struct stat>* kept = nullptr;
+  std::string always_extract;
 };
 
 // origin names the archive (its URL) in errors. dir must exist and be empty:

@@ -20,17 +20,20 @@ std::string errno_text(const std::string& what, const std::string& path) {
   return what + " " + path + ": " + std::strerror(errno);
 }
 
-std::map<std::string, struct stat> list_dir(const std::string& dir) {
+// Entries of dir with their lstat; a missing dir is empty when allowed (a
+// staged tree holds only what changed).
+std::map<std::string, struct stat> list_dir(const std::string& dir, bool may_be_missing = false) {
   std::map<std::string, struct stat> out;
   DIR* d = opendir(dir.c_str());
+  if (!d && may_be_missing && errno == ENOENT) return out;
   if (!d) throw Error(errno_text("cannot read directory", dir));
   while (struct dirent* e = readdir(d)) {
     if (!std::strcmp(e->d_name, ".") || !std::strcmp(e->d_name, "..")) continue;
     struct stat st;
-    std::string path = dir + "/" + e->d_name;
-    if (lstat(path.c_str(), &st) != 0) {
+    // Relative to the open folder: no walk of the whole path per entry.
+    if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
       closedir(d);
-      throw Error(errno_text("cannot stat", path));
+      throw Error(errno_text("cannot stat", dir + "/" + e->d_name));
     }
     out.emplace(e->d_name, st);
   }
@@ -59,27 +62,57 @@ void apply_attributes(const std::string& path, const struct stat& src, const str
 
 class Syncer {
  public:
-  Syncer(const ExcludeRules& rules, const SyncReporter& report) : rules_(rules), report_(report) {}
+  Syncer(const ExcludeRules& rules, const SyncReporter& report, const std::map<std::string, struct stat>* kept)
+      : rules_(rules), report_(report) {
+    if (kept)
+      for (const auto& [rel, st] : *kept) {
+        const size_t slash = rel.rfind('/');
+        kept_by_dir_[slash == std::string::npos ? "" : rel.substr(0, slash)].emplace(
+            slash == std::string::npos ? rel : rel.substr(slash + 1), st);
+      }
+  }
   SyncStats stats;
 
   void sync_dir(const std::string& from, const std::string& to, const std::string& rel) {
-    auto src = list_dir(from);
+    auto src = list_dir(from, !kept_by_dir_.empty());
     auto dst = list_dir(to);
+    const std::map<std::string, struct stat>* kept = nullptr;
+    if (auto k = kept_by_dir_.find(rel); k != kept_by_dir_.end()) {
+      kept = &k->second;
+      // A kept folder may be staged too, as a plain parent of changed files:
+      // the release's attributes are the kept ones.
+      for (const auto& [name, st] : *kept) src[name] = st;
+    }
     for (auto it = src.begin(); it != src.end();)
       it = rules_.excluded(join(rel, it->first), S_ISDIR(it->second.st_mode)) ? src.erase(it) : std::next(it);
 
     // Deletions first, as rsync --delete does per directory.
-    for (const auto& [name, st] : dst) {
-      auto s = src.find(name);
-      bool type_clash = s != src.end() && (S_ISDIR(s->second.st_mode) != S_ISDIR(st.st_mode));
-      if (s != src.end() && !type_clash) continue;
-      remove_path(to + "/" + name, join(rel, name), st);
+    for (auto it = dst.begin(); it != dst.end();) {
+      auto s = src.find(it->first);
+      bool type_clash = s != src.end() && (S_ISDIR(s->second.st_mode) != S_ISDIR(it->second.st_mode));
+      if (s != src.end() && !type_clash) {
+        ++it;
+        continue;
+      }
+      remove_path(to + "/" + it->first, join(rel, it->first), it->second);
+      it = dst.erase(it);
     }
     for (const auto& [name, st] : src) {
       const std::string from_path = from + "/" + name, to_path = to + "/" + name;
       const std::string rel_path = join(rel, name);
-      struct stat cur;
-      bool exists = lstat(to_path.c_str(), &cur) == 0;
+      // dst was listed just now; what is left of it is what exists.
+      auto d = dst.find(name);
+      const bool exists = d != dst.end();
+      struct stat cur = exists ? d->second : st;
+      if (kept && kept->count(name) && !S_ISDIR(st.st_mode)) {
+        // Not staged: dest's file passed the quick check during extraction,
+        // under the same lock; only its attributes may need setting.
+        if (!exists || !unchanged(st, cur, from_path, to_path))
+          throw Error(to_path + " changed while this deploy held dest's lock; deploy again");
+        apply_attributes(to_path, st, &cur);
+        ++stats.unchanged;
+        continue;
+      }
       if (S_ISDIR(st.st_mode)) {
         if (!exists && rules_.empty()) {
           move(from_path, to_path, rel_path + "/");  // a whole new subtree: one rename
@@ -89,8 +122,10 @@ class Syncer {
           if (mkdir(to_path.c_str(), 0700) != 0) throw Error(errno_text("cannot create directory", to_path));
           report("created", rel_path + "/");
         }
+        const uint64_t changes = stats.written + stats.deleted;
         sync_dir(from_path, to_path, rel_path);
-        apply_attributes(to_path, st, exists ? &cur : nullptr);
+        // Moves and deletions inside changed the folder's mtime: set it again.
+        apply_attributes(to_path, st, exists && changes == stats.written + stats.deleted ? &cur : nullptr);
       } else if (exists && unchanged(st, cur, from_path, to_path)) {
         apply_attributes(to_path, st, &cur);
         ++stats.unchanged;
@@ -143,12 +178,14 @@ class Syncer {
 
   const ExcludeRules& rules_;
   const SyncReporter& report_;
+  std::map<std::string, std::map<std::string, struct stat>> kept_by_dir_;
 };
 
 }  // namespace
 
 SyncStats sync_tree(const std::filesystem::path& from, const std::filesystem::path& to,
-                    const ExcludeRules& rules, const SyncReporter& report) {
+                    const ExcludeRules& rules, const SyncReporter& report,
+                    const std::map<std::string, struct stat>* kept) {
   struct stat root;
   if (lstat(from.c_str(), &root) != 0) throw Error(errno_text("cannot stat", from.string()));
   struct stat cur;
@@ -156,7 +193,7 @@ SyncStats sync_tree(const std::filesystem::path& from, const std::filesystem::pa
   if (exists && !S_ISDIR(cur.st_mode))
     throw Error("dest " + to.string() + " exists and is not a directory");
   if (!exists && mkdir(to.c_str(), 0700) != 0) throw Error(errno_text("cannot create dest", to.string()));
-  Syncer s(rules, report);
+  Syncer s(rules, report, kept);
   s.sync_dir(from.string(), to.string(), "");
   apply_attributes(to.string(), root, exists ? &cur : nullptr);
   return s.stats;

@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
+#include <sys/stat.h>
 #include <string>
 
 #include "deploy/exclude_rules.hpp"
@@ -28,8 +30,11 @@ struct SyncStats {
 // Called for each change when verbose; (action, relative path).
 using SyncReporter = std::function<void(const char* action, const std::string& path)>;
 
+// kept: files of the release the extractor did not write because dest holds
+// them unchanged (relative path → the attributes they should have).
 SyncStats sync_tree(const std::filesystem::path& from, const std::filesystem::path& to,
-                    const ExcludeRules& rules, const SyncReporter& report = nullptr);
+                    const ExcludeRules& rules, const SyncReporter& report = nullptr,
+                    const std::map<std::string, struct stat>* kept = nullptr);
 
 void move_tree(const std::filesystem::path& from, const std::filesystem::path& to);
 

@@ -1,4 +1,5 @@
 #include "deploy/extractor.hpp"
+#include "deploy/tree_sync.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -204,4 +205,42 @@ TEST_F(ExtractFixture, RefusesAFolderThatIsNotEmpty) {
   write_file(dir / "left-over", "x");
   std::string e = extract_error(make_tar({file_entry("a", "x")}), dir);
   EXPECT_NE(e.find("must be empty"), std::string::npos) << e;
+}
+
+// The rsync strategy's delta extraction: what dest holds unchanged is listed,
+// not written; the sync then applies attributes, moves the rest and deletes.
+TEST_F(ExtractFixture, UnchangedFilesInDestAreKeptNotWrittenAndTheSyncFinishesTheJob) {
+  const fs::path dest = tmp / "dest";
+  fs::create_directories(tmp / "first");
+  Entry same = file_entry("app/same.rb", "same content");
+  Entry changed = file_entry("app/changed.rb", "old");
+  extract_archive(reader_for(make_tar({dir_entry("app"), same, changed, file_entry("gone.txt", "bye")})), tmp / "first",
+                  "v1");
+  fs::rename(tmp / "first", dest);
+
+  Entry same_new_mode = same;
+  same_new_mode.mode = 0600;  // same size and mtime: kept, but its mode changes
+  Entry changed_new = file_entry("app/changed.rb", "new content");
+  Entry hard{Entry::hardlink, "app/alias.rb", "app/same.rb"};
+  std::map<std::string, struct stat> kept;
+  ExtractOptions o;
+  o.quick_check_dest = dest;
+  o.kept = &kept;
+  auto stats = extract_archive(reader_for(make_tar({dir_entry("app"), same_new_mode, changed_new, hard})), dir, "v2", o);
+  EXPECT_EQ(stats.kept_files, 1u);
+  EXPECT_TRUE(kept.count("app/same.rb"));
+  EXPECT_TRUE(kept.count("app")) << "an unchanged folder is not created either";
+  EXPECT_FALSE(fs::exists(dir / "app/same.rb")) << "not written";
+  EXPECT_EQ(read_file(dir / "app/changed.rb"), "new content");
+  EXPECT_TRUE(fs::exists(dir / "app/alias.rb")) << "a hard link to a kept file links dest's file";
+
+  ExcludeRules none;
+  auto s = sync_tree(dir, dest, none, nullptr, &kept);
+  EXPECT_EQ(read_file(dest / "app/same.rb"), "same content");
+  EXPECT_EQ(read_file(dest / "app/changed.rb"), "new content");
+  EXPECT_EQ(read_file(dest / "app/alias.rb"), "same content");
+  EXPECT_FALSE(fs::exists(dest / "gone.txt"));
+  EXPECT_EQ(fs::status(dest / "app/same.rb").permissions() & fs::perms::mask, fs::perms(0600));
+  EXPECT_EQ(s.unchanged, 1u);
+  EXPECT_EQ(s.deleted, 1u);
 }
