@@ -17,6 +17,7 @@
 #include "deploy/deploy_log.hpp"
 #include "deploy/extractor.hpp"
 #include "deploy/hasher.hpp"
+#include "deploy/igzip_reader.hpp"
 #include "deploy/hook_phase.hpp"
 #include "deploy/tree_sync.hpp"
 #include "release/deploy_journal.hpp"
@@ -405,7 +406,7 @@ class Deploy {
         pipe.close_write(fetch_error);
       }
     });
-    ChunkReader reader = [&]() -> std::pair<const void*, size_t> {
+    ChunkReader raw = [&]() -> std::pair<const void*, size_t> {
       const auto& chunk = pipe.pop();
       if (chunk.empty()) {
         if (auto err = pipe.error()) throw Error(*err);
@@ -415,11 +416,28 @@ class Deploy {
     };
     std::string extract_error;
     ExtractStats stats;
+    std::unique_ptr<IgzipReader> igzip;
     try {
+      // The first chunk decides: gzip goes through igzip on its own thread.
+      auto first = raw();
+      bool first_taken = false;
+      ChunkReader compressed = [&]() -> std::pair<const void*, size_t> {
+        if (!first_taken) {
+          first_taken = true;
+          if (first.second) return first;
+        }
+        return raw();
+      };
+      ChunkReader reader = compressed;
+      if (igzip_available() && looks_like_gzip(first.first, first.second)) {
+        igzip = std::make_unique<IgzipReader>(compressed, src, options_.max_compression_ratio);
+        reader = [&] { return igzip->next(); };
+      }
       stats = extract_archive(reader, staging, src, extract_options);
     } catch (const std::exception& e) {
       extract_error = e.what();
     }
+    if (igzip) igzip->stop();  // before the drain below: one consumer of the pipe at a time
     // Read to the end either way: the digest must cover every byte, and a
     // corrupt download should be reported as a checksum mismatch.
     while (fetch_error.empty() && !pipe.pop().empty()) {

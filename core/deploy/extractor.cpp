@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <unordered_set>
 #include <vector>
 
 #include "deploy/hasher.hpp"
@@ -139,6 +140,7 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
   };
   std::optional<time_t> root_mtime;
   std::set<std::string> symlinks;  // relative paths of the symlinks extracted so far
+  std::unordered_set<std::string> absent_dirs;  // folders of the archive dest does not have
   auto through_symlink = [&](const std::string& rel) -> const std::string* {
     if (symlinks.empty()) return nullptr;
     for (size_t slash = rel.find('/'); slash != std::string::npos; slash = rel.find('/', slash + 1)) {
@@ -206,14 +208,20 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
     const bool plain_file = type == AE_IFREG && !archive_entry_hardlink(entry);
     // A folder dest holds with the same mode and mtime is not created here
     // either (its changed files get plain parents; the sync goes by *kept).
-    if (type == AE_IFDIR && options.kept) {
+    // Under a folder dest lacks, nothing can be unchanged: no lookups there.
+    const size_t slash = rel->rfind('/');
+    const bool parent_absent = slash != std::string::npos && absent_dirs.count(rel->substr(0, slash));
+    if (type == AE_IFDIR && options.kept && parent_absent) absent_dirs.insert(*rel);
+    if (type == AE_IFDIR && options.kept && !parent_absent) {
       struct stat have;
       const std::string in_dest = (options.quick_check_dest / *rel).string();
       auto same_owner = [&] {
         return geteuid() != 0 || (have.st_uid == static_cast<uid_t>(archive_entry_uid(entry)) &&
                                   have.st_gid == static_cast<gid_t>(archive_entry_gid(entry)));
       };
-      if (lstat(in_dest.c_str(), &have) == 0 && S_ISDIR(have.st_mode) &&
+      const int found = lstat(in_dest.c_str(), &have);
+      if (found != 0 && errno == ENOENT) absent_dirs.insert(*rel);
+      if (found == 0 && S_ISDIR(have.st_mode) &&
           (have.st_mode & 07777) == archive_entry_perm(entry) && have.st_mtim.tv_sec == archive_entry_mtime(entry) &&
           same_owner()) {
         (*options.kept)[*rel] = have;
@@ -221,7 +229,7 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
         continue;
       }
     }
-    if (plain_file && options.kept && *rel != options.always_extract) {
+    if (plain_file && options.kept && !parent_absent && *rel != options.always_extract) {
       struct stat have;
       const std::string in_dest = (options.quick_check_dest / *rel).string();
       if (lstat(in_dest.c_str(), &have) == 0 && S_ISREG(have.st_mode) &&

@@ -9,6 +9,9 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <set>
+#include <unordered_map>
+#include <vector>
 #include <system_error>
 
 #include "util/error.hpp"
@@ -64,11 +67,11 @@ class Syncer {
  public:
   Syncer(const ExcludeRules& rules, const SyncReporter& report, const std::map<std::string, struct stat>* kept)
       : rules_(rules), report_(report) {
+    // An index by folder, pointing into *kept (a Rails tree keeps 40k entries).
     if (kept)
-      for (const auto& [rel, st] : *kept) {
-        const size_t slash = rel.rfind('/');
-        kept_by_dir_[slash == std::string::npos ? "" : rel.substr(0, slash)].emplace(
-            slash == std::string::npos ? rel : rel.substr(slash + 1), st);
+      for (const auto& entry : *kept) {
+        const size_t slash = entry.first.rfind('/');
+        kept_by_dir_[slash == std::string::npos ? "" : entry.first.substr(0, slash)].push_back(&entry);
       }
   }
   SyncStats stats;
@@ -76,12 +79,16 @@ class Syncer {
   void sync_dir(const std::string& from, const std::string& to, const std::string& rel) {
     auto src = list_dir(from, !kept_by_dir_.empty());
     auto dst = list_dir(to);
-    const std::map<std::string, struct stat>* kept = nullptr;
+    std::set<std::string> kept;
     if (auto k = kept_by_dir_.find(rel); k != kept_by_dir_.end()) {
-      kept = &k->second;
       // A kept folder may be staged too, as a plain parent of changed files:
       // the release's attributes are the kept ones.
-      for (const auto& [name, st] : *kept) src[name] = st;
+      for (const auto* entry : k->second) {
+        const size_t slash = entry->first.rfind('/');
+        std::string name = slash == std::string::npos ? entry->first : entry->first.substr(slash + 1);
+        src[name] = entry->second;
+        kept.insert(std::move(name));
+      }
     }
     for (auto it = src.begin(); it != src.end();)
       it = rules_.excluded(join(rel, it->first), S_ISDIR(it->second.st_mode)) ? src.erase(it) : std::next(it);
@@ -104,7 +111,7 @@ class Syncer {
       auto d = dst.find(name);
       const bool exists = d != dst.end();
       struct stat cur = exists ? d->second : st;
-      if (kept && kept->count(name) && !S_ISDIR(st.st_mode)) {
+      if (kept.count(name) && !S_ISDIR(st.st_mode)) {
         // Not staged: dest's file passed the quick check during extraction,
         // under the same lock; only its attributes may need setting.
         if (!exists || !unchanged(st, cur, from_path, to_path))
@@ -178,7 +185,7 @@ class Syncer {
 
   const ExcludeRules& rules_;
   const SyncReporter& report_;
-  std::map<std::string, std::map<std::string, struct stat>> kept_by_dir_;
+  std::unordered_map<std::string, std::vector<const std::pair<const std::string, struct stat>*>> kept_by_dir_;
 };
 
 }  // namespace
