@@ -9,7 +9,13 @@ bool BytePipe::push(const void* data, size_t len) {
   cv_.wait(lock, [&] { return read_closed_ || queued_ < capacity_; });
   if (read_closed_) return false;
   const char* p = static_cast<const char*>(data);
-  chunks_.emplace_back(p, p + len);
+  // Small writes (libcurl hands over 16 KiB at a time) join the last queued
+  // chunk, so the reader wakes and libarchive is called per 256 KiB, not per
+  // network read.
+  if (!chunks_.empty() && chunks_.back().size() + len <= kCoalesceBytes)
+    chunks_.back().insert(chunks_.back().end(), p, p + len);
+  else
+    chunks_.emplace_back(p, p + len);
   queued_ += len;
   cv_.notify_all();
   return true;

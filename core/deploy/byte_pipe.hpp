@@ -32,6 +32,7 @@ class BytePipe {
   void close_read();
 
  private:
+  static constexpr size_t kCoalesceBytes = 256 << 10;
   size_t capacity_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
