@@ -50,17 +50,19 @@ void IgzipReader::run() {
     uint64_t in_total = 0, out_total = 0;
     std::pair<const void*, size_t> in{nullptr, 0};
     bool input_done = false, members_done = false;
-    while (!members_done) {
-      if (state->avail_in == 0 && !input_done) {
-        in = source_();
-        if (!in.second) {
-          input_done = true;
-        } else {
-          state->next_in = static_cast<uint8_t*>(const_cast<void*>(in.first));
-          state->avail_in = static_cast<uint32_t>(in.second);
-          in_total += in.second;
-        }
+    auto refill = [&] {
+      if (state->avail_in != 0 || input_done) return;
+      in = source_();
+      if (!in.second) {
+        input_done = true;
+        return;
       }
+      state->next_in = static_cast<uint8_t*>(const_cast<void*>(in.first));
+      state->avail_in = static_cast<uint32_t>(in.second);
+      in_total += in.second;
+    };
+    while (!members_done) {
+      refill();
       state->next_out = out.data();
       state->avail_out = static_cast<uint32_t>(out.size());
       const int rc = isal_inflate(state.get());
@@ -77,16 +79,7 @@ void IgzipReader::run() {
       if (state->block_state == ISAL_BLOCK_FINISH) {
         // Another gzip member may follow (concatenated .gz files); anything
         // else after the last member is ignored, as gzip -d does.
-        if (state->avail_in == 0 && !input_done) {
-          in = source_();
-          if (!in.second) {
-            input_done = true;
-          } else {
-            state->next_in = static_cast<uint8_t*>(const_cast<void*>(in.first));
-            state->avail_in = static_cast<uint32_t>(in.second);
-            in_total += in.second;
-          }
-        }
+        refill();
         if (state->avail_in >= 2 && looks_like_gzip(state->next_in, state->avail_in)) {
           uint8_t* next_in = state->next_in;
           const uint32_t avail_in = state->avail_in;

@@ -168,14 +168,6 @@ class S3rver : public ::testing::Test {
     c.get(parse_s3_url(url), offset, "", sink);
     return got;
   }
-  static std::string error_of(const std::function<void()>& f) {
-    try {
-      f();
-    } catch (const std::exception& e) {
-      return e.what();
-    }
-    return "";
-  }
   static S3rverServer* server_;
 };
 S3rverServer* S3rver::server_ = nullptr;

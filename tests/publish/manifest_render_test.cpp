@@ -5,9 +5,11 @@
 #include "config/desired_pointer.hpp"
 #include "publish/manifest_render.hpp"
 #include "publish/release_project.hpp"
+#include "test_support.hpp"
 #include "util/error.hpp"
 
 using namespace haul;
+using haul::test::error_of;
 
 namespace {
 
@@ -27,15 +29,6 @@ worker:
   pre: []
   post: [echo restart worker]
 )";
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
 
 }  // namespace
 

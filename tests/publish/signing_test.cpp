@@ -13,15 +13,6 @@ namespace {
 const std::string kManifest = "src: file:///a.tgz\nchecksum: " + std::string(64, 'a') + "\ndest: /srv/a\n";
 const std::string kUrl = "s3://b/manifest_web_production.yml";
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
-
 TrustedKeys trust(const TempDir& tmp, const std::vector<const Ed25519Key*>& keys) {
   std::vector<std::string> paths;
   for (size_t i = 0; i < keys.size(); ++i) {

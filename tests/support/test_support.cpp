@@ -430,6 +430,15 @@ std::map<std::string, std::string> S3rverServer::aws_env() const {
           {"AWS_REGION", "us-east-1"}, {"AWS_EC2_METADATA_DISABLED", "true"}};
 }
 
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
 size_t count_lines(const fs::path& path) {
   if (!fs::exists(path)) return 0;
   std::string s = read_file(path);

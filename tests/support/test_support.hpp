@@ -159,6 +159,9 @@ class S3rverServer {
   std::unique_ptr<BackgroundProcess> process_;
 };
 
+// The message of what f throws; "" when it does not throw.
+std::string error_of(const std::function<void()>& f);
+
 // Counts lines of a file (0 when it does not exist).
 size_t count_lines(const fs::path& path);
 bool file_contains(const fs::path& path, const std::string& needle);
