@@ -45,7 +45,9 @@ class PipelineRunner {
       try {
         ReconcileDecision d = reconciler_->check(stop_);
         errors = 0;
-        if (d.kind == ReconcileDecision::deploy) {
+        if (d.kind == ReconcileDecision::deploy && queued_or_running(d.request.expected_manifest_sha256)) {
+          spdlog::debug("[{}] desired release {}: its deploy is already queued or running", p_.name, d.pointer.release);
+        } else if (d.kind == ReconcileDecision::deploy) {
           spdlog::info("[{}] desired release: {}; deploying", p_.name, d.why);
           Pending pending;
           pending.event.name = "desired";
@@ -114,7 +116,15 @@ class PipelineRunner {
         cv_.wait(lock, [&] { return pending_ || (trigger_done_ && !keeps_running()) || stop_.raised(); });
         if (!pending_ || stop_.raised()) return;
         next.swap(pending_);
+        running_sha_ = next->expected_manifest_sha256;
       }
+      struct RunningDone {  // however this iteration ends
+        PipelineRunner* r;
+        ~RunningDone() {
+          std::lock_guard<std::mutex> lock(r->mu_);
+          r->running_sha_.clear();
+        }
+      } running_done{this};
       const TriggerEvent* ev = &next->event;
       std::string url = trim_payload(ev->payload);
       if (url.empty()) {
@@ -133,6 +143,7 @@ class PipelineRunner {
       DeployRequest request{url, ev->id, ev->ltime, next->expected_manifest_sha256};
       DeployResult r = engine.run(request, stop_);
       if (reconciler_ && !next->expected_manifest_sha256.empty()) reconciler_->deployed(next->expected_manifest_sha256, r.ok);
+
       if (p_.applied) {
         try {
           p_.applied->record({ev->id, ev->ltime, url, r.manifest_sha256, r.ok ? "success" : "failure", r.error,
@@ -182,6 +193,13 @@ class PipelineRunner {
     return d;
   }
 
+  // A deploy slower than the interval must not be queued again behind itself.
+  bool queued_or_running(const std::string& manifest_sha256) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return running_sha_ == manifest_sha256 ||
+           (pending_ && pending_->expected_manifest_sha256 == manifest_sha256);
+  }
+
   // label: how to name a non-event in the log ("" for a trigger's event).
   void offer(Pending next, const std::string& label) {
     const std::string what = label.empty() ? "event " + describe(next.event) : label;
@@ -206,6 +224,7 @@ class PipelineRunner {
   std::condition_variable cv_;
   std::optional<Pending> pending_;
   std::string pending_label_;
+  std::string running_sha_;  // expected manifest sha256 of the running deploy, if a desired one
   std::unique_ptr<Reconciler> reconciler_;
   bool trigger_done_ = false;
   AgentSummary summary_;

@@ -416,11 +416,13 @@ class Deploy {
     };
     std::string extract_error;
     ExtractStats stats;
+    // Declared out here: the igzip thread reads them until stop() below.
+    std::pair<const void*, size_t> first{nullptr, 0};
+    bool first_taken = false;
     std::unique_ptr<IgzipReader> igzip;
     try {
       // The first chunk decides: gzip goes through igzip on its own thread.
-      auto first = raw();
-      bool first_taken = false;
+      first = raw();
       ChunkReader compressed = [&]() -> std::pair<const void*, size_t> {
         if (!first_taken) {
           first_taken = true;

@@ -38,7 +38,7 @@ class Desired : public ::testing::Test {
 
   // Packs and publishes a release of one index.html; returns the manifest URL.
   std::string publish(const std::string& release, const std::string& created_at, const std::string& strategy = "rsync",
-                      const std::string& key = "release") {
+                      const std::string& key = "release", const std::string& hooks_file = "") {
     // Each release a different length: rsync's quick check (size + mtime,
     // one-second tar mtimes) would keep a same-size file packed in the same second.
     write_file(tmp / "src" / release / "index.html", release + "\n" + std::string(++publishes, '+'));
@@ -47,7 +47,8 @@ class Desired : public ::testing::Test {
     EXPECT_EQ(p.exit_code, 0) << p.err;
     auto r = run_process({haul_binary().string(), "publish", art.string(), "--to", file_url(store), "--role", "web",
                           "--stage", "prod", "--dest", dest.string(), "--sync-strategy", strategy, "--release", release,
-                          "--created-at", created_at, "--sign", (tmp / (key + ".key")).string()});
+                          "--created-at", created_at, "--sign", (tmp / (key + ".key")).string(),
+                          "--hooks", hooks_file.empty() ? "/dev/null" : hooks_file});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return file_url(store / "manifest_web_prod.yml");
   }
@@ -103,6 +104,22 @@ TEST_F(Desired, UnchangedPointerCausesNoRedeployOverManyIntervals) {
   ASSERT_TRUE(wait_until([&] { return fs::exists(dest / "index.html") && current() == "r1"; })) << read_file(log());
   // Let the check run many times more.
   ASSERT_TRUE(wait_until([&] { return occurrences(log(), "runs the desired release r1") >= 10; }, std::chrono::seconds(30)))
+      << read_file(log());
+  EXPECT_EQ(occurrences(log(), "Deploy manifest succeeded."), 1u) << read_file(log());
+}
+
+TEST_F(Desired, ADeploySlowerThanTheIntervalIsNotQueuedAgain) {
+  // The deploy's pre command waits for a gate the test opens.
+  const fs::path gate = tmp / "gate";
+  write_file(tmp / "hooks.yml", "default:\n  pre: ['while [ ! -e " + gate.string() + " ]; do sleep 0.05; done']\n");
+  publish("r1", "2026-11-01T00:00:00Z", "rsync", "release", (tmp / "hooks.yml").string());
+  write_config("200ms");
+  start_agent();
+  ASSERT_TRUE(wait_until([&] { return occurrences(log(), "its deploy is already queued or running") >= 3; },
+                         std::chrono::seconds(30)))
+      << read_file(log());
+  write_file(gate, "");
+  ASSERT_TRUE(wait_until([&] { return occurrences(log(), "runs the desired release r1") >= 3; }, std::chrono::seconds(30)))
       << read_file(log());
   EXPECT_EQ(occurrences(log(), "Deploy manifest succeeded."), 1u) << read_file(log());
 }
