@@ -31,6 +31,8 @@ class PipelineRunner {
                                                  p_.reconcile_interval);
   }
 
+  // A pipeline that reconciles keeps running after its trigger ends (the
+  // stdin handler's one event).
   bool reconciles() const { return reconciler_ != nullptr; }
 
   // At start-up, then every reconcile_interval ±20% (so a fleet spreads its
@@ -103,17 +105,13 @@ class PipelineRunner {
     cv_.notify_all();
   }
 
-  // A trigger that ends (the stdin handler) ends the pipeline, unless the
-  // desired-release check keeps it alive.
-  bool keeps_running() const { return reconciler_ != nullptr; }
-
   void deploy_loop() {
     DeployEngine engine(p_.name, p_.sources, p_.hook_ptrs(), p_.deploy);
     while (true) {
       std::optional<Pending> next;
       {
         std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [&] { return pending_ || (trigger_done_ && !keeps_running()) || stop_.raised(); });
+        cv_.wait(lock, [&] { return pending_ || (trigger_done_ && !reconciles()) || stop_.raised(); });
         if (!pending_ || stop_.raised()) return;
         next.swap(pending_);
         running_sha_ = next->expected_manifest_sha256;

@@ -42,11 +42,10 @@ ReconcileDecision Reconciler::check(StopSignal& stop) {
   }
   if (dest.empty()) {
     const std::string text = fetch_text(sources_, p.manifest_url, policy_, stop, log);
-    Hasher h("sha256");
-    h.update(text.data(), text.size());
-    if (h.hex_digest() != p.manifest_sha256)
-      throw Error(url_ + " names " + p.manifest_url + " with sha256 " + p.manifest_sha256 + ", but it has " +
-                  h.hex_digest() + " (written since the pointer, or altered); checking again later");
+    const std::string sum = sha256_hex(text);
+    if (sum != p.manifest_sha256)
+      throw Error(url_ + " names " + p.manifest_url + " with sha256 " + p.manifest_sha256 + ", but it has " + sum +
+                  " (written since the pointer, or altered); checking again later");
     dest = parse_manifest(text, p.manifest_url).dest;
     if (dest.empty()) throw Error(p.manifest_url + ": has no dest, so there is no release to reconcile");
     std::lock_guard<std::mutex> lock(mu_);

@@ -71,9 +71,7 @@ class Deploy {
       FetchPolicy policy = fetch_policy();
       policy.timeout = std::chrono::milliseconds(0);  // --timeout is stretcher's limit for src
       const std::string text = fetch_text(sources_, request_.manifest_url, policy, stop_, log_);
-      Hasher manifest_hash("sha256");
-      manifest_hash.update(text.data(), text.size());
-      result.manifest_sha256 = manifest_hash.hex_digest();
+      result.manifest_sha256 = sha256_hex(text);
       if (!request_.expected_manifest_sha256.empty() && request_.expected_manifest_sha256 != result.manifest_sha256)
         throw Error(request_.manifest_url + ": sha256 " + result.manifest_sha256 + ", but the desired-release pointer says " +
                     request_.expected_manifest_sha256 +

@@ -92,11 +92,6 @@ bool link_stays_inside(const std::string& entry, const std::string& target) {
 // them in memory to compare.
 constexpr uint64_t kMaxReuseBytes = 64ull << 20;
 
-std::string sha256_of(const void* data, size_t len) {
-  Hasher h("sha256");
-  h.update(data, len);
-  return h.hex_digest();
-}
 
 }  // namespace
 
@@ -279,7 +274,7 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
       la_ssize_t got = archive_read_data(in.get(), data.data(), data.size());
       if (got != static_cast<la_ssize_t>(data.size()))
         throw fail(in.get(), "reading '" + raw + "' (truncated or corrupt archive)");
-      const std::string sum = sha256_of(data.data(), data.size());
+      const std::string sum = sha256_hex(data.data(), data.size());
       if (options.record) (*options.record)[*rel] = {incoming.size, incoming.mode, incoming.mtime, sum};
       const std::filesystem::path target = root / *rel;
       if (sum == candidate->sha256) {

@@ -29,4 +29,10 @@ std::string Hasher::hex_digest() {
   return out;
 }
 
+std::string sha256_hex(const void* data, size_t len) {
+  Hasher h("sha256");
+  h.update(data, len);
+  return h.hex_digest();
+}
+
 }  // namespace haul

@@ -22,4 +22,8 @@ class Hasher {
   EVP_MD_CTX* ctx_;
 };
 
+// SHA-256 of a buffer in lower-case hex (manifests, pointers, small files).
+std::string sha256_hex(const void* data, size_t len);
+inline std::string sha256_hex(const std::string& bytes) { return sha256_hex(bytes.data(), bytes.size()); }
+
 }  // namespace haul

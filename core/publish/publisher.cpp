@@ -37,12 +37,6 @@ std::string sha256_of_file(const fs::path& path, uint64_t& size) {
   return h.hex_digest();
 }
 
-std::string sha256_of(const std::string& bytes) {
-  Hasher h("sha256");
-  h.update(bytes.data(), bytes.size());
-  return h.hex_digest();
-}
-
 void write_text(const fs::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << text;
@@ -128,7 +122,7 @@ PublishResult publish_release(const PublishRequest& req, const SourceSet& source
       m.role = role;
       m.stage = stage;
       m.url = join_url(manifest_prefix, manifest_name(role, stage));
-      m.sha256 = sha256_of(text);
+      m.sha256 = sha256_hex(text);
       const fs::path file = scratch.path() / manifest_name(role, stage);
       write_text(file, text);
       if (req.sign_key) {
