@@ -17,7 +17,7 @@
 #include "deploy/deploy_log.hpp"
 #include "deploy/extractor.hpp"
 #include "deploy/hasher.hpp"
-#include "deploy/igzip_reader.hpp"
+#include "deploy/decompress_thread.hpp"
 #include "deploy/hook_phase.hpp"
 #include "deploy/tree_sync.hpp"
 #include "release/deploy_journal.hpp"
@@ -414,12 +414,12 @@ class Deploy {
     };
     std::string extract_error;
     ExtractStats stats;
-    // Declared out here: the igzip thread reads them until stop() below.
+    // Declared out here: the decompression thread reads them until stop() below.
     std::pair<const void*, size_t> first{nullptr, 0};
     bool first_taken = false;
-    std::unique_ptr<IgzipReader> igzip;
+    std::unique_ptr<DecompressThread> decompress;
     try {
-      // The first chunk decides: gzip goes through igzip on its own thread.
+      // The first chunk decides: gzip and zstd decompress on their own thread.
       first = raw();
       ChunkReader compressed = [&]() -> std::pair<const void*, size_t> {
         if (!first_taken) {
@@ -429,15 +429,15 @@ class Deploy {
         return raw();
       };
       ChunkReader reader = compressed;
-      if (igzip_available() && looks_like_gzip(first.first, first.second)) {
-        igzip = std::make_unique<IgzipReader>(compressed, src, options_.max_compression_ratio);
-        reader = [&] { return igzip->next(); };
+      if (const Codec codec = threaded_codec_for(first.first, first.second); codec != Codec::none) {
+        decompress = std::make_unique<DecompressThread>(codec, compressed, src, options_.max_compression_ratio);
+        reader = [&] { return decompress->next(); };
       }
       stats = extract_archive(reader, staging, src, extract_options);
     } catch (const std::exception& e) {
       extract_error = e.what();
     }
-    if (igzip) igzip->stop();  // before the drain below: one consumer of the pipe at a time
+    if (decompress) decompress->stop();  // before the drain below: one consumer of the pipe at a time
     // Read to the end either way: the digest must cover every byte, and a
     // corrupt download should be reported as a checksum mismatch.
     while (fetch_error.empty() && !pipe.pop().empty()) {
