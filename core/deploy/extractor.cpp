@@ -15,6 +15,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include "deploy/dir_cursor.hpp"
+#include "deploy/disk_writer.hpp"
 #include "deploy/hasher.hpp"
 #include "util/error.hpp"
 #include "util/units.hpp"
@@ -99,8 +101,8 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
                              const std::string& origin, const ExtractOptions& options) {
   // The folder is fresh and empty, so the only symlinks under it are the ones
   // this archive makes: tracking those (below) refuses a write through a
-  // symlink without libarchive's SECURE_SYMLINKS, which opens and stats every
-  // component of every entry's path (600k syscalls for a Rails tree).
+  // symlink with a message naming it (the writer's descriptors never follow
+  // one either) without stat'ing every component of every path.
   const std::filesystem::path root = std::filesystem::canonical(dir);
   if (std::filesystem::directory_iterator(root) != std::filesystem::directory_iterator())
     throw Error("cannot extract " + origin + " into " + root.string() + ": the folder must be empty");
@@ -108,11 +110,15 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
   archive_read_support_filter_all(in.get());
   archive_read_support_format_tar(in.get());
   archive_read_support_format_gnutar(in.get());
-  ArchivePtr out(archive_write_disk_new(), archive_write_free);
-  int flags = ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_SECURE_NODOTDOT;
-  if (geteuid() == 0) flags |= ARCHIVE_EXTRACT_OWNER;  // as tar and rsync -a do for root
-  archive_write_disk_set_options(out.get(), flags);
-  archive_write_disk_set_standard_lookup(out.get());
+  DiskWriter writer(root, origin);
+  // dest's folders, for the quick check: never created, never followed.
+  std::optional<DirCursor> dest_dirs;
+  if (options.kept) dest_dirs.emplace(options.quick_check_dest, /*create_missing=*/false);
+  auto stat_in_dest = [&](const std::string& rel, struct stat& st) {
+    auto [folder, name] = DirCursor::split(rel);
+    const int fd = dest_dirs->at(folder);
+    return fd >= 0 && fstatat(fd, std::string(name).c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+  };
 
   ReadState state{&read, {}};
   auto fail = [&](struct archive* a, const std::string& what) {
@@ -170,20 +176,25 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
       if (type == AE_IFDIR) root_mtime = archive_entry_mtime(entry);
       continue;
     }
-    if (type == AE_IFLNK) {
-      const char* target = archive_entry_symlink(entry);
-      if (!target || !link_stays_inside(*rel, target))
-        throw Error(origin + ": archive entry '" + raw + "' is a symlink to '" + (target ? target : "") +
-                    "', outside the release; refusing to extract");
-    }
-    if ((archive_entry_perm(entry) & 06000) && type == AE_IFREG && !options.limits.allow_setuid) {
-      archive_entry_set_perm(entry, archive_entry_perm(entry) & ~06000u);
+    const char* symlink_target = type == AE_IFLNK ? archive_entry_symlink(entry) : nullptr;
+    if (type == AE_IFLNK && (!symlink_target || !link_stays_inside(*rel, symlink_target)))
+      throw Error(origin + ": archive entry '" + raw + "' is a symlink to '" + (symlink_target ? symlink_target : "") +
+                  "', outside the release; refusing to extract");
+    EntryAttrs attrs;
+    attrs.perm = archive_entry_perm(entry);
+    if ((attrs.perm & 06000) && type == AE_IFREG && !options.limits.allow_setuid) {
+      attrs.perm &= ~06000u;
       ++stats.dropped_setuid;
     }
+    attrs.uid = writer.resolve_uid(archive_entry_uname(entry), static_cast<uid_t>(archive_entry_uid(entry)));
+    attrs.gid = writer.resolve_gid(archive_entry_gname(entry), static_cast<gid_t>(archive_entry_gid(entry)));
+    attrs.mtime = {archive_entry_mtime(entry), archive_entry_mtime_nsec(entry)};
+    attrs.atime = archive_entry_atime_is_set(entry)
+                      ? timespec{archive_entry_atime(entry), archive_entry_atime_nsec(entry)}
+                      : attrs.mtime;
     if (const std::string* link = through_symlink(*rel))
       throw Error(origin + ": archive entry '" + raw + "' goes through the symlink '" + *link +
                   "' made earlier in the archive; refusing to extract");
-    archive_entry_set_pathname(entry, (root / *rel).c_str());
     std::string hardlink_to;  // relative
     if (const char* link = archive_entry_hardlink(entry)) {
       auto target = relative_name(link, origin);
@@ -192,7 +203,6 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
       if (const std::string* via = through_symlink(*target))
         throw Error(origin + ": archive entry '" + raw + "' is a hard link through the symlink '" + *via +
                     "'; refusing to extract");
-      archive_entry_set_hardlink(entry, (root / *target).c_str());
       hardlink_to = *target;
       // A hard link to a symlink is another symlink.
       if (symlinks.count(*target)) symlinks.insert(*rel);
@@ -200,7 +210,7 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
     // A path once a symlink stays blocked, even if a later entry replaces it
     // (a directory entry may keep the symlink in place).
     if (type == AE_IFLNK) symlinks.insert(*rel);
-    const bool plain_file = type == AE_IFREG && !archive_entry_hardlink(entry);
+    const bool plain_file = type == AE_IFREG && hardlink_to.empty();
     // A folder dest holds with the same mode and mtime is not created here
     // either (its changed files get plain parents; the sync goes by *kept).
     // Under a folder dest lacks, nothing can be unchanged: no lookups there.
@@ -209,16 +219,11 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
     if (type == AE_IFDIR && options.kept && parent_absent) absent_dirs.insert(*rel);
     if (type == AE_IFDIR && options.kept && !parent_absent) {
       struct stat have;
-      const std::string in_dest = (options.quick_check_dest / *rel).string();
-      auto same_owner = [&] {
-        return geteuid() != 0 || (have.st_uid == static_cast<uid_t>(archive_entry_uid(entry)) &&
-                                  have.st_gid == static_cast<gid_t>(archive_entry_gid(entry)));
-      };
-      const int found = lstat(in_dest.c_str(), &have);
-      if (found != 0 && errno == ENOENT) absent_dirs.insert(*rel);
-      if (found == 0 && S_ISDIR(have.st_mode) &&
-          (have.st_mode & 07777) == archive_entry_perm(entry) && have.st_mtim.tv_sec == archive_entry_mtime(entry) &&
-          same_owner()) {
+      const bool found = stat_in_dest(*rel, have);
+      if (!found && errno == ENOENT) absent_dirs.insert(*rel);
+      if (found && S_ISDIR(have.st_mode) && (have.st_mode & 07777) == attrs.perm &&
+          have.st_mtim.tv_sec == attrs.mtime.tv_sec &&
+          (!writer.applies_owner() || (have.st_uid == attrs.uid && have.st_gid == attrs.gid))) {
         (*options.kept)[*rel] = have;
         ++stats.entries;
         continue;
@@ -226,16 +231,15 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
     }
     if (plain_file && options.kept && !parent_absent && *rel != options.always_extract) {
       struct stat have;
-      const std::string in_dest = (options.quick_check_dest / *rel).string();
-      if (lstat(in_dest.c_str(), &have) == 0 && S_ISREG(have.st_mode) &&
-          have.st_size == archive_entry_size(entry) && have.st_mtim.tv_sec == archive_entry_mtime(entry)) {
+      if (stat_in_dest(*rel, have) && S_ISREG(have.st_mode) && have.st_size == archive_entry_size(entry) &&
+          have.st_mtim.tv_sec == attrs.mtime.tv_sec) {
         struct stat want {};
-        want.st_mode = S_IFREG | archive_entry_perm(entry);
-        want.st_uid = static_cast<uid_t>(archive_entry_uid(entry));
-        want.st_gid = static_cast<gid_t>(archive_entry_gid(entry));
+        want.st_mode = S_IFREG | attrs.perm;
+        want.st_uid = attrs.uid;
+        want.st_gid = attrs.gid;
         want.st_size = archive_entry_size(entry);
-        want.st_mtim = {archive_entry_mtime(entry), archive_entry_mtime_nsec(entry)};
-        want.st_atim = want.st_mtim;
+        want.st_mtim = attrs.mtime;
+        want.st_atim = attrs.atime;
         (*options.kept)[*rel] = want;
         if (archive_read_data_skip(in.get()) != ARCHIVE_OK)
           throw fail(in.get(), "reading '" + raw + "' (truncated or corrupt archive)");
@@ -244,26 +248,31 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
         continue;
       }
     }
-    // A hard link to a file dest kept: link dest's file, on the same filesystem.
-    if (options.kept && !hardlink_to.empty()) {
-      const std::string& target = hardlink_to;
-      if (options.kept->count(target)) {
-        const std::filesystem::path at = root / *rel;
-        std::error_code ec;
-        std::filesystem::create_directories(at.parent_path(), ec);
-        if (link((options.quick_check_dest / target).c_str(), at.c_str()) != 0)
-          throw Error(origin + ": archive entry '" + raw + "': cannot link " + (options.quick_check_dest / target).string() +
-                      ": " + std::strerror(errno));
-        ++stats.entries;
-        continue;
-      }
+    ++stats.entries;
+    if (type == AE_IFDIR) {
+      writer.make_dir(*rel, attrs);
+      continue;
     }
-    const FileRecord incoming{static_cast<uint64_t>(std::max<la_int64_t>(0, archive_entry_size(entry))),
-                              static_cast<unsigned>(archive_entry_perm(entry)), archive_entry_mtime(entry), ""};
+    if (symlink_target && hardlink_to.empty()) {
+      writer.make_symlink(*rel, symlink_target, attrs);
+      continue;
+    }
+    if (!hardlink_to.empty()) {
+      // A hard link to a file dest kept: link dest's file, on the same filesystem.
+      if (options.kept && options.kept->count(hardlink_to)) {
+        if (!writer.link_from(options.quick_check_dest / hardlink_to, *rel))
+          throw Error(origin + ": archive entry '" + raw + "': cannot link " +
+                      (options.quick_check_dest / hardlink_to).string() + ": " + std::strerror(errno));
+      } else {
+        writer.make_hardlink(*rel, hardlink_to);
+      }
+      continue;
+    }
+    const FileRecord incoming{declared, static_cast<unsigned>(attrs.perm), attrs.mtime.tv_sec, ""};
     // A file that looks unchanged is read into memory and hashed first: if
     // its content matches the previous release's, it is linked, not written.
     const FileRecord* candidate = nullptr;
-    if (plain_file && options.reuse && incoming.size > 0 && incoming.size <= kMaxReuseBytes) {
+    if (options.reuse && incoming.size > 0 && incoming.size <= kMaxReuseBytes) {
       auto it = options.reuse->find(*rel);
       if (it != options.reuse->end() && it->second.size == incoming.size && it->second.mode == incoming.mode &&
           it->second.mtime == incoming.mtime)
@@ -276,46 +285,36 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
         throw fail(in.get(), "reading '" + raw + "' (truncated or corrupt archive)");
       const std::string sum = sha256_hex(data.data(), data.size());
       if (options.record) (*options.record)[*rel] = {incoming.size, incoming.mode, incoming.mtime, sum};
-      const std::filesystem::path target = root / *rel;
-      if (sum == candidate->sha256) {
-        std::error_code ec;
-        std::filesystem::create_directories(target.parent_path(), ec);
-        if (link((options.reuse_dir / *rel).c_str(), target.c_str()) == 0) {
-          ++stats.linked_files;
-          stats.linked_bytes += incoming.size;
-          ++stats.entries;
-          continue;
-        }
+      if (sum == candidate->sha256 && writer.link_from(options.reuse_dir / *rel, *rel)) {
+        ++stats.linked_files;
+        stats.linked_bytes += incoming.size;
+        continue;
       }
-      if (archive_write_header(out.get(), entry) != ARCHIVE_OK) throw fail(out.get(), "archive entry '" + raw + "'");
-      if (archive_write_data(out.get(), data.data(), data.size()) != static_cast<la_ssize_t>(data.size()))
-        throw fail(out.get(), "writing '" + raw + "'");
+      writer.open_file(*rel, attrs);
+      writer.write(data.data(), data.size(), 0);
+      writer.close_file(incoming.size);
       stats.bytes += data.size();
-    } else {
-      if (archive_write_header(out.get(), entry) != ARCHIVE_OK)
-        throw fail(out.get(), "archive entry '" + raw + "'");
-      std::optional<Hasher> hasher;
-      if (plain_file && options.record) hasher.emplace("sha256");
-      if (archive_entry_size(entry) > 0) {
-        const void* buf;
-        size_t size;
-        la_int64_t offset;
-        while ((r = archive_read_data_block(in.get(), &buf, &size, &offset)) == ARCHIVE_OK) {
-          if (archive_write_data_block(out.get(), buf, size, offset) != ARCHIVE_OK)
-            throw fail(out.get(), "writing '" + raw + "'");
-          if (hasher) hasher->update(buf, size);
-          stats.bytes += size;
-          check_ratio();
-        }
-        if (r != ARCHIVE_EOF) throw fail(in.get(), "reading '" + raw + "' (truncated or corrupt archive)");
-      }
-      if (hasher) (*options.record)[*rel] = {incoming.size, incoming.mode, incoming.mtime, hasher->hex_digest()};
+      continue;
     }
-    if (archive_write_finish_entry(out.get()) != ARCHIVE_OK)
-      throw fail(out.get(), "finishing '" + raw + "'");
-    ++stats.entries;
+    writer.open_file(*rel, attrs);
+    std::optional<Hasher> hasher;
+    if (options.record) hasher.emplace("sha256");
+    if (incoming.size > 0) {
+      const void* buf;
+      size_t size;
+      la_int64_t offset;
+      while ((r = archive_read_data_block(in.get(), &buf, &size, &offset)) == ARCHIVE_OK) {
+        writer.write(buf, size, offset);
+        if (hasher) hasher->update(buf, size);
+        stats.bytes += size;
+        check_ratio();
+      }
+      if (r != ARCHIVE_EOF) throw fail(in.get(), "reading '" + raw + "' (truncated or corrupt archive)");
+    }
+    writer.close_file(incoming.size);
+    if (hasher) (*options.record)[*rel] = {incoming.size, incoming.mode, incoming.mtime, hasher->hex_digest()};
   }
-  if (archive_write_close(out.get()) != ARCHIVE_OK) throw fail(out.get(), "finishing extraction");
+  writer.finish();
   if (root_mtime) {
     struct timespec times[2] = {{*root_mtime, 0}, {*root_mtime, 0}};
     utimensat(AT_FDCWD, root.c_str(), times, 0);

@@ -244,3 +244,78 @@ TEST_F(ExtractFixture, UnchangedFilesInDestAreKeptNotWrittenAndTheSyncFinishesTh
   EXPECT_EQ(s.unchanged, 1u);
   EXPECT_EQ(s.deleted, 1u);
 }
+
+// The extractor writes entries itself (disk_writer): what tar x gives must
+// come out — modes past the umask, folder modes and times applied after their
+// contents, later entries replacing earlier ones, parents the archive omits.
+TEST_F(ExtractFixture, ModesAndTimesComeOutAsTheArchiveSays) {
+  const mode_t old_umask = umask(022);
+  Entry open_file = file_entry("app/open.txt", "rw for all", 0666);  // umask alone would give 0644
+  Entry sealed = dir_entry("sealed", 0555);
+  sealed.mtime = 1600000000;
+  Entry inside = file_entry("sealed/inside.txt", "written before the folder was sealed", 0400);
+  inside.mtime = 1500000000;
+  Entry link = symlink_entry("app/link", "open.txt");
+  link.mtime = 1400000000;
+  extract_archive(reader_for(make_tar({open_file, sealed, inside, link})), dir, "v1");
+  umask(old_umask);
+  auto mode_of = [](const fs::path& p) {
+    struct stat st {};
+    lstat(p.c_str(), &st);
+    return st.st_mode & 07777;
+  };
+  auto mtime_of = [](const fs::path& p) {
+    struct stat st {};
+    lstat(p.c_str(), &st);
+    return st.st_mtim.tv_sec;
+  };
+  EXPECT_EQ(mode_of(dir / "app/open.txt"), 0666u);
+  EXPECT_EQ(mode_of(dir / "sealed"), 0555u);
+  EXPECT_EQ(mode_of(dir / "sealed/inside.txt"), 0400u);
+  EXPECT_EQ(read_file(dir / "sealed/inside.txt"), "written before the folder was sealed");
+  EXPECT_EQ(mtime_of(dir / "sealed"), 1600000000) << "set after the file inside was written";
+  EXPECT_EQ(mtime_of(dir / "sealed/inside.txt"), 1500000000);
+  EXPECT_EQ(mtime_of(dir / "app/link"), 1400000000) << "the symlink's own time, not its target's";
+  EXPECT_EQ(mode_of(dir / "app"), 0755u) << "a parent the archive omits is made as tar makes it";
+}
+
+TEST_F(ExtractFixture, LaterEntriesReplaceEarlierOnesAndHardLinksShareTheInode) {
+  extract_archive(reader_for(make_tar({file_entry("twice.txt", "first"), file_entry("twice.txt", "second"),
+                                       dir_entry("was-dir"), file_entry("was-dir", "now a file"),
+                                       file_entry("was-file", "soon a folder"), dir_entry("was-file"),
+                                       file_entry("was-file/x", "x"), file_entry("orig", "shared"),
+                                       Entry{Entry::hardlink, "deep/er/alias", "orig"}})),
+                  dir, "v1");
+  EXPECT_EQ(read_file(dir / "twice.txt"), "second");
+  EXPECT_EQ(read_file(dir / "was-dir"), "now a file");
+  EXPECT_EQ(read_file(dir / "was-file/x"), "x");
+  struct stat a {}, b {};
+  ASSERT_EQ(stat((dir / "orig").c_str(), &a), 0);
+  ASSERT_EQ(stat((dir / "deep/er/alias").c_str(), &b), 0);
+  EXPECT_EQ(a.st_ino, b.st_ino);
+  EXPECT_EQ(a.st_nlink, 2u);
+}
+
+TEST_F(ExtractFixture, HardLinkToAnEntryNotYetMadeIsAnErrorNamingBoth) {
+  std::string e = extract_error(make_tar({Entry{Entry::hardlink, "alias", "missing"}}), dir);
+  EXPECT_NE(e.find("archive entry 'alias': hard link to 'missing', which no earlier entry made"), std::string::npos)
+      << e;
+}
+
+// The quick check never looks through a symlink in dest: a folder dest has
+// as a symlink is not "unchanged" even when the file behind it matches.
+TEST_F(ExtractFixture, QuickCheckDoesNotFollowSymlinkedFoldersInDest) {
+  const fs::path dest = tmp / "dest";
+  Entry f = file_entry("lib/x.txt", "same");
+  fs::create_directories(tmp / "elsewhere");
+  fs::create_directories(dest);
+  extract_archive(reader_for(make_tar({f})), tmp / "elsewhere", "v0");
+  fs::create_directory_symlink(tmp / "elsewhere/lib", dest / "lib");
+  std::map<std::string, struct stat> kept;
+  ExtractOptions o;
+  o.quick_check_dest = dest;
+  o.kept = &kept;
+  auto stats = extract_archive(reader_for(make_tar({f})), dir, "v1", o);
+  EXPECT_EQ(stats.kept_files, 0u);
+  EXPECT_EQ(read_file(dir / "lib/x.txt"), "same");
+}

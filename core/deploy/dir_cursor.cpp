@@ -1,0 +1,78 @@
+#include "deploy/dir_cursor.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "util/error.hpp"
+
+namespace haul {
+namespace {
+
+constexpr int kDirFlags = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+
+}  // namespace
+
+DirCursor::DirCursor(const std::filesystem::path& root, bool create_missing)
+    : root_path_(root), create_missing_(create_missing) {
+  root_ = open(root.c_str(), kDirFlags);
+  if (root_ < 0 && (create_missing || errno != ENOENT))
+    throw Error("cannot open folder " + root.string() + ": " + std::strerror(errno));
+}
+
+DirCursor::~DirCursor() {
+  pop_to(0);
+  if (root_ >= 0) close(root_);
+}
+
+void DirCursor::pop_to(size_t depth) {
+  while (open_.size() > depth) {
+    close(open_.back().second);
+    open_.pop_back();
+  }
+}
+
+std::pair<std::string_view, std::string_view> DirCursor::split(std::string_view rel) {
+  const size_t slash = rel.rfind('/');
+  if (slash == std::string_view::npos) return {{}, rel};
+  return {rel.substr(0, slash), rel.substr(slash + 1)};
+}
+
+int DirCursor::at(std::string_view rel_dir) {
+  if (root_ < 0) {
+    errno = ENOENT;
+    return -1;
+  }
+  size_t depth = 0, pos = 0;
+  // Keep the folders the new path shares with the one open now.
+  while (pos < rel_dir.size() && depth < open_.size()) {
+    size_t slash = rel_dir.find('/', pos);
+    if (slash == std::string_view::npos) slash = rel_dir.size();
+    if (rel_dir.substr(pos, slash - pos) != open_[depth].first) break;
+    ++depth;
+    pos = slash + 1;
+  }
+  pop_to(depth);
+  while (pos < rel_dir.size()) {
+    size_t slash = rel_dir.find('/', pos);
+    if (slash == std::string_view::npos) slash = rel_dir.size();
+    std::string name(rel_dir.substr(pos, slash - pos));
+    const int parent = open_.empty() ? root_ : open_.back().second;
+    int fd = openat(parent, name.c_str(), kDirFlags);
+    if (fd < 0 && errno == ENOENT && create_missing_) {
+      if (mkdirat(parent, name.c_str(), 0755) != 0 && errno != EEXIST)
+        throw Error("cannot create folder " + (root_path_ / rel_dir.substr(0, slash)).string() + ": " +
+                    std::strerror(errno));
+      fd = openat(parent, name.c_str(), kDirFlags);
+    }
+    if (fd < 0) return -1;
+    open_.emplace_back(std::move(name), fd);
+    pos = slash + 1;
+  }
+  return open_.empty() ? root_ : open_.back().second;
+}
+
+}  // namespace haul

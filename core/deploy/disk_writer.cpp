@@ -1,0 +1,199 @@
+#include "deploy/disk_writer.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "util/error.hpp"
+
+namespace haul {
+
+DiskWriter::DiskWriter(const std::filesystem::path& root, std::string origin)
+    : cursor_(root, /*create_missing=*/true),
+      origin_(std::move(origin)),
+      as_root_(geteuid() == 0),
+      euid_(geteuid()),
+      egid_(getegid()) {
+  umask_ = umask(0);
+  umask(umask_);
+  struct stat st;
+  root_setgid_ = fstat(cursor_.root(), &st) == 0 && (st.st_mode & S_ISGID);
+}
+
+DiskWriter::~DiskWriter() {
+  if (file_.fd >= 0) close(file_.fd);
+}
+
+void DiskWriter::fail(const std::string& rel, const std::string& what) const {
+  throw Error(origin_ + ": archive entry '" + rel + "': " + what + ": " + std::strerror(errno));
+}
+
+uid_t DiskWriter::resolve_uid(const char* name, uid_t id) {
+  if (!as_root_ || !name || !*name) return id;
+  auto it = users_.find(name);
+  if (it == users_.end()) {
+    const struct passwd* pw = getpwnam(name);
+    it = users_.emplace(name, pw ? pw->pw_uid : id).first;
+  }
+  return it->second;
+}
+
+gid_t DiskWriter::resolve_gid(const char* name, gid_t id) {
+  if (!as_root_ || !name || !*name) return id;
+  auto it = groups_.find(name);
+  if (it == groups_.end()) {
+    const struct group* gr = getgrnam(name);
+    it = groups_.emplace(name, gr ? gr->gr_gid : id).first;
+  }
+  return it->second;
+}
+
+bool DiskWriter::needs_owner(uid_t uid, gid_t gid) const {
+  return as_root_ && (uid != euid_ || gid != egid_ || root_setgid_);
+}
+
+int DiskWriter::parent_of(const std::string& rel, std::string& name) {
+  auto [dir, base] = DirCursor::split(rel);
+  name.assign(base);
+  const int fd = cursor_.at(dir);
+  if (fd < 0) fail(rel, "cannot open its folder");
+  return fd;
+}
+
+// Makes room for a new entry where the archive already put one (a later
+// entry replaces an earlier one, as with tar): an empty folder or anything
+// that is not a folder.
+void DiskWriter::clear_for(int parent, const std::string& name, const std::string& rel) {
+  if (unlinkat(parent, name.c_str(), 0) == 0) return;
+  if ((errno == EISDIR || errno == EPERM) && unlinkat(parent, name.c_str(), AT_REMOVEDIR) == 0) {
+    dirs_.erase(rel);
+    return;
+  }
+  fail(rel, "cannot replace what an earlier entry put there");
+}
+
+void DiskWriter::open_file(const std::string& rel, const EntryAttrs& attrs) {
+  std::string name;
+  const int parent = parent_of(rel, name);
+  constexpr int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+  int fd = openat(parent, name.c_str(), flags, attrs.perm & 0777);
+  if (fd < 0 && errno == EEXIST) {
+    clear_for(parent, name, rel);
+    fd = openat(parent, name.c_str(), flags, attrs.perm & 0777);
+  }
+  if (fd < 0) fail(rel, "cannot create file");
+  file_ = {fd, rel, attrs, 0};
+}
+
+void DiskWriter::write(const void* data, size_t len, int64_t offset) {
+  if (offset != file_.pos && lseek(file_.fd, offset, SEEK_SET) < 0) fail(file_.rel, "cannot seek");  // sparse
+  const char* p = static_cast<const char*>(data);
+  while (len > 0) {
+    const ssize_t n = ::write(file_.fd, p, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail(file_.rel, "cannot write");
+    }
+    p += n;
+    len -= static_cast<size_t>(n);
+  }
+  file_.pos = offset + (p - static_cast<const char*>(data));
+}
+
+void DiskWriter::close_file(uint64_t size) {
+  const int fd = file_.fd;
+  const EntryAttrs& a = file_.attrs;
+  if (static_cast<uint64_t>(file_.pos) < size && ftruncate(fd, static_cast<off_t>(size)) != 0)
+    fail(file_.rel, "cannot extend sparse file");
+  // chown clears setuid/setgid, so it goes first; chmod only when the umask
+  // or special bits made creation miss the mode.
+  const bool owner = needs_owner(a.uid, a.gid);
+  if (owner && fchown(fd, a.uid, a.gid) != 0) fail(file_.rel, "cannot set owner");
+  if ((a.perm & 07777) != (a.perm & 0777 & ~umask_) || (owner && (a.perm & 06000))) {
+    if (fchmod(fd, a.perm & 07777) != 0) fail(file_.rel, "cannot set mode");
+  }
+  const struct timespec times[2] = {a.atime, a.mtime};
+  if (futimens(fd, times) != 0) fail(file_.rel, "cannot set times");
+  file_.fd = -1;
+  if (close(fd) != 0) fail(file_.rel, "cannot write");  // NFS reports late write errors here
+}
+
+void DiskWriter::make_dir(const std::string& rel, const EntryAttrs& attrs) {
+  std::string name;
+  const int parent = parent_of(rel, name);
+  // Owner-writable while it fills; the archive's mode comes at finish().
+  const mode_t create = (attrs.perm & 0777) | 0700;
+  mode_t created = create & ~umask_;
+  if (mkdirat(parent, name.c_str(), create) != 0) {
+    struct stat st;
+    if (errno != EEXIST || fstatat(parent, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+      fail(rel, "cannot create folder");
+    if (S_ISDIR(st.st_mode)) {
+      created = st.st_mode & 07777;  // made earlier as a parent, or listed twice
+    } else {
+      clear_for(parent, name, rel);
+      if (mkdirat(parent, name.c_str(), create) != 0) fail(rel, "cannot create folder");
+    }
+  }
+  dirs_[rel] = {attrs, created};
+}
+
+void DiskWriter::make_symlink(const std::string& rel, const std::string& target, const EntryAttrs& attrs) {
+  std::string name;
+  const int parent = parent_of(rel, name);
+  if (symlinkat(target.c_str(), parent, name.c_str()) != 0) {
+    if (errno != EEXIST) fail(rel, "cannot create symlink");
+    clear_for(parent, name, rel);
+    if (symlinkat(target.c_str(), parent, name.c_str()) != 0) fail(rel, "cannot create symlink");
+  }
+  if (needs_owner(attrs.uid, attrs.gid) && fchownat(parent, name.c_str(), attrs.uid, attrs.gid, AT_SYMLINK_NOFOLLOW) != 0)
+    fail(rel, "cannot set owner");
+  const struct timespec times[2] = {attrs.atime, attrs.mtime};
+  if (utimensat(parent, name.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) fail(rel, "cannot set times");
+}
+
+void DiskWriter::make_hardlink(const std::string& rel, const std::string& target_rel) {
+  std::string name;
+  const int parent = parent_of(rel, name);
+  // The target resolves from the root: the extractor has refused any target
+  // whose path goes through a symlink of this archive.
+  if (linkat(cursor_.root(), target_rel.c_str(), parent, name.c_str(), 0) != 0) {
+    if (errno == ENOENT) fail(rel, "hard link to '" + target_rel + "', which no earlier entry made");
+    if (errno != EEXIST) fail(rel, "cannot link to '" + target_rel + "'");
+    clear_for(parent, name, rel);
+    if (linkat(cursor_.root(), target_rel.c_str(), parent, name.c_str(), 0) != 0)
+      fail(rel, "cannot link to '" + target_rel + "'");
+  }
+}
+
+bool DiskWriter::link_from(const std::filesystem::path& from, const std::string& rel) {
+  std::string name;
+  const int parent = parent_of(rel, name);
+  return linkat(AT_FDCWD, from.c_str(), parent, name.c_str(), 0) == 0;
+}
+
+void DiskWriter::finish() {
+  // Deepest first (a folder sorts before everything under it), so setting a
+  // folder's times is never undone by work inside it.
+  for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
+    const std::string& rel = it->first;
+    const DirAttrs& d = it->second;
+    std::string name;
+    const int parent = parent_of(rel, name);
+    const bool owner = needs_owner(d.attrs.uid, d.attrs.gid);
+    if (owner && fchownat(parent, name.c_str(), d.attrs.uid, d.attrs.gid, AT_SYMLINK_NOFOLLOW) != 0)
+      fail(rel, "cannot set owner");
+    if (d.created != (d.attrs.perm & 07777) || owner) {
+      if (fchmodat(parent, name.c_str(), d.attrs.perm & 07777, 0) != 0) fail(rel, "cannot set mode");
+    }
+    const struct timespec times[2] = {d.attrs.atime, d.attrs.mtime};
+    if (utimensat(parent, name.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) fail(rel, "cannot set times");
+  }
+  dirs_.clear();
+}
+
+}  // namespace haul
