@@ -142,7 +142,7 @@ class Deploy {
 
     // rsync: what dest already holds unchanged is neither written to staging
     // nor moved; mv needs the whole tree.
-    std::map<std::string, struct stat> kept;
+    KeptIndex kept;
     ExtractOptions extract;
     if (manifest_.sync_strategy == SyncStrategy::rsync && fs::is_directory(dest)) {
       extract.quick_check_dest = dest;
@@ -481,7 +481,7 @@ class Deploy {
     return rules;
   }
 
-  void sync(const fs::path& staging, const fs::path& dest, const std::map<std::string, struct stat>& kept) {
+  void sync(const fs::path& staging, const fs::path& dest, const KeptIndex& kept) {
     const ExcludeRules rules = exclude_rules(staging);
     const auto verbosity = std::count(options_.rsync_verbose.begin(), options_.rsync_verbose.end(), 'v');
     log_.info("Sync " + staging.string() + "/ to " + dest.string() + " (rsync -a --delete semantics)");

@@ -224,7 +224,7 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
       if (found && S_ISDIR(have.st_mode) && (have.st_mode & 07777) == attrs.perm &&
           have.st_mtim.tv_sec == attrs.mtime.tv_sec &&
           (!writer.applies_owner() || (have.st_uid == attrs.uid && have.st_gid == attrs.gid))) {
-        (*options.kept)[*rel] = have;
+        options.kept->add(*rel, attrs.mtime);
         ++stats.entries;
         continue;
       }
@@ -233,14 +233,20 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
       struct stat have;
       if (stat_in_dest(*rel, have) && S_ISREG(have.st_mode) && have.st_size == archive_entry_size(entry) &&
           have.st_mtim.tv_sec == attrs.mtime.tv_sec) {
-        struct stat want {};
-        want.st_mode = S_IFREG | attrs.perm;
-        want.st_uid = attrs.uid;
-        want.st_gid = attrs.gid;
-        want.st_size = archive_entry_size(entry);
-        want.st_mtim = attrs.mtime;
-        want.st_atim = attrs.atime;
-        (*options.kept)[*rel] = want;
+        const bool same_attributes =
+            (have.st_mode & 07777) == attrs.perm && have.st_mtim.tv_nsec == attrs.mtime.tv_nsec &&
+            (!writer.applies_owner() || (have.st_uid == attrs.uid && have.st_gid == attrs.gid));
+        if (same_attributes) {
+          options.kept->add(*rel, attrs.mtime);
+        } else {
+          struct stat want = have;
+          want.st_mode = S_IFREG | attrs.perm;
+          want.st_uid = attrs.uid;
+          want.st_gid = attrs.gid;
+          want.st_mtim = attrs.mtime;
+          want.st_atim = attrs.atime;
+          options.kept->add_with_attributes(*rel, want);
+        }
         if (archive_read_data_skip(in.get()) != ARCHIVE_OK)
           throw fail(in.get(), "reading '" + raw + "' (truncated or corrupt archive)");
         ++stats.kept_files;
@@ -259,7 +265,7 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
     }
     if (!hardlink_to.empty()) {
       // A hard link to a file dest kept: link dest's file, on the same filesystem.
-      if (options.kept && options.kept->count(hardlink_to)) {
+      if (options.kept && options.kept->contains(hardlink_to)) {
         if (!writer.link_from(options.quick_check_dest / hardlink_to, *rel))
           throw Error(origin + ": archive entry '" + raw + "': cannot link " +
                       (options.quick_check_dest / hardlink_to).string() + ": " + std::strerror(errno));

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <utility>
 
+#include "deploy/kept_index.hpp"
 #include "release/release_store.hpp"
 
 namespace haul {
@@ -53,11 +54,11 @@ struct ExtractOptions {
   std::filesystem::path reuse_dir;
   // For the rsync strategy: a file dest already holds with the entry's size
   // and mtime (rsync's quick check) is not written to the folder; it is
-  // listed in *kept with the entry's attributes, for the sync to apply. Only
-  // what changed is decompressed to disk. always_extract (exclude_from, which
-  // is read from the folder) is written regardless.
+  // listed in *kept (with the attributes dest's copy still needs, if any)
+  // for the sync. Only what changed is decompressed to disk. always_extract
+  // (exclude_from, which is read from the folder) is written regardless.
   std::filesystem::path quick_check_dest;
-  std::map<std::string, struct stat>* kept = nullptr;
+  KeptIndex* kept = nullptr;
   std::string always_extract;
 };
 

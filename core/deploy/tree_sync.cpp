@@ -9,8 +9,6 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
-#include <set>
-#include <unordered_map>
 #include <vector>
 #include <system_error>
 
@@ -63,63 +61,81 @@ void apply_attributes(const std::string& path, const struct stat& src, const str
   }
 }
 
+// Names in dir and whether each is a folder, from readdir alone: the sync
+// stats only what it has to act on.
+std::map<std::string, bool> list_names(const std::string& dir) {
+  std::map<std::string, bool> out;
+  DIR* d = opendir(dir.c_str());
+  if (!d) throw Error(errno_text("cannot read directory", dir));
+  while (struct dirent* e = readdir(d)) {
+    if (!std::strcmp(e->d_name, ".") || !std::strcmp(e->d_name, "..")) continue;
+    bool is_dir = e->d_type == DT_DIR;
+    if (e->d_type == DT_UNKNOWN) {  // filesystems without d_type
+      struct stat st;
+      if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        closedir(d);
+        throw Error(errno_text("cannot stat", dir + "/" + e->d_name));
+      }
+      is_dir = S_ISDIR(st.st_mode);
+    }
+    out.emplace(e->d_name, is_dir);
+  }
+  closedir(d);
+  return out;
+}
+
 class Syncer {
  public:
-  Syncer(const ExcludeRules& rules, const SyncReporter& report, const std::map<std::string, struct stat>* kept)
-      : rules_(rules), report_(report) {
-    // An index by folder, pointing into *kept (a Rails tree keeps 40k entries).
-    if (kept)
-      for (const auto& entry : *kept) {
-        const size_t slash = entry.first.rfind('/');
-        kept_by_dir_[slash == std::string::npos ? "" : entry.first.substr(0, slash)].push_back(&entry);
-      }
-  }
+  Syncer(const ExcludeRules& rules, const SyncReporter& report, const KeptIndex* kept)
+      : rules_(rules), report_(report), kept_(kept && kept->size() ? kept : nullptr) {}
   SyncStats stats;
 
-  void sync_dir(const std::string& from, const std::string& to, const std::string& rel) {
-    auto src = list_dir(from, !kept_by_dir_.empty());
-    auto dst = list_dir(to);
-    std::set<std::string> kept;
-    if (auto k = kept_by_dir_.find(rel); k != kept_by_dir_.end()) {
-      // A kept folder may be staged too, as a plain parent of changed files:
-      // the release's attributes are the kept ones.
-      for (const auto* entry : k->second) {
-        const size_t slash = entry->first.rfind('/');
-        std::string name = slash == std::string::npos ? entry->first : entry->first.substr(slash + 1);
-        src[name] = entry->second;
-        kept.insert(std::move(name));
-      }
-    }
+  // staged: whether `from` may exist. Under a kept folder that staging
+  // lacks, nothing is staged either: no listing to try.
+  void sync_dir(const std::string& from, const std::string& to, const std::string& rel, bool staged) {
+    auto src = staged ? list_dir(from, kept_ != nullptr) : std::map<std::string, struct stat>{};
     for (auto it = src.begin(); it != src.end();)
       it = rules_.excluded(join(rel, it->first), S_ISDIR(it->second.st_mode)) ? src.erase(it) : std::next(it);
+    auto dst = list_names(to);
 
-    // Deletions first, as rsync --delete does per directory.
+    // dest's side first: deletions (as rsync --delete does per directory)
+    // and what dest holds unchanged.
     for (auto it = dst.begin(); it != dst.end();) {
-      auto s = src.find(it->first);
-      bool type_clash = s != src.end() && (S_ISDIR(s->second.st_mode) != S_ISDIR(it->second.st_mode));
-      if (s != src.end() && !type_clash) {
-        ++it;
+      const std::string& name = it->first;
+      const bool is_dir = it->second;
+      const std::string rel_path = join(rel, name), to_path = to + "/" + name;
+      auto s = src.find(name);
+      const bool kept = kept_ && kept_->contains(rel_path);
+      if (kept && s == src.end() && !rules_.excluded(rel_path, is_dir)) {
+        if (is_dir) {
+          sync_kept_dir(from + "/" + name, to_path, rel_path, false);
+        } else {
+          // Passed the quick check during extraction, under the same lock:
+          // only its attributes may need setting.
+          if (const struct stat* want = kept_->attributes(rel_path)) {
+            struct stat cur;
+            if (lstat(to_path.c_str(), &cur) != 0)
+              throw Error(to_path + " changed while this deploy held dest's lock; deploy again");
+            apply_attributes(to_path, *want, &cur);
+          }
+          ++stats.unchanged;
+        }
+        it = dst.erase(it);
         continue;
       }
-      remove_path(to + "/" + it->first, join(rel, it->first), it->second);
-      it = dst.erase(it);
+      const bool type_clash = s != src.end() && S_ISDIR(s->second.st_mode) != is_dir;
+      if (s == src.end() || type_clash) {  // excluded paths are protected there
+        remove_path(to_path, rel_path, is_dir);
+        it = dst.erase(it);
+        continue;
+      }
+      ++it;
     }
+    // The staged side: what changed or is new.
     for (const auto& [name, st] : src) {
       const std::string from_path = from + "/" + name, to_path = to + "/" + name;
       const std::string rel_path = join(rel, name);
-      // dst was listed just now; what is left of it is what exists.
-      auto d = dst.find(name);
-      const bool exists = d != dst.end();
-      struct stat cur = exists ? d->second : st;
-      if (kept.count(name) && !S_ISDIR(st.st_mode)) {
-        // Not staged: dest's file passed the quick check during extraction,
-        // under the same lock; only its attributes may need setting.
-        if (!exists || !unchanged(st, cur, from_path, to_path))
-          throw Error(to_path + " changed while this deploy held dest's lock; deploy again");
-        apply_attributes(to_path, st, &cur);
-        ++stats.unchanged;
-        continue;
-      }
+      const bool exists = dst.count(name) != 0;
       if (S_ISDIR(st.st_mode)) {
         if (!exists && rules_.empty()) {
           move(from_path, to_path, rel_path + "/");  // a whole new subtree: one rename
@@ -129,11 +145,22 @@ class Syncer {
           if (mkdir(to_path.c_str(), 0700) != 0) throw Error(errno_text("cannot create directory", to_path));
           report("created", rel_path + "/");
         }
+        // A kept folder may be staged too, as a plain parent of changed
+        // files: the release's attributes are the kept ones.
+        if (exists && kept_ && kept_->contains(rel_path)) {
+          sync_kept_dir(from_path, to_path, rel_path, true);
+          continue;
+        }
+        struct stat cur;
+        const bool had = exists && lstat(to_path.c_str(), &cur) == 0;
         const uint64_t changes = stats.written + stats.deleted;
-        sync_dir(from_path, to_path, rel_path);
+        sync_dir(from_path, to_path, rel_path, true);
         // Moves and deletions inside changed the folder's mtime: set it again.
-        apply_attributes(to_path, st, exists && changes == stats.written + stats.deleted ? &cur : nullptr);
-      } else if (exists && unchanged(st, cur, from_path, to_path)) {
+        apply_attributes(to_path, st, had && changes == stats.written + stats.deleted ? &cur : nullptr);
+        continue;
+      }
+      struct stat cur;
+      if (exists && lstat(to_path.c_str(), &cur) == 0 && unchanged(st, cur, from_path, to_path)) {
         apply_attributes(to_path, st, &cur);
         ++stats.unchanged;
       } else {
@@ -142,13 +169,14 @@ class Syncer {
     }
   }
 
-  void remove_path(const std::string& path, const std::string& rel, const struct stat& st) {
-    if (rules_.excluded(rel, S_ISDIR(st.st_mode))) {
+  void remove_path(const std::string& path, const std::string& rel, bool is_dir) {
+    if (rules_.excluded(rel, is_dir)) {
       ++stats.protected_by_exclude;
       return;
     }
-    if (S_ISDIR(st.st_mode)) {
-      for (const auto& [name, child] : list_dir(path)) remove_path(path + "/" + name, join(rel, name), child);
+    if (is_dir) {
+      for (const auto& [name, child_is_dir] : list_names(path))
+        remove_path(path + "/" + name, join(rel, name), child_is_dir);
       if (rmdir(path.c_str()) != 0) {
         if (errno == ENOTEMPTY || errno == EEXIST) return;  // holds excluded files: kept, as rsync does
         throw Error(errno_text("cannot delete directory", path));
@@ -157,10 +185,22 @@ class Syncer {
       throw Error(errno_text("cannot delete", path));
     }
     ++stats.deleted;
-    report("deleting", rel + (S_ISDIR(st.st_mode) ? "/" : ""));
+    report("deleting", rel + (is_dir ? "/" : ""));
   }
 
  private:
+  // A folder dest holds with the release's mode, owner and mtime: walked for
+  // what changed inside, then given its mtime back if anything did.
+  void sync_kept_dir(const std::string& from, const std::string& to, const std::string& rel, bool staged) {
+    const uint64_t changes = stats.written + stats.deleted;
+    sync_dir(from, to, rel, staged);
+    if (changes == stats.written + stats.deleted) return;
+    const struct timespec* mtime = kept_->mtime(rel);
+    const struct timespec times[2] = {*mtime, *mtime};
+    if (utimensat(AT_FDCWD, to.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0)
+      throw Error(errno_text("cannot set mtime of", to));
+  }
+
   static bool unchanged(const struct stat& s, const struct stat& d, const std::string& from,
                         const std::string& to) {
     if (S_ISREG(s.st_mode))
@@ -185,14 +225,14 @@ class Syncer {
 
   const ExcludeRules& rules_;
   const SyncReporter& report_;
-  std::unordered_map<std::string, std::vector<const std::pair<const std::string, struct stat>*>> kept_by_dir_;
+  const KeptIndex* kept_;
 };
 
 }  // namespace
 
 SyncStats sync_tree(const std::filesystem::path& from, const std::filesystem::path& to,
                     const ExcludeRules& rules, const SyncReporter& report,
-                    const std::map<std::string, struct stat>* kept) {
+                    const KeptIndex* kept) {
   struct stat root;
   if (lstat(from.c_str(), &root) != 0) throw Error(errno_text("cannot stat", from.string()));
   struct stat cur;
@@ -201,7 +241,7 @@ SyncStats sync_tree(const std::filesystem::path& from, const std::filesystem::pa
     throw Error("dest " + to.string() + " exists and is not a directory");
   if (!exists && mkdir(to.c_str(), 0700) != 0) throw Error(errno_text("cannot create dest", to.string()));
   Syncer s(rules, report, kept);
-  s.sync_dir(from.string(), to.string(), "");
+  s.sync_dir(from.string(), to.string(), "", true);
   apply_attributes(to.string(), root, exists ? &cur : nullptr);
   return s.stats;
 }

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "deploy/exclude_rules.hpp"
+#include "deploy/kept_index.hpp"
 
 namespace haul {
 
@@ -30,11 +31,11 @@ struct SyncStats {
 // Called for each change when verbose; (action, relative path).
 using SyncReporter = std::function<void(const char* action, const std::string& path)>;
 
-// kept: files of the release the extractor did not write because dest holds
-// them unchanged (relative path → the attributes they should have).
+// kept: entries of the release the extractor did not write because dest
+// holds them unchanged.
 SyncStats sync_tree(const std::filesystem::path& from, const std::filesystem::path& to,
                     const ExcludeRules& rules, const SyncReporter& report = nullptr,
-                    const std::map<std::string, struct stat>* kept = nullptr);
+                    const KeptIndex* kept = nullptr);
 
 void move_tree(const std::filesystem::path& from, const std::filesystem::path& to);
 

@@ -222,14 +222,14 @@ TEST_F(ExtractFixture, UnchangedFilesInDestAreKeptNotWrittenAndTheSyncFinishesTh
   same_new_mode.mode = 0600;  // same size and mtime: kept, but its mode changes
   Entry changed_new = file_entry("app/changed.rb", "new content");
   Entry hard{Entry::hardlink, "app/alias.rb", "app/same.rb"};
-  std::map<std::string, struct stat> kept;
+  KeptIndex kept;
   ExtractOptions o;
   o.quick_check_dest = dest;
   o.kept = &kept;
   auto stats = extract_archive(reader_for(make_tar({dir_entry("app"), same_new_mode, changed_new, hard})), dir, "v2", o);
   EXPECT_EQ(stats.kept_files, 1u);
-  EXPECT_TRUE(kept.count("app/same.rb"));
-  EXPECT_TRUE(kept.count("app")) << "an unchanged folder is not created either";
+  EXPECT_TRUE(kept.contains("app/same.rb"));
+  EXPECT_TRUE(kept.contains("app")) << "an unchanged folder is not created either";
   EXPECT_FALSE(fs::exists(dir / "app/same.rb")) << "not written";
   EXPECT_EQ(read_file(dir / "app/changed.rb"), "new content");
   EXPECT_TRUE(fs::exists(dir / "app/alias.rb")) << "a hard link to a kept file links dest's file";
@@ -311,7 +311,7 @@ TEST_F(ExtractFixture, QuickCheckDoesNotFollowSymlinkedFoldersInDest) {
   fs::create_directories(dest);
   extract_archive(reader_for(make_tar({f})), tmp / "elsewhere", "v0");
   fs::create_directory_symlink(tmp / "elsewhere/lib", dest / "lib");
-  std::map<std::string, struct stat> kept;
+  KeptIndex kept;
   ExtractOptions o;
   o.quick_check_dest = dest;
   o.kept = &kept;
