@@ -319,3 +319,37 @@ TEST_F(ExtractFixture, QuickCheckDoesNotFollowSymlinkedFoldersInDest) {
   EXPECT_EQ(stats.kept_files, 0u);
   EXPECT_EQ(read_file(dir / "lib/x.txt"), "same");
 }
+
+// A kept folder whose contents change gets the release's mtime back; kept
+// and deleted-candidate paths under an excluded folder are left alone.
+TEST_F(ExtractFixture, KeptFoldersKeepTheirMtimeAndExcludedPathsAreProtected) {
+  const fs::path dest = tmp / "dest";
+  fs::create_directories(tmp / "first");
+  Entry app = dir_entry("app");
+  app.mtime = 1600000000;
+  Entry logs = dir_entry("logs");
+  extract_archive(reader_for(make_tar({app, file_entry("app/old.rb", "old"), file_entry("app/same.rb", "same"), logs,
+                                       file_entry("logs/today.log", "entries")})),
+                  tmp / "first", "v1");
+  fs::rename(tmp / "first", dest);
+  write_file(dest / "logs/local-only.log", "written by the app");
+
+  KeptIndex kept;
+  ExtractOptions o;
+  o.quick_check_dest = dest;
+  o.kept = &kept;
+  extract_archive(reader_for(make_tar({app, file_entry("app/same.rb", "same"), logs,
+                                       file_entry("logs/today.log", "entries")})),
+                  dir, "v2", o);
+  EXPECT_TRUE(kept.contains("app"));
+  ExcludeRules rules;
+  rules.exclude("logs/");
+  auto s = sync_tree(dir, dest, rules, nullptr, &kept);
+  EXPECT_FALSE(fs::exists(dest / "app/old.rb"));
+  struct stat st {};
+  ASSERT_EQ(lstat((dest / "app").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mtim.tv_sec, 1600000000) << "deleting app/old.rb changed it; the sync sets it back";
+  EXPECT_EQ(read_file(dest / "logs/local-only.log"), "written by the app");
+  EXPECT_EQ(s.deleted, 1u);
+  EXPECT_EQ(s.protected_by_exclude, 1u);
+}
