@@ -2,7 +2,9 @@
 # Idle cost of `haul agent`: resident memory and CPU time of an agent that
 # watches three roles through the consul-http trigger (blocking queries on the
 # Consul API test double) and receives no event. Baseline in the same run:
-# the same numbers for `sleep`, the floor of any process on this machine.
+# the same numbers for `sleep`, the floor of any process on this machine, and
+# for bench/libcurl_floor.c, the smallest program waiting in the same blocking
+# query through Debian's libcurl — the floor of any process that uses libcurl.
 # Usage: bench/agent_idle.sh [seconds-idle, default 20]
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -25,6 +27,8 @@ until grep -q ready "$work/consul.log"; do sleep 0.1; done
 "$haul" agent --config "$work/haul.yaml" > "$work/agent.log" 2>&1 &
 agent=$!
 sleep $((idle + 30)) & baseline=$!
+cc -O2 -o "$work/libcurl_floor" "$here/bench/libcurl_floor.c" -lcurl
+"$work/libcurl_floor" "http://127.0.0.1:$port/v1/event/list?name=deploy_web&index=1&wait=$((idle + 30))s" & floor=$!
 
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -35,6 +39,7 @@ sleep "$idle"
 t1=$(cpu_ticks $agent)
 agent_rss=$(rss_kb $agent)
 base_rss=$(rss_kb $baseline 2>/dev/null || echo 0)
+floor_rss=$(rss_kb $floor 2>/dev/null || echo 0)
 hz=$(getconf CLK_TCK)
 requests=$(grep -c "" "$work/consul.log" || true)
 echo "haul agent, 3 consul-http pipelines, idle ${idle}s:"
@@ -42,5 +47,6 @@ echo "  resident memory: $((agent_rss / 1024)).$(( (agent_rss % 1024) * 10 / 102
 anon_kb=$(awk '/RssAnon/ {print $2}' /proc/$agent/status)
 file_kb=$(awk '/RssFile/ {print $2}' /proc/$agent/status)
 echo "    of which private (heap, stacks): ${anon_kb} KiB; shared library pages: ${file_kb} KiB"
+echo "  the same blocking query from a bare libcurl program (bench/libcurl_floor.c): $((floor_rss / 1024)).$(( (floor_rss % 1024) * 10 / 1024 )) MiB"
 echo "  largest mappings:"; pmap -x $agent | sort -k3 -n -r | head -6 | awk '{printf "    %8s KiB  %s\n", $3, $NF}'
 echo "  CPU time while idle: $(( (t1 - t0) * 1000 / hz )) ms over ${idle}s"
