@@ -21,6 +21,7 @@
 #include <stdexcept>
 #include <thread>
 #include <algorithm>
+#include <memory>
 
 extern char** environ;
 
@@ -270,6 +271,17 @@ Entry symlink_entry(const std::string& name, const std::string& target) {
   e.content = target;
   e.mode = 0777;
   return e;
+}
+
+std::function<std::pair<const void*, size_t>()> chunks_of(const std::string& bytes, size_t chunk) {
+  auto pos = std::make_shared<size_t>(0);
+  return [bytes, pos, chunk]() -> std::pair<const void*, size_t> {
+    if (*pos >= bytes.size()) return {nullptr, 0};
+    const size_t n = std::min(chunk, bytes.size() - *pos);
+    const void* p = bytes.data() + *pos;
+    *pos += n;
+    return {p, n};
+  };
 }
 
 std::string make_tar(const std::vector<Entry>& entries, const std::string& filter) {

@@ -85,6 +85,10 @@ Entry symlink_entry(const std::string& name, const std::string& target);
 // filter: "gzip", "zstd", "xz", "none".
 std::string make_tar(const std::vector<Entry>& entries, const std::string& filter = "gzip");
 
+// Yields bytes in chunks of `chunk`, then {nullptr, 0}: a stream as a
+// network source would deliver it (the core's ChunkReader).
+std::function<std::pair<const void*, size_t>()> chunks_of(const std::string& bytes, size_t chunk);
+
 // The directory with the haul binary and plugins (set by CMake).
 fs::path build_dir();
 fs::path haul_binary();

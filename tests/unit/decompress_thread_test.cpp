@@ -10,22 +10,10 @@ using namespace haul::test;
 
 namespace {
 
-// Feeds bytes in small chunks, as a network source would.
-ChunkReader chunks_of(const std::string& bytes, size_t chunk = 1000) {
-  auto pos = std::make_shared<size_t>(0);
-  return [bytes, pos, chunk]() -> std::pair<const void*, size_t> {
-    if (*pos >= bytes.size()) return {nullptr, 0};
-    size_t n = std::min(chunk, bytes.size() - *pos);
-    const void* p = bytes.data() + *pos;
-    *pos += n;
-    return {p, n};
-  };
-}
-
 std::string decompress(const std::string& compressed, uint64_t max_ratio = 1000) {
   const Codec codec = threaded_codec_for(compressed.data(), compressed.size());
   if (codec == Codec::none) throw std::logic_error("no threaded codec for this stream");
-  DecompressThread thread(codec, chunks_of(compressed), "file:///app.tar", max_ratio);
+  DecompressThread thread(codec, chunks_of(compressed, 1000), "file:///app.tar", max_ratio);
   std::string out;
   for (auto [data, len] = thread.next(); len; std::tie(data, len) = thread.next())
     out.append(static_cast<const char*>(data), len);

@@ -12,17 +12,8 @@ using namespace haul::test;
 
 namespace {
 
-// Feeds the archive in small chunks, as a network source would.
-ChunkReader reader_for(const std::string& bytes, size_t chunk = 7) {
-  auto pos = std::make_shared<size_t>(0);
-  return [bytes, pos, chunk]() -> std::pair<const void*, size_t> {
-    if (*pos >= bytes.size()) return {nullptr, 0};
-    size_t n = std::min(chunk, bytes.size() - *pos);
-    const void* p = bytes.data() + *pos;
-    *pos += n;
-    return {p, n};
-  };
-}
+// Small chunks, as a network source would deliver them.
+ChunkReader reader_for(const std::string& bytes, size_t chunk = 7) { return chunks_of(bytes, chunk); }
 
 std::string extract_error(const std::string& archive, const fs::path& dir) {
   try {
