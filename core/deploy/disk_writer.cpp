@@ -5,8 +5,10 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include "util/error.hpp"
 
@@ -70,7 +72,7 @@ int DiskWriter::parent_of(const std::string& rel, std::string& name) {
 void DiskWriter::clear_for(int parent, const std::string& name, const std::string& rel) {
   if (unlinkat(parent, name.c_str(), 0) == 0) return;
   if ((errno == EISDIR || errno == EPERM) && unlinkat(parent, name.c_str(), AT_REMOVEDIR) == 0) {
-    dirs_.erase(rel);
+    removed_dirs_[rel] = dirs_.size();
     return;
   }
   fail(rel, "cannot replace what an earlier entry put there");
@@ -139,7 +141,9 @@ void DiskWriter::make_dir(const std::string& rel, const EntryAttrs& attrs) {
       if (mkdirat(parent, name.c_str(), create) != 0) fail(rel, "cannot create folder");
     }
   }
-  dirs_[rel] = {attrs, created};
+  if (dir_paths_.size() + rel.size() > UINT32_MAX) fail(rel, "too many folders");
+  dirs_.push_back({static_cast<uint32_t>(dir_paths_.size()), static_cast<uint32_t>(rel.size()), attrs, created});
+  dir_paths_.append(rel);
 }
 
 void DiskWriter::make_symlink(const std::string& rel, const std::string& target, const EntryAttrs& attrs) {
@@ -178,10 +182,21 @@ bool DiskWriter::link_from(const std::filesystem::path& from, const std::string&
 
 void DiskWriter::finish() {
   // Deepest first (a folder sorts before everything under it), so setting a
-  // folder's times is never undone by work inside it.
-  for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
-    const std::string& rel = it->first;
-    const DirAttrs& d = it->second;
+  // folder's times is never undone by work inside it; for one folder, its
+  // last record first.
+  std::vector<uint32_t> order(dirs_.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [this](uint32_t a, uint32_t b) {
+    const auto pa = path_of(dirs_[a]), pb = path_of(dirs_[b]);
+    return pa != pb ? pa > pb : a > b;
+  });
+  std::string_view done;
+  for (const uint32_t i : order) {
+    const PendingDir& d = dirs_[i];
+    const std::string rel(path_of(d));
+    if (!done.empty() && rel == done) continue;  // an older record of the same folder
+    done = path_of(d);
+    if (auto removed = removed_dirs_.find(rel); removed != removed_dirs_.end() && i < removed->second) continue;
     std::string name;
     const int parent = parent_of(rel, name);
     const bool owner = needs_owner(d.attrs.uid, d.attrs.gid);
@@ -194,6 +209,8 @@ void DiskWriter::finish() {
     if (utimensat(parent, name.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) fail(rel, "cannot set times");
   }
   dirs_.clear();
+  dir_paths_.clear();
+  removed_dirs_.clear();
 }
 
 }  // namespace haul

@@ -22,6 +22,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "deploy/dir_cursor.hpp"
@@ -89,11 +90,18 @@ class DiskWriter {
     EntryAttrs attrs;
     int64_t pos = 0;
   } file_;
-  struct DirAttrs {
+  // Folders waiting for their attributes, compact (a Rails tree has 24k):
+  // paths in one buffer; a later record for the same folder wins, and a
+  // record older than the folder's removal (clear_for) is dropped.
+  struct PendingDir {
+    uint32_t offset, length;  // in dir_paths_
     EntryAttrs attrs;
     mode_t created;  // mode mkdir gave it
   };
-  std::map<std::string, DirAttrs> dirs_;  // by path: a later entry for the same folder wins
+  std::string_view path_of(const PendingDir& d) const { return {dir_paths_.data() + d.offset, d.length}; }
+  std::string dir_paths_;
+  std::vector<PendingDir> dirs_;
+  std::map<std::string, size_t, std::less<>> removed_dirs_;  // path → dirs_.size() at removal
 };
 
 }  // namespace haul
