@@ -46,6 +46,11 @@ int DirCursor::at(std::string_view rel_dir) {
     errno = ENOENT;
     return -1;
   }
+  if (!missing_.empty() && rel_dir.substr(0, missing_.size()) == missing_ &&
+      (rel_dir.size() == missing_.size() || rel_dir[missing_.size()] == '/')) {
+    errno = missing_errno_;
+    return -1;
+  }
   size_t depth = 0, pos = 0;
   // Keep the folders the new path shares with the one open now.
   while (pos < rel_dir.size() && depth < open_.size()) {
@@ -68,7 +73,14 @@ int DirCursor::at(std::string_view rel_dir) {
                     std::strerror(errno));
       fd = openat(parent, name.c_str(), kDirFlags);
     }
-    if (fd < 0) return -1;
+    if (fd < 0) {
+      if (!create_missing_) {
+        missing_errno_ = errno;
+        missing_.assign(rel_dir.substr(0, slash));
+        errno = missing_errno_;
+      }
+      return -1;
+    }
     open_.emplace_back(std::move(name), fd);
     pos = slash + 1;
   }

@@ -26,7 +26,9 @@ class DirCursor {
 
   // A descriptor of root/rel_dir ("" is root itself), valid until the next
   // call. -1 when a folder on the way is missing or is not a folder (not
-  // created); errno tells which. Throws only for create errors.
+  // created); errno tells which. Throws only for create errors. Without
+  // create_missing the tree is taken not to change: a missing folder is
+  // remembered, and paths under it answer -1 with no syscall.
   int at(std::string_view rel_dir);
   int root() const { return root_; }
   const std::filesystem::path& root_path() const { return root_path_; }
@@ -40,6 +42,8 @@ class DirCursor {
   bool create_missing_;
   int root_ = -1;
   std::vector<std::pair<std::string, int>> open_;  // component, its descriptor
+  std::string missing_;  // the last folder found missing (lookup mode)
+  int missing_errno_ = 0;
 };
 
 }  // namespace haul

@@ -141,9 +141,7 @@ void DiskWriter::make_dir(const std::string& rel, const EntryAttrs& attrs) {
       if (mkdirat(parent, name.c_str(), create) != 0) fail(rel, "cannot create folder");
     }
   }
-  if (dir_paths_.size() + rel.size() > UINT32_MAX) fail(rel, "too many folders");
-  dirs_.push_back({static_cast<uint32_t>(dir_paths_.size()), static_cast<uint32_t>(rel.size()), attrs, created});
-  dir_paths_.append(rel);
+  dirs_.push_back({dir_paths_.add(rel), attrs, created});
 }
 
 void DiskWriter::make_symlink(const std::string& rel, const std::string& target, const EntryAttrs& attrs) {

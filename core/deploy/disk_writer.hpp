@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <ctime>
+#include <deque>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -26,6 +27,7 @@
 #include <vector>
 
 #include "deploy/dir_cursor.hpp"
+#include "deploy/path_arena.hpp"
 
 namespace haul {
 
@@ -91,16 +93,16 @@ class DiskWriter {
     int64_t pos = 0;
   } file_;
   // Folders waiting for their attributes, compact (a Rails tree has 24k):
-  // paths in one buffer; a later record for the same folder wins, and a
+  // paths in a PathArena; a later record for the same folder wins, and a
   // record older than the folder's removal (clear_for) is dropped.
   struct PendingDir {
-    uint32_t offset, length;  // in dir_paths_
+    PathArena::Ref path;
     EntryAttrs attrs;
     mode_t created;  // mode mkdir gave it
   };
-  std::string_view path_of(const PendingDir& d) const { return {dir_paths_.data() + d.offset, d.length}; }
-  std::string dir_paths_;
-  std::vector<PendingDir> dirs_;
+  std::string_view path_of(const PendingDir& d) const { return dir_paths_.get(d.path); }
+  PathArena dir_paths_;
+  std::deque<PendingDir> dirs_;
   std::map<std::string, size_t, std::less<>> removed_dirs_;  // path → dirs_.size() at removal
 };
 

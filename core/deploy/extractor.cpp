@@ -12,7 +12,6 @@
 #include <memory>
 #include <optional>
 #include <set>
-#include <unordered_set>
 #include <vector>
 
 #include "deploy/dir_cursor.hpp"
@@ -111,7 +110,8 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
   archive_read_support_format_tar(in.get());
   archive_read_support_format_gnutar(in.get());
   DiskWriter writer(root, origin);
-  // dest's folders, for the quick check: never created, never followed.
+  // dest's folders, for the quick check: never created, never followed; under
+  // a folder dest lacks, no lookups at all.
   std::optional<DirCursor> dest_dirs;
   if (options.kept) dest_dirs.emplace(options.quick_check_dest, /*create_missing=*/false);
   auto stat_in_dest = [&](const std::string& rel, struct stat& st) {
@@ -141,7 +141,6 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
   };
   std::optional<time_t> root_mtime;
   std::set<std::string> symlinks;  // relative paths of the symlinks extracted so far
-  std::unordered_set<std::string> absent_dirs;  // folders of the archive dest does not have
   auto through_symlink = [&](const std::string& rel) -> const std::string* {
     if (symlinks.empty()) return nullptr;
     for (size_t slash = rel.find('/'); slash != std::string::npos; slash = rel.find('/', slash + 1)) {
@@ -213,14 +212,9 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
     const bool plain_file = type == AE_IFREG && hardlink_to.empty();
     // A folder dest holds with the same mode and mtime is not created here
     // either (its changed files get plain parents; the sync goes by *kept).
-    // Under a folder dest lacks, nothing can be unchanged: no lookups there.
-    const size_t slash = rel->rfind('/');
-    const bool parent_absent = slash != std::string::npos && absent_dirs.count(rel->substr(0, slash));
-    if (type == AE_IFDIR && options.kept && parent_absent) absent_dirs.insert(*rel);
-    if (type == AE_IFDIR && options.kept && !parent_absent) {
+    if (type == AE_IFDIR && options.kept) {
       struct stat have;
       const bool found = stat_in_dest(*rel, have);
-      if (!found && errno == ENOENT) absent_dirs.insert(*rel);
       if (found && S_ISDIR(have.st_mode) && (have.st_mode & 07777) == attrs.perm &&
           have.st_mtim.tv_sec == attrs.mtime.tv_sec &&
           (!writer.applies_owner() || (have.st_uid == attrs.uid && have.st_gid == attrs.gid))) {
@@ -229,7 +223,7 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
         continue;
       }
     }
-    if (plain_file && options.kept && !parent_absent && *rel != options.always_extract) {
+    if (plain_file && options.kept && *rel != options.always_extract) {
       struct stat have;
       if (stat_in_dest(*rel, have) && S_ISREG(have.st_mode) && have.st_size == archive_entry_size(entry) &&
           have.st_mtim.tv_sec == attrs.mtime.tv_sec) {

@@ -2,14 +2,11 @@
 
 #include <algorithm>
 
-#include "util/error.hpp"
 
 namespace haul {
 
 void KeptIndex::add(std::string_view rel, const struct timespec& mtime) {
-  if (paths_.size() + rel.size() > UINT32_MAX) throw Error("too many unchanged paths to index");
-  items_.push_back({static_cast<uint32_t>(paths_.size()), static_cast<uint32_t>(rel.size()), mtime});
-  paths_.append(rel);
+  items_.push_back({paths_.add(rel), mtime});
 }
 
 void KeptIndex::add_with_attributes(std::string_view rel, const struct stat& want) {

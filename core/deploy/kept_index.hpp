@@ -3,9 +3,9 @@
 // owner) and so did not write to staging. The sync reads it to leave those
 // entries alone and to delete everything else the release lacks.
 //
-// Compact because a Rails tree keeps 44k entries: every path once in one
-// buffer, sorted, with its release mtime — about 80 bytes an entry where a
-// map of paths to struct stat took 270. Full attributes are held only for
+// Compact because a Rails tree keeps 44k entries: every path once in a
+// PathArena, an index sorted by path, with the release mtime — about 80
+// bytes an entry where a map of paths to struct stat took 270. Full attributes are held only for
 // the few kept files whose mode, owner or mtime nanoseconds dest must still
 // be given.
 #pragma once
@@ -14,10 +14,12 @@
 
 #include <cstdint>
 #include <ctime>
+#include <deque>
 #include <map>
 #include <string>
 #include <string_view>
-#include <vector>
+
+#include "deploy/path_arena.hpp"
 
 namespace haul {
 
@@ -38,15 +40,16 @@ class KeptIndex {
 
  private:
   struct Item {
-    uint32_t offset, length;  // in paths_
+    PathArena::Ref path;
     struct timespec mtime;
   };
-  std::string_view path_of(const Item& item) const { return {paths_.data() + item.offset, item.length}; }
+  std::string_view path_of(const Item& item) const { return paths_.get(item.path); }
   const Item* find(std::string_view rel) const;
-  std::string paths_;
+  PathArena paths_;
   // Sorted up to sorted_; find() merges what was added since (archives list
-  // entries mostly in order, so that is cheap).
-  mutable std::vector<Item> items_;
+  // entries mostly in order, so that is cheap). A deque grows without the
+  // copy (and doubled peak) of a vector.
+  mutable std::deque<Item> items_;
   mutable size_t sorted_ = 0;
   std::map<std::string, struct stat, std::less<>> attributes_;
 };

@@ -72,7 +72,7 @@ void write_all(int fd, const char* data, size_t n, const std::string& path) {
 
 class FileSource {
  public:
-  FileSource(const haul::sdk::Config& cfg, const haul::sdk::Host&) : chunk_(cfg.bytes("chunk_size", 1 << 20)) {
+  FileSource(const haul::sdk::Config& cfg, const haul::sdk::Host&) : chunk_(cfg.bytes("chunk_size", 256 << 10)) {
     if (chunk_ == 0) throw std::runtime_error("chunk_size must be at least 1 byte");
   }
 
@@ -139,7 +139,7 @@ class FileSource {
 };
 
 const haul_config_field kFields[] = {
-    {"chunk_size", "bytes", "1MiB", "size of each read", 0},
+    {"chunk_size", "bytes", "256KiB", "size of each read (the pipe to the extractor moves 256 KiB chunks)", 0},
     {nullptr, nullptr, nullptr, nullptr, 0},
 };
 const char* const kSchemes[] = {"file", nullptr};
