@@ -93,6 +93,9 @@ CurlStreamResult curl_stream(const CurlStreamOptions& o, haul::sdk::Sink& sink) 
   // answers 200 and we skip the bytes ourselves instead of failing.
   const std::string range = std::to_string(o.offset) + "-";
   curl_easy_setopt(curl, CURLOPT_URL, o.url.c_str());
+  // 256 KiB reads instead of libcurl's 16 KiB: a sixteenth of the recv calls
+  // and write callbacks, and the chunk size the pipe to the extractor moves.
+  curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, 256L << 10);
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, o.max_redirects > 0 ? 1L : 0L);
