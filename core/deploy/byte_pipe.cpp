@@ -1,24 +1,69 @@
 #include "deploy/byte_pipe.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace haul {
 
-bool BytePipe::push(const void* data, size_t len) {
-  std::unique_lock<std::mutex> lock(mu_);
+void BytePipe::Chunk::reserve(size_t n) {
+  if (n <= capacity_) return;
+  std::unique_ptr<char[]> bigger(new char[n]);
+  if (size_) std::memcpy(bigger.get(), buf_.get(), size_);
+  buf_ = std::move(bigger);
+  capacity_ = n;
+}
+
+void BytePipe::Chunk::append(const void* data, size_t len) {
+  reserve(std::max(size_ + len, std::min<size_t>(2 * capacity_, size_ + len + kChunkBytes)));
+  std::memcpy(buf_.get() + size_, data, len);
+  size_ += len;
+}
+
+bool BytePipe::wait_for_room(std::unique_lock<std::mutex>& lock) {
   cv_.wait(lock, [&] { return read_closed_ || queued_ < capacity_; });
-  if (read_closed_) return false;
-  const char* p = static_cast<const char*>(data);
-  // Small writes (libcurl hands over 16 KiB at a time) join the last queued
-  // chunk, so the reader wakes and libarchive is called per 256 KiB, not per
-  // network read.
-  if (!chunks_.empty() && chunks_.back().size() + len <= kCoalesceBytes)
-    chunks_.back().insert(chunks_.back().end(), p, p + len);
-  else
-    chunks_.emplace_back(p, p + len);
-  queued_ += len;
+  return !read_closed_;
+}
+
+BytePipe::Chunk BytePipe::buffer(size_t bytes) {
+  Chunk chunk;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!spare_.empty()) {
+      chunk = std::move(spare_.back());
+      spare_.pop_back();
+    }
+  }
+  chunk.clear();
+  chunk.reserve(bytes);
+  return chunk;
+}
+
+bool BytePipe::push(Chunk&& chunk) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!wait_for_room(lock)) return false;
+  queued_ += chunk.size();
+  chunks_.push_back(std::move(chunk));
   cv_.notify_all();
   return true;
+}
+
+bool BytePipe::push(const void* data, size_t len) {
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!wait_for_room(lock)) return false;
+    // Small writes (libcurl's callbacks) join the last queued chunk, so the
+    // reader wakes and libarchive is called per 256 KiB, not per network read.
+    if (!chunks_.empty() && chunks_.back().size() + len <= kChunkBytes) {
+      chunks_.back().append(data, len);
+      queued_ += len;
+      cv_.notify_all();
+      return true;
+    }
+  }
+  // A new chunk: copied outside the lock, so the reader is not held up.
+  Chunk chunk = buffer(std::max(len, kChunkBytes));
+  chunk.append(data, len);
+  return push(std::move(chunk));
 }
 
 void BytePipe::close_write(std::optional<std::string> error) {
@@ -28,12 +73,13 @@ void BytePipe::close_write(std::optional<std::string> error) {
   cv_.notify_all();
 }
 
-const std::vector<char>& BytePipe::pop() {
+const BytePipe::Chunk& BytePipe::pop() {
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [&] { return !chunks_.empty() || write_closed_; });
-  current_.clear();
+  if (current_.capacity() && spare_.size() < kMaxSpare) spare_.push_back(std::move(current_));
+  current_ = Chunk();
   if (!chunks_.empty()) {
-    current_.swap(chunks_.front());
+    current_ = std::move(chunks_.front());
     chunks_.pop_front();
     queued_ -= current_.size();
     cv_.notify_all();
@@ -50,6 +96,7 @@ void BytePipe::close_read() {
   std::lock_guard<std::mutex> lock(mu_);
   read_closed_ = true;
   chunks_.clear();
+  spare_.clear();
   queued_ = 0;
   cv_.notify_all();
 }

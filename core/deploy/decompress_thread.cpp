@@ -43,12 +43,16 @@ struct Input {
 };
 
 // The decompressed side: the ratio check, then the pipe to the extractor.
+// The codec writes straight into a pipe buffer, handed over without a copy.
 struct Output {
   BytePipe& pipe;
   const std::string& origin;
   uint64_t max_ratio;
   uint64_t total = 0;
-  std::vector<uint8_t> buffer = std::vector<uint8_t>(256 << 10);
+  BytePipe::Chunk buffer = pipe.buffer();
+
+  uint8_t* data() { return reinterpret_cast<uint8_t*>(buffer.data()); }
+  size_t room() const { return buffer.capacity(); }
 
   // false once the extractor stopped reading.
   bool emit(size_t produced, const Input& in) {
@@ -57,7 +61,11 @@ struct Output {
       throw Error(origin + ": " + format_bytes(total) + " decompressed from " + format_bytes(in.total) +
                   " of archive, a ratio above " + std::to_string(max_ratio) +
                   ":1 — a decompression bomb? refusing to extract (deploy.max_compression_ratio)");
-    return !produced || pipe.push(buffer.data(), produced);
+    if (!produced) return true;
+    buffer.resize(produced);
+    if (!pipe.push(std::move(buffer))) return false;
+    buffer = pipe.buffer();
+    return true;
   }
 };
 
@@ -78,13 +86,13 @@ void inflate_gzip(Input& in, Output& out) {
   };
   while (true) {
     feed();
-    state->next_out = out.buffer.data();
-    state->avail_out = static_cast<uint32_t>(out.buffer.size());
+    state->next_out = out.data();
+    state->avail_out = static_cast<uint32_t>(out.room());
     const int rc = isal_inflate(state.get());
     if (rc < 0)
       throw Error(out.origin + ": not a valid gzip stream (igzip error " + std::to_string(rc) + " after " +
                   format_bytes(in.total) + ")");
-    const size_t produced = out.buffer.size() - state->avail_out;
+    const size_t produced = out.room() - state->avail_out;
     if (!out.emit(produced, in)) return;
     if (state->block_state == ISAL_BLOCK_FINISH) {
       // Another gzip member may follow (concatenated .gz files); anything
@@ -115,7 +123,7 @@ void decompress_zstd(Input& in, Output& out) {
     in.refill();
     if (in.done && pending == 0) return;  // one or more whole frames, then the end
     ZSTD_inBuffer src{in.data, in.avail, 0};
-    ZSTD_outBuffer dst{out.buffer.data(), out.buffer.size(), 0};
+    ZSTD_outBuffer dst{out.data(), out.room(), 0};
     pending = ZSTD_decompressStream(ctx.get(), &dst, &src);
     if (ZSTD_isError(pending))
       throw Error(out.origin + ": not a valid zstd stream (" + ZSTD_getErrorName(pending) + " after " +
