@@ -11,7 +11,9 @@ measured in the same run, alternating, on the workloads of bench/workload.py.
 Modes: fresh (empty dest), unchanged (dest already holds the release),
 changed (dest holds the release, the artifact has 1% of files changed).
 Prints, per case, the median wall time, CPU time (user+sys of the process
-and its children) and peak RSS of --runs runs, and haul/pipeline, haul/tar.
+and its children) and peak RSS of --runs runs, and haul/pipeline, haul/tar;
+with both sources, haul over http / over file. Each run goes through every
+source and tool in turn, so drift of the machine hits them all alike.
 
 usage: deploy_bench.py --data DIR --work DIR [--runs 5] [--workloads W1]
                        [--formats tar.gz tar.zst] [--sources file http]
@@ -81,6 +83,9 @@ class Nginx:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+TOOLS = ("haul", "pipeline", "tar")
+
+
 def measure(argv):
     """Runs argv; returns (wall s, cpu s, peak RSS MiB) of it and its children."""
     start = time.perf_counter()
@@ -112,7 +117,7 @@ class Case:
         self.dest = {t: os.path.join(work, "dest-" + t) for t in ("haul", "pipeline", "tar")}
         self.manifest = {}
         for k in self.art:
-            m = os.path.join(work, "manifest-%s.yml" % k)
+            m = os.path.join(work, "manifest-%s-%s.yml" % (source, k))
             with open(m, "w") as f:
                 f.write("src: %s\nchecksum: %s\ndest: %s\n" % (self.url[k], self.sum[k], self.dest["haul"]))
             self.manifest[k] = "file://" + m
@@ -160,20 +165,25 @@ def main():
     try:
         for w in a.workloads:
             for fmt in a.formats:
-                for src in a.sources:
-                    case = Case(a.data, a.work, w, fmt, src, nginx)
-                    for mode in a.modes:
-                        which = "release-changed" if mode == "changed" else "release"
-                        results = {t: [] for t in ("haul", "pipeline", "tar")}
-                        for _ in range(a.runs):
-                            for tool in results:  # alternating
-                                case.reset(tool, mode)
-                                results[tool].append(measure(case.command(tool, which)))
-                        med = {t: tuple(statistics.median(x[i] for x in r) for i in range(3)) for t, r in results.items()}
-                        cell = lambda t: "%6.2fs %6.2fs %6.1fMiB" % med[t]
+                cases = {src: Case(a.data, a.work, w, fmt, src, nginx) for src in a.sources}
+                for mode in a.modes:
+                    which = "release-changed" if mode == "changed" else "release"
+                    results = {(src, t): [] for src in a.sources for t in TOOLS}
+                    for _ in range(a.runs):
+                        for src in a.sources:  # alternating sources and tools: drift hits all alike
+                            for tool in TOOLS:
+                                cases[src].reset(tool, mode)
+                                results[(src, tool)].append(measure(cases[src].command(tool, which)))
+                    med = {k: tuple(statistics.median(x[i] for x in r) for i in range(3)) for k, r in results.items()}
+                    for src in a.sources:
+                        cell = lambda t: "%6.2fs %6.2fs %6.1fMiB" % med[(src, t)]
                         print("%-4s %-7s %-5s %-9s | %s | %s | %s | %5.2f  %5.2f" % (
                             w, fmt, src, mode, cell("haul"), cell("pipeline"), cell("tar"),
-                            med["haul"][0] / med["pipeline"][0], med["haul"][0] / med["tar"][0]), flush=True)
+                            med[(src, "haul")][0] / med[(src, "pipeline")][0],
+                            med[(src, "haul")][0] / med[(src, "tar")][0]), flush=True)
+                    if "file" in a.sources and "http" in a.sources:
+                        print("%-4s %-7s %-5s %-9s | haul over http / over file, same runs: %.2f" % (
+                            w, fmt, "", mode, med[("http", "haul")][0] / med[("file", "haul")][0]), flush=True)
     finally:
         if nginx:
             nginx.stop()

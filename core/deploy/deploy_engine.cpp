@@ -14,10 +14,10 @@
 
 #include "config/manifest.hpp"
 #include "deploy/byte_pipe.hpp"
+#include "deploy/decompress_thread.hpp"
 #include "deploy/deploy_log.hpp"
 #include "deploy/extractor.hpp"
 #include "deploy/hasher.hpp"
-#include "deploy/decompress_thread.hpp"
 #include "deploy/hook_phase.hpp"
 #include "deploy/tree_sync.hpp"
 #include "release/deploy_journal.hpp"
