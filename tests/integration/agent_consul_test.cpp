@@ -213,7 +213,9 @@ TEST(HandlerState, ConsulWatchReplayIsNotAppliedTwiceWithAStateDir) {
   for (int run = 0; run < 2; ++run) {
     auto r = run_process({haul_binary().string(), "--state-dir", (tmp / "state").string()}, o);
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    if (run == 1) EXPECT_NE(r.err.find("was already applied"), std::string::npos) << r.err;
+    if (run == 1) {
+      EXPECT_NE(r.err.find("was already applied"), std::string::npos) << r.err;
+    }
   }
   EXPECT_EQ(count_lines(tmp / "n"), 1u);
 }
