@@ -138,7 +138,9 @@ int run_deploy(const Args& args) {
     auto registry = load_registry(selected.config.plugin_path);
     auto pipeline = build_pipeline(selected.pipeline, registry, selected.config.origin, false);
     DeployEngine engine(pipeline->name, pipeline->sources, pipeline->hook_ptrs(), pipeline->deploy);
-    DeployResult r = engine.run({vm["url"].as<std::string>(), ""}, stop);
+    DeployRequest request;
+    request.manifest_url = vm["url"].as<std::string>();
+    DeployResult r = engine.run(request, stop);
     return r.ok ? 0 : 1;
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
