@@ -14,7 +14,7 @@ void BytePipe::Chunk::reserve(size_t n) {
 }
 
 void BytePipe::Chunk::append(const void* data, size_t len) {
-  reserve(std::max(size_ + len, std::min<size_t>(2 * capacity_, size_ + len + kChunkBytes)));
+  reserve(size_ + len);  // a no-op in the pipe: chunks are made with room for what joins them
   std::memcpy(buf_.get() + size_, data, len);
   size_ += len;
 }

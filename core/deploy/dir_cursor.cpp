@@ -51,20 +51,16 @@ int DirCursor::at(std::string_view rel_dir) {
     errno = missing_errno_;
     return -1;
   }
-  size_t depth = 0, pos = 0;
-  // Keep the folders the new path shares with the one open now.
-  while (pos < rel_dir.size() && depth < open_.size()) {
+  // Keep the folders the new path shares with the one open now; open the rest.
+  size_t depth = 0;
+  for (size_t pos = 0; pos < rel_dir.size(); ++depth) {
     size_t slash = rel_dir.find('/', pos);
     if (slash == std::string_view::npos) slash = rel_dir.size();
-    if (rel_dir.substr(pos, slash - pos) != open_[depth].first) break;
-    ++depth;
+    const std::string_view part = rel_dir.substr(pos, slash - pos);
     pos = slash + 1;
-  }
-  pop_to(depth);
-  while (pos < rel_dir.size()) {
-    size_t slash = rel_dir.find('/', pos);
-    if (slash == std::string_view::npos) slash = rel_dir.size();
-    std::string name(rel_dir.substr(pos, slash - pos));
+    if (depth < open_.size() && open_[depth].first == part) continue;
+    pop_to(depth);
+    std::string name(part);
     const int parent = open_.empty() ? root_ : open_.back().second;
     int fd = openat(parent, name.c_str(), kDirFlags);
     if (fd < 0 && errno == ENOENT && create_missing_) {
@@ -82,8 +78,8 @@ int DirCursor::at(std::string_view rel_dir) {
       return -1;
     }
     open_.emplace_back(std::move(name), fd);
-    pos = slash + 1;
   }
+  pop_to(depth);
   return open_.empty() ? root_ : open_.back().second;
 }
 

@@ -8,20 +8,48 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <optional>
+#include <string_view>
 #include <vector>
 
 #include "util/error.hpp"
 
 namespace haul {
 
+namespace {
+
+// An id by account name through a cache: getpwnam/getgrnam read
+// /etc/passwd or NSS each time, and an archive names the same few owners
+// on every entry.
+template <typename Id, typename Lookup>
+Id by_name(std::map<std::string, Id, std::less<>>& cache, const char* name, Id fallback, Lookup lookup) {
+  auto it = cache.find(std::string_view(name));
+  if (it == cache.end()) it = cache.emplace(name, lookup(name).value_or(fallback)).first;
+  return it->second;
+}
+
+// The process umask, read without setting it: umask(2) can only be read by
+// changing it, and for that moment every other thread of an agent running
+// several pipelines would create files with no umask at all.
+mode_t current_umask() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("Umask:", 0) == 0) return static_cast<mode_t>(std::stoul(line.substr(6), nullptr, 8));
+  const mode_t mask = umask(0);  // kernels before 4.7 do not report it
+  umask(mask);
+  return mask;
+}
+
+}  // namespace
+
 DiskWriter::DiskWriter(const std::filesystem::path& root, std::string origin)
     : cursor_(root, /*create_missing=*/true),
       origin_(std::move(origin)),
       as_root_(geteuid() == 0),
       euid_(geteuid()),
-      egid_(getegid()) {
-  umask_ = umask(0);
-  umask(umask_);
+      egid_(getegid()),
+      umask_(current_umask()) {
   struct stat st;
   root_setgid_ = fstat(cursor_.root(), &st) == 0 && (st.st_mode & S_ISGID);
 }
@@ -36,22 +64,18 @@ void DiskWriter::fail(const std::string& rel, const std::string& what) const {
 
 uid_t DiskWriter::resolve_uid(const char* name, uid_t id) {
   if (!as_root_ || !name || !*name) return id;
-  auto it = users_.find(name);
-  if (it == users_.end()) {
-    const struct passwd* pw = getpwnam(name);
-    it = users_.emplace(name, pw ? pw->pw_uid : id).first;
-  }
-  return it->second;
+  return by_name(users_, name, id, [](const char* n) -> std::optional<uid_t> {
+    const struct passwd* pw = getpwnam(n);
+    return pw ? std::optional<uid_t>(pw->pw_uid) : std::nullopt;
+  });
 }
 
 gid_t DiskWriter::resolve_gid(const char* name, gid_t id) {
   if (!as_root_ || !name || !*name) return id;
-  auto it = groups_.find(name);
-  if (it == groups_.end()) {
-    const struct group* gr = getgrnam(name);
-    it = groups_.emplace(name, gr ? gr->gr_gid : id).first;
-  }
-  return it->second;
+  return by_name(groups_, name, id, [](const char* n) -> std::optional<gid_t> {
+    const struct group* gr = getgrnam(n);
+    return gr ? std::optional<gid_t>(gr->gr_gid) : std::nullopt;
+  });
 }
 
 bool DiskWriter::needs_owner(uid_t uid, gid_t gid) const {

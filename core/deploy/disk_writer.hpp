@@ -80,12 +80,12 @@ class DiskWriter {
   DirCursor cursor_;
   std::string origin_;
   bool as_root_;
-  mode_t umask_;
   uid_t euid_;
   gid_t egid_;
+  mode_t umask_;
   bool root_setgid_;  // new entries take the root folder's group, not egid
-  std::map<std::string, uid_t> users_;
-  std::map<std::string, gid_t> groups_;
+  std::map<std::string, uid_t, std::less<>> users_;  // account name → id, looked up once
+  std::map<std::string, gid_t, std::less<>> groups_;
   struct OpenFile {
     int fd = -1;
     std::string rel;
