@@ -15,9 +15,13 @@ and its children) and peak RSS of --runs runs, and haul/pipeline, haul/tar;
 with both sources, haul over http / over file. Each run goes through every
 source and tool in turn, so drift of the machine hits them all alike.
 
+With --baseline-haul BUILD/haul, that other haul build (say, main before a
+change) is measured as a fourth tool in the same alternation, and
+haul/baseline is printed: the before/after of a change, from one run.
+
 usage: deploy_bench.py --data DIR --work DIR [--runs 5] [--workloads W1]
                        [--formats tar.gz tar.zst] [--sources file http]
-                       [--modes fresh unchanged changed]
+                       [--modes fresh unchanged changed] [--baseline-haul PATH]
 DIR from bench/workload.py; put both on tmpfs (see README), or --work on disk.
 """
 import argparse
@@ -83,7 +87,8 @@ class Nginx:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-TOOLS = ("haul", "pipeline", "tar")
+TOOLS = ["haul", "pipeline", "tar"]
+BASELINE = None  # --baseline-haul: another haul binary, the tool "baseline"
 
 
 def measure(argv):
@@ -114,17 +119,21 @@ class Case:
         self.url = {k: (nginx.url("%s/%s.%s" % (rel, k, fmt)) if source == "http" else "file://" + p)
                     for k, p in self.art.items()}
         self.source = source
-        self.dest = {t: os.path.join(work, "dest-" + t) for t in ("haul", "pipeline", "tar")}
+        self.dest = {t: os.path.join(work, "dest-" + t) for t in TOOLS}
         self.manifest = {}
-        for k in self.art:
-            m = os.path.join(work, "manifest-%s-%s.yml" % (source, k))
-            with open(m, "w") as f:
-                f.write("src: %s\nchecksum: %s\ndest: %s\n" % (self.url[k], self.sum[k], self.dest["haul"]))
-            self.manifest[k] = "file://" + m
+        for t in ("haul", "baseline"):
+            if t not in TOOLS:
+                continue
+            for k in self.art:
+                m = os.path.join(work, "manifest-%s-%s-%s.yml" % (t, source, k))
+                with open(m, "w") as f:
+                    f.write("src: %s\nchecksum: %s\ndest: %s\n" % (self.url[k], self.sum[k], self.dest[t]))
+                self.manifest[(t, k)] = "file://" + m
 
     def command(self, tool, which):
-        if tool == "haul":
-            return [HAUL, "deploy", self.manifest[which], "--rsync-verbose=", "--log-level", "warn"]
+        if tool in ("haul", "baseline"):
+            binary = HAUL if tool == "haul" else BASELINE
+            return [binary, "deploy", self.manifest[(tool, which)], "--rsync-verbose=", "--log-level", "warn"]
         if tool == "tar":
             return ["tar", "xf", self.art[which], "-C", self.dest["tar"]]
         get = ("curl -sSf -o $t/a '%s'" % self.url[which]) if self.source == "http" else ("cp '%s' $t/a" % self.art[which])
@@ -155,7 +164,12 @@ def main():
     ap.add_argument("--formats", nargs="+", default=["tar.gz", "tar.zst"])
     ap.add_argument("--sources", nargs="+", default=["file", "http"])
     ap.add_argument("--modes", nargs="+", default=["fresh", "unchanged", "changed"])
+    ap.add_argument("--baseline-haul", help="another haul binary to measure in the same runs")
     a = ap.parse_args()
+    if a.baseline_haul:
+        global BASELINE
+        BASELINE = os.path.abspath(a.baseline_haul)
+        TOOLS.append("baseline")
     os.makedirs(a.work, exist_ok=True)
     nginx = Nginx(os.path.abspath(a.data)) if "http" in a.sources else None
     print("haul deploy benchmark: %d runs each, medians; data %s, work %s; %s" % (
@@ -181,6 +195,10 @@ def main():
                             w, fmt, src, mode, cell("haul"), cell("pipeline"), cell("tar"),
                             med[(src, "haul")][0] / med[(src, "pipeline")][0],
                             med[(src, "haul")][0] / med[(src, "tar")][0]), flush=True)
+                        if BASELINE:
+                            print("%-4s %-7s %-5s %-9s | baseline %s | haul/baseline %.2f" % (
+                                w, fmt, src, mode, cell("baseline"),
+                                med[(src, "haul")][0] / med[(src, "baseline")][0]), flush=True)
                     if "file" in a.sources and "http" in a.sources:
                         print("%-4s %-7s %-5s %-9s | haul over http / over file, same runs: %.2f" % (
                             w, fmt, "", mode, med[("http", "haul")][0] / med[("file", "haul")][0]), flush=True)

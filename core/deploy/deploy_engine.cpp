@@ -456,9 +456,13 @@ class Deploy {
                   manifest_.checksum_algorithm() + "); dest left untouched");
     log_.info("Checksum ok: " + sum + " (" + manifest_.checksum_algorithm() + ")");
     if (!extract_error.empty()) throw Error(extract_error);
-    log_.info("Extracted " + std::to_string(stats.entries) + " entries (" + format_bytes(stats.bytes) + ")" +
-              (stats.kept_files ? "; " + std::to_string(stats.kept_files) + " files unchanged in dest were not written"
-                                : ""));
+    log_.info("Extracted " + count_of(stats.entries, "entry", "entries") + " (" + format_bytes(stats.bytes) + ")" +
+              (stats.kept_files ? "; " + count_of(stats.kept_files, "file", "files") +
+                                      " unchanged in dest (same size, mtime and content) not written"
+                                : "") +
+              (stats.rewritten_same_stamp ? "; " + count_of(stats.rewritten_same_stamp, "file", "files") +
+                                                " with dest's size and mtime but new content written"
+                                          : ""));
     if (stats.dropped_setuid)
       log_.warn("dropped the setuid/setgid bits of " + std::to_string(stats.dropped_setuid) +
                 " file(s); set deploy.allow_setuid: true to keep them");

@@ -14,6 +14,7 @@
 #include <set>
 #include <vector>
 
+#include "deploy/dest_file_compare.hpp"
 #include "deploy/dir_cursor.hpp"
 #include "deploy/disk_writer.hpp"
 #include "deploy/hasher.hpp"
@@ -227,6 +228,39 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
       struct stat have;
       if (stat_in_dest(*rel, have) && S_ISREG(have.st_mode) && have.st_size == archive_entry_size(entry) &&
           have.st_mtim.tv_sec == attrs.mtime.tv_sec) {
+        // Size and mtime match (rsync's quick check); the content decides.
+        auto [folder, name] = DirCursor::split(*rel);
+        DestFileCompare compare(dest_dirs->at(folder), std::string(name));
+        bool writing = false;
+        auto write = [&](const void* buf, size_t size, int64_t offset) {
+          writer.write(buf, size, offset);
+          stats.bytes += size;
+        };
+        const void* buf;
+        size_t size;
+        la_int64_t offset;
+        while ((r = archive_read_data_block(in.get(), &buf, &size, &offset)) == ARCHIVE_OK) {
+          if (!writing && compare.feed(buf, size, offset)) continue;
+          if (!writing) {  // differs from here on: write what matched, then the rest
+            writer.open_file(*rel, attrs);
+            compare.replay_matched(write);
+            writing = true;
+          }
+          write(buf, size, offset);
+          check_ratio();
+        }
+        if (r != ARCHIVE_EOF) throw fail(in.get(), "reading '" + raw + "' (truncated or corrupt archive)");
+        ++stats.entries;
+        if (!writing && !compare.same(declared)) {  // dest's copy is longer, or the entry was empty
+          writer.open_file(*rel, attrs);
+          compare.replay_matched(write);
+          writing = true;
+        }
+        if (writing) {
+          writer.close_file(declared);
+          ++stats.rewritten_same_stamp;
+          continue;
+        }
         const bool same_attributes =
             (have.st_mode & 07777) == attrs.perm && have.st_mtim.tv_nsec == attrs.mtime.tv_nsec &&
             (!writer.applies_owner() || (have.st_uid == attrs.uid && have.st_gid == attrs.gid));
@@ -241,10 +275,7 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
           want.st_atim = attrs.atime;
           options.kept->add_with_attributes(*rel, want);
         }
-        if (archive_read_data_skip(in.get()) != ARCHIVE_OK)
-          throw fail(in.get(), "reading '" + raw + "' (truncated or corrupt archive)");
         ++stats.kept_files;
-        ++stats.entries;
         continue;
       }
     }

@@ -32,7 +32,8 @@ struct ExtractStats {
   uint64_t bytes = 0;         // file contents written
   uint64_t linked_files = 0;  // unchanged files hard-linked from the previous release
   uint64_t linked_bytes = 0;
-  uint64_t kept_files = 0;    // unchanged in dest (quick check): not written at all
+  uint64_t kept_files = 0;    // unchanged in dest (quick check and content): not written at all
+  uint64_t rewritten_same_stamp = 0;  // dest's size and mtime, other bytes: written
 };
 
 // Limits that stop decompression bombs, and what else is allowed.
@@ -52,8 +53,9 @@ struct ExtractOptions {
   // hard-linked from reuse_dir instead of written again.
   const std::map<std::string, FileRecord>* reuse = nullptr;
   std::filesystem::path reuse_dir;
-  // For the rsync strategy: a file dest already holds with the entry's size
-  // and mtime (rsync's quick check) is not written to the folder; it is
+  // For the rsync strategy: a file dest already holds with the entry's size,
+  // mtime and content (rsync's quick check, then a byte comparison as the
+  // entry streams past) is not written to the folder; it is
   // listed in *kept (with the attributes dest's copy still needs, if any)
   // for the sync. Only what changed is decompressed to disk. always_extract
   // (exclude_from, which is read from the folder) is written regardless.

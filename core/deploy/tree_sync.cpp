@@ -12,6 +12,7 @@
 #include <vector>
 #include <system_error>
 
+#include "deploy/dest_file_compare.hpp"
 #include "util/error.hpp"
 
 namespace haul {
@@ -40,6 +41,20 @@ std::map<std::string, struct stat> list_dir(const std::string& dir, bool may_be_
   }
   closedir(d);
   return out;
+}
+
+// Whether two regular files hold the same bytes (read side by side).
+bool same_content(const std::string& a, const std::string& b) {
+  const int fd = open(a.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return false;
+  DestFileCompare compare(AT_FDCWD, b);
+  std::vector<char> buf(256 << 10);
+  uint64_t at = 0;
+  ssize_t n;
+  while ((n = read(fd, buf.data(), buf.size())) > 0 && compare.feed(buf.data(), static_cast<size_t>(n), at))
+    at += static_cast<uint64_t>(n);
+  close(fd);
+  return n == 0 && compare.same(at);
 }
 
 std::string join(const std::string& rel, const std::string& name) {
@@ -203,8 +218,13 @@ class Syncer {
 
   static bool unchanged(const struct stat& s, const struct stat& d, const std::string& from,
                         const std::string& to) {
+    // Size and mtime alone (rsync's quick check) would keep a same-size file
+    // built in the same second: the content decides. The extractor already
+    // decided for what it staged, so this read happens only for files staged
+    // without a quick check (a first sync, exclude_from).
     if (S_ISREG(s.st_mode))
-      return S_ISREG(d.st_mode) && s.st_size == d.st_size && s.st_mtim.tv_sec == d.st_mtim.tv_sec;
+      return S_ISREG(d.st_mode) && s.st_size == d.st_size && s.st_mtim.tv_sec == d.st_mtim.tv_sec &&
+             same_content(from, to);
     if (S_ISLNK(s.st_mode) && S_ISLNK(d.st_mode)) {
       char a[4096], b[4096];
       ssize_t la = readlink(from.c_str(), a, sizeof a), lb = readlink(to.c_str(), b, sizeof b);

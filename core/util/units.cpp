@@ -141,4 +141,8 @@ std::string format_timestamp(int64_t unix_seconds) {
   return buf;
 }
 
+std::string count_of(uint64_t n, const std::string& singular, const std::string& plural) {
+  return std::to_string(n) + " " + (n == 1 ? singular : plural);
+}
+
 }  // namespace haul

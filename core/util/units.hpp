@@ -17,6 +17,8 @@ std::optional<uint64_t> parse_bytes(const std::string& text);
 
 std::string format_duration(std::chrono::milliseconds d);  // "1m30s", "500ms"
 std::string format_bytes(uint64_t bytes);                  // "1.5 MB"
+// "1 file", "3 files": a count with its noun, as a person writes it.
+std::string count_of(uint64_t n, const std::string& singular, const std::string& plural);
 
 // "1700000000", "@1700000000", "2026-11-26", "2026-11-26T10:00:00Z" → unix seconds (UTC).
 std::optional<int64_t> parse_timestamp(const std::string& text);

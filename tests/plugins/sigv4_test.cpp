@@ -1,5 +1,5 @@
 // The SigV4 signer, stage by stage, against AWS's official test vectors
-// (../shared/testdata/sigv4-test-suite) and, for S3's own rules, against
+// (tests/data/sigv4, Apache-2.0, see ORIGIN.md there) and, for S3's own rules, against
 // Debian's python3-botocore signing the same request.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>

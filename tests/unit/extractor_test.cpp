@@ -344,3 +344,41 @@ TEST_F(ExtractFixture, KeptFoldersKeepTheirMtimeAndExcludedPathsAreProtected) {
   EXPECT_EQ(s.deleted, 1u);
   EXPECT_EQ(s.protected_by_exclude, 1u);
 }
+
+// rsync's quick check (size and mtime second) is not enough: two builds in
+// one second, or a pinned --mtime, give same-size files with other bytes.
+// The content decides, whichever block of the file differs.
+TEST_F(ExtractFixture, SameSizeAndMtimeButOtherBytesIsWrittenNotKept) {
+  const fs::path dest = tmp / "dest";
+  fs::create_directories(tmp / "first");
+  const std::string big(300000, 'a');  // spans many blocks of the stream
+  std::string big_tail_changed = big, big_head_changed = big;
+  big_tail_changed.back() = 'b';
+  big_head_changed.front() = 'b';
+  extract_archive(reader_for(make_tar({file_entry("version", "AAAA"), file_entry("same", "same"),
+                                       file_entry("tail", big), file_entry("head", big), file_entry("empty", "")})),
+                  tmp / "first", "v1");
+  fs::rename(tmp / "first", dest);
+
+  KeptIndex kept;
+  ExtractOptions o;
+  o.quick_check_dest = dest;
+  o.kept = &kept;
+  auto stats = extract_archive(
+      reader_for(make_tar({file_entry("version", "BBBB"), file_entry("same", "same"), file_entry("tail", big_tail_changed),
+                           file_entry("head", big_head_changed), file_entry("empty", "")}),
+                 4096),
+      dir, "v2", o);
+  EXPECT_EQ(stats.kept_files, 2u) << "same and empty";
+  EXPECT_EQ(stats.rewritten_same_stamp, 3u);
+  EXPECT_TRUE(kept.contains("same"));
+  EXPECT_FALSE(kept.contains("version"));
+  EXPECT_EQ(read_file(dir / "version"), "BBBB");
+  EXPECT_EQ(read_file(dir / "tail"), big_tail_changed) << "the matched prefix is copied from dest, then the rest";
+  EXPECT_EQ(read_file(dir / "head"), big_head_changed);
+  ExcludeRules none;
+  sync_tree(dir, dest, none, nullptr, &kept);
+  EXPECT_EQ(read_file(dest / "version"), "BBBB");
+  EXPECT_EQ(read_file(dest / "tail"), big_tail_changed);
+  EXPECT_EQ(read_file(dest / "same"), "same");
+}
