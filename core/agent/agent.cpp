@@ -25,7 +25,8 @@ struct Pending {
 
 class PipelineRunner {
  public:
-  PipelineRunner(Pipeline& p, StopSignal& stop, const AgentOptions& options) : p_(p), stop_(stop), options_(options) {
+  PipelineRunner(Pipeline& p, StopSignal& stop, StopSignal& abort, const AgentOptions& options)
+      : p_(p), stop_(stop), abort_(abort), options_(options) {
     if (!p_.desired.empty())
       reconciler_ = std::make_unique<Reconciler>(p_.name, p_.desired, p_.sources, fetch_policy_for(p_.deploy),
                                                  p_.reconcile_interval);
@@ -139,7 +140,14 @@ class PipelineRunner {
       }
       spdlog::info("[{}] deploying {} (event {})", p_.name, url, describe(*ev));
       DeployRequest request{url, ev->id, ev->ltime, next->expected_manifest_sha256};
-      DeployResult r = engine.run(request, stop_);
+      DeployResult r = engine.run(request, abort_, &stop_);
+      if (r.interrupted) {
+        // Not an outcome of the release: it is deployed again after a restart.
+        spdlog::warn("[{}] deploy of {} was interrupted by the shutdown; not recorded as applied", p_.name, url);
+        std::lock_guard<std::mutex> lock(mu_);
+        ++summary_.interrupted;
+        continue;
+      }
       if (reconciler_ && !next->expected_manifest_sha256.empty()) reconciler_->deployed(next->expected_manifest_sha256, r.ok);
 
       if (p_.applied) {
@@ -216,7 +224,8 @@ class PipelineRunner {
   }
 
   Pipeline& p_;
-  StopSignal& stop_;
+  StopSignal& stop_;   // stopping: no new work
+  StopSignal& abort_;  // abort the deploy in progress
   const AgentOptions& options_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -230,11 +239,11 @@ class PipelineRunner {
 
 }  // namespace
 
-AgentSummary run_agent(const std::vector<std::unique_ptr<Pipeline>>& pipelines, StopSignal& stop,
+AgentSummary run_agent(const std::vector<std::unique_ptr<Pipeline>>& pipelines, StopSignal& stop, StopSignal& abort,
                        const AgentOptions& options) {
   std::vector<std::unique_ptr<PipelineRunner>> runners;
   std::vector<std::thread> threads;
-  for (const auto& p : pipelines) runners.push_back(std::make_unique<PipelineRunner>(*p, stop, options));
+  for (const auto& p : pipelines) runners.push_back(std::make_unique<PipelineRunner>(*p, stop, abort, options));
   std::vector<std::thread> deployers;
   for (auto& r : runners) {
     threads.emplace_back([&r] { r->trigger_loop(); });
@@ -256,6 +265,7 @@ AgentSummary run_agent(const std::vector<std::unique_ptr<Pipeline>>& pipelines, 
     total.failures += s.failures;
     total.trigger_errors += s.trigger_errors;
     total.reconcile_errors += s.reconcile_errors;
+    total.interrupted += s.interrupted;
   }
   return total;
 }

@@ -21,6 +21,7 @@ struct AgentSummary {
   int failures = 0;        // failed deploys
   int trigger_errors = 0;  // e.g. unreadable event input
   int reconcile_errors = 0;  // desired-release pointer unreadable
+  int interrupted = 0;       // deploys cut short by a shutdown (not recorded as applied)
 };
 
 struct AgentOptions {
@@ -28,7 +29,9 @@ struct AgentOptions {
   std::string metrics_textfile;  // and rewrite this file after each
 };
 
-AgentSummary run_agent(const std::vector<std::unique_ptr<Pipeline>>& pipelines, StopSignal& stop,
+// stop: the first SIGTERM — take no new events, let deploys in progress
+// finish. abort: the second — abort them safely.
+AgentSummary run_agent(const std::vector<std::unique_ptr<Pipeline>>& pipelines, StopSignal& stop, StopSignal& abort,
                        const AgentOptions& options = {});
 
 }  // namespace haul

@@ -26,8 +26,8 @@ int run_agent_command(const Args& args) {
       return 0;
     }
     if (!vm.count("config")) throw Error("haul agent needs --config FILE (see examples/pipelines/agent.yaml)");
-    StopSignal stop;
-    ShutdownSignals signals(stop);
+    StopSignal stop, abort;
+    ShutdownSignals signals(stop, &abort);
     HaulConfig cfg = load_config_file(vm["config"].as<std::string>());
     auto registry = load_registry(cfg.plugin_path);
     std::vector<std::unique_ptr<Pipeline>> pipelines;
@@ -46,8 +46,9 @@ int run_agent_command(const Args& args) {
       metrics_server = std::make_unique<MetricsServer>(cfg.metrics_listen, metrics);
       spdlog::info("metrics on http://{}/metrics", cfg.metrics_listen);
     }
-    AgentSummary s = run_agent(pipelines, stop, options);
+    AgentSummary s = run_agent(pipelines, stop, abort, options);
     spdlog::info("agent stopped after {} deploy(s), {} failed", s.deploys, s.failures);
+    if (s.interrupted) return 1;  // a deploy was aborted: a supervisor should know
     return stop.raised() || (s.failures == 0 && s.trigger_errors == 0) ? 0 : 1;
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());

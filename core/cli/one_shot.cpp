@@ -51,8 +51,8 @@ int run_handler(const Args& args) {
       std::cout << "haul " << HAUL_VERSION << "\n";
       return 0;
     }
-    StopSignal stop;
-    ShutdownSignals signals(stop);
+    StopSignal stop, abort;
+    ShutdownSignals signals(stop, &abort);
     auto selected = select_pipeline(vm);
     // Whatever the config says, the handler's events come from stdin, and it
     // handles one: the desired-release check is `haul reconcile`'s (cron, timer).
@@ -64,8 +64,8 @@ int run_handler(const Args& args) {
     const std::string state_dir =
         vm.count("state-dir") ? vm["state-dir"].as<std::string>() : selected.config.state_dir;
     pipelines.push_back(build_pipeline(selected.pipeline, registry, selected.config.origin, true, state_dir));
-    AgentSummary s = run_agent(pipelines, stop);
-    bool ok = s.failures == 0 && s.trigger_errors == 0;
+    AgentSummary s = run_agent(pipelines, stop, abort);
+    bool ok = s.failures == 0 && s.trigger_errors == 0 && s.interrupted == 0;
     if (!ok && under_consul_watch) {
       spdlog::warn("exiting 0 despite the failure: running under consul watch (CONSUL_INDEX is set)");
       return 0;
@@ -85,8 +85,8 @@ int run_reconcile(const Args& args) {
       std::cout << desc << "\n";
       return 0;
     }
-    StopSignal stop;
-    ShutdownSignals signals(stop);
+    StopSignal stop, abort;
+    ShutdownSignals signals(stop, &abort);
     auto selected = select_pipeline(vm);
     if (selected.pipeline.desired.empty())
       throw Error(selected.config.origin + ": pipeline " + selected.pipeline.name +
@@ -104,8 +104,8 @@ int run_reconcile(const Args& args) {
     }
     spdlog::info("[{}] {}; deploying", pipeline->name, d.why);
     DeployEngine engine(pipeline->name, pipeline->sources, pipeline->hook_ptrs(), pipeline->deploy);
-    DeployResult r = engine.run(d.request, stop);
-    if (pipeline->applied) {
+    DeployResult r = engine.run(d.request, abort, &stop);
+    if (pipeline->applied && !r.interrupted) {
       try {
         pipeline->applied->record({"", 0, d.request.manifest_url, r.manifest_sha256, r.ok ? "success" : "failure",
                                    r.error, r.finished_at_unix_ms});
@@ -132,15 +132,15 @@ int run_deploy(const Args& args) {
       return 0;
     }
     if (!vm.count("url")) throw Error("haul deploy needs a manifest URL, e.g. haul deploy s3://bucket/manifest.yml");
-    StopSignal stop;
-    ShutdownSignals signals(stop);
+    StopSignal stop, abort;
+    ShutdownSignals signals(stop, &abort);
     auto selected = select_pipeline(vm);
     auto registry = load_registry(selected.config.plugin_path);
     auto pipeline = build_pipeline(selected.pipeline, registry, selected.config.origin, false);
     DeployEngine engine(pipeline->name, pipeline->sources, pipeline->hook_ptrs(), pipeline->deploy);
     DeployRequest request;
     request.manifest_url = vm["url"].as<std::string>();
-    DeployResult r = engine.run(request, stop);
+    DeployResult r = engine.run(request, abort, &stop);
     return r.ok ? 0 : 1;
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());

@@ -1,6 +1,12 @@
-// Turns SIGINT and SIGTERM into a StopSignal raise, handled on a thread of
+// Turns SIGINT and SIGTERM into StopSignal raises, handled on a thread of
 // its own with sigwait (no work in a signal handler). Construct it before any
 // other thread starts, so every thread inherits the blocked mask.
+//
+// Commands that deploy stop in two stages: the first signal raises
+// `stopping` (take no new work, let the deploy in progress finish, hooks and
+// all), a second raises `abort` (abort the deploy in progress safely: staging
+// removed, dest as it was or rolled back). Without `abort`, the first signal
+// raises `stopping` and that is all.
 #pragma once
 
 #include <pthread.h>
@@ -13,7 +19,7 @@ namespace haul {
 
 class ShutdownSignals {
  public:
-  explicit ShutdownSignals(StopSignal& stop);
+  explicit ShutdownSignals(StopSignal& stopping, StopSignal* abort = nullptr);
   ~ShutdownSignals();
 
  private:

@@ -21,6 +21,7 @@
 #include "deploy/hook_phase.hpp"
 #include "deploy/tree_sync.hpp"
 #include "release/deploy_journal.hpp"
+#include "release/journal_scope.hpp"
 #include "release/dest_lock.hpp"
 #include "release/release_store.hpp"
 #include "util/error.hpp"
@@ -57,9 +58,19 @@ std::string octal(unsigned mode) {
 class Deploy {
  public:
   Deploy(const std::string& pipeline, const SourceSet& sources, const std::vector<HookInstance*>& hooks,
-         const DeployOptions& options, const DeployRequest& request, StopSignal& stop)
+         const DeployOptions& options, const DeployRequest& request, StopSignal& abort, StopSignal* stopping)
       : pipeline_(pipeline), sources_(sources), hooks_(hooks), options_(options), request_(request),
-        stop_(stop), log_(pipeline) {}
+        stop_(abort), log_(pipeline) {
+    // Before dest is touched, a shutdown request (or an abort) cancels the
+    // deploy; after, only an abort does.
+    auto raise = [this] { before_start_.raise(); };
+    abort_listener_ = stop_.listen(raise);
+    if (stopping) stopping_listener_ = {stopping, stopping->listen(raise)};
+  }
+  ~Deploy() {
+    stop_.unlisten(abort_listener_);
+    if (stopping_listener_.first) stopping_listener_.first->unlisten(stopping_listener_.second);
+  }
 
   DeployResult run() {
     const auto start = Clock::now();
@@ -103,6 +114,7 @@ class Deploy {
     } else {
       finish_phase(HAUL_PHASE_FAILURE, manifest_.commands.failure, result.error);
     }
+    result.interrupted = !result.ok && before_start_.raised();
     result.log = log_.text();
     result.release = release_name();
     if (result.release.empty()) result.release = request_.manifest_url;
@@ -119,7 +131,7 @@ class Deploy {
     std::uniform_int_distribution<long long> dist(0, options_.random_delay.count() - 1);
     std::chrono::milliseconds d(dist(rng));
     log_.info("Sleep " + format_duration(d) + " (random delay up to " + format_duration(options_.random_delay) + ")");
-    if (!stop_.sleep_for(d)) throw Error("cancelled during the random delay: haul is shutting down");
+    if (!before_start_.sleep_for(d)) throw Error("cancelled during the random delay: haul is shutting down");
   }
 
   void deploy_src() {
@@ -131,11 +143,13 @@ class Deploy {
     fs::create_directories(parent, ec);
     if (ec) throw Error("cannot create the parent of dest " + dest.string() + ": " + ec.message());
     if (manifest_.sync_strategy == SyncStrategy::release) return deploy_release(dest);
-    DestLock lock(parent / (".haul-" + dest.filename().string() + ".lock"), options_.lock_timeout, stop_);
+    DestLock lock(parent / (".haul-" + dest.filename().string() + ".lock"), options_.lock_timeout, before_start_);
+    JournalScope journal(DeployJournal::beside(dest), journal_entry("fetch", ""), dest.string(), log_);
+    remove_staging_leftovers(dest);
 
     // Staging sits beside dest so that placing it is a rename, never a copy.
     StagingFolder staging;
-    std::string tmpl = (parent / (".haul-staging-" + dest.filename().string() + "-XXXXXX")).string();
+    std::string tmpl = (parent / (staging_prefix(dest) + "XXXXXX")).string();
     if (!mkdtemp(tmpl.data()))
       throw Error("cannot create a staging folder in " + parent.string() + ": " + std::strerror(errno));
     staging.path = tmpl;
@@ -153,12 +167,14 @@ class Deploy {
     }
     fetch_and_extract_with_retry(staging.path, extract);
 
-    phase(HAUL_PHASE_PRE, manifest_.commands.pre);
+    journal.phase("pre");
+    phase(HAUL_PHASE_PRE, manifest_.commands.pre, "", &journal);
 
     log_.info("Set dest mode " + octal(manifest_.dest_mode));
     if (chmod(staging.path.c_str(), manifest_.dest_mode) != 0)
       throw Error("cannot set dest_mode on the staged release: " + std::string(std::strerror(errno)));
 
+    journal.phase(manifest_.sync_strategy == SyncStrategy::mv ? "mv" : "sync");
     if (manifest_.sync_strategy == SyncStrategy::mv) {
       log_.info("Move " + staging.path.string() + " to " + dest.string());
       move_tree(staging.path, dest);
@@ -166,7 +182,41 @@ class Deploy {
     } else {
       sync(staging.path, dest, kept);
     }
-    phase(HAUL_PHASE_POST, manifest_.commands.post);
+    journal.phase_best_effort("post");
+    phase(HAUL_PHASE_POST, manifest_.commands.post, "", &journal);
+  }
+
+  static std::string staging_prefix(const fs::path& dest) { return ".haul-staging-" + dest.filename().string() + "-"; }
+
+  // A killed deploy leaves its staging folder beside dest (up to the size of
+  // a release); under dest's lock, any such folder is a leftover.
+  void remove_staging_leftovers(const fs::path& dest) {
+    const std::string prefix = staging_prefix(dest);
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dest.parent_path(), ec)) {
+      const std::string name = e.path().filename().string();
+      // mkdtemp's six characters exactly: dest "app" must not take "app-x"'s.
+      if (name.size() != prefix.size() + 6 || name.compare(0, prefix.size(), prefix) != 0 ||
+          name.find('-', prefix.size()) != std::string::npos)
+        continue;
+      std::error_code rm;
+      fs::remove_all(e.path(), rm);
+      if (rm)
+        log_.warn("cannot remove the leftover staging folder " + e.path().string() + ": " + rm.message());
+      else
+        log_.info("removed leftover " + e.path().string() + " (the staging folder of an interrupted deploy)");
+    }
+  }
+
+  JournalEntry journal_entry(const std::string& phase, const std::string& previous) const {
+    return JournalEntry{phase,
+                        release_id_,
+                        previous,
+                        request_.event_id,
+                        request_.manifest_url,
+                        static_cast<int>(getpid()),
+                        static_cast<int64_t>(std::time(nullptr)),
+                        {}};
   }
 
   // Signed releases: the bytes just fetched must be signed by a trusted key.
@@ -236,28 +286,18 @@ class Deploy {
   void deploy_release(const fs::path& dest) {
     ReleaseStore store(dest);
     fs::create_directories(dest);
-    DestLock lock(dest / ".haul" / "lock", options_.lock_timeout, stop_);
-    DeployJournal journal(dest);
-    if (auto j = journal.read()) {
-      log_.warn("the previous deploy to " + dest.string() + " (release " + j->release + ", pid " + std::to_string(j->pid) +
-                ") was interrupted during " + j->phase + "; current is " + store.current_id().value_or("(none)") +
-                "; cleaning up");
-      if (auto m = store.meta(j->release); m && m->result == "deploying") {
-        m->result = "interrupted";
-        store.save_meta(*m);
-      }
-    }
-    for (const auto& left : store.remove_leftovers()) log_.info("removed leftover " + left);
-
+    DestLock lock(dest / ".haul" / "lock", options_.lock_timeout, before_start_);
     const auto previous = store.current_id();
     const std::string wanted = manifest_.release.empty() ? derive_release_id() : manifest_.release;
     release_id_ = store.unique_id(wanted);
+    JournalScope journal(DeployJournal(dest), journal_entry("fetch", previous.value_or("")), dest.string(), log_);
+    if (const auto& j = journal.interrupted())
+      if (auto m = store.meta(j->release); m && m->result == "deploying") store.set_result(j->release, "interrupted");
+    for (const auto& left : store.remove_leftovers()) log_.info("removed leftover " + left);
+    release_id_ = store.unique_id(wanted);  // a leftover may have held the name
     if (release_id_ != wanted) log_.warn("release " + wanted + " already exists; this one is " + release_id_);
     release_dir_ = store.release_dir(release_id_).string();
     previous_dir_ = previous ? store.release_dir(*previous).string() : "";
-    JournalEntry entry{"fetch", release_id_, previous.value_or(""), request_.event_id, request_.manifest_url,
-                       static_cast<int>(getpid()), static_cast<int64_t>(std::time(nullptr))};
-    journal.write(entry);
 
     ReleaseMeta meta;
     meta.id = release_id_;
@@ -292,63 +332,80 @@ class Deploy {
     ExtractStats stats = fetch_and_extract_with_retry(staging.path, extract);
     if (chmod(staging.path.c_str(), manifest_.dest_mode) != 0)
       throw Error("cannot set dest_mode on the staged release: " + std::string(std::strerror(errno)));
-    store.commit(staging.path, release_id_);
-    staging.path.clear();
+    // Everything the switch and after need is written before the release
+    // exists: its metadata and its result record, which later changes in
+    // place (no new disk space needed once the release is live).
     meta.size_bytes = stats.bytes + stats.linked_bytes;
     store.save_meta(meta);
-    log_.info("Release " + release_id_ + " staged in " + release_dir_ + " (" + std::to_string(stats.linked_files) +
-              " unchanged files hard-linked from " + previous.value_or("no previous release") + ", " +
-              format_bytes(stats.bytes) + " written)");
-
-    auto mark = [&](const std::string& result) {
-      meta.result = result;
-      store.save_meta(meta);
+    bool committed = false;
+    auto mark_failed = [&](const std::string& result) {
+      try {
+        if (committed) store.set_result(release_id_, result);
+      } catch (const std::exception& e) {
+        log_.error(std::string("cannot record release ") + release_id_ + " as " + result + ": " + e.what());
+      }
     };
     try {
-      entry.phase = "pre";
-      journal.write(entry);
-      phase(HAUL_PHASE_PRE, manifest_.commands.pre);
+      store.commit(staging.path, release_id_);
+      committed = true;
+      staging.path.clear();
+      log_.info("Release " + release_id_ + " staged in " + release_dir_ + " (" +
+                count_of(stats.linked_files, "unchanged file", "unchanged files") + " hard-linked from " +
+                (previous ? "release " + *previous : std::string("no previous release")) + ", " +
+                format_bytes(stats.bytes) + " written)");
+      journal.phase("pre");
+      phase(HAUL_PHASE_PRE, manifest_.commands.pre, "", &journal);
       store.link_shared(release_id_, manifest_.linked_dirs, manifest_.linked_files);
       store.flush(release_id_);
+      journal.phase("switch");
     } catch (...) {
-      mark("failure");
-      journal.clear();
+      if (!committed) store.discard_meta(release_id_);
+      mark_failed("failure");
       throw;
     }
-    entry.phase = "switch";
-    journal.write(entry);
     store.switch_to(release_id_);
     log_.info("current -> releases/" + release_id_ + (previous ? " (was " + *previous + ")" : ""));
     try {
-      entry.phase = "post";
-      journal.write(entry);
-      phase(HAUL_PHASE_POST, manifest_.commands.post);
-      entry.phase = "verify";
-      journal.write(entry);
-      phase(HAUL_PHASE_VERIFY, manifest_.commands.verify);
+      journal.phase_best_effort("post");
+      phase(HAUL_PHASE_POST, manifest_.commands.post, "", &journal);
+      journal.phase_best_effort("verify");
+      phase(HAUL_PHASE_VERIFY, manifest_.commands.verify, "", &journal);
+      store.set_result(release_id_, "success");
     } catch (const std::exception& e) {
-      if (previous) {
-        entry.phase = "rollback";
-        journal.write(entry);
-        store.switch_to(*previous);
-        log_.error(std::string(e.what()) + " — rolled back: current -> releases/" + *previous);
-        mark("rolled-back");
-        try {
-          phase(HAUL_PHASE_ROLLBACK, manifest_.commands.rollback);
-        } catch (const std::exception& re) {
-          log_.error(re.what());
-        }
-      } else {
+      if (!previous) {
         log_.error(std::string(e.what()) + " — no previous release to roll back to; current stays on " + release_id_);
-        mark("failure");
+        mark_failed("failure");
+        throw;
       }
-      journal.clear();
+      journal.phase_best_effort("rollback");
+      try {
+        store.switch_to(*previous);
+      } catch (const std::exception& se) {
+        log_.error(std::string(e.what()) + " — and the rollback failed: " + se.what() + "; current stays on " +
+                   release_id_);
+        mark_failed("failure");
+        throw;
+      }
+      log_.error(std::string(e.what()) + " — rolled back: current -> releases/" + *previous);
+      mark_failed("rolled-back");
+      // The rollback commands run to their end even when haul was told to
+      // abort: they bring the previous release back up.
+      StopSignal never;
+      try {
+        phase(HAUL_PHASE_ROLLBACK, manifest_.commands.rollback, "", &journal, &never);
+      } catch (const std::exception& re) {
+        log_.error(re.what());
+      }
       throw;
     }
-    mark("success");
     const size_t keep = static_cast<size_t>(manifest_.keep_releases ? manifest_.keep_releases : options_.keep_releases);
-    for (const auto& id : store.prune(keep)) log_.info("removed old release " + id + " (keeping " + std::to_string(keep) + ")");
-    journal.clear();
+    journal.phase_best_effort("pruning");
+    try {
+      for (const auto& id : store.prune(keep))
+        log_.info("removed old release " + id + " (keeping " + std::to_string(keep) + ")");
+    } catch (const std::exception& e) {
+      log_.warn(std::string("pruning old releases: ") + e.what());
+    }
   }
 
   // A transfer that completed but whose bytes do not match the checksum (a
@@ -501,7 +558,10 @@ class Deploy {
   }
 
   // Calls every hook for a phase. Throws the first hook's error.
-  void phase(haul_phase p, const std::vector<std::string>& commands, const std::string& error = "") {
+  // journal: records the hook commands' process groups while they run.
+  // stop: what cancels the commands (the deploy's abort signal by default).
+  void phase(haul_phase p, const std::vector<std::string>& commands, const std::string& error = "",
+             JournalScope* journal = nullptr, StopSignal* stop = nullptr) {
     PhaseInfo info;
     info.phase = p;
     info.commands = commands;
@@ -517,13 +577,17 @@ class Deploy {
     info.started_at_unix_ms = started_at_ms_;
     info.finished_at_unix_ms = finished_at_ms_;
     info.command_timeout = manifest_.command_timeout;
-    run_hook_phase(hooks_, info, log_, stop_);
+    if (journal) info.on_process = [journal](int64_t pgid, bool running) { journal->process(pgid, running); };
+    run_hook_phase(hooks_, info, log_, stop ? *stop : stop_);
   }
 
   // success/failure: a failing hook is logged, never changes the result.
+  // They run even after an abort (with their own timeouts): the failure
+  // notice is how an operator learns that a deploy was aborted.
   void finish_phase(haul_phase p, const std::vector<std::string>& commands, const std::string& error) {
+    StopSignal never;
     try {
-      phase(p, commands, error);
+      phase(p, commands, error, nullptr, &never);
     } catch (const std::exception& e) {
       log_.error(e.what());
     }
@@ -534,7 +598,10 @@ class Deploy {
   const std::vector<HookInstance*>& hooks_;
   const DeployOptions& options_;
   const DeployRequest& request_;
-  StopSignal& stop_;
+  StopSignal& stop_;  // abort: stop now, safely
+  StopSignal before_start_;  // raised by a shutdown request or an abort
+  int abort_listener_ = 0;
+  std::pair<StopSignal*, int> stopping_listener_{nullptr, 0};
   DeployLog log_;
   Manifest manifest_;
   uint64_t started_at_ms_ = 0, finished_at_ms_ = 0;
@@ -565,8 +632,8 @@ DeployEngine::DeployEngine(std::string pipeline, const SourceSet& sources, std::
                            DeployOptions options)
     : pipeline_(std::move(pipeline)), sources_(sources), hooks_(std::move(hooks)), options_(std::move(options)) {}
 
-DeployResult DeployEngine::run(const DeployRequest& request, StopSignal& stop) {
-  return Deploy(pipeline_, sources_, hooks_, options_, request, stop).run();
+DeployResult DeployEngine::run(const DeployRequest& request, StopSignal& abort, StopSignal* stopping) {
+  return Deploy(pipeline_, sources_, hooks_, options_, request, abort, stopping).run();
 }
 
 }  // namespace haul

@@ -34,6 +34,10 @@ struct DeployResult {
   uint64_t bytes_fetched = 0;   // artifact bytes downloaded
   std::chrono::milliseconds duration{0};
   uint64_t started_at_unix_ms = 0, finished_at_unix_ms = 0;
+  // Failed because haul was stopping or aborting: not an outcome of the
+  // release itself, so never recorded as applied (it is deployed again
+  // after a restart).
+  bool interrupted = false;
 };
 
 uint64_t unix_ms_now();
@@ -45,7 +49,11 @@ class DeployEngine {
  public:
   DeployEngine(std::string pipeline, const SourceSet& sources, std::vector<HookInstance*> hooks,
                DeployOptions options);
-  DeployResult run(const DeployRequest& request, StopSignal& stop);
+  // abort: stop now, safely (a second SIGTERM; a deploy timeout). stopping:
+  // haul was asked to stop (the first SIGTERM): a deploy that has not
+  // touched anything yet (random delay, waiting for dest's lock) gives up,
+  // one that has finishes, hooks and all.
+  DeployResult run(const DeployRequest& request, StopSignal& abort, StopSignal* stopping = nullptr);
 
  private:
   std::string pipeline_;

@@ -10,10 +10,17 @@ namespace {
 struct CallbackContext {
   DeployLog& log;
   StopSignal& stop;
+  const std::function<void(int64_t, bool)>& on_process;
 };
 
 void hook_log(void* ctx, haul_log_level level, const char* msg) { static_cast<CallbackContext*>(ctx)->log.log(level, msg); }
 int hook_cancelled(void* ctx) { return static_cast<CallbackContext*>(ctx)->stop.raised() ? 1 : 0; }
+void hook_process(void* ctx, int64_t pgid, bool running) {
+  auto* cb = static_cast<CallbackContext*>(ctx);
+  if (cb->on_process) cb->on_process(pgid, running);
+}
+void hook_process_started(void* ctx, int64_t pgid) { hook_process(ctx, pgid, true); }
+void hook_process_ended(void* ctx, int64_t pgid) { hook_process(ctx, pgid, false); }
 
 }  // namespace
 
@@ -54,7 +61,7 @@ void run_hook_phase(const std::vector<HookInstance*>& hooks, const PhaseInfo& in
   std::vector<haul_kv> env;
   for (const auto& [k, v] : env_strings) env.push_back({k.c_str(), v.c_str()});
   const std::string node = host_name();
-  CallbackContext cb{log, stop};
+  CallbackContext cb{log, stop, info.on_process};
   haul_hook_context ctx{};
   ctx.struct_size = sizeof ctx;
   ctx.phase = info.phase;
@@ -80,6 +87,8 @@ void run_hook_phase(const std::vector<HookInstance*>& hooks, const PhaseInfo& in
   ctx.release = info.release.c_str();
   ctx.previous_release_dir = info.previous_release_dir.c_str();
   ctx.command_timeout_ms = static_cast<uint64_t>(info.command_timeout.count());
+  ctx.process_started = &hook_process_started;
+  ctx.process_ended = &hook_process_ended;
   for (HookInstance* hook : hooks) {
     try {
       hook->on_phase(ctx);

@@ -8,6 +8,7 @@
 #include <haul/plugin.h>
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,9 @@ struct PhaseInfo {
   std::string error;
   uint64_t event_ltime = 0, started_at_unix_ms = 0, finished_at_unix_ms = 0;
   std::chrono::milliseconds command_timeout{0};
+  // Told when a hook's command process group starts (true) and ends
+  // (false), for the deploy journal. Must not throw.
+  std::function<void(int64_t pgid, bool running)> on_process;
 };
 
 void run_hook_phase(const std::vector<HookInstance*>& hooks, const PhaseInfo& info, DeployLog& log,

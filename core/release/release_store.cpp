@@ -12,31 +12,13 @@
 #include <fstream>
 #include <sstream>
 
+#include "util/durable_file.hpp"
 #include "util/error.hpp"
 
 namespace haul {
 namespace fs = std::filesystem;
 
 namespace {
-
-void fsync_dir(const fs::path& dir) {
-  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    fsync(fd);
-    close(fd);
-  }
-}
-
-void write_file_atomically(const fs::path& path, const std::string& content) {
-  fs::create_directories(path.parent_path());
-  const std::string tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc | std::ios::binary);
-    out << content;
-    if (!out) throw Error("cannot write " + tmp);
-  }
-  if (rename(tmp.c_str(), path.c_str()) != 0) throw Error("cannot write " + path.string() + ": " + std::strerror(errno));
-}
 
 uint64_t tree_size(const fs::path& dir) {
   uint64_t total = 0;
@@ -72,6 +54,8 @@ std::optional<ReleaseMeta> ReleaseStore::meta(const std::string& id) const {
   m.manifest_url = j.value("manifest_url", "");
   m.event_id = j.value("event_id", "");
   m.manifest = j.value("manifest", "");
+  // The result lives in its own record, updated in place (see set_result).
+  if (std::string r = result_record(id).get(); !r.empty()) m.result = r;
   if (j.contains("files"))
     for (const auto& [path, f] : j["files"].items())
       m.files[path] = {f[0].get<uint64_t>(), f[1].get<unsigned>(), f[2].get<int64_t>(), f[3].get<std::string>()};
@@ -84,7 +68,18 @@ void ReleaseStore::save_meta(const ReleaseMeta& m) const {
   nlohmann::json j = {{"id", m.id},           {"created_unix", m.created_unix}, {"result", m.result},
                       {"size_bytes", m.size_bytes}, {"manifest_url", m.manifest_url}, {"event_id", m.event_id},
                       {"manifest", m.manifest}, {"files", files}};
-  write_file_atomically(meta_path(m.id), j.dump());
+  write_file_durably(meta_path(m.id), j.dump());
+  result_record(m.id).create(m.result);
+}
+
+void ReleaseStore::discard_meta(const std::string& id) const {
+  std::error_code ec;
+  fs::remove(meta_path(id), ec);
+  fs::remove(result_record(id).path(), ec);
+}
+
+void ReleaseStore::set_result(const std::string& id, const std::string& result) const {
+  result_record(id).set(result);
 }
 
 std::vector<ReleaseMeta> ReleaseStore::list() const {
@@ -200,9 +195,7 @@ std::vector<std::string> ReleaseStore::prune(size_t keep) const {
   };
   std::vector<std::string> removed;
   auto remove = [&](const ReleaseMeta& r) {
-    std::error_code ec;
-    fs::remove_all(release_dir(r.id), ec);
-    fs::remove(meta_path(r.id), ec);
+    remove_release(r.id);
     removed.push_back(r.id);
   };
   size_t count = releases.size();
@@ -218,9 +211,29 @@ std::vector<std::string> ReleaseStore::prune(size_t keep) const {
   return removed;
 }
 
+void ReleaseStore::remove_release(const std::string& id) const {
+  // Marked first, deleted second: a kill half-way leaves a release listed
+  // as "pruning" (never a rollback target), which the next deploy finishes.
+  InPlaceRecord record = result_record(id);
+  if (record.get().empty())
+    record.create("pruning");
+  else
+    record.set("pruning");
+  std::error_code ec;
+  fs::remove_all(release_dir(id), ec);
+  if (ec) throw Error("cannot remove release " + release_dir(id).string() + ": " + ec.message());
+  fs::remove(meta_path(id), ec);
+  fs::remove(record.path(), ec);
+}
+
 std::vector<std::string> ReleaseStore::remove_leftovers() const {
   std::vector<std::string> removed;
   std::error_code ec;
+  for (const auto& r : list())
+    if (r.result == "pruning") {
+      remove_release(r.id);
+      removed.push_back(release_dir(r.id).string() + " (a release whose pruning was interrupted)");
+    }
   for (const auto& e : fs::directory_iterator(releases_dir(), ec))
     if (e.path().filename().string().rfind(".staging-", 0) == 0) {
       fs::remove_all(e.path(), ec);

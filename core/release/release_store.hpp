@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "util/durable_file.hpp"
+
 namespace haul {
 
 // What haul recorded about a regular file when it extracted it: enough to
@@ -29,7 +31,9 @@ struct FileRecord {
 struct ReleaseMeta {
   std::string id;
   int64_t created_unix = 0;
-  std::string result;  // "deploying", "success", "failure", "rolled-back", "interrupted"
+  // "deploying", "success", "failure", "rolled-back", "interrupted", "pruning"
+  // (partly deleted: never a rollback target), "unknown" (no record)
+  std::string result;
   uint64_t size_bytes = 0;
   std::string manifest_url, event_id;
   std::string manifest;  // the manifest text, for `haul rollback`'s commands
@@ -51,7 +55,13 @@ class ReleaseStore {
   // Every release with its metadata, newest first.
   std::vector<ReleaseMeta> list() const;
   std::optional<ReleaseMeta> meta(const std::string& id) const;
+  // Writes the metadata and creates the release's result record.
   void save_meta(const ReleaseMeta& m) const;
+  // Updates the result in place: works on a full disk (no new block), so
+  // what is recorded after the switch always matches current.
+  void set_result(const std::string& id, const std::string& result) const;
+  // Removes the records of a release that was never committed.
+  void discard_meta(const std::string& id) const;
 
   // A fresh staging folder inside releases/ (same filesystem as the releases).
   std::filesystem::path new_staging(const std::string& id) const;
@@ -72,11 +82,17 @@ class ReleaseStore {
   // Keeps the newest `keep` releases; never current nor the newest good one
   // before it; failed releases go first. Returns the ids removed.
   std::vector<std::string> prune(size_t keep) const;
-  // Removes what an interrupted deploy left: staging folders, temporary links.
+  // Removes what an interrupted deploy left: staging folders, temporary
+  // links, and releases whose pruning was cut short.
   std::vector<std::string> remove_leftovers() const;
 
  private:
   std::filesystem::path meta_path(const std::string& id) const { return dest_ / ".haul" / "releases" / (id + ".json"); }
+  InPlaceRecord result_record(const std::string& id) const {
+    return InPlaceRecord(dest_ / ".haul" / "releases" / (id + ".result"));
+  }
+  // Marks the release "pruning", then deletes its folder and records.
+  void remove_release(const std::string& id) const;
   std::filesystem::path dest_;
 };
 

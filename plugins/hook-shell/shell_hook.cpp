@@ -111,6 +111,13 @@ class ShellHook {
       _exit(127);
     }
     setpgid(pid, pid);
+    // Recorded while it runs: if haul is killed now, the next deploy ends it.
+    ctx.process_started(pid);
+    struct Ended {
+      const haul::sdk::HookContext& ctx;
+      pid_t pid;
+      ~Ended() { ctx.process_ended(pid); }
+    } ended{ctx, pid};
     out_w.reset();
     in_r.reset();
     if (in_w.fd >= 0) fcntl(in_w.fd, F_SETFL, O_NONBLOCK);

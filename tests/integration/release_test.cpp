@@ -168,7 +168,7 @@ TEST_F(Releases, UnchangedFilesAreHardLinkedNotWritten) {
   ASSERT_EQ(haul({"deploy", publish("v1", "", 100)}).exit_code, 0);
   auto r = haul({"deploy", publish("v2", "", 100, {{"lib/f7.txt", "changed\n"}})});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.err.find("(99 unchanged files hard-linked from v1"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("(99 unchanged files hard-linked from release v1"), std::string::npos) << r.err;
   EXPECT_EQ(inode(dest / "releases/v1/lib/f3.txt"), inode(dest / "releases/v2/lib/f3.txt"));
   EXPECT_NE(inode(dest / "releases/v1/lib/f7.txt"), inode(dest / "releases/v2/lib/f7.txt"));
   EXPECT_EQ(read_file(dest / "releases/v2/lib/f7.txt"), "changed\n");

@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 #define HAUL_ABI_MAJOR 1
-#define HAUL_ABI_MINOR 1
+#define HAUL_ABI_MINOR 2
 
 #if defined(_WIN32)
 #define HAUL_EXPORT __declspec(dllexport)
@@ -188,6 +188,17 @@ typedef struct haul_hook_context {
                                     (sync_strategy: release); "" when neither */
   const char *previous_release_dir; /* the release current pointed at before; "" if none */
   uint64_t command_timeout_ms;   /* the manifest's command_timeout; 0 = the hook's default */
+
+  /* ---- ABI 1.2: read only when struct_size covers them ---- */
+  /* Optional to call (NULL from an older host). A hook that runs commands
+   * reports each command's process group when it starts and when it ends.
+   * The host records the running groups in the deploy journal, so that if
+   * haul is killed mid-command (kill -9, OOM), the next deploy of the same
+   * dest ends the group instead of leaving it running orphaned. Groups that
+   * ended (even with background children left on purpose) are never
+   * touched. Thread-safe. */
+  void (*process_started)(void *log_ctx, int64_t pgid);
+  void (*process_ended)(void *log_ctx, int64_t pgid);
 } haul_hook_context;
 
 /* ---- the plugin -------------------------------------------------------- */

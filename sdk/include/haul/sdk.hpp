@@ -23,6 +23,7 @@
 #include <haul/plugin.h>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <map>
@@ -136,6 +137,9 @@ class Sink {
 
 // A deploy as a hook sees it.
 class HookContext {
+  // Whether the host's struct holds the field at this offset (appended fields).
+  bool has(size_t offset) const { return c_->struct_size >= offset + sizeof(void (*)()); }
+
  public:
   explicit HookContext(const haul_hook_context* c) : c_(c) {}
   haul_phase phase() const { return c_->phase; }
@@ -176,6 +180,14 @@ class HookContext {
     c_->log(c_->log_ctx, level, msg.c_str());
   }
   bool cancelled() const { return c_->cancelled && c_->cancelled(c_->log_ctx) != 0; }
+  // Report a command's process group (see haul_hook_context); no-ops on a
+  // host older than ABI 1.2.
+  void process_started(int64_t pgid) const {
+    if (has(offsetof(haul_hook_context, process_started)) && c_->process_started) c_->process_started(c_->log_ctx, pgid);
+  }
+  void process_ended(int64_t pgid) const {
+    if (has(offsetof(haul_hook_context, process_ended)) && c_->process_ended) c_->process_ended(c_->log_ctx, pgid);
+  }
   const haul_hook_context* raw() const { return c_; }
 
  private:
