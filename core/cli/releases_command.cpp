@@ -120,6 +120,9 @@ int run_rollback(const Args& args) {
         for (const auto& r : releases) ids += (ids.empty() ? "" : ", ") + r.id;
         throw Error("no release " + target + " in " + store.releases_dir().string() + "; there are: " + ids);
       }
+      if (auto m = store.meta(target); m && m->result == "pruning")
+        throw Error("release " + target + " was being pruned when haul was interrupted: it is incomplete and cannot be "
+                    "rolled back to (the next deploy to " + store.dest().string() + " removes it)");
     } else {
       target = ReleaseStore::previous_good(releases, current).value_or("");
       if (target.empty())
@@ -130,10 +133,7 @@ int run_rollback(const Args& args) {
     store.switch_to(target);
     spdlog::info("rolled back {}: current -> releases/{} (was {})", store.dest().string(), target, current.value_or("none"));
     if (current)
-      if (auto m = store.meta(*current)) {
-        m->result = "rolled-back";
-        store.save_meta(*m);
-      }
+      store.set_result(*current, "rolled-back");
     // The target release's own manifest says how to bring it back up.
     auto meta = store.meta(target);
     if (!meta || meta->manifest.empty()) {

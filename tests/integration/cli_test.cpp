@@ -63,23 +63,6 @@ class Cli : public ::testing::Test {
   }
 };
 
-std::string base64(const std::string& in) {
-  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 | (unsigned char)in[i + 2];
-    out += {t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], t[v & 63]};
-  }
-  if (i + 1 == in.size()) {
-    unsigned v = (unsigned char)in[i] << 16;
-    out += {t[v >> 18], t[(v >> 12) & 63], '=', '='};
-  } else if (i + 2 == in.size()) {
-    unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8;
-    out += {t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], '='};
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -97,9 +80,9 @@ TEST_F(Cli, PlainLineWithAndWithoutTrailingNewline) {
 TEST_F(Cli, ConsulWatchArrayDeploysTheNewestEvent) {
   std::string v1 = publish(app_v1(), "", "v1.yml");
   std::string v2 = publish({file_entry("index.html", "v2")}, "", "v2.yml");
-  std::string events = R"([{"ID":"e1","Name":"deploy","Payload":")" + base64(v1) +
+  std::string events = R"([{"ID":"e1","Name":"deploy","Payload":")" + base64_of(v1) +
                        R"(","NodeFilter":"","ServiceFilter":"","TagFilter":"","Version":1,"LTime":5},)"
-                       R"({"ID":"e2","Name":"deploy","Payload":")" + base64(v2) +
+                       R"({"ID":"e2","Name":"deploy","Payload":")" + base64_of(v2) +
                        R"(","NodeFilter":"","ServiceFilter":"","TagFilter":"","Version":1,"LTime":6}])";
   auto r = haul({}, events, {{"CONSUL_INDEX", "6"}});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -115,7 +98,7 @@ TEST_F(Cli, ConsulWatchEmptyArrayIsNotAnError) {
 
 TEST_F(Cli, UnderConsulWatchAFailureStillExitsZero) {
   std::string bad = file_url(tmp / "missing.yml");
-  std::string events = R"([{"ID":"e1","Name":"deploy","Payload":")" + base64(bad) + R"(","LTime":1}])";
+  std::string events = R"([{"ID":"e1","Name":"deploy","Payload":")" + base64_of(bad) + R"(","LTime":1}])";
   auto r = haul({}, events, {{"CONSUL_INDEX", "1"}});
   EXPECT_EQ(r.exit_code, 0) << "a non-zero exit would stop consul watch";
   EXPECT_NE(r.err.find("missing.yml: No such file or directory"), std::string::npos) << r.err;

@@ -195,7 +195,18 @@ BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv, const
 
 bool BackgroundProcess::running() {
   int status;
-  return pid_ > 0 && waitpid(pid_, &status, WNOHANG) == 0;
+  if (pid_ <= 0) return false;
+  const pid_t r = waitpid(pid_, &status, WNOHANG);
+  if (r == pid_) {
+    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+    pid_ = -pid_;  // reaped: the destructor leaves the number alone
+  }
+  return r == 0;
+}
+
+std::optional<int> BackgroundProcess::wait_exit(std::chrono::milliseconds timeout) {
+  wait_until([&] { return !running(); }, timeout);
+  return exit_code_;
 }
 
 BackgroundProcess::~BackgroundProcess() {
@@ -459,6 +470,24 @@ size_t count_lines(const fs::path& path) {
 
 bool file_contains(const fs::path& path, const std::string& needle) {
   return fs::exists(path) && read_file(path).find(needle) != std::string::npos;
+}
+
+std::string base64_of(const std::string& in) {
+  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 | (unsigned char)in[i + 2];
+    out += {t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], t[v & 63]};
+  }
+  if (i + 1 == in.size()) {
+    unsigned v = (unsigned char)in[i] << 16;
+    out += {t[v >> 18], t[(v >> 12) & 63], '=', '='};
+  } else if (i + 2 == in.size()) {
+    unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8;
+    out += {t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], '='};
+  }
+  return out;
 }
 
 }  // namespace haul::test

@@ -57,10 +57,14 @@ class BackgroundProcess {
                     const std::map<std::string, std::string>& env = {});
   ~BackgroundProcess();
   bool running();
-  int pid() const { return pid_; }
+  int pid() const { return pid_ < 0 ? -pid_ : pid_; }
+  // Waits for the process to end; its exit code (-N for signal N), or
+  // nullopt if it still runs after timeout.
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout);
 
  private:
   int pid_ = -1;
+  std::optional<int> exit_code_;
 };
 
 // Polls pred every 20 ms until it holds or timeout passes.
@@ -165,6 +169,9 @@ class S3rverServer {
 
 // The message of what f throws; "" when it does not throw.
 std::string error_of(const std::function<void()>& f);
+
+// Standard base64 (Consul's event payloads).
+std::string base64_of(const std::string& bytes);
 
 // Counts lines of a file (0 when it does not exist).
 size_t count_lines(const fs::path& path);
