@@ -131,15 +131,19 @@ class PipelineRunner {
         note_trigger_error();
         continue;
       }
+      DeployRequest request{url, ev->id, ev->ltime, next->expected_manifest_sha256, ""};
       if (p_.applied) {
-        std::string why = p_.applied->skip_reason(ev->id, ev->ltime);
-        if (!why.empty()) {
-          spdlog::info("[{}] {}; not deploying it again", p_.name, why);
+        const auto decision = p_.applied->decide(ev->id, ev->ltime);
+        if (decision.kind == AppliedEvents::Decision::skip) {
+          spdlog::info("[{}] {}; not deploying it again", p_.name, decision.why);
           continue;
+        }
+        if (decision.kind == AppliedEvents::Decision::apply_unless_running) {
+          spdlog::warn("[{}] {}; deploying it unless its manifest is the one already applied", p_.name, decision.why);
+          request.unless_manifest_sha256 = decision.running_manifest_sha256;
         }
       }
       spdlog::info("[{}] deploying {} (event {})", p_.name, url, describe(*ev));
-      DeployRequest request{url, ev->id, ev->ltime, next->expected_manifest_sha256};
       DeployResult r = engine.run(request, abort_, &stop_);
       if (r.interrupted) {
         // Not an outcome of the release: it is deployed again after a restart.
@@ -172,8 +176,11 @@ class PipelineRunner {
       std::lock_guard<std::mutex> lock(mu_);
       ++summary_.deploys;
       if (!r.ok) ++summary_.failures;
-      spdlog::log(r.ok ? spdlog::level::info : spdlog::level::err, "[{}] deploy of {} {} in {}", p_.name, url,
-                  r.ok ? "succeeded" : "failed", format_duration(r.duration));
+      if (r.skipped)
+        spdlog::info("[{}] {} is already applied; nothing deployed", p_.name, url);
+      else
+        spdlog::log(r.ok ? spdlog::level::info : spdlog::level::err, "[{}] deploy of {} {} in {}", p_.name, url,
+                    r.ok ? "succeeded" : "failed", format_duration(r.duration));
     }
   }
 

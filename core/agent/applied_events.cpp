@@ -66,15 +66,21 @@ AppliedEvents::AppliedEvents(const fs::path& state_dir, const std::string& pipel
       if (id.is_string()) recent_ids_.push_back(id.get<std::string>());
 }
 
-std::string AppliedEvents::skip_reason(const std::string& id, uint64_t ltime) const {
-  if (id.empty()) return "";
+AppliedEvents::Decision AppliedEvents::decide(const std::string& id, uint64_t ltime) const {
+  Decision d;
+  if (id.empty()) return d;
   std::lock_guard<std::mutex> lock(mu_);
-  if (std::find(recent_ids_.begin(), recent_ids_.end(), id) != recent_ids_.end())
-    return "event " + id + " was already applied";
-  if (last_ && ltime > 0 && last_->ltime > 0 && ltime < last_->ltime)
-    return "event " + id + " (ltime " + std::to_string(ltime) + ") is older than the last applied event " +
-           last_->id + " (ltime " + std::to_string(last_->ltime) + ")";
-  return "";
+  if (std::find(recent_ids_.begin(), recent_ids_.end(), id) != recent_ids_.end()) {
+    d.kind = Decision::skip;
+    d.why = "event " + id + " was already applied";
+  } else if (last_ && ltime > 0 && last_->ltime > 0 && ltime < last_->ltime) {
+    d.kind = Decision::apply_unless_running;
+    d.why = "event " + id + " has ltime " + std::to_string(ltime) + ", lower than the last applied event " + last_->id +
+            " (ltime " + std::to_string(last_->ltime) +
+            "): the event history was reset (a restarted Consul dev agent, a rebuilt cluster?)";
+    if (last_->result == "success") d.running_manifest_sha256 = last_->manifest_sha256;
+  }
+  return d;
 }
 
 void AppliedEvents::record(const AppliedEvent& e) {

@@ -6,6 +6,14 @@
 // manifest URL is a deliberate redeploy) and by Lamport time (an event older
 // than the last applied one is stale). Events without an ID (a plain URL on
 // stdin) are always applied.
+//
+// When Consul loses its state (a dev agent restarted, a cluster rebuilt),
+// its event clock starts again at 1: every new event looks older than the
+// last one applied. An unknown event ID with a lower Lamport time is
+// therefore not dropped as stale but taken as a reset: it is deployed unless
+// its manifest is the one the last deploy applied (a replay of an old event
+// for the same role's manifest URL changes nothing). The same event ID is
+// never applied twice.
 #pragma once
 
 #include <cstdint>
@@ -32,8 +40,19 @@ class AppliedEvents {
   // naming it (never silently treated as "nothing applied").
   AppliedEvents(const std::filesystem::path& state_dir, const std::string& pipeline);
 
-  // Why an event is skipped ("" = apply it).
-  std::string skip_reason(const std::string& id, uint64_t ltime) const;
+  struct Decision {
+    enum Kind { apply = 1, skip, apply_unless_running } kind = apply;
+    std::string why;  // skip and apply_unless_running: for the log
+    // apply_unless_running: the manifest sha256 the last successful deploy
+    // applied; a deploy whose manifest has it is not done again.
+    std::string running_manifest_sha256;
+  };
+  Decision decide(const std::string& id, uint64_t ltime) const;
+  // Why an event is skipped ("" = apply it, perhaps unless running).
+  std::string skip_reason(const std::string& id, uint64_t ltime) const {
+    const Decision d = decide(id, ltime);
+    return d.kind == Decision::skip ? d.why : "";
+  }
   void record(const AppliedEvent& e);
   std::optional<AppliedEvent> last() const;
   const std::filesystem::path& path() const { return path_; }

@@ -87,6 +87,15 @@ class Deploy {
         throw Error(request_.manifest_url + ": sha256 " + result.manifest_sha256 + ", but the desired-release pointer says " +
                     request_.expected_manifest_sha256 +
                     "; refusing it (the manifest changed after the pointer was written, or was altered)");
+      if (!request_.unless_manifest_sha256.empty() && request_.unless_manifest_sha256 == result.manifest_sha256) {
+        log_.info(request_.manifest_url + " is the manifest the last deploy applied (sha256 " + result.manifest_sha256 +
+                  "); nothing to do");
+        result.ok = result.skipped = true;
+        result.log = log_.text();
+        result.release = request_.manifest_url;
+        result.finished_at_unix_ms = unix_ms_now();
+        return result;
+      }
       if (!options_.trusted_keys.empty()) check_signature(text, policy);
       manifest_ = parse_manifest(text, request_.manifest_url);
       manifest_text_ = text;

@@ -23,6 +23,9 @@ struct DeployRequest {
   uint64_t event_ltime = 0;
   // From a desired-release pointer: the manifest must have exactly these bytes.
   std::string expected_manifest_sha256;
+  // A manifest with these bytes is already running: fetch it, and if it is
+  // that one, deploy nothing (after an event-history reset).
+  std::string unless_manifest_sha256;
 };
 
 struct DeployResult {
@@ -38,6 +41,8 @@ struct DeployResult {
   // release itself, so never recorded as applied (it is deployed again
   // after a restart).
   bool interrupted = false;
+  // The manifest was unless_manifest_sha256: nothing was done (ok is true).
+  bool skipped = false;
 };
 
 uint64_t unix_ms_now();

@@ -251,3 +251,37 @@ TEST_F(Agent, PrometheusMetricsAreServedAndWrittenAsATextfile) {
   EXPECT_EQ(samples["haul_release_info{pipeline=\"web\",release=\"" + url + "\"}"], 1);
   EXPECT_EQ(read_file(tmp / "haul.prom"), scraped.body);
 }
+
+// Consul lost its state (a dev agent restarted): event LTimes start again at
+// 1. New events are still deployed; an event for the manifest that already
+// runs changes nothing; no event ID is applied twice.
+TEST_F(Agent, AConsulThatLostItsStateDoesNotSwallowNewEvents) {
+  write_config();
+  start_agent();
+  ASSERT_TRUE(logged("watching Consul event 'deploy_web'")) << read_file(log());
+  const std::string v1 = publish("v1"), v2 = publish("v2"), v3 = publish("v3"), v4 = publish("v4");
+  std::string e1 = consul.fire("deploy_web", v1);
+  ASSERT_TRUE(wait_until([&] { return count_lines(deploys) == 1; })) << read_file(log());
+  std::string e2 = consul.fire("deploy_web", v2);  // ltime 2
+  ASSERT_TRUE(wait_until([&] { return count_lines(deploys) == 2; })) << read_file(log());
+
+  consul.stop();
+  consul.start();  // empty: the next event has ltime 1 again
+  std::string e3 = consul.fire("deploy_web", v2);
+  ASSERT_TRUE(logged("the event history was reset")) << read_file(log());
+  ASSERT_TRUE(logged(v2 + " is already applied; nothing deployed")) << read_file(log());
+  std::string e4 = consul.fire("deploy_web", v3);  // ltime 2
+  ASSERT_TRUE(wait_until([&] { return count_lines(deploys) == 3; })) << read_file(log());
+  EXPECT_EQ(read_file(tmp / "www/index.html"), "v3");
+
+  consul.stop();
+  consul.start();
+  std::string e5 = consul.fire("deploy_web", v4);  // ltime 1, a release never deployed
+  ASSERT_TRUE(wait_until([&] { return count_lines(deploys) == 4; })) << read_file(log());
+  EXPECT_EQ(read_file(tmp / "www/index.html"), "v4");
+  EXPECT_EQ(deployed(), (std::vector<std::string>{e1, e2, e4, e5}));
+  stop_agent();
+  start_agent();  // the restarted Consul still holds e5: not applied twice
+  ASSERT_TRUE(logged("event " + e5 + " was already applied")) << read_file(log());
+  EXPECT_EQ(count_lines(deploys), 4u);
+}
