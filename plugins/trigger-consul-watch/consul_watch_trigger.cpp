@@ -32,6 +32,11 @@ std::string trim(const std::string& s) {
   return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
 }
 
+std::string size_text(size_t bytes) {
+  if (bytes % (1u << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
+  return std::to_string(bytes) + " bytes";
+}
+
 class ConsulWatchTrigger {
  public:
   ConsulWatchTrigger(const haul::sdk::Config& cfg, const haul::sdk::Host& host)
@@ -43,11 +48,20 @@ class ConsulWatchTrigger {
     close(wake_[1]);
   }
 
+  // One decision per run: whatever goes wrong with stdin (too large,
+  // unreadable, not an event), it is refused once and the trigger ends —
+  // never read on after a refusal, never deployed after one.
   haul::sdk::Next next(std::chrono::milliseconds timeout, haul::sdk::Event& ev) {
     if (done_) return haul::sdk::Next::end;
-    if (!read_stdin(timeout)) return cancelled_ ? haul::sdk::Next::cancelled : haul::sdk::Next::timeout;
-    done_ = true;
-    return parse(ev) ? haul::sdk::Next::event : haul::sdk::Next::end;
+    try {
+      if (!read_stdin(timeout)) return cancelled_ ? haul::sdk::Next::cancelled : haul::sdk::Next::timeout;
+      done_ = true;
+      return parse(ev) ? haul::sdk::Next::event : haul::sdk::Next::end;
+    } catch (...) {
+      done_ = true;
+      std::string().swap(input_);
+      throw;
+    }
   }
 
   void cancel() {
@@ -78,8 +92,9 @@ class ConsulWatchTrigger {
       if (n == 0) return true;
       input_.append(buf, static_cast<size_t>(n));
       if (input_.size() > max_input_)
-        throw std::runtime_error("stdin holds more than " + std::to_string(max_input_) +
-                                 " bytes; expected one event (a Consul event list, a Serf payload or a URL line)");
+        throw std::runtime_error("stdin holds more than " + size_text(max_input_) +
+                                 " (max_input); expected one event (a Consul event list, a Serf payload or a URL "
+                                 "line); refusing it, nothing deployed");
     }
   }
 

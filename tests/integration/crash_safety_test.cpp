@@ -356,3 +356,36 @@ TEST_F(CrashSafety, AnAbortedEventIsNotRecordedAsApplied) {
   r = run_process({"/bin/bash", "-c", handler});
   EXPECT_NE(r.err.find("was already applied"), std::string::npos) << r.err;
 }
+
+// 7. Odd input on stdin is refused once, fast, with one exit code that
+// matches the log: 200 MB of junk, and a valid line followed by a huge one.
+TEST_F(CrashSafety, OversizedStdinIsRefusedOnceAndEndsTheRun) {
+  const std::string haul_cmd = haul_binary().string();
+  ProcessOptions o;
+  o.unset_env = {"CONSUL_INDEX", "SERF_USER_EVENT", "HAUL_PLUGIN_PATH"};
+  o.timeout = std::chrono::seconds(60);
+  auto r = run_process({"/bin/bash", "-c", "head -c 200000000 /dev/zero | tr '\\0' x | " + haul_cmd}, o);
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_code, 1) << r.err.substr(0, 2000);
+  size_t refusals = 0;
+  for (size_t at = r.err.find("stdin holds more than 16 MiB"); at != std::string::npos;
+       at = r.err.find("stdin holds more than", at + 1))
+    ++refusals;
+  EXPECT_EQ(refusals, 1u) << r.err.substr(0, 2000);
+
+  // Under consul watch: exit 0 (a non-zero exit would stop the watch), and end.
+  o.env = {{"CONSUL_INDEX", "42"}};
+  o.unset_env = {"SERF_USER_EVENT", "HAUL_PLUGIN_PATH"};
+  r = run_process({"/bin/bash", "-c", "head -c 200000000 /dev/zero | tr '\\0' x | " + haul_cmd}, o);
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_code, 0) << r.err.substr(0, 2000);
+
+  // A valid first line, then 17 MB: refused as a whole, nothing deployed.
+  auto url = publish("ok", {dir_entry("./"), file_entry("version", "ok")});
+  o.env.clear();
+  o.unset_env = {"CONSUL_INDEX", "SERF_USER_EVENT", "HAUL_PLUGIN_PATH"};
+  r = run_process({"/bin/bash", "-c", "{ echo " + url + "; head -c 17000000 /dev/zero | tr '\\0' y; } | " + haul_cmd}, o);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_FALSE(fs::exists(dest / "version"));
+  EXPECT_EQ(r.err.find("succeeded"), std::string::npos) << r.err.substr(0, 2000);
+}
