@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <mutex>
 
+#include "stall_check.hpp"
+
 namespace haul::plugins {
 namespace {
 
@@ -15,6 +17,8 @@ struct Transfer {
   bool checked = false;
   bool stopped = false;
   CurlStreamResult* result;
+  StallCheck stall;
+  bool stalled = false;
 };
 
 size_t on_header(char* data, size_t size, size_t n, void* ctx) {
@@ -68,10 +72,14 @@ size_t on_body(char* data, size_t size, size_t n, void* ctx) {
   return len;
 }
 
-int on_progress(void* ctx, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+int on_progress(void* ctx, curl_off_t, curl_off_t dlnow, curl_off_t, curl_off_t) {
   auto* t = static_cast<Transfer*>(ctx);
   if (t->sink->cancelled()) {
     t->stopped = true;
+    return 1;
+  }
+  if (t->stall.stalled(static_cast<uint64_t>(std::max<curl_off_t>(0, dlnow)), StallCheck::Clock::now())) {
+    t->stalled = true;
     return 1;
   }
   return 0;
@@ -85,7 +93,7 @@ CurlStreamResult curl_stream(const CurlStreamOptions& o, haul::sdk::Sink& sink) 
   CURL* curl = curl_easy_init();
   if (!curl) throw std::runtime_error("cannot create a libcurl handle");
   CurlStreamResult result;
-  Transfer t{&sink, curl, o.offset, false, false, &result};
+  Transfer t{&sink, curl, o.offset, false, false, &result, StallCheck(o.low_speed_limit, o.low_speed_time_s)};
   char errbuf[CURL_ERROR_SIZE] = {0};
   curl_slist* headers = nullptr;
   for (const auto& h : o.headers) headers = curl_slist_append(headers, h.c_str());
@@ -101,8 +109,6 @@ CurlStreamResult curl_stream(const CurlStreamOptions& o, haul::sdk::Sink& sink) 
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, o.max_redirects > 0 ? 1L : 0L);
   curl_easy_setopt(curl, CURLOPT_MAXREDIRS, o.max_redirects);
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, o.connect_timeout_ms);
-  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, o.low_speed_limit);
-  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, o.low_speed_time_s);
   if (!o.user_agent.empty()) curl_easy_setopt(curl, CURLOPT_USERAGENT, o.user_agent.c_str());
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
@@ -127,8 +133,23 @@ CurlStreamResult curl_stream(const CurlStreamOptions& o, haul::sdk::Sink& sink) 
   if (t.stopped) throw haul::sdk::Cancelled();
   result.curl_code = rc;
   result.curl_error = errbuf[0] ? errbuf : curl_easy_strerror(rc);
-  result.stalled = rc == CURLE_OPERATION_TIMEDOUT;
+  result.stalled = t.stalled;
+  if (t.stalled)
+    result.curl_error = "under " + std::to_string(o.low_speed_limit) + " bytes/s for " +
+                        std::to_string(o.low_speed_time_s) + "s (stalled)";
   result.too_many_redirects = rc == CURLE_TOO_MANY_REDIRECTS;
+  // A resume at exactly the object's end (its Content-Length promised more
+  // than it sent): the server answers 416 with "Content-Range: bytes */N".
+  // When N is the offset, every byte is here: the transfer is complete.
+  if (result.status == 416 && o.offset > 0) {
+    auto cr = result.headers.find("content-range");
+    if (cr != result.headers.end() && cr->second == "bytes */" + std::to_string(o.offset)) {
+      result.status = 206;
+      result.error_body.clear();
+      result.curl_code = 0;
+      result.complete_at_offset = true;
+    }
+  }
   if (rc == CURLE_OK && t.skip && result.status == 200) {
     result.curl_code = -1;
     result.curl_error = "the body ended before the resume offset " + std::to_string(o.offset);

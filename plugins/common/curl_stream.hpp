@@ -19,8 +19,8 @@ struct CurlStreamOptions {
   std::vector<std::string> headers;  // "Name: value"
   uint64_t offset = 0;
   long connect_timeout_ms = 10000;
-  long low_speed_limit = 1;   // bytes/s ...
-  long low_speed_time_s = 30; // ... for this long = stalled
+  long low_speed_limit = 1;   // fewer bytes/s than this ...
+  long low_speed_time_s = 30; // ... over this long = stalled (checked each second)
   long max_redirects = 10;    // 0: do not follow
   std::string ca_file;
   bool insecure = false;
@@ -35,6 +35,7 @@ struct CurlStreamResult {
   std::string error_body;     // non-2xx: the start of the body
   uint64_t delivered = 0;     // bytes given to the sink by this call
   bool stalled = false;       // aborted by the low-speed limit
+  bool complete_at_offset = false;  // 416 at exactly the object's size: nothing was left to fetch
   bool too_many_redirects = false;
 };
 

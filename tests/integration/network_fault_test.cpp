@@ -3,6 +3,7 @@
 // answers 5xx or 429, or redirects in a loop must end in a verified deploy
 // (after retries that resume where they can) or a clean failure — never a
 // partial release.
+// (The stall rule itself is tested on a driven clock: stall_check_test.cpp.)
 #include <gtest/gtest.h>
 
 #include <iostream>
@@ -38,6 +39,7 @@ TEST(NetworkFaults, EveryRunEndsVerifiedOrCleanlyFailed) {
   for (int offset : {0, 7000, 150000}) faults.push_back({"stall=" + std::to_string(offset), 1, true});
   faults.push_back({"short", 2, true});
   faults.push_back({"long", 1, true});
+  faults.push_back({"overlong", 1, true});  // every byte arrived; the resume's 416 says so
   faults.push_back({"status=503", 3, true});
   faults.push_back({"status=429", 1, true});
   faults.push_back({"status=500", 3, true});
@@ -66,4 +68,52 @@ TEST(NetworkFaults, EveryRunEndsVerifiedOrCleanlyFailed) {
   std::cout << faults.size() << " fault-injection runs: " << deployed << " deployed after retries, " << failed_cleanly
             << " failed cleanly, " << partial << " partial or corrupt\n";
   EXPECT_EQ(partial, 0);
+}
+
+// haul fetch -o FILE: FILE appears only whole and verified; a cut transfer
+// or a wrong checksum leaves no FILE (and no temporary beside it); an
+// existing FILE is kept unless --force.
+TEST(NetworkFaults, FetchToAFileIsAtomic) {
+  TempDir root, work;
+  const std::string blob(400'000, 'z');
+  write_file(root / "blob.bin", blob);
+  const int port = free_port();
+  BackgroundProcess server({"/usr/bin/python3", HAUL_TEST_SOURCE_DIR "/servers/fault_server.py", "--port",
+                            std::to_string(port), "--root", root.path().string()},
+                           work / "server.log");
+  ASSERT_TRUE(wait_until([&] { return port_open(port); })) << read_file(work / "server.log");
+  const std::string base = "http://127.0.0.1:" + std::to_string(port);
+  const fs::path out = work / "out/blob.bin";
+  fs::create_directories(out.parent_path());
+  auto fetch = [&](const std::vector<std::string>& extra) {
+    std::vector<std::string> argv{haul_binary().string(), "fetch", "--retry", "0"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return run_process(argv);
+  };
+  auto leftovers = [&] { return std::distance(fs::directory_iterator(out.parent_path()), fs::directory_iterator()); };
+
+  auto r = fetch({base + "/reset=40000/0/blob.bin", "-o", out.string()});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_FALSE(fs::exists(out)) << "a cut transfer leaves nothing at FILE";
+  EXPECT_EQ(leftovers(), 0);
+
+  r = fetch({base + "/ok/0/blob.bin", "-o", out.string(), "--checksum", std::string(64, 'a')});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("checksum mismatch"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(out)) << "unverified bytes never appear at FILE";
+  EXPECT_EQ(leftovers(), 0);
+
+  r = fetch({base + "/ok/0/blob.bin", "-o", out.string(), "--checksum", sha256_hex(blob)});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_file(out), blob);
+
+  write_file(out, "precious");
+  r = fetch({base + "/ok/0/blob.bin", "-o", out.string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("exists; refusing to overwrite it (--force replaces it)"), std::string::npos) << r.err;
+  EXPECT_EQ(read_file(out), "precious");
+  r = fetch({base + "/ok/0/blob.bin", "-o", out.string(), "--force"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_file(out), blob);
+  EXPECT_EQ(leftovers(), 1);
 }

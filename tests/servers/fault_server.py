@@ -8,6 +8,7 @@ files from a folder (with Range support) and misbehaves as the URL asks:
     stall=N        send N bytes, then nothing (until the client gives up)
     short          announce the full Content-Length, send half, close
     long           announce a Content-Length shorter than what is sent
+    overlong       announce a Content-Length longer than the file, send it all, close
     status=S       answer HTTP S (e.g. 503, 429) with no body
     loop           redirect to itself
   <times>: how many requests for this path misbehave before it serves
@@ -65,6 +66,12 @@ class Handler(BaseHTTPRequestHandler):
         rng = self.headers.get("Range")
         if rng and fault == "ok":
             start = int(re.match(r"bytes=(\d+)-", rng).group(1))
+            if start >= len(data):  # RFC 9110: unsatisfiable, with the real size
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{len(data)}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
         body = data[start:]
         self.send_response(206 if start else 200)
         if start:
@@ -72,6 +79,8 @@ class Handler(BaseHTTPRequestHandler):
         length = len(body)
         if fault == "long":
             length = max(0, len(body) // 2)
+        if fault == "overlong":
+            length = len(body) + 100
         self.send_header("Content-Length", str(length))
         self.end_headers()
         if fault.startswith("reset="):
@@ -90,7 +99,7 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self.wfile.write(body)
-        if fault == "long":
+        if fault in ("long", "overlong"):
             self.close_connection = True
 
     def plain(self, status):
