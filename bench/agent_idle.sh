@@ -31,22 +31,34 @@ cc -O2 -o "$work/libcurl_floor" "$here/bench/libcurl_floor.c" -lcurl
 "$work/libcurl_floor" "http://127.0.0.1:$port/v1/event/list?name=deploy_web&index=1&wait=$((idle + 30))s" & floor=$!
 
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+# PSS and USS (private pages: Private_Clean + Private_Dirty) from smaps_rollup,
+# and the dirty part of them (heap, stacks, relocated library data): what is the
+# process's alone and cannot be dropped. Private clean pages are library code
+# no other process on this idle machine happens to map; the kernel can drop
+# and re-read them, and on a busy host they are shared.
+pss_kb() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup"; }
+uss_kb() { awk '/^Private_(Clean|Dirty):/ {s += $2} END {print s}' "/proc/$1/smaps_rollup"; }
+dirty_kb() { awk '/^Private_Dirty:/ {print $2}' "/proc/$1/smaps_rollup"; }
+mib() { echo "$(( $1 / 1024 )).$(( ($1 % 1024) * 10 / 1024 ))"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 until grep -q "agent running" "$work/agent.log"; do sleep 0.1; done
 sleep 1  # start-up (plugin loading) is not idle cost
 t0=$(cpu_ticks $agent)
 sleep "$idle"
 t1=$(cpu_ticks $agent)
-agent_rss=$(rss_kb $agent)
-base_rss=$(rss_kb $baseline 2>/dev/null || echo 0)
-floor_rss=$(rss_kb $floor 2>/dev/null || echo 0)
 hz=$(getconf CLK_TCK)
 requests=$(grep -c "" "$work/consul.log" || true)
-echo "haul agent, 3 consul-http pipelines, idle ${idle}s:"
-echo "  resident memory: $((agent_rss / 1024)).$(( (agent_rss % 1024) * 10 / 1024 )) MiB  (sleep: $((base_rss)) KiB; goal < 10 MiB)"
-anon_kb=$(awk '/RssAnon/ {print $2}' /proc/$agent/status)
-file_kb=$(awk '/RssFile/ {print $2}' /proc/$agent/status)
-echo "    of which private (heap, stacks): ${anon_kb} KiB; shared library pages: ${file_kb} KiB"
-echo "  the same blocking query from a bare libcurl program (bench/libcurl_floor.c): $((floor_rss / 1024)).$(( (floor_rss % 1024) * 10 / 1024 )) MiB"
+echo "haul agent, 3 consul-http pipelines, idle ${idle}s, beside bench/libcurl_floor.c (a bare C program in"
+echo "the same blocking query through Debian's libcurl) and sleep:"
+printf '  %-34s %10s %10s %10s %18s\n' "" "RSS MiB" "PSS MiB" "USS MiB" "private dirty MiB"
+for who in agent floor baseline; do
+  pid=${!who}
+  [ -r "/proc/$pid/smaps_rollup" ] || continue
+  label=$([ $who = agent ] && echo "haul agent" || ([ $who = floor ] && echo "libcurl floor" || echo "sleep"))
+  printf '  %-34s %10s %10s %10s %18s\n' "$label" "$(mib $(rss_kb $pid))" "$(mib $(pss_kb $pid))" \
+    "$(mib $(uss_kb $pid))" "$(mib $(dirty_kb $pid))"
+done
+echo "  goal: the agent's private dirty memory <= 3 MiB: $(mib $(dirty_kb $agent)) MiB —" \
+  "$([ $(dirty_kb $agent) -le 3072 ] && echo PASS || echo FAIL)"
 echo "  largest mappings:"; pmap -x $agent | sort -k3 -n -r | head -6 | awk '{printf "    %8s KiB  %s\n", $3, $NF}'
 echo "  CPU time while idle: $(( (t1 - t0) * 1000 / hz )) ms over ${idle}s"
