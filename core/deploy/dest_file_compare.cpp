@@ -29,7 +29,14 @@ size_t pread_full(int fd, char* buf, size_t len, uint64_t offset) {
 }  // namespace
 
 DestFileCompare::DestFileCompare(int dir_fd, const std::string& name) : name_(name) {
-  if (dir_fd >= 0 || dir_fd == AT_FDCWD) fd_ = openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+  if (dir_fd >= 0 || dir_fd == AT_FDCWD) {
+    // O_NOATIME: a deploy's files carry the archive's old atime, so under
+    // relatime every first read would dirty the inode — a metadata write per
+    // file for a comparison. Only the owner (or root) may ask for it.
+    const int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
+    fd_ = openat(dir_fd, name.c_str(), flags | O_NOATIME);
+    if (fd_ < 0 && errno == EPERM) fd_ = openat(dir_fd, name.c_str(), flags);
+  }
   differs_ = fd_ < 0;
 }
 
