@@ -17,7 +17,8 @@ void add_deploy_flags(po::options_description& desc) {
       ("rsync-verbose", po::value<std::string>(), "sync log detail: \"\" summary only, -v files (default), -vv more")
       ("trusted-key", po::value<std::vector<std::string>>()->composing(),
        "accept only manifests signed by this public key (repeatable; adds to deploy.trusted_keys)")
-      ("allow-downgrade", "deploy a signed manifest older than the release dest runs (an explicit rollback)");
+      ("allow-downgrade", "deploy a signed manifest older than the release dest runs (an explicit rollback)")
+      ("strict", "refuse a manifest with any unknown field (default: only near-misses like 'exclude' are refused)");
 }
 
 void apply_deploy_flags(const po::variables_map& vm, DeployOptions& o) {
@@ -51,6 +52,7 @@ void apply_deploy_flags(const po::variables_map& vm, DeployOptions& o) {
   if (vm.count("trusted-key"))
     for (const auto& k : vm["trusted-key"].as<std::vector<std::string>>()) o.trusted_keys.push_back(k);
   if (vm.count("allow-downgrade")) o.allow_downgrade = true;
+  if (vm.count("strict")) o.strict = true;
 }
 
 }  // namespace haul

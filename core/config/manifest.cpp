@@ -3,17 +3,33 @@
 #include <algorithm>
 #include <cctype>
 
+#include <filesystem>
+
 #include "config/yaml_util.hpp"
+#include "util/suggest.hpp"
 #include "util/error.hpp"
 #include "util/units.hpp"
 
 namespace haul {
 namespace {
 
-const char* const kKnownFields[] = {"src",          "checksum",      "dest",         "dest_mode",
-                                    "commands",     "excludes",      "exclude_from", "sync_strategy",
-                                    "release",      "linked_dirs",   "linked_files", "keep_releases",
-                                    "command_timeout", "created_at"};
+const std::vector<std::string> kKnownFields = {"src",          "checksum",      "dest",         "dest_mode",
+                                               "commands",     "excludes",      "exclude_from", "sync_strategy",
+                                               "release",      "linked_dirs",   "linked_files", "keep_releases",
+                                               "command_timeout", "created_at"};
+const std::vector<std::string> kPhases = {"pre", "post", "verify", "success", "failure", "rollback"};
+
+// Folders whose replacement by a release would wreck the host: rsync's
+// --delete semantics would empty them of everything else.
+const std::vector<std::string> kSystemFolders = {
+    "/bin",  "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32", "/media", "/mnt",
+    "/opt",  "/proc", "/root", "/run", "/sbin", "/snap", "/srv", "/sys",   "/tmp",   "/usr",   "/var"};
+
+std::string join_list(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
+  return out;
+}
 
 // A path inside the release: relative, no '..', not empty.
 std::string release_path(const std::string& p, const std::string& where) {
@@ -35,6 +51,20 @@ unsigned parse_mode(const YAML::Node& node, const std::string& origin) {
 }
 
 }  // namespace
+
+std::string refused_dest(const std::string& dest) {
+  if (dest.empty()) return "";
+  if (dest[0] != '/')
+    return "'" + dest + "' is a relative path; it would land in whatever folder haul runs in. Write an absolute path, "
+           "like /var/www/app";
+  std::string norm = std::filesystem::path(dest).lexically_normal().string();
+  while (norm.size() > 1 && norm.back() == '/') norm.pop_back();
+  if (norm == "/") return "'/' is refused: syncing a release there would delete everything else on the host";
+  if (std::find(kSystemFolders.begin(), kSystemFolders.end(), norm) != kSystemFolders.end())
+    return "'" + norm + "' is a top-level system folder; syncing a release there would delete everything else in "
+           "it. Deploy into a folder of its own, like " + norm + "/app";
+  return "";
+}
 
 std::string Manifest::checksum_algorithm() const {
   switch (checksum.size()) {
@@ -71,18 +101,44 @@ const char* to_string(SyncStrategy s) {
   }
 }
 
-Manifest parse_manifest(const std::string& raw, const std::string& origin,
-                        const EnvLookup& lookup) {
+Manifest parse_manifest(const std::string& raw, const std::string& origin, const EnvLookup& lookup,
+                        const ManifestChecks& checks) {
   const std::string text = render_env_template(raw, origin, lookup);
   YAML::Node root = parse_yaml(text, origin);
   if (!root.IsMap())
     throw Error(origin + ": a manifest must be a YAML map with src, checksum, dest, commands...; got " +
                 yaml_kind(root));
   Manifest m;
+  // Key errors are gathered and reported together: fixing a manifest one
+  // typo per deploy is no way to spend a night.
+  std::vector<std::string> key_errors;
   for (const auto& kv : root) {
     std::string key = kv.first.Scalar();
-    if (std::find(std::begin(kKnownFields), std::end(kKnownFields), key) == std::end(kKnownFields))
+    if (std::find(kKnownFields.begin(), kKnownFields.end(), key) != kKnownFields.end()) continue;
+    const auto near = closest_name(key, kKnownFields);
+    if (near)
+      key_errors.push_back(yaml_where(origin, kv.first) + ": unknown field '" + key + "' — did you mean '" + *near +
+                           "'? (refused: a misspelled field would silently drop what it says)");
+    else if (checks.strict)
+      key_errors.push_back(yaml_where(origin, kv.first) + ": unknown field '" + key +
+                           "' (strict: every field must be known; valid fields: " + join_list(kKnownFields) + ")");
+    else
       m.ignored_fields.push_back(key);
+  }
+  const YAML::Node cmds = root["commands"];
+  if (cmds.IsDefined() && cmds.IsMap())
+    for (const auto& kv : cmds) {
+      const std::string phase = kv.first.Scalar();
+      if (std::find(kPhases.begin(), kPhases.end(), phase) != kPhases.end()) continue;
+      const auto near = closest_name(phase, kPhases);
+      key_errors.push_back(yaml_where(origin, kv.first) + ": commands." + phase + ": unknown phase" +
+                           (near ? " — did you mean '" + *near + "'?" : "") + "; expected " + join_list(kPhases));
+    }
+  if (!key_errors.empty()) {
+    std::string all = key_errors.size() == 1 ? key_errors[0] : origin + ": " + std::to_string(key_errors.size()) + " errors:";
+    if (key_errors.size() > 1)
+      for (const auto& e : key_errors) all += "\n  " + e;
+    throw Error(all);
   }
   auto opt_string = [&](const char* field) {
     const YAML::Node n = root[field];
@@ -95,6 +151,9 @@ Manifest parse_manifest(const std::string& raw, const std::string& origin,
   std::transform(m.checksum.begin(), m.checksum.end(), m.checksum.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
 
+  if (checks.dest_path)
+    if (const std::string why = refused_dest(m.dest); !why.empty())
+      throw Error(yaml_where(origin, root["dest"]) + ": dest: " + why);
   if (!m.src.empty()) {
     if (m.dest.empty()) throw Error(origin + ": dest: required when src is set");
     if (m.checksum.empty())
@@ -152,7 +211,6 @@ Manifest parse_manifest(const std::string& raw, const std::string& origin,
 
   m.excludes = yaml_string_list(root["excludes"], origin, "excludes");
 
-  const YAML::Node cmds = root["commands"];
   if (cmds.IsDefined() && !cmds.IsNull()) {
     if (!cmds.IsMap())
       throw Error(yaml_where(origin, cmds) + ": commands: expected a map with pre, post, success, failure; got " +
@@ -166,9 +224,6 @@ Manifest parse_manifest(const std::string& raw, const std::string& origin,
       else if (phase == "failure") m.commands.failure = list;
       else if (phase == "verify") m.commands.verify = list;
       else if (phase == "rollback") m.commands.rollback = list;
-      else
-        throw Error(yaml_where(origin, kv.first) + ": commands." + phase +
-                    ": unknown phase; expected pre, post, verify, success, failure or rollback");
     }
   }
   return m;

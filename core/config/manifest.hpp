@@ -47,9 +47,27 @@ struct Manifest {
   std::string checksum_algorithm() const;
 };
 
-// origin names the manifest (its URL) in error messages.
+// What parse_manifest refuses beyond a broken manifest.
+struct ManifestChecks {
+  // Every unknown top-level key is an error. Without it, a key within a
+  // typo's distance of a known one is an error naming the suggestion
+  // ("exclude" — did you mean "excludes"?) and any other is only reported in
+  // ignored_fields, as stretcher ignored it.
+  bool strict = false;
+  // dest must be absolute and not / or a top-level system folder (/usr,
+  // /etc, /home, /var, /tmp, ...). Off only where dest is not final yet
+  // (a template checked at publish time).
+  bool dest_path = true;
+};
+
+// origin names the manifest (its URL) in error messages. Every problem of
+// the manifest is reported at once, one per line.
 Manifest parse_manifest(const std::string& text, const std::string& origin,
-                        const EnvLookup& lookup = process_env);
+                        const EnvLookup& lookup = process_env, const ManifestChecks& checks = {});
+
+// Why dest may not be deployed to ("" when it may): relative, /, or a
+// top-level system folder.
+std::string refused_dest(const std::string& dest);
 
 const char* to_string(SyncStrategy s);
 std::optional<SyncStrategy> parse_sync_strategy(const std::string& text);  // "" is rsync

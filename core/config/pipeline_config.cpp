@@ -1,6 +1,7 @@
 #include "config/pipeline_config.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -40,7 +41,7 @@ DeployOptions parse_deploy_options(const YAML::Node& node, const std::string& or
   reject_unknown_keys(node,
                       {"random_delay", "retry", "retry_wait", "timeout", "max_bandwidth", "rsync_verbose", "keep_releases",
                        "lock_timeout", "max_extract_bytes", "max_entries", "max_compression_ratio", "allow_setuid",
-                       "trusted_keys"},
+                       "trusted_keys", "strict"},
                       origin, path);
   auto duration = [&](const char* key, std::chrono::milliseconds& out) {
     if (!node[key].IsDefined()) return;
@@ -88,12 +89,15 @@ DeployOptions parse_deploy_options(const YAML::Node& node, const std::string& or
     if (!v) throw Error(yaml_where(origin, node["max_extract_bytes"]) + ": " + path + ".max_extract_bytes: expected a size like 2GiB, got '" + text + "'");
     d.max_extract_bytes = *v;
   }
-  if (node["allow_setuid"].IsDefined()) {
-    std::string text = yaml_string(node["allow_setuid"], origin, path + ".allow_setuid");
+  auto boolean = [&](const char* key, bool& out) {
+    if (!node[key].IsDefined()) return;
+    std::string text = yaml_string(node[key], origin, path + "." + key);
     if (text != "true" && text != "false")
-      throw Error(yaml_where(origin, node["allow_setuid"]) + ": " + path + ".allow_setuid: expected true or false, got '" + text + "'");
-    d.allow_setuid = text == "true";
-  }
+      throw Error(yaml_where(origin, node[key]) + ": " + path + "." + key + ": expected true or false, got '" + text + "'");
+    out = text == "true";
+  };
+  boolean("allow_setuid", d.allow_setuid);
+  boolean("strict", d.strict);
   for (const auto& key : yaml_string_list(node["trusted_keys"], origin, path + ".trusted_keys")) {
     std::filesystem::path p = key;
     if (p.is_relative() && origin.find('(') != 0) p = std::filesystem::path(origin).parent_path() / p;
@@ -112,63 +116,90 @@ DeployOptions parse_deploy_options(const YAML::Node& node, const std::string& or
   return d;
 }
 
+namespace {
+
+PipelineConfig parse_pipeline(const std::string& name, const YAML::Node& node, const std::string& origin) {
+  PipelineConfig p;
+  p.name = name;
+  const std::string path = "pipelines." + p.name;
+  if (!node.IsMap())
+    throw Error(yaml_where(origin, node) + ": " + path + ": expected a map with trigger, sources, hooks, deploy");
+  reject_unknown_keys(node, {"trigger", "sources", "hooks", "deploy", "desired", "reconcile_interval"}, origin, path);
+  if (!node["trigger"].IsDefined())
+    throw Error(yaml_where(origin, node) + ": " + path + ": missing 'trigger' (e.g. trigger: consul-watch)");
+  p.trigger = plugin_use(node["trigger"], origin, path + ".trigger");
+  p.sources = parse_source_settings(node["sources"], origin, path + ".sources");
+  const YAML::Node hooks = node["hooks"];
+  if (!hooks.IsDefined() || hooks.IsNull()) {
+    p.hooks.push_back({"shell", YAML::Node(), path + ".hooks[0]"});
+  } else {
+    if (!hooks.IsSequence())
+      throw Error(yaml_where(origin, hooks) + ": " + path + ".hooks: expected a list, e.g. [shell]");
+    for (size_t i = 0; i < hooks.size(); ++i)
+      p.hooks.push_back(plugin_use(hooks[i], origin, path + ".hooks[" + std::to_string(i) + "]"));
+  }
+  p.deploy = parse_deploy_options(node["deploy"], origin, path + ".deploy");
+  if (node["desired"].IsDefined() && !node["desired"].IsNull()) {
+    p.desired = yaml_string(node["desired"], origin, path + ".desired");
+    if (p.desired.find("://") == std::string::npos)
+      throw Error(yaml_where(origin, node["desired"]) + ": " + path +
+                  ".desired: expected the URL of a latest_<role>_<stage>.yml pointer, e.g. s3://bucket/app/latest_web_production.yml");
+  }
+  if (node["reconcile_interval"].IsDefined()) {
+    const std::string text = yaml_string(node["reconcile_interval"], origin, path + ".reconcile_interval");
+    auto d = parse_duration(text);
+    if (!d || d->count() < 100)
+      throw Error(yaml_where(origin, node["reconcile_interval"]) + ": " + path +
+                  ".reconcile_interval: expected a duration of at least 100ms, like 5m, got '" + text + "'");
+    if (p.desired.empty())
+      throw Error(yaml_where(origin, node["reconcile_interval"]) + ": " + path +
+                  ".reconcile_interval: needs desired: (the pointer to reconcile with)");
+    p.reconcile_interval = *d;
+  }
+  return p;
+}
+
+}  // namespace
+
 HaulConfig parse_config(const std::string& raw, const std::string& origin, const EnvLookup& lookup) {
   const std::string text = render_env_template(raw, origin, lookup);
   YAML::Node root = parse_yaml(text, origin);
   if (!root.IsMap())
     throw Error(origin + ": expected a map with 'pipelines' at the top, got " + yaml_kind(root));
-  reject_unknown_keys(root, {"state_dir", "plugin_path", "metrics_listen", "metrics_textfile", "pipelines"}, origin, "");
+  // Every error of the file is reported at once (one per part: the top
+  // level, then each pipeline), not the first only.
+  std::vector<std::string> errors;
+  auto collect = [&](const std::function<void()>& part) {
+    try {
+      part();
+    } catch (const Error& e) {
+      errors.push_back(e.what());
+    }
+  };
   HaulConfig cfg;
   cfg.origin = origin;
-  if (root["metrics_listen"].IsDefined()) cfg.metrics_listen = yaml_string(root["metrics_listen"], origin, "metrics_listen");
-  if (root["metrics_textfile"].IsDefined())
-    cfg.metrics_textfile = yaml_string(root["metrics_textfile"], origin, "metrics_textfile");
-  if (root["state_dir"].IsDefined()) cfg.state_dir = yaml_string(root["state_dir"], origin, "state_dir");
-  cfg.plugin_path = yaml_string_list(root["plugin_path"], origin, "plugin_path");
+  collect([&] {
+    reject_unknown_keys(root, {"state_dir", "plugin_path", "metrics_listen", "metrics_textfile", "pipelines"}, origin, "");
+  });
+  collect([&] {
+    if (root["metrics_listen"].IsDefined()) cfg.metrics_listen = yaml_string(root["metrics_listen"], origin, "metrics_listen");
+    if (root["metrics_textfile"].IsDefined())
+      cfg.metrics_textfile = yaml_string(root["metrics_textfile"], origin, "metrics_textfile");
+    if (root["state_dir"].IsDefined()) cfg.state_dir = yaml_string(root["state_dir"], origin, "state_dir");
+    cfg.plugin_path = yaml_string_list(root["plugin_path"], origin, "plugin_path");
+  });
   const YAML::Node pipelines = root["pipelines"];
   if (!pipelines.IsDefined() || !pipelines.IsMap() || pipelines.size() == 0)
-    throw Error(yaml_where(origin, pipelines.IsDefined() ? pipelines : root) +
-                ": pipelines: expected a map of one or more named pipelines (e.g. pipelines: { web: { trigger: ... } })");
-  for (const auto& kv : pipelines) {
-    PipelineConfig p;
-    p.name = kv.first.Scalar();
-    const std::string path = "pipelines." + p.name;
-    const YAML::Node node = kv.second;
-    if (!node.IsMap())
-      throw Error(yaml_where(origin, node) + ": " + path + ": expected a map with trigger, sources, hooks, deploy");
-    reject_unknown_keys(node, {"trigger", "sources", "hooks", "deploy", "desired", "reconcile_interval"}, origin, path);
-    if (!node["trigger"].IsDefined())
-      throw Error(yaml_where(origin, node) + ": " + path + ": missing 'trigger' (e.g. trigger: consul-watch)");
-    p.trigger = plugin_use(node["trigger"], origin, path + ".trigger");
-    p.sources = parse_source_settings(node["sources"], origin, path + ".sources");
-    const YAML::Node hooks = node["hooks"];
-    if (!hooks.IsDefined() || hooks.IsNull()) {
-      p.hooks.push_back({"shell", YAML::Node(), path + ".hooks[0]"});
-    } else {
-      if (!hooks.IsSequence())
-        throw Error(yaml_where(origin, hooks) + ": " + path + ".hooks: expected a list, e.g. [shell]");
-      for (size_t i = 0; i < hooks.size(); ++i)
-        p.hooks.push_back(plugin_use(hooks[i], origin, path + ".hooks[" + std::to_string(i) + "]"));
-    }
-    p.deploy = parse_deploy_options(node["deploy"], origin, path + ".deploy");
-    if (node["desired"].IsDefined() && !node["desired"].IsNull()) {
-      p.desired = yaml_string(node["desired"], origin, path + ".desired");
-      if (p.desired.find("://") == std::string::npos)
-        throw Error(yaml_where(origin, node["desired"]) + ": " + path +
-                    ".desired: expected the URL of a latest_<role>_<stage>.yml pointer, e.g. s3://bucket/app/latest_web_production.yml");
-    }
-    if (node["reconcile_interval"].IsDefined()) {
-      const std::string text = yaml_string(node["reconcile_interval"], origin, path + ".reconcile_interval");
-      auto d = parse_duration(text);
-      if (!d || d->count() < 100)
-        throw Error(yaml_where(origin, node["reconcile_interval"]) + ": " + path +
-                    ".reconcile_interval: expected a duration of at least 100ms, like 5m, got '" + text + "'");
-      if (p.desired.empty())
-        throw Error(yaml_where(origin, node["reconcile_interval"]) + ": " + path +
-                    ".reconcile_interval: needs desired: (the pointer to reconcile with)");
-      p.reconcile_interval = *d;
-    }
-    cfg.pipelines.push_back(std::move(p));
+    errors.push_back(yaml_where(origin, pipelines.IsDefined() ? pipelines : root) +
+                     ": pipelines: expected a map of one or more named pipelines (e.g. pipelines: { web: { trigger: ... } })");
+  else
+    for (const auto& kv : pipelines)
+      collect([&] { cfg.pipelines.push_back(parse_pipeline(kv.first.Scalar(), kv.second, origin)); });
+  if (errors.size() == 1) throw Error(errors[0]);
+  if (!errors.empty()) {
+    std::string all = origin + ": " + std::to_string(errors.size()) + " errors:";
+    for (const auto& e : errors) all += "\n  " + e;
+    throw Error(all);
   }
   return cfg;
 }

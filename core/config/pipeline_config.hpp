@@ -45,6 +45,7 @@ struct DeployOptions {
   // signature by one of them, and may not be older than what dest runs.
   std::vector<std::string> trusted_keys;
   bool allow_downgrade = false;  // the operator's explicit rollback (--allow-downgrade)
+  bool strict = false;  // every unknown manifest field is an error (deploy.strict, --strict)
 };
 
 // One plugin as the config names it; `settings` is checked against the

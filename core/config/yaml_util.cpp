@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "util/error.hpp"
+#include "util/suggest.hpp"
 
 namespace haul {
 
@@ -66,14 +67,20 @@ std::vector<std::string> yaml_string_list(const YAML::Node& node, const std::str
 
 void reject_unknown_keys(const YAML::Node& map, const std::vector<std::string>& valid,
                          const std::string& origin, const std::string& field_path) {
+  std::vector<std::string> unknown;
   for (const auto& kv : map) {
     const std::string key = kv.first.Scalar();
     if (std::find(valid.begin(), valid.end(), key) != valid.end()) continue;
-    std::string list;
-    for (const auto& v : valid) list += (list.empty() ? "" : ", ") + v;
-    throw Error(yaml_where(origin, kv.first) + ": " + (field_path.empty() ? "" : field_path + ": ") +
-                "unknown key '" + key + "'; valid keys: " + list);
+    const auto near = closest_name(key, valid);
+    unknown.push_back(yaml_where(origin, kv.first) + ": " + (field_path.empty() ? "" : field_path + ": ") +
+                      "unknown key '" + key + "'" + (near ? " — did you mean '" + *near + "'?" : ""));
   }
+  if (unknown.empty()) return;
+  std::string list;
+  for (const auto& v : valid) list += (list.empty() ? "" : ", ") + v;
+  std::string all;
+  for (const auto& u : unknown) all += (all.empty() ? "" : "\n  ") + u;
+  throw Error(all + (unknown.size() == 1 ? " " : "\n  ") + "(valid keys: " + list + ")");
 }
 
 }  // namespace haul

@@ -97,11 +97,14 @@ class Deploy {
         return result;
       }
       if (!options_.trusted_keys.empty()) check_signature(text, policy);
-      manifest_ = parse_manifest(text, request_.manifest_url);
+      ManifestChecks checks;
+      checks.strict = options_.strict;
+      manifest_ = parse_manifest(text, request_.manifest_url, process_env, checks);
       manifest_text_ = text;
       if (!options_.trusted_keys.empty()) check_not_older();
       for (const auto& f : manifest_.ignored_fields)
-        log_.warn("manifest " + request_.manifest_url + ": unknown field '" + f + "' ignored");
+        log_.warn("manifest " + request_.manifest_url + ": unknown field '" + f +
+                  "' ignored (as stretcher did; deploy.strict: true or --strict refuses it)");
       if (manifest_.src.empty()) {
         log_.info("No src in the manifest: running commands only");
         phase(HAUL_PHASE_PRE, manifest_.commands.pre);
@@ -144,8 +147,6 @@ class Deploy {
   }
 
   void deploy_src() {
-    if (manifest_.dest == "/")
-      throw Error("dest '/' is refused: syncing a release there would delete everything else on the host");
     const fs::path dest = fs::absolute(manifest_.dest).lexically_normal();
     const fs::path parent = dest.parent_path();
     std::error_code ec;

@@ -120,3 +120,40 @@ TEST(Manifest, EnvTemplatingAppliesBeforeParsing) {
   Manifest m = parse_manifest("src: file:///a\nchecksum: " + kSha + "\ndest: {{ env \"APP_DEST\" }}\n", "m", env);
   EXPECT_EQ(m.dest, "/srv/app");
 }
+
+// A typo must not silently drop what a field says: `exclude:` for
+// `excludes:` would delete the files the operator meant to protect.
+TEST(Manifest, NearMissFieldsAreErrorsNamingTheSuggestionAllAtOnce) {
+  std::string e = error_of("src: file:///a\ndest: /x/app\nchecksum: " + kSha +
+                           "\nexclude: ['*.pid']\ncomands:\n  pre: [x]\nowner: app\n");
+  EXPECT_NE(e.find("s3://b/m.yml: 2 errors:"), std::string::npos) << e;
+  EXPECT_NE(e.find("s3://b/m.yml:4: unknown field 'exclude' — did you mean 'excludes'?"), std::string::npos) << e;
+  EXPECT_NE(e.find("s3://b/m.yml:5: unknown field 'comands' — did you mean 'commands'?"), std::string::npos) << e;
+  EXPECT_EQ(e.find("owner"), std::string::npos) << "far from every field: only warned about, as stretcher did";
+  e = error_of("commands:\n  psot: [x]\n");
+  EXPECT_NE(e.find("commands.psot: unknown phase — did you mean 'post'?"), std::string::npos) << e;
+}
+
+TEST(Manifest, StrictRefusesEveryUnknownField) {
+  ManifestChecks strict;
+  strict.strict = true;
+  try {
+    parse_manifest("commands: {}\nowner: app\n", "m.yml", no_env, strict);
+    FAIL() << "strict accepted an unknown field";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("m.yml:2: unknown field 'owner' (strict"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Manifest, RelativeDestAndSystemFoldersAreRefused) {
+  EXPECT_NE(error_of("src: file:///a\ndest: relwww\nchecksum: " + kSha + "\n").find("dest: 'relwww' is a relative path"),
+            std::string::npos);
+  for (const std::string dest : {"/", "/usr", "/etc/", "/home", "/var", "/tmp", "//var/./"}) {
+    SCOPED_TRACE(dest);
+    std::string e = error_of("src: file:///a\ndest: " + dest + "\nchecksum: " + kSha + "\n");
+    EXPECT_NE(e.find("dest: '"), std::string::npos) << e;
+    EXPECT_NE(e.find("refused") == std::string::npos ? e.find("top-level system folder") : 0, std::string::npos) << e;
+  }
+  EXPECT_EQ(error_of("src: file:///a\ndest: /var/www/app\nchecksum: " + kSha + "\n"), "");
+  EXPECT_EQ(error_of("src: file:///a\ndest: /app\nchecksum: " + kSha + "\n"), "") << "a folder of its own at depth one";
+}

@@ -59,7 +59,21 @@ TEST(PipelineConfig, UnknownKeysListTheValidOnesWithLine) {
   EXPECT_NE(e.find("unknown key 'retries'"), std::string::npos) << e;
   EXPECT_NE(e.find("retry_wait"), std::string::npos) << e;
   e = error_of("pipeline:\n  web: {}\n");
-  EXPECT_NE(e.find("unknown key 'pipeline'; valid keys: state_dir, plugin_path, metrics_listen, metrics_textfile, pipelines"), std::string::npos) << e;
+  EXPECT_NE(e.find("unknown key 'pipeline' — did you mean 'pipelines'? (valid keys: state_dir, plugin_path, "
+                   "metrics_listen, metrics_textfile, pipelines)"),
+            std::string::npos)
+      << e;
+}
+
+// Every error of the file at once: one per part (top level, each pipeline),
+// each with its line.
+TEST(PipelineConfig, AllErrorsOfAFileAreReportedAtOnce) {
+  std::string e = error_of("state_dri: /x\npipelines:\n  web:\n    trigger: consul-watch\n    deploy: { retyr: 3 }\n"
+                           "  api:\n    hooks: [shell]\n  ok:\n    trigger: consul-watch\n");
+  EXPECT_NE(e.find("haul.yaml: 3 errors:"), std::string::npos) << e;
+  EXPECT_NE(e.find("haul.yaml:1: unknown key 'state_dri' — did you mean 'state_dir'?"), std::string::npos) << e;
+  EXPECT_NE(e.find("haul.yaml:5: pipelines.web.deploy: unknown key 'retyr' — did you mean 'retry'?"), std::string::npos) << e;
+  EXPECT_NE(e.find("pipelines.api: missing 'trigger'"), std::string::npos) << e;
 }
 
 TEST(PipelineConfig, BadValuesNameFieldAndExpectation) {
