@@ -9,7 +9,7 @@ namespace haul {
 using Args = std::vector<std::string>;
 
 int run_handler(const Args& args);  // `haul` with stdin: consul watch / Serf / plain line
-int run_deploy(const Args& args);   // `haul deploy URL`
+int run_deploy(const Args& args, bool dry_run = false);   // `haul deploy URL`, `haul plan URL`
 int run_reconcile(const Args& args);  // `haul reconcile --config F`: the desired-release check, once
 int run_agent_command(const Args& args);  // `haul agent --config F`
 int run_plugins(const Args& args);  // `haul plugins list|describe NAME`

@@ -17,7 +17,8 @@ const char* kUsage =
     "\n"
     "usage:\n"
     "  haul [flags] < event          handle one event from stdin (consul watch, Serf, or a plain URL line)\n"
-    "  haul deploy URL [flags]       deploy one manifest URL\n"
+    "  haul deploy URL [flags]       deploy one manifest URL (--dry-run: only say what it would do)\n"
+    "  haul plan URL [flags]         fetch and verify a release, print what its deploy would do, change nothing\n"
     "  haul agent --config FILE      run the pipelines of FILE until stopped\n"
     "  haul reconcile --config FILE  deploy the pipeline's desired release if this host is not on it (cron)\n"
     "  haul fetch URL [-o FILE]      download through the source plugins (--checksum HEX to verify)\n"
@@ -49,6 +50,7 @@ int main(int argc, char** argv) {
   std::string cmd = args.empty() ? "" : args[0];
   haul::Args rest = args.empty() ? args : haul::Args(args.begin() + 1, args.end());
   if (cmd == "deploy") return haul::run_deploy(rest);
+  if (cmd == "plan") return haul::run_deploy(rest, /*dry_run=*/true);
   if (cmd == "reconcile") return haul::run_reconcile(rest);
   if (cmd == "agent") return haul::run_agent_command(rest);
   if (cmd == "plugins") return haul::run_plugins(rest);

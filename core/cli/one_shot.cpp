@@ -122,16 +122,22 @@ int run_reconcile(const Args& args) {
   }
 }
 
-int run_deploy(const Args& args) {
-  auto desc = one_shot_options("haul deploy MANIFEST_URL [options]");
+int run_deploy(const Args& args, bool dry_run) {
+  auto desc = one_shot_options(dry_run ? "haul plan MANIFEST_URL [options]   (what a deploy would do; changes nothing)"
+                                       : "haul deploy MANIFEST_URL [options]");
   desc.add_options()("url", po::value<std::string>(), "manifest URL (positional)");
+  if (!dry_run)
+    desc.add_options()("dry-run", "fetch and verify the release, print what the deploy would do, change nothing "
+                                  "(the same as haul plan)");
   try {
     auto vm = parse_args(args, desc, {"url"});
     if (vm.count("help")) {
       std::cout << desc << "\n";
       return 0;
     }
-    if (!vm.count("url")) throw Error("haul deploy needs a manifest URL, e.g. haul deploy s3://bucket/manifest.yml");
+    if (!vm.count("url"))
+      throw Error(std::string("haul ") + (dry_run ? "plan" : "deploy") +
+                  " needs a manifest URL, e.g. haul " + (dry_run ? "plan" : "deploy") + " s3://bucket/manifest.yml");
     StopSignal stop, abort;
     ShutdownSignals signals(stop, &abort);
     auto selected = select_pipeline(vm);
@@ -140,7 +146,9 @@ int run_deploy(const Args& args) {
     DeployEngine engine(pipeline->name, pipeline->sources, pipeline->hook_ptrs(), pipeline->deploy);
     DeployRequest request;
     request.manifest_url = vm["url"].as<std::string>();
+    request.dry_run = dry_run || vm.count("dry-run");
     DeployResult r = engine.run(request, abort, &stop);
+    if (request.dry_run && r.ok) std::cout << r.plan << std::flush;
     return r.ok ? 0 : 1;
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());

@@ -10,11 +10,13 @@
 #include <ctime>
 #include <fstream>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include "config/manifest.hpp"
 #include "deploy/byte_pipe.hpp"
 #include "deploy/decompress_thread.hpp"
+#include "deploy/deploy_plan.hpp"
 #include "deploy/deploy_log.hpp"
 #include "deploy/extractor.hpp"
 #include "deploy/hasher.hpp"
@@ -77,7 +79,7 @@ class Deploy {
     DeployResult result;
     started_at_ms_ = result.started_at_unix_ms = unix_ms_now();
     try {
-      random_delay();
+      if (!request_.dry_run) random_delay();
       log_.info("Loading manifest: " + request_.manifest_url);
       FetchPolicy policy = fetch_policy();
       policy.timeout = std::chrono::milliseconds(0);  // --timeout is stretcher's limit for src
@@ -105,6 +107,15 @@ class Deploy {
       for (const auto& f : manifest_.ignored_fields)
         log_.warn("manifest " + request_.manifest_url + ": unknown field '" + f +
                   "' ignored (as stretcher did; deploy.strict: true or --strict refuses it)");
+      if (request_.dry_run) {
+        result.plan = plan();
+        result.ok = true;
+        result.skipped = true;  // nothing was deployed
+        result.log = log_.text();
+        result.release = release_name();
+        result.finished_at_unix_ms = unix_ms_now();
+        return result;
+      }
       if (manifest_.src.empty()) {
         log_.info("No src in the manifest: running commands only");
         phase(HAUL_PHASE_PRE, manifest_.commands.pre);
@@ -176,6 +187,7 @@ class Deploy {
                                    : fs::path(manifest_.exclude_from).lexically_normal().string();
     }
     fetch_and_extract_with_retry(staging.path, extract);
+    if (manifest_.sync_strategy == SyncStrategy::rsync) warn_if_foreign(dest);
 
     journal.phase("pre");
     phase(HAUL_PHASE_PRE, manifest_.commands.pre, "", &journal);
@@ -194,6 +206,97 @@ class Deploy {
     }
     journal.phase_best_effort("post");
     phase(HAUL_PHASE_POST, manifest_.commands.post, "", &journal);
+  }
+
+  // A first deploy into a folder that holds things haul did not put there
+  // deletes what the release lacks: said loudly, before it happens.
+  void warn_if_foreign(const fs::path& dest) {
+    if (read_applied_release(dest)) return;
+    const uint64_t entries = count_entries(dest);
+    if (entries == 0) return;
+    log_.warn("dest " + dest.string() + " is not empty (" + count_of(entries, "entry", "entries") +
+              ") and haul has never deployed to it: whatever the release does not hold will be DELETED from it "
+              "(excludes protect theirs; `haul plan` lists it all beforehand)");
+  }
+
+  static uint64_t count_entries(const fs::path& dir) {
+    uint64_t n = 0;
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec))
+      ++n;
+    return n;
+  }
+
+  // The dry run: what deploy_src would do, worked out from the verified
+  // stream, with nothing written.
+  std::string plan() {
+    std::ostringstream out;
+    auto list = [&](const char* what, const std::vector<std::string>& paths) {
+      if (paths.empty()) return;
+      constexpr size_t kShown = 50;
+      out << "  " << what << ":\n";
+      for (size_t i = 0; i < paths.size() && i < kShown; ++i) out << "    " << paths[i] << "\n";
+      if (paths.size() > kShown) out << "    ... and " << paths.size() - kShown << " more\n";
+    };
+    auto commands = [&](const char* phase, const std::vector<std::string>& cmds) {
+      for (const auto& c : cmds) out << "    " << phase << ": " << c << "\n";
+    };
+    out << "Plan for " << request_.manifest_url << " (nothing was changed)\n";
+    if (manifest_.src.empty()) {
+      out << "  no src: the deploy runs commands only\n";
+    } else {
+      const fs::path dest = fs::path(manifest_.dest).lexically_normal();
+      out << "  dest:      " << dest.string() << " (sync_strategy " << to_string(manifest_.sync_strategy) << ")\n";
+      fs::path target = dest;
+      std::string replaces;
+      if (manifest_.sync_strategy == SyncStrategy::release) {
+        ReleaseStore store(dest);
+        const auto current = store.current_id();
+        target = current ? store.release_dir(*current) : fs::path();
+        replaces = current ? "release " + *current + " (current)" : "nothing: dest has no current release";
+      } else if (auto applied = read_applied_release(dest)) {
+        replaces = (applied->release.empty() ? std::string("the release") : "release " + applied->release) +
+                   " from " + applied->manifest_url + ", applied " + format_timestamp(applied->applied_at);
+      } else if (count_entries(dest) > 0) {
+        replaces = "a folder haul has NEVER deployed to";
+      } else {
+        replaces = "nothing: dest is empty or missing";
+      }
+      if (manifest_.sync_strategy == SyncStrategy::mv && fs::exists(dest))
+        out << "  WARNING:   sync_strategy mv needs dest not to exist; this deploy would fail\n";
+      out << "  replaces:  " << replaces << "\n";
+      PlanOptions opts;
+      opts.excludes = manifest_.excludes;
+      opts.exclude_from = manifest_.exclude_from;
+      opts.apply_excludes = manifest_.sync_strategy == SyncStrategy::rsync;
+      DeployPlan p;
+      log_.info("Fetching " + manifest_.src + " to plan the deploy (nothing is written)");
+      stream_src([&](const ChunkReader& reader) { p = plan_deploy(reader, target, manifest_.src, opts); });
+      out << "  artifact:  " << manifest_.src << ", " << format_bytes(bytes_fetched_) << ", " << manifest_.checksum_algorithm()
+          << " verified" << (options_.trusted_keys.empty() ? "" : ", signature verified") << "\n";
+      const bool release = manifest_.sync_strategy == SyncStrategy::release;
+      out << "  files:     " << p.created.size() << " new, " << p.changed.size() << " changed, " << p.unchanged
+          << " unchanged, " << p.deleted.size() << (release ? " not in the new release" : " deleted")
+          << (release ? "" : ", " + std::to_string(p.kept_by_excludes.size()) + " kept by excludes") << "\n";
+      if (!release && replaces == "a folder haul has NEVER deployed to" && !p.deleted.empty())
+        out << "  WARNING:   " << dest.string() << " holds " << count_of(p.target_entries, "entry", "entries")
+            << " haul did not put there; this deploy DELETES " << count_of(p.deleted.size(), "of them", "of them") << "\n";
+      list("new", p.created);
+      list("changed", p.changed);
+      list(release ? "not in the new release" : "deleted", p.deleted);
+      list("kept by excludes", p.kept_by_excludes);
+    }
+    const auto& c = manifest_.commands;
+    out << "  commands that would run:\n";
+    commands("pre", c.pre);
+    commands("post", c.post);
+    commands("verify", c.verify);
+    commands("success", c.success);
+    commands("failure", c.failure);
+    if (c.pre.empty() && c.post.empty() && c.verify.empty() && c.success.empty() && c.failure.empty())
+      out << "    (none)\n";
+    return out.str();
   }
 
   static std::string staging_prefix(const fs::path& dest) { return ".haul-staging-" + dest.filename().string() + "-"; }
@@ -264,8 +367,10 @@ class Deploy {
     log_.warn(what + "; deploying it because the downgrade was allowed");
   }
 
+  // What dest runs, beside it: the downgrade guard's reference, the desired
+  // release check's, and the sign that haul has deployed there before.
   void record_applied(const std::string& manifest_sha256) {
-    if (manifest_.created_at == 0 || manifest_.dest.empty()) return;
+    if (manifest_.dest.empty() || manifest_.src.empty()) return;
     AppliedRelease r;
     r.release = release_name();
     r.created_at = manifest_.created_at;
@@ -448,8 +553,28 @@ class Deploy {
     extract_options.limits.max_entries = options_.max_entries;
     extract_options.limits.max_ratio = options_.max_compression_ratio;
     extract_options.limits.allow_setuid = options_.allow_setuid;
+    log_.info("Fetching " + manifest_.src + " into " + staging.string());
+    ExtractStats stats;
+    stream_src([&](const ChunkReader& reader) { stats = extract_archive(reader, staging, manifest_.src, extract_options); });
+    log_.info("Extracted " + count_of(stats.entries, "entry", "entries") + " (" + format_bytes(stats.bytes) + ")" +
+              (stats.kept_files ? "; " + count_of(stats.kept_files, "file", "files") +
+                                      " unchanged in dest (same size, mtime and content) not written"
+                                : "") +
+              (stats.rewritten_same_stamp ? "; " + count_of(stats.rewritten_same_stamp, "file", "files") +
+                                                " with dest's size and mtime but new content written"
+                                          : ""));
+    if (stats.dropped_setuid)
+      log_.warn("dropped the setuid/setgid bits of " + std::to_string(stats.dropped_setuid) +
+                " file(s); set deploy.allow_setuid: true to keep them");
+    return stats;
+  }
+
+  // Streams src once — the fetch thread hashes and queues the bytes, gzip
+  // and zstd decompress on a thread of their own — into consume(), then
+  // verifies the checksum. consume's error is reported after the checksum:
+  // a corrupt download reads as a checksum mismatch, not as a broken archive.
+  void stream_src(const std::function<void(const ChunkReader&)>& consume) {
     const std::string& src = manifest_.src;
-    log_.info("Fetching " + src + " into " + staging.string());
     Hasher hasher(manifest_.checksum_algorithm());
     BytePipe pipe;
     std::string fetch_error;
@@ -479,8 +604,7 @@ class Deploy {
       }
       return {chunk.data(), chunk.size()};
     };
-    std::string extract_error;
-    ExtractStats stats;
+    std::string consume_error;
     // Declared out here: the decompression thread reads them until stop() below.
     std::pair<const void*, size_t> first{nullptr, 0};
     bool first_taken = false;
@@ -500,9 +624,9 @@ class Deploy {
         decompress = std::make_unique<DecompressThread>(codec, compressed, src, options_.max_compression_ratio);
         reader = [&] { return decompress->next(); };
       }
-      stats = extract_archive(reader, staging, src, extract_options);
+      consume(reader);
     } catch (const std::exception& e) {
-      extract_error = e.what();
+      consume_error = e.what();
     }
     if (decompress) decompress->stop();  // before the drain below: one consumer of the pipe at a time
     // Read to the end either way: the digest must cover every byte, and a
@@ -522,18 +646,7 @@ class Deploy {
       throw ChecksumMismatch("checksum mismatch for " + src + ": expected " + manifest_.checksum + ", got " + sum + " (" +
                   manifest_.checksum_algorithm() + "); dest left untouched");
     log_.info("Checksum ok: " + sum + " (" + manifest_.checksum_algorithm() + ")");
-    if (!extract_error.empty()) throw Error(extract_error);
-    log_.info("Extracted " + count_of(stats.entries, "entry", "entries") + " (" + format_bytes(stats.bytes) + ")" +
-              (stats.kept_files ? "; " + count_of(stats.kept_files, "file", "files") +
-                                      " unchanged in dest (same size, mtime and content) not written"
-                                : "") +
-              (stats.rewritten_same_stamp ? "; " + count_of(stats.rewritten_same_stamp, "file", "files") +
-                                                " with dest's size and mtime but new content written"
-                                          : ""));
-    if (stats.dropped_setuid)
-      log_.warn("dropped the setuid/setgid bits of " + std::to_string(stats.dropped_setuid) +
-                " file(s); set deploy.allow_setuid: true to keep them");
-    return stats;
+    if (!consume_error.empty()) throw Error(consume_error);
   }
 
   ExcludeRules exclude_rules(const fs::path& staging) {

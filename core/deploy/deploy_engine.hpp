@@ -26,6 +26,9 @@ struct DeployRequest {
   // A manifest with these bytes is already running: fetch it, and if it is
   // that one, deploy nothing (after an event-history reset).
   std::string unless_manifest_sha256;
+  // haul plan / deploy --dry-run: fetch and verify, work out what the deploy
+  // would do (DeployResult::plan), touch nothing, run no command.
+  bool dry_run = false;
 };
 
 struct DeployResult {
@@ -43,6 +46,7 @@ struct DeployResult {
   bool interrupted = false;
   // The manifest was unless_manifest_sha256: nothing was done (ok is true).
   bool skipped = false;
+  std::string plan;  // dry_run: what the deploy would do, for a person to read
 };
 
 uint64_t unix_ms_now();

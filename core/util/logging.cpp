@@ -5,13 +5,70 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <string_view>
 #include <ctime>
 
 #include "util/error.hpp"
 
 namespace haul {
 namespace {
+
+// The level as the --log-level flag spells it, in both formats.
+const char* level_name(spdlog::level::level_enum level) {
+  switch (level) {
+    case spdlog::level::trace: return "trace";
+    case spdlog::level::debug: return "debug";
+    case spdlog::level::info: return "info";
+    case spdlog::level::warn: return "warn";
+    case spdlog::level::err: return "error";
+    case spdlog::level::critical: return "critical";
+    default: return "off";
+  }
+}
+
+// A log line never carries terminal control codes or megabytes: whatever a
+// message holds (stdin, a URL, a command's output) is escaped (\xNN; newlines
+// and tabs stay) and cut at kMaxMessage bytes.
+constexpr size_t kMaxMessage = 8192;
+std::string printable(std::string_view text) {
+  std::string out;
+  const size_t keep = std::min(text.size(), kMaxMessage);
+  out.reserve(keep + 32);
+  for (size_t i = 0; i < keep; ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) {
+      char hex[5];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      out += hex;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (text.size() > keep) out += "… (" + std::to_string(text.size() - keep) + " more bytes not shown)";
+  return out;
+}
+
+class LevelFlag : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+    std::string name = level_name(msg.level);
+    name.resize(std::max<size_t>(name.size(), 5), ' ');
+    dest.append(name.data(), name.data() + name.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<LevelFlag>(); }
+};
+
+class PrintableFlag : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+    const std::string text = printable({msg.payload.data(), msg.payload.size()});
+    dest.append(text.data(), text.data() + text.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<PrintableFlag>(); }
+};
 
 class JsonFormatter : public spdlog::formatter {
  public:
@@ -23,8 +80,8 @@ class JsonFormatter : public spdlog::formatter {
     char stamp[40];
     std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
     std::snprintf(stamp + 19, sizeof stamp - 19, ".%03dZ", static_cast<int>(ms));
-    std::string text(msg.payload.data(), msg.payload.size());
-    nlohmann::json line = {{"time", stamp}, {"level", spdlog::level::to_string_view(msg.level).data()}};
+    std::string text = printable({msg.payload.data(), msg.payload.size()});
+    nlohmann::json line = {{"time", stamp}, {"level", level_name(msg.level)}};
     // "[web] ..." and "[web/http] ..." carry the pipeline (and plugin) in front.
     if (text.size() > 2 && text[0] == '[') {
       size_t close = text.find("] ");
@@ -52,7 +109,11 @@ void setup_logging(const std::string& level, const std::string& format) {
   if (format != "text" && format != "json") throw Error("--log-format: expected text or json; got '" + format + "'");
   if (!spdlog::get("haul")) spdlog::set_default_logger(spdlog::stderr_color_mt("haul"));
   if (format == "json") spdlog::set_formatter(std::make_unique<JsonFormatter>());
-  else spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%-5l%$ %v", spdlog::pattern_time_type::utc);
+  else {
+    auto text = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
+    text->add_flag<LevelFlag>('L').add_flag<PrintableFlag>('V').set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%L%$ %V");
+    spdlog::set_formatter(std::move(text));
+  }
   spdlog::set_level(lvl);
 }
 

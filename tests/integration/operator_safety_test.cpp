@@ -1,0 +1,145 @@
+// Operator safety through the real binary: a typo in a manifest never costs
+// data, `haul plan` says what a deploy would do and changes nothing, a first
+// deploy into a folder haul never deployed to says so loudly, and logs stay
+// readable whatever they echo.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include "test_support.hpp"
+
+using namespace haul::test;
+
+namespace {
+
+class Operator : public ::testing::Test {
+ protected:
+  TempDir tmp;
+  fs::path dest = tmp / "www/app";
+
+  std::string publish(const std::string& name, const std::vector<Entry>& entries, const std::string& extra = "") {
+    const std::string tar = make_tar(entries);
+    write_file(tmp / (name + ".tgz"), tar);
+    write_file(tmp / (name + ".yml"), "src: " + file_url(tmp / (name + ".tgz")) + "\nchecksum: " + sha256_hex(tar) +
+                                          "\ndest: " + dest.string() + "\n" + extra);
+    return file_url(tmp / (name + ".yml"));
+  }
+
+  ProcessResult haul(const std::vector<std::string>& args, const std::string& stdin_text = "") {
+    std::vector<std::string> argv{haul_binary().string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    ProcessOptions o;
+    o.stdin_text = stdin_text;
+    o.unset_env = {"CONSUL_INDEX", "SERF_USER_EVENT", "SERF_USER_LTIME", "HAUL_PLUGIN_PATH"};
+    o.cwd = tmp.path().string();
+    return run_process(argv, o);
+  }
+};
+
+// path → content of every file under dir (and "/" for folders).
+std::map<std::string, std::string> files_of(const fs::path& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    out[fs::relative(e.path(), dir).string()] = e.is_regular_file() ? read_file(e.path()) : "/";
+  return out;
+}
+
+}  // namespace
+
+TEST_F(Operator, AMisspelledExcludeIsRefusedAndDeletesNothing) {
+  write_file(dest / "app.pid", "1234");
+  write_file(dest / "index.html", "old");
+  auto url = publish("typo", {file_entry("index.html", "new")}, "exclude: ['*.pid']\n");
+  auto r = haul({"deploy", url});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("unknown field 'exclude' — did you mean 'excludes'?"), std::string::npos) << r.err;
+  EXPECT_EQ(read_file(dest / "app.pid"), "1234");
+  EXPECT_EQ(read_file(dest / "index.html"), "old");
+  // A far-off unknown field is only warned about, as stretcher ignored it;
+  // --strict refuses it.
+  url = publish("extra", {file_entry("index.html", "new")}, "excludes: ['*.pid']\nowner: app\n");
+  r = haul({"deploy", url, "--strict"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("unknown field 'owner' (strict"), std::string::npos) << r.err;
+  r = haul({"deploy", url});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("unknown field 'owner' ignored"), std::string::npos) << r.err;
+  EXPECT_EQ(read_file(dest / "app.pid"), "1234");
+}
+
+TEST_F(Operator, RelativeDestIsRefusedWhereverHaulRuns) {
+  const std::string tar = make_tar({file_entry("index.html", "x")});
+  write_file(tmp / "rel.tgz", tar);
+  write_file(tmp / "rel.yml", "src: " + file_url(tmp / "rel.tgz") + "\nchecksum: " + sha256_hex(tar) + "\ndest: relwww\n");
+  auto r = haul({"deploy", file_url(tmp / "rel.yml")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("dest: 'relwww' is a relative path"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(tmp / "relwww"));
+}
+
+TEST_F(Operator, PlanSaysWhatTheDeployWouldDoAndChangesNothing) {
+  write_file(dest / "stray.txt", "not haul's");
+  write_file(dest / "tmp/app.pid", "1");
+  write_file(dest / "lib/a.rb", "a");
+  auto url = publish("v1", {dir_entry("./"), file_entry("index.html", "v1"), file_entry("lib/a.rb", "A")},
+                     "excludes: ['*.pid']\ncommands:\n  post: ['echo restarted']\n");
+  const auto before = files_of(dest);
+  for (const std::vector<std::string> args : {std::vector<std::string>{"plan", url},
+                                              std::vector<std::string>{"deploy", "--dry-run", url}}) {
+    auto r = haul(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(files_of(dest), before) << "a plan changes nothing";
+    EXPECT_NE(r.out.find("replaces:  a folder haul has NEVER deployed to"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("files:     1 new, 1 changed, 0 unchanged, 1 deleted, 1 kept by excludes"), std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("this deploy DELETES 1 of them"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("    stray.txt\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("kept by excludes:\n    tmp/app.pid"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("post: echo restarted"), std::string::npos) << r.out;
+    EXPECT_EQ(r.err.find("restarted"), std::string::npos) << "no command runs in a plan";
+  }
+  // The deploy itself says it loudly too, then the plan of the same release
+  // shows nothing left to do.
+  auto r = haul({"deploy", url});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("haul has never deployed to it: whatever the release does not hold will be DELETED"),
+            std::string::npos)
+      << r.err;
+  r = haul({"plan", url});
+  EXPECT_NE(r.out.find("files:     0 new, 0 changed, 2 unchanged, 0 deleted, 1 kept by excludes"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("replaces:  the release from " + url), std::string::npos) << r.out;
+  // A same-size, same-mtime edit shows as changed, as the deploy would write it.
+  auto v2 = publish("v2", {dir_entry("./"), file_entry("index.html", "v2"), file_entry("lib/a.rb", "A")},
+                    "excludes: ['*.pid']\n");
+  r = haul({"plan", v2});
+  EXPECT_NE(r.out.find("files:     0 new, 1 changed, 1 unchanged"), std::string::npos) << r.out;
+  // A broken checksum: the plan fails like the deploy would.
+  write_file(tmp / "bad.yml", "src: " + file_url(tmp / "v2.tgz") + "\nchecksum: " + std::string(64, '0') +
+                                  "\ndest: " + dest.string() + "\n");
+  r = haul({"plan", file_url(tmp / "bad.yml")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("checksum mismatch"), std::string::npos) << r.err;
+}
+
+TEST_F(Operator, PlanForAReleaseDestComparesWithTheCurrentRelease) {
+  auto v1 = publish("v1", {file_entry("a", "1"), file_entry("b", "2")}, "sync_strategy: release\nrelease: v1\n");
+  ASSERT_EQ(haul({"deploy", v1}).exit_code, 0);
+  auto v2 = publish("v2", {file_entry("a", "1"), file_entry("c", "3")}, "sync_strategy: release\nrelease: v2\n");
+  auto r = haul({"plan", v2});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("replaces:  release v1 (current)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("files:     1 new, 0 changed, 1 unchanged, 1 not in the new release"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(dest / "releases/v2"));
+}
+
+// Whatever haul echoes — stdin, a URL, a command's output — reaches the log
+// escaped and cut, and levels read as the --log-level flag spells them.
+TEST_F(Operator, LogsEscapeControlCodesAndSpellLevelsAsTheFlag) {
+  auto r = haul({}, "file:///nowhere/\x1b[31mred\x07.yml\n");
+  EXPECT_EQ(r.err.find('\x1b'), std::string::npos) << "no terminal escape reaches the log";
+  EXPECT_NE(r.err.find("\\x1b[31mred\\x07"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find(" warning "), std::string::npos) << r.err;
+  r = haul({"deploy", "file:///nowhere.yml", "--log-format", "json"});
+  EXPECT_EQ(r.err.find("\"level\":\"warning\""), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("\"level\":\"error\""), std::string::npos) << r.err;
+}
