@@ -32,7 +32,19 @@ int run_pack(const Args& args) {
       return 0;
     }
     PackRequest req = pack_request_from(vm, vm.count("dir") ? vm["dir"].as<std::string>() : "");
-    req.options.output = vm.count("output") ? fs::path(vm["output"].as<std::string>()) : default_pack_output(req);
+    if (vm.count("output")) {
+      req.options.output = vm["output"].as<std::string>();
+      // The name says the format: zstd bytes under a .gz name would fail
+      // every reader that trusts the name.
+      if (auto named = pack_format_of_name(req.options.output.filename().string())) {
+        if (!vm["format"].defaulted() && *named != req.options.format)
+          throw Error("-o " + req.options.output.string() + " names a ." + extension(*named) + " file but --format is " +
+                      extension(req.options.format) + "; make them agree (or leave --format out: the name decides)");
+        req.options.format = *named;
+      }
+    } else {
+      req.options.output = default_pack_output(req);
+    }
     PackedArtifact packed = pack(req);
     std::cout << packed.path.string() << "\n";
     return 0;

@@ -30,6 +30,8 @@ SourceInstance& SourceSet::for_url(const std::string& url) const {
   if (it != by_scheme_.end()) return *it->second;
   std::string list;
   for (const auto& s : schemes()) list += (list.empty() ? "" : ", ") + s + "://";
+  if (scheme.empty() && !url.empty() && url[0] == '/')
+    throw Error("'" + url + "' is a path, not a URL; for a local file write file://" + url);
   if (scheme.empty())
     throw Error("'" + url + "' is not a URL; expected one of " + list);
   throw Error(url + ": no source plugin serves the scheme '" + scheme + "'; available: " + list);

@@ -31,6 +31,16 @@ PackFormat parse_pack_format(const std::string& name) {
   throw Error("--format: unknown format '" + name + "'; expected tar.gz, tar.zst or tar");
 }
 
+std::optional<PackFormat> pack_format_of_name(const std::string& name) {
+  auto ends = [&](const std::string& suffix) {
+    return name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  if (ends(".tar.gz") || ends(".tgz")) return PackFormat::tar_gz;
+  if (ends(".tar.zst") || ends(".tzst")) return PackFormat::tar_zst;
+  if (ends(".tar")) return PackFormat::tar;
+  return std::nullopt;
+}
+
 const char* extension(PackFormat f) {
   switch (f) {
     case PackFormat::tar_gz: return "tar.gz";

@@ -23,6 +23,8 @@ enum class PackFormat { tar_gz, tar_zst, tar };
 // "tar.gz" / "tgz", "tar.zst" / "tzst", "tar"; throws for anything else.
 PackFormat parse_pack_format(const std::string& name);
 const char* extension(PackFormat f);  // "tar.gz", ...
+// The format a file name says (.tar.gz/.tgz, .tar.zst/.tzst, .tar), if any.
+std::optional<PackFormat> pack_format_of_name(const std::string& name);
 
 // A file the pack adds that is not in the tree (REVISION for git sources).
 struct ExtraFile {

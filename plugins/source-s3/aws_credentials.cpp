@@ -190,17 +190,31 @@ Credentials CredentialChain::get() {
   std::lock_guard<std::mutex> lock(mu_);
   if (cached_ && (!cached_->expiration || Clock::now() < *cached_->expiration - std::chrono::minutes(5)))
     return *cached_;
-  for (auto provider : {&CredentialChain::from_config, &CredentialChain::from_environment,
-                        &CredentialChain::from_shared_files, &CredentialChain::from_container,
-                        &CredentialChain::from_instance_metadata}) {
-    if (auto c = (this->*provider)()) {
-      cached_ = c;
-      return *c;
+  // Each place in AWS's documented order; one that fails (an instance
+  // metadata service that answers 403 off EC2) is noted and the search goes
+  // on, so the answer is "none found, here is what was tried", not the last
+  // place's HTTP status.
+  using Provider = std::optional<Credentials> (CredentialChain::*)() const;
+  const std::pair<Provider, const char*> providers[] = {
+      {&CredentialChain::from_config, "the pipeline config (access_key_id)"},
+      {&CredentialChain::from_environment, "AWS_ACCESS_KEY_ID"},
+      {&CredentialChain::from_shared_files, "the shared files (~/.aws/credentials, ~/.aws/config)"},
+      {&CredentialChain::from_container, "container credentials (AWS_CONTAINER_CREDENTIALS_*)"},
+      {&CredentialChain::from_instance_metadata, "EC2 instance metadata"}};
+  std::string tried;
+  for (const auto& [provider, name] : providers) {
+    std::string outcome = "none";
+    try {
+      if (auto c = (this->*provider)()) {
+        cached_ = c;
+        return *c;
+      }
+    } catch (const std::exception& e) {
+      outcome = e.what();
     }
+    tried += std::string(tried.empty() ? "" : "; ") + name + ": " + outcome;
   }
-  throw std::runtime_error(
-      "no AWS credentials found: tried the pipeline config, AWS_ACCESS_KEY_ID, the shared files (~/.aws/credentials, "
-      "~/.aws/config), container credentials and EC2 instance metadata");
+  throw std::runtime_error("no AWS credentials found; tried " + tried);
 }
 
 }  // namespace haul::s3

@@ -98,6 +98,8 @@ TEST(Fetcher, UnknownSchemeListsTheAvailableOnes) {
   EXPECT_NE(e.find("no source plugin serves the scheme 'ftp'"), std::string::npos) << e;
   EXPECT_NE(e.find("file://"), std::string::npos) << e;
   EXPECT_NE(fetch_error("not a url", {}).find("is not a URL"), std::string::npos);
+  EXPECT_NE(fetch_error("/srv/manifest.yml", {}).find("is a path, not a URL; for a local file write file:///srv/manifest.yml"),
+            std::string::npos);
 }
 
 TEST(FileSource, ReadsFromAnOffsetAndNamesMissingFiles) {

@@ -124,6 +124,18 @@ TEST(AwsCredentials, NothingConfiguredListsWhereItLooked) {
   EXPECT_NE(chain_error(half).find("AWS_SECRET_ACCESS_KEY is not"), std::string::npos);
 }
 
+// Off EC2 a metadata endpoint may answer 403: that is one place without
+// credentials, not the answer.
+TEST(AwsCredentials, AMetadataServiceThatRefusesIsOnePlaceTriedNotTheError) {
+  HttpStubServer imds([&](const StubRequest&) { return StubResponse{403, ""}; });
+  CredentialChain chain({}, env_of({{"AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url()}, {"AWS_EC2_METADATA_DISABLED", "false"}}));
+  std::string e = chain_error(chain);
+  EXPECT_EQ(e.rfind("no AWS credentials found; tried the pipeline config", 0), 0u) << e;
+  EXPECT_NE(e.find("AWS_ACCESS_KEY_ID: none"), std::string::npos) << e;
+  EXPECT_NE(e.find("EC2 instance metadata: instance metadata token request (IMDSv2) answered HTTP 403"), std::string::npos)
+      << e;
+}
+
 TEST(S3Url, ParsesBucketAndKey) {
   auto loc = parse_s3_url("s3://bucket/path/to/app.tgz");
   EXPECT_EQ(loc.bucket, "bucket");

@@ -281,3 +281,20 @@ TEST(Pack, GitCommitPacksWithRevisionAndCommitTime) {
   EXPECT_NE(bad.err.find("has no commit 'no-such-branch'"), std::string::npos) << bad.err;
   EXPECT_FALSE(fs::exists(tmp / "c.tgz"));
 }
+
+// The output's name says the format: it decides when --format is left out,
+// and a contradiction is refused before anything is written.
+TEST(Pack, TheOutputNameDecidesTheFormatAndAContradictionIsRefused) {
+  TempDir tmp;
+  make_tree(tmp / "src");
+  auto r = run_process({haul_binary().string(), "pack", (tmp / "src").string(), "-o", (tmp / "a.tar.zst").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string zst = read_file(tmp / "a.tar.zst");
+  ASSERT_GE(zst.size(), 4u);
+  EXPECT_EQ(zst.substr(0, 4), std::string("\x28\xb5\x2f\xfd", 4)) << "zstd magic";
+  r = run_process({haul_binary().string(), "pack", (tmp / "src").string(), "-o", (tmp / "b.tar.gz").string(), "--format",
+                   "tar.zst"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("names a .tar.gz file but --format is tar.zst"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(tmp / "b.tar.gz"));
+}
