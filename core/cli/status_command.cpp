@@ -1,4 +1,6 @@
 // `haul status [--pipeline P] [--json]`: the fleet as the agents reported it
+// (exit 0: every node succeeded, is alive and on the newest release; 1: a
+// node needs attention; 2: status itself failed)
 // to Consul KV (hook consul-status) — per node: release, result, age, error,
 // whether its heartbeat is alive, and whether it is on its pipeline's newest
 // release (the release of the most recent successful deploy in the fleet).
@@ -100,13 +102,21 @@ int run_status(const Args& args) {
     std::set<std::string> alive;
     for (const auto& kv : kv_list(api, prefix + "/heartbeat/")) alive.insert(kv["Key"].get<std::string>().substr(prefix.size() + 11));
     std::vector<nlohmann::json> rows;
+    std::set<std::string> pipelines_seen;
     for (const auto& kv : kv_list(api, prefix + "/status/")) {
       if (!kv["Value"].is_string()) continue;
       auto row = nlohmann::json::parse(plugins::base64_decode(kv["Value"].get<std::string>()), nullptr, false);
       if (row.is_discarded() || !row.is_object()) continue;
+      pipelines_seen.insert(row.value("pipeline", ""));
       if (vm.count("pipeline") && row.value("pipeline", "") != vm["pipeline"].as<std::string>()) continue;
       row["alive"] = alive.count(row.value("node", "")) > 0;
       rows.push_back(row);
+    }
+    if (vm.count("pipeline") && rows.empty() && !pipelines_seen.empty()) {
+      std::string names;
+      for (const auto& n : pipelines_seen) names += (names.empty() ? "" : ", ") + n;
+      throw Error("no node reported pipeline '" + vm["pipeline"].as<std::string>() + "' to Consul; pipelines reporting: " +
+                  names);
     }
     std::map<std::string, std::pair<uint64_t, std::string>> newest;  // pipeline -> (finished, release)
     for (const auto& r : rows) {
@@ -130,9 +140,16 @@ int run_status(const Args& args) {
     std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
       return std::make_pair(a.value("pipeline", ""), a.value("node", "")) < std::make_pair(b.value("pipeline", ""), b.value("node", ""));
     });
+    // Exit 1 when the fleet needs attention: a node failed, is down, or is
+    // not on its pipeline's newest (or the desired) release.
+    auto healthy = [](const nlohmann::json& r) {
+      return r.value("result", "") == "success" && r.value("alive", false) && r.value("on_newest_release", false) &&
+             r.value("on_desired_release", true);
+    };
+    const bool attention = !std::all_of(rows.begin(), rows.end(), healthy);
     if (vm.count("json")) {
       std::cout << nlohmann::json(rows).dump(2) << "\n";
-      return 0;
+      return attention ? 1 : 0;
     }
     if (rows.empty()) {
       std::cout << "no status under " << prefix << "/status/ in Consul at " << api.settings().address
@@ -160,7 +177,7 @@ int run_status(const Args& args) {
     }
     if (behind) std::cout << "\n! " << behind << " node(s) not on their pipeline's newest release\n";
     if (off_desired) std::cout << "! " << off_desired << " node(s) not on the desired release\n";
-    return 0;
+    return attention ? 1 : 0;
   } catch (const std::exception& e) {
     std::cerr << "haul status: " << e.what() << "\n";
     return 2;

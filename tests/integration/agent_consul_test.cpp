@@ -170,7 +170,7 @@ TEST_F(Agent, StatusIsWrittenToConsulAndShownByHaulStatus) {
   ProcessOptions o;
   o.unset_env = {"CONSUL_HTTP_ADDR", "CONSUL_HTTP_TOKEN"};
   auto r = run_process({haul_binary().string(), "status", "--consul", consul.address(), "--json"}, o);
-  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(r.exit_code, 1) << "node-b needs attention: " << r.err;
   auto rows = nlohmann::json::parse(r.out);
   ASSERT_EQ(rows.size(), 2u) << r.out;
   EXPECT_EQ(rows[0]["node"], "node-a");
@@ -184,10 +184,17 @@ TEST_F(Agent, StatusIsWrittenToConsulAndShownByHaulStatus) {
   EXPECT_FALSE(rows[1]["on_newest_release"].get<bool>());
 
   r = run_process({haul_binary().string(), "status", "--consul", consul.address(), "--pipeline", "web"}, o);
-  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(r.exit_code, 1) << r.err;
   EXPECT_NE(r.out.find("node-a"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("! file:///old.yml"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("1 node(s) not on their pipeline's newest release"), std::string::npos) << r.out;
+  r = run_process({haul_binary().string(), "status", "--consul", consul.address(), "--pipeline", "wbe"}, o);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("no node reported pipeline 'wbe' to Consul; pipelines reporting: web"), std::string::npos) << r.err;
+  // node-b catches up: the fleet is healthy, exit 0.
+  ASSERT_EQ(http_request("DELETE", consul.address() + "/v1/kv/haul/status/web/node-b").status, 200);
+  r = run_process({haul_binary().string(), "status", "--consul", consul.address()}, o);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
 
   // A stopped agent gives up its heartbeat.
   stop_agent();
