@@ -93,6 +93,15 @@ class JsonFormatter : public spdlog::formatter {
         text = text.substr(close + 2);
       }
     }
+    // "<post `cmd`> line": a hook command's output.
+    if (text.size() > 3 && text[0] == '<') {
+      const size_t tick = text.find(" `"), close = text.find("`> ");
+      if (tick != std::string::npos && close != std::string::npos && tick < close) {
+        line["hook_phase"] = text.substr(1, tick - 1);
+        line["command"] = text.substr(tick + 2, close - tick - 2);
+        text = text.substr(close + 3);
+      }
+    }
     line["msg"] = text;
     const std::string out = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     dest.append(out.data(), out.data() + out.size());

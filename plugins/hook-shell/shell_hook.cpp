@@ -124,15 +124,20 @@ class ShellHook {
     const std::string_view input = ctx.deploy_log();
     size_t written = 0;
     std::string partial;
+    // The command's output is marked with its phase and command, so that
+    // `ls` printing README never reads as one of haul's own lines (the JSON
+    // log turns the mark into hook_phase and command fields).
+    const std::string mark = "<" + std::string(ctx.phase_name()) + " `" +
+                             (cmd.size() > 60 ? cmd.substr(0, 57) + "..." : cmd) + "`> ";
     auto flush_lines = [&](bool all) {
       size_t start = 0, nl;
       while ((nl = partial.find('\n', start)) != std::string::npos) {
-        ctx.log(HAUL_LOG_INFO, partial.substr(start, nl - start));
+        ctx.log(HAUL_LOG_INFO, mark + partial.substr(start, nl - start));
         start = nl + 1;
       }
       partial.erase(0, start);
       if (all && !partial.empty()) {
-        ctx.log(HAUL_LOG_INFO, partial);
+        ctx.log(HAUL_LOG_INFO, mark + partial);
         partial.clear();
       }
     };

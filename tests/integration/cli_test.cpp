@@ -315,7 +315,7 @@ TEST_F(Cli, AgentAndHandlerUseThePipelineConfig) {
                                 "    hooks: [shell]\n    deploy: { retry: 1 }\n");
   auto r = haul({"agent", "--config", (tmp / "haul.yaml").string()}, url);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.err.find("[web] post-ran"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("[web] <post `echo post-ran`> post-ran"), std::string::npos) << r.err;
   fs::remove_all(dest);
   r = haul({"--config", (tmp / "haul.yaml").string(), "--pipeline", "web"}, url);
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -143,3 +143,16 @@ TEST_F(Operator, LogsEscapeControlCodesAndSpellLevelsAsTheFlag) {
   EXPECT_EQ(r.err.find("\"level\":\"warning\""), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("\"level\":\"error\""), std::string::npos) << r.err;
 }
+
+// A hook command's output is marked with its phase and command: `ls`
+// printing README never reads as one of haul's lines; JSON logs carry it as
+// fields.
+TEST_F(Operator, HookOutputIsMarkedWithPhaseAndCommand) {
+  auto url = publish("v1", {file_entry("README", "x")}, "commands:\n  post: ['ls " + dest.string() + "']\n");
+  auto r = haul({"deploy", url});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("[default] <post `ls " + dest.string() + "`> README\n"), std::string::npos) << r.err;
+  r = haul({"deploy", url, "--log-format", "json"});
+  EXPECT_NE(r.err.find("\"command\":\"ls " + dest.string() + "\",\"hook_phase\":\"post\""), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("\"msg\":\"README\""), std::string::npos) << r.err;
+}

@@ -212,7 +212,7 @@ TEST_F(Desired, ReconcileCommandForCronAndStatusShowsBehind) {
 
   publish("r2", "2026-11-02T00:00:00Z");
   auto st = run_process({haul_binary().string(), "status", "--consul", consul.address(), "--config", cfg, "--json"});
-  ASSERT_EQ(st.exit_code, 0) << st.err;
+  ASSERT_EQ(st.exit_code, 1) << "behind the desired release: " << st.err;
   auto rows = nlohmann::json::parse(st.out);
   ASSERT_EQ(rows.size(), 1u) << st.out;
   EXPECT_EQ(rows[0]["release"], "r1");
@@ -227,6 +227,7 @@ TEST_F(Desired, ReconcileCommandForCronAndStatusShowsBehind) {
   st = run_process({haul_binary().string(), "status", "--consul", consul.address(), "--desired", pointer(), "--json"});
   rows = nlohmann::json::parse(st.out);
   EXPECT_EQ(rows[0]["on_desired_release"], true) << st.out;
+  EXPECT_EQ(st.exit_code, 1) << "on the desired release, but no agent holds the heartbeat (cron): still down";
 
   write_file(tmp / "plain.yaml", "pipelines:\n  web:\n    trigger: consul-watch\n");
   r = run_process({haul_binary().string(), "reconcile", "--config", (tmp / "plain.yaml").string()});

@@ -14,6 +14,11 @@ bool logged(const Phase& p, const std::string& line) {
   return std::find(p.lines.begin(), p.lines.end(), line) != p.lines.end();
 }
 
+// A command's output line, as the hook marks it: "<phase `command`> line".
+std::string output(const std::string& phase, const std::string& command, const std::string& line) {
+  return "<" + phase + " `" + command + "`> " + line;
+}
+
 }  // namespace
 
 TEST(ShellHook, RunsCommandsInOrderAndLogsTheirOutput) {
@@ -21,9 +26,9 @@ TEST(ShellHook, RunsCommandsInOrderAndLogsTheirOutput) {
   Phase p;
   p.commands = {"echo one", "echo two >&2; echo three"};
   EXPECT_EQ(run(*hook, p), "");
-  EXPECT_TRUE(logged(p, "one"));
-  EXPECT_TRUE(logged(p, "two"));
-  EXPECT_TRUE(logged(p, "three"));
+  EXPECT_TRUE(logged(p, output("pre", "echo one", "one")));
+  EXPECT_TRUE(logged(p, output("pre", "echo two >&2; echo three", "two")));
+  EXPECT_TRUE(logged(p, output("pre", "echo two >&2; echo three", "three")));
   EXPECT_TRUE(logged(p, "Invoking pre command: echo one"));
 }
 
@@ -32,7 +37,7 @@ TEST(ShellHook, AFailingCommandStopsThePhaseWithItsStatus) {
   Phase p;
   p.commands = {"exit 3", "echo never"};
   EXPECT_EQ(run(*hook, p), "command `exit 3` failed: exit status 3");
-  EXPECT_FALSE(logged(p, "never"));
+  EXPECT_FALSE(logged(p, output("pre", "echo never", "never")));
   p.commands = {"kill -TERM $$"};
   EXPECT_NE(run(*hook, p).find("killed by signal 15"), std::string::npos);
 }
@@ -44,7 +49,7 @@ TEST(ShellHook, SuccessAndFailureCommandsReadTheDeployLog) {
   p.log_in = "line 1\nline 2\n";
   p.commands = {"wc -l | tr -d ' '"};
   EXPECT_EQ(run(*hook, p), "");
-  EXPECT_TRUE(logged(p, "2"));
+  EXPECT_TRUE(logged(p, output("failure", "wc -l | tr -d ' '", "2")));
 }
 
 TEST(ShellHook, ACommandThatIgnoresAHugeLogDoesNotBreak) {
@@ -54,7 +59,7 @@ TEST(ShellHook, ACommandThatIgnoresAHugeLogDoesNotBreak) {
   p.log_in = std::string(1 << 20, 'x');  // far beyond a pipe's buffer
   p.commands = {"echo ignored"};
   EXPECT_EQ(run(*hook, p), "");
-  EXPECT_TRUE(logged(p, "ignored"));
+  EXPECT_TRUE(logged(p, output("success", "echo ignored", "ignored")));
 }
 
 TEST(ShellHook, DeployEnvironmentReachesTheCommand) {
@@ -63,7 +68,7 @@ TEST(ShellHook, DeployEnvironmentReachesTheCommand) {
   p.env = {{"HAUL_PHASE", "post"}, {"HOME", "/overridden"}};
   p.commands = {"echo $HAUL_PHASE $HOME"};
   EXPECT_EQ(run(*hook, p), "");
-  EXPECT_TRUE(logged(p, "post /overridden"));
+  EXPECT_TRUE(logged(p, output("pre", "echo $HAUL_PHASE $HOME", "post /overridden")));
 }
 
 TEST(ShellHook, ABackgroundChildHoldingStdoutDoesNotHangThePhase) {
@@ -73,8 +78,9 @@ TEST(ShellHook, ABackgroundChildHoldingStdoutDoesNotHangThePhase) {
   EXPECT_EQ(run(*hook, p), "");
   // The phase returned while the child still holds the output pipe open.
   pid_t child = 0;
+  const std::string mark = output("pre", p.commands[0], "child=");
   for (const auto& line : p.lines)
-    if (line.rfind("child=", 0) == 0) child = static_cast<pid_t>(std::stoi(line.substr(6)));
+    if (line.rfind(mark, 0) == 0) child = static_cast<pid_t>(std::stoi(line.substr(mark.size())));
   ASSERT_GT(child, 0);
   EXPECT_EQ(kill(child, 0), 0) << "the background child should still be running";
   kill(child, SIGKILL);
