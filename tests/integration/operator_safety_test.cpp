@@ -156,3 +156,15 @@ TEST_F(Operator, HookOutputIsMarkedWithPhaseAndCommand) {
   EXPECT_NE(r.err.find("\"command\":\"ls " + dest.string() + "\",\"hook_phase\":\"post\""), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("\"msg\":\"README\""), std::string::npos) << r.err;
 }
+
+// A second event for the release that is already live does not make a
+// copy of it ("R-2"); another release with a taken id still gets one.
+TEST_F(Operator, TheReleaseAlreadyLiveIsNotDeployedAgainAsACopy) {
+  auto v1 = publish("v1", {file_entry("a", "1")}, "sync_strategy: release\nrelease: v1\n");
+  ASSERT_EQ(haul({"deploy", v1}).exit_code, 0);
+  auto r = haul({"deploy", v1});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("release v1 from this manifest is already current"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dest / "releases/v1-2"));
+  EXPECT_EQ(fs::read_symlink(dest / "current").filename(), "v1");
+}
