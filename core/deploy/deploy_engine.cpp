@@ -21,6 +21,7 @@
 #include "deploy/extractor.hpp"
 #include "deploy/hasher.hpp"
 #include "deploy/hook_phase.hpp"
+#include "deploy/transfer_progress.hpp"
 #include "deploy/tree_sync.hpp"
 #include "release/deploy_journal.hpp"
 #include "release/journal_scope.hpp"
@@ -589,13 +590,17 @@ class Deploy {
     std::string fetch_error;
     bool source_changed = false;
     FetchOutcome fetched;
-    const auto start = Clock::now();
+    TransferProgress progress(src, log_, isatty(STDERR_FILENO) != 0);
     std::thread fetcher([&] {
       try {
         FetchPolicy policy = fetch_policy();
-        policy.on_total_size = space_check_;
+        policy.on_total_size = [&](uint64_t total) {
+          progress.set_total(total);
+          if (space_check_) space_check_(total);
+        };
         fetched = fetch_stream(sources_, src, policy, stop_, log_, [&](const void* d, size_t n) {
           hasher.update(d, n);
+          progress.add(n);
           return pipe.push(d, n);
         });
         pipe.close_write();
@@ -644,12 +649,11 @@ class Deploy {
     }
     pipe.close_read();
     fetcher.join();
+    const std::string transferred = progress.finish();
     if (source_changed) throw SourceChanged(fetch_error);
     if (!fetch_error.empty()) throw Error(fetch_error);
-    const auto secs = std::chrono::duration<double>(Clock::now() - start).count();
     bytes_fetched_ = fetched.bytes;
-    log_.info("Fetched " + format_bytes(fetched.bytes) + " from " + src + " in " +
-              format_duration(std::chrono::milliseconds(static_cast<long long>(secs * 1000))));
+    log_.info("Fetched " + src + ": " + transferred);
     const std::string sum = hasher.hex_digest();
     if (sum != manifest_.checksum)
       throw ChecksumMismatch("checksum mismatch for " + src + ": expected " + manifest_.checksum + ", got " + sum + " (" +

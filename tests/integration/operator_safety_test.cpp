@@ -168,3 +168,25 @@ TEST_F(Operator, TheReleaseAlreadyLiveIsNotDeployedAgainAsACopy) {
   EXPECT_FALSE(fs::exists(dest / "releases/v1-2"));
   EXPECT_EQ(fs::read_symlink(dest / "current").filename(), "v1");
 }
+
+// On a terminal a download shows a live progress line (bytes, total, rate,
+// time left), cleared at the end; "Fetched" states the rate either way.
+TEST_F(Operator, ADownloadShowsProgressOnATerminal) {
+  std::string blob(60000, '\0');
+  uint64_t x = 7;
+  for (auto& c : blob) c = static_cast<char>((x = x * 6364136223846793005ull + 1) >> 56);  // incompressible
+  const std::string tar = make_tar({file_entry("blob", blob)});
+  write_file(tmp / "www/slow.tgz", tar);
+  NginxServer nginx(tmp / "www");
+  write_file(tmp / "slow.yml", "src: " + nginx.url("/slow/slow.tgz") + "\nchecksum: " + sha256_hex(tar) +
+                                   "\ndest: " + (tmp / "dest").string() + "\n");
+  // script(1) gives haul a terminal, as an operator's shell would.
+  const std::string cmd = haul_binary().string() + " deploy " + file_url(tmp / "slow.yml");
+  auto r = run_process({"/usr/bin/script", "-qec", cmd, "/dev/null"});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("\r\033[K  Fetching " + nginx.url("/slow/slow.tgz") + ": "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" of " ), std::string::npos) << "the total is known from Content-Length: " << r.out;
+  EXPECT_NE(r.out.find(" left"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Fetched " + nginx.url("/slow/slow.tgz") + ": "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("B/s)"), std::string::npos) << "the rate is stated: " << r.out;
+}

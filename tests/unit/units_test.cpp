@@ -42,3 +42,10 @@ TEST(Units, Formatting) {
   EXPECT_EQ(format_duration(milliseconds(250)), "250ms");
   EXPECT_EQ(format_bytes(1500000), "1.5 MB");
 }
+
+#include "deploy/transfer_progress.hpp"
+
+TEST(TransferProgress, DescribesBytesTotalRateAndTimeLeft) {
+  EXPECT_EQ(haul::TransferProgress::describe(12'000'000, 48'000'000, 1.0), "12.0 MB of 48.0 MB (25%), 12.0 MB/s, 3s left");
+  EXPECT_EQ(haul::TransferProgress::describe(5'000'000, 0, 2.0), "5.0 MB, 2.5 MB/s") << "no total: no percentage, no time left";
+}
