@@ -4,6 +4,8 @@
 #include <fstream>
 
 #include "config/desired_pointer.hpp"
+#include "deploy/deploy_log.hpp"
+#include "deploy/fetcher.hpp"
 #include "deploy/hasher.hpp"
 #include "signing/manifest_signature.hpp"
 #include "util/error.hpp"
@@ -41,6 +43,25 @@ void write_text(const fs::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << text;
   if (!out.flush()) throw Error("cannot write " + path.string());
+}
+
+// The sha256 of what url holds now; nullopt when it cannot be read (absent,
+// most likely — then the upload says what is wrong, if anything).
+std::optional<std::string> sha256_of_url(const SourceSet& sources, const std::string& url) {
+  Hasher hasher("sha256");
+  StopSignal never;
+  DeployLog fetch_log("publish");
+  FetchPolicy once;
+  once.retry = 0;
+  try {
+    fetch_stream(sources, url, once, never, fetch_log, [&](const void* d, size_t n) {
+      hasher.update(d, n);
+      return true;
+    });
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  return hasher.hex_digest();
 }
 
 }  // namespace
@@ -91,8 +112,20 @@ PublishResult publish_release(const PublishRequest& req, const SourceSet& source
   PublishResult result;
   result.artifact_url = join_url(join_url(req.artifact_prefix, req.release), req.artifact.filename().string());
   result.artifact_sha256 = sha256_of_file(req.artifact, result.artifact_bytes);
-  log("upload " + req.artifact.string() + " (" + format_bytes(result.artifact_bytes) + ") to " + result.artifact_url);
-  sources.for_url(result.artifact_url).store(result.artifact_url, req.artifact.string(), "application/octet-stream");
+  // A release's artifact is immutable: manifests already out there name it
+  // with its checksum. Same bytes again is fine (nothing to upload); other
+  // bytes under the same name would make every such manifest fail.
+  if (const auto existing = sha256_of_url(sources, result.artifact_url)) {
+    if (*existing != result.artifact_sha256)
+      throw Error(result.artifact_url + " already holds a different artifact (sha256 " + *existing + ", yours " +
+                  result.artifact_sha256 + "): release " + req.release +
+                  " was published before with other bytes, and manifests that name it would fail their checksum. "
+                  "Publish it as a new release (--release), or remove the old object first");
+    log("artifact " + result.artifact_url + " is already there with the same bytes; not uploaded again");
+  } else {
+    log("upload " + req.artifact.string() + " (" + format_bytes(result.artifact_bytes) + ") to " + result.artifact_url);
+    sources.for_url(result.artifact_url).store(result.artifact_url, req.artifact.string(), "application/octet-stream");
+  }
 
   ScratchDir scratch("haul-publish");
   for (const auto& [stage, st] : req.stages) {

@@ -335,3 +335,31 @@ TEST(Release, OneCommandFromAProjectFile) {
   EXPECT_NE(wrong.exit_code, 0);
   EXPECT_NE(wrong.err.find("has no stage 'staging'; it has: production"), std::string::npos) << wrong.err;
 }
+
+// A published release's artifact is immutable: the same bytes again are
+// fine, other bytes under the same release are refused (old manifests would
+// fail their checksum).
+TEST(Publish, ARepublishWithOtherBytesIsRefusedTheSameBytesAreIdempotent) {
+  Build b;
+  const fs::path store = b.tmp / "store";
+  const std::vector<std::string> args{"--to", file_url(store), "--role", "web", "--stage", "prod", "--dest", "/srv/app",
+                                      "--release", "r1"};
+  auto publish = [&](const fs::path& artifact) {
+    std::vector<std::string> a{"publish", artifact.string()};
+    a.insert(a.end(), args.begin(), args.end());
+    return haul_run(a);
+  };
+  auto r = publish(b.artifact);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string first = read_file(store / "r1/app.tar.gz");
+  r = publish(b.artifact);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("is already there with the same bytes; not uploaded again"), std::string::npos) << r.err;
+  Build other("v2");
+  fs::create_directories(b.tmp / "changed");
+  fs::copy_file(other.artifact, b.tmp / "changed/app.tar.gz");  // same name, other bytes
+  r = publish(b.tmp / "changed/app.tar.gz");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("already holds a different artifact"), std::string::npos) << r.err;
+  EXPECT_EQ(read_file(store / "r1/app.tar.gz"), first) << "the published artifact is kept";
+}
