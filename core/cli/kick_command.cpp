@@ -5,7 +5,10 @@
 
 #include <iostream>
 
+#include "agent/pipeline.hpp"
 #include "cli/cli_common.hpp"
+#include "deploy/fetcher.hpp"
+#include "plugin/registry.hpp"
 #include "publish/kicker.hpp"
 #include "publish/publisher.hpp"
 #include "util/error.hpp"
@@ -33,7 +36,8 @@ int run_kick(const Args& args) {
       ("tag", po::value<std::string>(), "with --service: only instances with this tag")
       ("serf-rpc-addr", po::value<std::string>(), "serf agent RPC address (default: serf's, 127.0.0.1:7373)")
       ("serf-rpc-auth", po::value<std::string>(), "serf RPC auth key")
-      ("max-event-bytes", po::value<size_t>()->default_value(512), "refuse events larger than this (Serf's default limit)");
+      ("max-event-bytes", po::value<size_t>()->default_value(512), "refuse events larger than this (Serf's default limit)")
+      ("no-check", "fire without checking first that each manifest can be read from here");
   desc.add(common_options());
   try {
     auto vm = parse_args(args, desc, {"url"});
@@ -72,6 +76,24 @@ int run_kick(const Args& args) {
       for (const auto& role : roles)
         events.emplace_back(event_name(s.name_template, role, str("stage")),
                             join_url(str("manifests"), manifest_name(role, str("stage"))));
+    }
+    // Every manifest must exist before any event fires: an event for a role
+    // that was never published makes every agent of it fail.
+    for (const auto& [name, url] : events) check_event(s, name, url);
+    if (!vm.count("no-check")) {
+      auto registry = load_registry();
+      auto pipeline = build_pipeline(default_config(DeployOptions{}).pipelines.front(), registry, "(built-in default)", false);
+      for (const auto& [name, url] : events) {
+        StopSignal never;
+        DeployLog log("kick");
+        FetchPolicy once;
+        try {
+          fetch_text(pipeline->sources, url, once, never, log);
+        } catch (const std::exception& e) {
+          throw Error("not firing " + name + ": its manifest " + url + " cannot be read (" + e.what() +
+                      "); publish it first (haul publish), or --no-check to fire anyway");
+        }
+      }
     }
     for (const auto& [name, url] : events) {
       const std::string id = kick(s, name, url);

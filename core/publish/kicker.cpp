@@ -23,13 +23,17 @@ std::string event_name(const std::string& tmpl, const std::string& role, const s
   return out;
 }
 
-std::string kick(const KickSettings& s, const std::string& name, const std::string& payload) {
+void check_event(const KickSettings& s, const std::string& name, const std::string& payload) {
   if (name.empty()) throw Error("kick: the event name is empty");
   if (name.size() + payload.size() > s.max_event_bytes)
     throw Error("kick: event " + name + " is " + std::to_string(name.size() + payload.size()) +
                 " bytes of name + payload, over the " + std::to_string(s.max_event_bytes) +
                 "-byte user event limit of " + s.via +
                 "; use a shorter manifest URL (or raise --max-event-bytes if your agents' limit is higher)");
+}
+
+std::string kick(const KickSettings& s, const std::string& name, const std::string& payload) {
+  check_event(s, name, payload);
   if (s.via == "serf") {
     std::vector<std::string> argv = {"serf", "event"};
     if (!s.serf_rpc_addr.empty()) argv.push_back("-rpc-addr=" + s.serf_rpc_addr);

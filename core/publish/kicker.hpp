@@ -29,6 +29,8 @@ std::string event_name(const std::string& name_template, const std::string& role
 
 // Fires one event; returns Consul's event ID ("" for serf). Throws
 // haul::Error naming the transport, the event and what went wrong.
+// Refuses an event no transport would carry (empty name, over max_event_bytes).
+void check_event(const KickSettings& s, const std::string& name, const std::string& payload);
 std::string kick(const KickSettings& settings, const std::string& name, const std::string& payload);
 
 }  // namespace haul

@@ -87,7 +87,8 @@ CommandResult run_command(const std::vector<std::string>& argv) {
 std::string run_command_ok(const std::vector<std::string>& argv) {
   CommandResult r = run_command(argv);
   if (r.exit_code != 0) {
-    std::string err = r.err;
+    // Its own words, from stderr — or stdout, where some tools (serf) say them.
+    std::string err = r.err.find_first_not_of(" \n") == std::string::npos ? r.out.substr(0, 2000) : r.err;
     while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
     throw Error("`" + joined(argv) + "` failed (exit " + std::to_string(r.exit_code) + ")" +
                 (err.empty() ? "" : ": " + err));

@@ -231,7 +231,8 @@ TEST(Publish, MistakesAreNamedBeforeAnythingIsUploaded) {
 TEST(Kick, FiresOneEventPerRoleThroughConsulWithFilters) {
   ConsulDouble consul("s3cr3t");
   auto r = haul_run({"kick", "--manifests", "s3://b/app", "--role", "web", "--role", "worker", "--stage", "production",
-                     "--consul-addr", consul.address(), "--token", "s3cr3t", "--service", "app", "--tag", "canary"});
+                     "--consul-addr", consul.address(), "--token", "s3cr3t", "--service", "app", "--tag", "canary",
+                     "--no-check"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto list = http_request("GET", consul.address() + "/v1/event/list", "", {"X-Consul-Token: s3cr3t"});
   auto events = nlohmann::json::parse(list.body);
@@ -242,7 +243,8 @@ TEST(Kick, FiresOneEventPerRoleThroughConsulWithFilters) {
   EXPECT_EQ(events[0]["TagFilter"], "canary");
   EXPECT_EQ(events[1]["Name"], "deploy_worker_production");
 
-  auto denied = haul_run({"kick", "s3://b/m.yml", "--name", "deploy", "--consul-addr", consul.address(), "--token", "wrong"});
+  auto denied = haul_run({"kick", "s3://b/m.yml", "--name", "deploy", "--consul-addr", consul.address(), "--token", "wrong",
+                          "--no-check"});
   EXPECT_NE(denied.exit_code, 0);
   EXPECT_NE(denied.err.find("403"), std::string::npos) << denied.err;
 }
@@ -255,7 +257,8 @@ TEST(Kick, OversizedEventIsRefusedWithSizes) {
   EXPECT_NE(r.err.find("over the 512-byte user event limit"), std::string::npos) << r.err;
   // Past our own check, Consul (here, its double) refuses it too, and the
   // error comes back whole.
-  r = haul_run({"kick", url, "--name", "deploy_web", "--consul-addr", consul.address(), "--max-event-bytes", "100000"});
+  r = haul_run({"kick", url, "--name", "deploy_web", "--consul-addr", consul.address(), "--max-event-bytes", "100000",
+                "--no-check"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("exceeds configured limit of 512 bytes"), std::string::npos) << r.err;
   auto list = http_request("GET", consul.address() + "/v1/event/list");
@@ -280,9 +283,24 @@ TEST(Kick, SerfEventDeploysThroughARealAgent) {
       << read_file(b.tmp / "serf.log");
   EXPECT_EQ(read_file(b.tmp / "dest/index.html"), "v1");
 
-  auto bad = haul_run({"kick", "--via", "serf", "--serf-rpc-addr", "127.0.0.1:" + std::to_string(free_port()), "x", "--name", "deploy"});
+  // No serf agent there: serf's own words come back.
+  const std::string manifest = file_url(b.tmp / "store/manifest_web_prod.yml");
+  const std::string nowhere = "127.0.0.1:" + std::to_string(free_port());
+  auto bad = haul_run({"kick", "--via", "serf", "--serf-rpc-addr", nowhere, manifest, "--name", "deploy"});
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.err.find("kick via serf: event deploy"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("Error connecting to Serf agent: dial tcp " + nowhere + ": connect: connection refused"),
+            std::string::npos)
+      << bad.err;
+  // A role that was never published: nothing is fired.
+  auto missing = haul_run({"kick", "--via", "serf", "--serf-rpc-addr", rpc, "--manifests", file_url(b.tmp / "store"),
+                           "--role", "web", "--role", "nosuchrole", "--stage", "prod"});
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("not firing deploy_nosuchrole_prod: its manifest " +
+                             file_url(b.tmp / "store/manifest_nosuchrole_prod.yml") + " cannot be read"),
+            std::string::npos)
+      << missing.err;
+  EXPECT_EQ(missing.err.find("fired"), std::string::npos) << "not even web's event: " << missing.err;
 }
 
 TEST(Release, OneCommandFromAProjectFile) {
