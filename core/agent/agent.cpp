@@ -84,7 +84,7 @@ class PipelineRunner {
         rc = p_.trigger->next(1000, ev);
         consecutive_errors = 0;
       } catch (const Error& e) {
-        spdlog::error("[{}] {}", p_.name, e.what());
+        log_plugin_error(e.what());
         note_trigger_error();
         // The first error is retried at once (a handler trigger ends on the
         // next call); repeated errors back off up to 30 s.
@@ -195,6 +195,16 @@ class PipelineRunner {
   }
 
  private:
+  // A plugin's error reads "<pipeline>/<plugin>: ..."; logged as
+  // "[web/consul-http] ...", not "[web] web/consul-http: ...".
+  void log_plugin_error(const std::string& msg) const {
+    const size_t colon = msg.find(": ");
+    if (msg.rfind(p_.name + "/", 0) == 0 && colon != std::string::npos && msg.find(' ') > colon)
+      spdlog::error("[{}] {}", msg.substr(0, colon), msg.substr(colon + 2));
+    else
+      spdlog::error("[{}] {}", p_.name, msg);
+  }
+
   static std::string trim_payload(const std::string& s) {
     size_t b = s.find_first_not_of(" \t\r\n");
     if (b == std::string::npos) return "";

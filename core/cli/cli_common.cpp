@@ -23,11 +23,17 @@ po::variables_map parse_args(const Args& args, const po::options_description& de
   for (const auto& name : positional) pos.add(name.c_str(), 1);
   // Go's flag package takes "-flag=" as an empty value; Program_options
   // wants the value as its own word.
+  // And a string flag takes the next word whatever it looks like:
+  // stretcher's `-rsync-verbose -v` gives rsync-verbose the value "-v".
   Args words;
-  for (const auto& a : args) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    const auto& a = args[i];
     if (a.size() > 2 && a[0] == '-' && a.back() == '=' && a.find('=') == a.size() - 1) {
       words.push_back(a.substr(0, a.size() - 1));
       words.emplace_back();
+    } else if ((a == "-rsync-verbose" || a == "--rsync-verbose") && i + 1 < args.size() && !args[i + 1].empty() &&
+               args[i + 1][0] == '-') {
+      words.push_back("--rsync-verbose=" + args[++i]);
     } else {
       words.push_back(a);
     }
@@ -38,7 +44,7 @@ po::variables_map parse_args(const Args& args, const po::options_description& de
     po::store(po::command_line_parser(words).options(desc).positional(pos).style(style).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
-    throw Error(std::string(e.what()) + " (see haul --help)");
+    throw UsageError(std::string(e.what()) + " (see haul --help)");
   }
   setup_logging(vm.count("log-level") ? vm["log-level"].as<std::string>() : "info",
                 vm.count("log-format") ? vm["log-format"].as<std::string>() : "text");

@@ -7,13 +7,18 @@ namespace po = boost::program_options;
 
 namespace haul {
 
-void add_deploy_flags(po::options_description& desc) {
+void add_fetch_flags(po::options_description& desc) {
   desc.add_options()
       ("timeout", po::value<std::string>(), "limit for fetching src, e.g. 10m (default: none)")
-      ("random-delay", po::value<std::string>(), "sleep a random time up to this before deploying, e.g. 30s")
       ("retry", po::value<std::string>(), "retries for a failed fetch (default 0)")
       ("retry-wait", po::value<std::string>(), "wait between retries (default 3s)")
-      ("max-bandwidth", po::value<std::string>(), "cap download speed, bytes/s: 800k, 10M, 1.5MiB")
+      ("max-bandwidth", po::value<std::string>(), "cap download speed, bytes/s: 800k, 10M, 1.5MiB");
+}
+
+void add_deploy_flags(po::options_description& desc) {
+  add_fetch_flags(desc);
+  desc.add_options()
+      ("random-delay", po::value<std::string>(), "sleep a random time up to this before deploying, e.g. 30s")
       ("rsync-verbose", po::value<std::string>(), "sync log detail: \"\" summary only, -v files (default), -vv more")
       ("trusted-key", po::value<std::vector<std::string>>()->composing(),
        "accept only manifests signed by this public key (repeatable; adds to deploy.trusted_keys)")

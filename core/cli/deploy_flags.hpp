@@ -9,6 +9,10 @@
 
 namespace haul {
 
+// What a download takes: --timeout, --retry, --retry-wait, --max-bandwidth.
+void add_fetch_flags(boost::program_options::options_description& desc);
+// Those, and what only a deploy takes (--random-delay, --rsync-verbose,
+// --trusted-key, --allow-downgrade, --strict).
 void add_deploy_flags(boost::program_options::options_description& desc);
 // Overrides fields of `options` with the flags that were given.
 void apply_deploy_flags(const boost::program_options::variables_map& vm, DeployOptions& options);

@@ -41,7 +41,7 @@ int run_fetch(const Args& args) {
       ("checksum", po::value<std::string>(), "md5/sha1/sha256/sha512 hex the bytes must match")
       ("config", po::value<std::string>(), "take source settings from this pipeline config")
       ("pipeline", po::value<std::string>(), "which pipeline of --config");
-  add_deploy_flags(desc);
+  add_fetch_flags(desc);
   desc.add(common_options());
   try {
     auto vm = parse_args(args, desc, {"url"});
@@ -49,7 +49,7 @@ int run_fetch(const Args& args) {
       std::cout << desc << "\n";
       return 0;
     }
-    if (!vm.count("url")) throw Error("haul fetch needs a URL, e.g. haul fetch s3://bucket/app.tgz -o app.tgz");
+    if (!vm.count("url")) throw UsageError("haul fetch needs a URL, e.g. haul fetch s3://bucket/app.tgz -o app.tgz");
     StopSignal stop;
     ShutdownSignals signals(stop);
     auto selected = select_pipeline(vm);
@@ -121,6 +121,9 @@ int run_fetch(const Args& args) {
       temporary.path.clear();
     }
     return 0;
+  } catch (const UsageError& e) {
+    spdlog::error("{}", e.what());
+    return 2;
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 1;

@@ -66,13 +66,13 @@ int run_kick(const Args& args) {
       std::string name = str("name");
       if (name.empty()) {
         if (roles.size() != 1 || !vm.count("stage"))
-          throw Error("haul kick URL needs --name EVENT (or one --role and --stage to name it)");
+          throw UsageError("haul kick URL needs --name EVENT (or one --role and --stage to name it)");
         name = event_name(s.name_template, roles[0], str("stage"));
       }
       events.emplace_back(name, str("url"));
     } else {
       if (!vm.count("manifests") || roles.empty() || !vm.count("stage"))
-        throw Error("haul kick needs a manifest URL, or --manifests PREFIX with --role and --stage");
+        throw UsageError("haul kick needs a manifest URL, or --manifests PREFIX with --role and --stage");
       for (const auto& role : roles)
         events.emplace_back(event_name(s.name_template, role, str("stage")),
                             join_url(str("manifests"), manifest_name(role, str("stage"))));
@@ -100,6 +100,9 @@ int run_kick(const Args& args) {
       spdlog::info("fired {} via {}{}: {}", name, s.via, id.empty() ? "" : " (event " + id + ")", url);
     }
     return 0;
+  } catch (const UsageError& e) {
+    spdlog::error("{}", e.what());
+    return 2;
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 1;

@@ -39,7 +39,12 @@ const char* kUsage =
     "\n"
     "deploy flags (as stretcher's): --timeout D --random-delay D --retry N --retry-wait D\n"
     "  --max-bandwidth BYTES --rsync-verbose OPT   (D: 500ms, 10s, 1m30s; BYTES: 800k, 10M, 1.5MiB)\n"
-    "other: --config FILE --pipeline NAME --state-dir DIR --log-level debug|info|warn|error; haul COMMAND --help\n";
+    "  --trusted-key FILE (signed manifests only) --allow-downgrade --strict (refuse unknown manifest fields)\n"
+    "  --dry-run (haul deploy: only print the plan)\n"
+    "other: --config FILE --pipeline NAME --state-dir DIR --log-level debug|info|warn|error --log-format text|json\n"
+    "  -v, --version; haul COMMAND --help lists a command's own flags\n"
+    "exit codes: 0 done; 1 failed (a deploy, a fetch...); 2 the command line is wrong or haul could not start;\n"
+    "  haul status: 1 when a node needs attention\n";
 
 }  // namespace
 

@@ -136,7 +136,7 @@ int run_deploy(const Args& args, bool dry_run) {
       return 0;
     }
     if (!vm.count("url"))
-      throw Error(std::string("haul ") + (dry_run ? "plan" : "deploy") +
+      throw UsageError(std::string("haul ") + (dry_run ? "plan" : "deploy") +
                   " needs a manifest URL, e.g. haul " + (dry_run ? "plan" : "deploy") + " s3://bucket/manifest.yml");
     StopSignal stop, abort;
     ShutdownSignals signals(stop, &abort);

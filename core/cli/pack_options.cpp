@@ -36,7 +36,7 @@ PackRequest pack_request_from(const po::variables_map& vm, const std::string& di
   if (vm.count("ref")) r.git_ref = vm["ref"].as<std::string>();
   if (!r.git_repo.empty() && !r.dir.empty()) throw Error("give a folder or --git REPO, not both");
   if (r.git_repo.empty() && r.dir.empty())
-    throw Error("haul pack needs a folder (haul pack ./app) or --git REPO --ref REF");
+    throw UsageError("haul pack needs a folder (haul pack ./app) or --git REPO --ref REF");
   if (!r.git_ref.empty() && r.git_repo.empty()) throw Error("--ref needs --git REPO");
   if (!r.git_repo.empty() && r.git_ref.empty()) throw Error("--git needs --ref (a branch, tag or commit)");
   auto& o = r.options;

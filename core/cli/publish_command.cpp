@@ -55,9 +55,9 @@ int run_publish(const Args& args) {
       std::cout << desc << "\n";
       return 0;
     }
-    if (!vm.count("artifact")) throw Error("haul publish needs the artifact, e.g. haul publish app.tar.gz --to s3://bucket/app ...");
-    if (!vm.count("stage")) throw Error("haul publish needs --stage (e.g. --stage production)");
-    if (!vm.count("dest")) throw Error("haul publish needs --dest (where the servers put the release, e.g. /srv/app)");
+    if (!vm.count("artifact")) throw UsageError("haul publish needs the artifact, e.g. haul publish app.tar.gz --to s3://bucket/app ...");
+    if (!vm.count("stage")) throw UsageError("haul publish needs --stage (e.g. --stage production)");
+    if (!vm.count("dest")) throw UsageError("haul publish needs --dest (where the servers put the release, e.g. /srv/app)");
     PublishRequest req;
     req.artifact = vm["artifact"].as<std::string>();
     req.artifact_prefix = vm.count("to") ? vm["to"].as<std::string>() : "";
@@ -97,6 +97,9 @@ int run_publish(const Args& args) {
     PublishResult r = publish_release(req, pipeline->sources, [](const std::string& m) { spdlog::info("{}", m); });
     print_published(r);
     return 0;
+  } catch (const UsageError& e) {
+    spdlog::error("{}", e.what());
+    return 2;
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 1;

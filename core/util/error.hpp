@@ -12,4 +12,10 @@ struct Error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The command line itself is wrong (an unknown flag, a missing argument):
+// every command exits 2 for it, 1 for a failure of what it was asked to do.
+struct UsageError : Error {
+  using Error::Error;
+};
+
 }  // namespace haul

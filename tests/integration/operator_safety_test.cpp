@@ -190,3 +190,27 @@ TEST_F(Operator, ADownloadShowsProgressOnATerminal) {
   EXPECT_NE(r.out.find("Fetched " + nginx.url("/slow/slow.tgz") + ": "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("B/s)"), std::string::npos) << "the rate is stated: " << r.out;
 }
+
+// Help and usage: the top level lists every flag, each command only its
+// own; a wrong command line exits 2 everywhere; stretcher's spelling
+// `-rsync-verbose -v` is accepted.
+TEST_F(Operator, HelpListsEveryFlagAndUsageErrorsExitTwo) {
+  auto r = haul({"--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* flag : {"--log-format", "--trusted-key", "--allow-downgrade", "--strict", "--dry-run", "haul plan"})
+    EXPECT_NE(r.out.find(flag), std::string::npos) << flag << " missing from haul --help";
+  r = haul({"fetch", "--help"});
+  EXPECT_NE(r.out.find("--retry"), std::string::npos) << r.out;
+  for (const char* deploy_only : {"--rsync-verbose", "--random-delay", "--trusted-key", "--allow-downgrade"})
+    EXPECT_EQ(r.out.find(deploy_only), std::string::npos) << deploy_only << " is not a fetch flag";
+  for (const std::vector<std::string> args : {std::vector<std::string>{"pack"}, {"publish"}, {"kick"}, {"fetch"},
+                                              {"pack", "--bogus"}, {"deploy", "--bogus"}, {"rollback", "/x", "--bogus"},
+                                              {"plan"}}) {
+    r = haul(args);
+    EXPECT_EQ(r.exit_code, 2) << args[0] << (args.size() > 1 ? " " + args[1] : "") << ": " << r.err;
+  }
+  auto url = publish("v1", {file_entry("index.html", "v1")});
+  r = haul({"-rsync-verbose", "-v"}, url + "\n");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_file(dest / "index.html"), "v1");
+}
