@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Bash completion (completion/haul.bash) against the real binary: commands
+# Bash completion (core/cli/haul-completion.bash) against the real binary: commands
 # and each command's own flags, read from haul's --help.
 set -u
 haul_dir=$(dirname "$1"); src=$2
 PATH="$haul_dir:$PATH"
-source "$src/completion/haul.bash"
+source "$src/core/cli/haul-completion.bash"
 fail=0
 complete_words() {  # complete_words WORD... — prints COMPREPLY
   COMP_WORDS=("$@"); COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 )); COMPREPLY=()

@@ -1,6 +1,6 @@
 # bash completion for haul. Commands and flags are read from haul's own
 # --help at completion time, so they never drift from the binary.
-# Installed as share/bash-completion/completions/haul; or: source completion/haul.bash
+# Installed as share/bash-completion/completions/haul; or: source core/cli/haul-completion.bash
 
 _haul() {
   local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
