@@ -1,5 +1,7 @@
 #include "agent/pipeline.hpp"
 
+#include <algorithm>
+
 #include "plugin/config_schema.hpp"
 #include "signing/manifest_signature.hpp"
 #include "util/error.hpp"
@@ -11,6 +13,24 @@ std::vector<HookInstance*> Pipeline::hook_ptrs() const {
   for (const auto& h : hooks) out.push_back(h.get());
   return out;
 }
+
+namespace {
+
+// A consul-* plugin's settings, with the Consul connection fields it leaves
+// unset taken from `fallback` — only fields the plugin declares.
+YAML::Node with_consul_defaults(const LoadedPlugin& plugin, const YAML::Node& settings, const YAML::Node& fallback) {
+  if (plugin.name().rfind("consul-", 0) != 0 || !fallback.IsDefined() || !fallback.IsMap()) return settings;
+  YAML::Node merged = settings.IsMap() ? YAML::Clone(settings) : YAML::Node(YAML::NodeType::Map);
+  for (const auto* field : plugin.fields()) {
+    const std::string key = field->name;
+    const auto& keys = consul_connection_keys();
+    if (std::find(keys.begin(), keys.end(), key) == keys.end() || merged[key].IsDefined()) continue;
+    if (fallback[key].IsDefined()) merged[key] = fallback[key];
+  }
+  return merged;
+}
+
+}  // namespace
 
 std::unique_ptr<Pipeline> build_pipeline(const PipelineConfig& cfg, const PluginRegistry& registry,
                                          const std::string& origin, bool with_trigger, const std::string& state_dir) {
@@ -29,7 +49,8 @@ std::unique_ptr<Pipeline> build_pipeline(const PipelineConfig& cfg, const Plugin
   }
   if (with_trigger) {
     auto plugin = registry.require(cfg.trigger.type, HAUL_KIND_TRIGGER, where + " trigger");
-    auto settings = validate_plugin_config(*plugin, cfg.trigger.settings, origin, cfg.trigger.field_path);
+    auto settings = validate_plugin_config(*plugin, with_consul_defaults(*plugin, cfg.trigger.settings, cfg.consul),
+                                           origin, cfg.trigger.field_path);
     p->trigger = std::make_unique<TriggerInstance>(plugin, settings, cfg.name + "/" + plugin->name());
   }
   for (const auto& [name, use] : cfg.sources) registry.require(name, HAUL_KIND_SOURCE, where + " sources");
@@ -41,9 +62,15 @@ std::unique_ptr<Pipeline> build_pipeline(const PipelineConfig& cfg, const Plugin
     auto settings = validate_plugin_config(*plugin, node, origin, path, {});
     p->sources.add(std::make_unique<SourceInstance>(plugin, settings, cfg.name + "/" + plugin->name()));
   }
+  // Hooks take the consul: block, else the pipeline's consul-http trigger's
+  // connection: a status written where the events come from.
+  YAML::Node hook_consul = cfg.consul;
+  if ((!hook_consul.IsDefined() || hook_consul.IsNull()) && cfg.trigger.type == "consul-http")
+    hook_consul = cfg.trigger.settings;
   for (const auto& use : cfg.hooks) {
     auto plugin = registry.require(use.type, HAUL_KIND_HOOK, where + " hooks");
-    auto settings = validate_plugin_config(*plugin, use.settings, origin, use.field_path);
+    auto settings =
+        validate_plugin_config(*plugin, with_consul_defaults(*plugin, use.settings, hook_consul), origin, use.field_path);
     p->hooks.push_back(std::make_unique<HookInstance>(plugin, settings, cfg.name + "/" + plugin->name()));
   }
   return p;

@@ -80,4 +80,19 @@ SelectedPipeline select_pipeline(const po::variables_map& vm) {
   return s;
 }
 
+std::map<std::string, std::string> consul_connection_of(const HaulConfig& config) {
+  YAML::Node node = config.consul;
+  if (!node.IsDefined() || node.IsNull())
+    for (const auto& p : config.pipelines)
+      if (p.trigger.type == "consul-http") {
+        node = p.trigger.settings;
+        break;
+      }
+  std::map<std::string, std::string> out;
+  if (!node.IsDefined() || !node.IsMap()) return out;
+  for (const auto& key : consul_connection_keys())
+    if (node[key].IsDefined() && node[key].IsScalar()) out[key] = node[key].Scalar();
+  return out;
+}
+
 }  // namespace haul

@@ -3,6 +3,8 @@
 // from --config/--pipeline.
 #pragma once
 
+#include <map>
+
 #include <boost/program_options.hpp>
 
 #include <string>
@@ -27,5 +29,10 @@ struct SelectedPipeline {
   PipelineConfig pipeline;
 };
 SelectedPipeline select_pipeline(const boost::program_options::variables_map& vm);
+
+// The Consul connection a config file gives the commands that talk to
+// Consul themselves (status, kick): its consul: block, else the first
+// pipeline's consul-http trigger. Field → value; empty when neither.
+std::map<std::string, std::string> consul_connection_of(const HaulConfig& config);
 
 }  // namespace haul

@@ -27,6 +27,7 @@ int run_kick(const Args& args) {
       ("stage", po::value<std::string>(), "stage to kick")
       ("event", po::value<std::string>()->default_value("deploy_{role}_{stage}"), "event name template")
       ("via", po::value<std::string>()->default_value("consul"), "consul (HTTP API) or serf (serf event)")
+      ("config", po::value<std::string>(), "take the Consul connection from this agent config (consul: block)")
       ("consul-addr", po::value<std::string>(), "Consul HTTP address (default: CONSUL_HTTP_ADDR or http://127.0.0.1:8500)")
       ("token", po::value<std::string>(), "Consul ACL token with event:write (default: CONSUL_HTTP_TOKEN)")
       ("datacenter", po::value<std::string>(), "Consul datacenter (default: the agent's)")
@@ -48,10 +49,16 @@ int run_kick(const Args& args) {
     auto str = [&](const char* k) { return vm.count(k) ? vm[k].as<std::string>() : std::string(); };
     KickSettings s;
     s.via = str("via");
-    s.consul.address = str("consul-addr");
-    s.consul.token = str("token");
-    s.consul.datacenter = str("datacenter");
-    s.consul.ca_file = str("ca-file");
+    if (vm.count("config")) {  // the agents' Consul connection; flags win
+      s.consul = consul_settings_of(consul_connection_of(load_config_file(str("config"))));
+    }
+    auto flag = [&](const char* k, std::string& field) {
+      if (vm.count(k)) field = str(k);
+    };
+    flag("consul-addr", s.consul.address);
+    flag("token", s.consul.token);
+    flag("datacenter", s.consul.datacenter);
+    flag("ca-file", s.consul.ca_file);
     s.node = str("node");
     s.service = str("service");
     s.tag = str("tag");

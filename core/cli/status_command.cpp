@@ -19,6 +19,7 @@
 
 #include "../../plugins/common/consul_api.hpp"
 #include "agent/pipeline.hpp"
+#include "publish/kicker.hpp"
 #include "cli/cli_common.hpp"
 #include "config/desired_pointer.hpp"
 #include "deploy/deploy_engine.hpp"
@@ -85,7 +86,8 @@ int run_status(const Args& args) {
       ("prefix", po::value<std::string>()->default_value("haul"), "KV prefix the consul-status hook writes under")
       ("pipeline", po::value<std::string>(), "only this pipeline")
       ("desired", po::value<std::string>(), "a desired-release pointer (latest_<role>_<stage>.yml) to compare nodes with")
-      ("config", po::value<std::string>(), "compare each pipeline with the desired: pointer its config names")
+      ("config", po::value<std::string>(), "the agent's config: its Consul connection (consul: block, else a consul-http "
+       "trigger's), and each pipeline's desired: pointer to compare with")
       ("json", "print JSON for scripts instead of a table");
   desc.add(common_options());
   try {
@@ -95,6 +97,9 @@ int run_status(const Args& args) {
       return 0;
     }
     plugins::ConsulSettings s;
+    if (vm.count("config")) {  // the agent's own Consul connection; flags win
+      s = consul_settings_of(consul_connection_of(load_config_file(vm["config"].as<std::string>())));
+    }
     if (vm.count("consul")) s.address = vm["consul"].as<std::string>();
     if (vm.count("token")) s.token = vm["token"].as<std::string>();
     plugins::ConsulApi api(plugins::consul_settings_from_env(s));

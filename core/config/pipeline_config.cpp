@@ -116,6 +116,12 @@ DeployOptions parse_deploy_options(const YAML::Node& node, const std::string& or
   return d;
 }
 
+const std::vector<std::string>& consul_connection_keys() {
+  static const std::vector<std::string> keys = {"address",   "token",    "datacenter",          "ca_file",
+                                                "cert_file", "key_file", "insecure_skip_verify"};
+  return keys;
+}
+
 namespace {
 
 PipelineConfig parse_pipeline(const std::string& name, const YAML::Node& node, const std::string& origin) {
@@ -179,7 +185,16 @@ HaulConfig parse_config(const std::string& raw, const std::string& origin, const
   HaulConfig cfg;
   cfg.origin = origin;
   collect([&] {
-    reject_unknown_keys(root, {"state_dir", "plugin_path", "metrics_listen", "metrics_textfile", "pipelines"}, origin, "");
+    reject_unknown_keys(root, {"state_dir", "plugin_path", "metrics_listen", "metrics_textfile", "consul", "pipelines"},
+                        origin, "");
+  });
+  collect([&] {
+    const YAML::Node consul = root["consul"];
+    if (!consul.IsDefined() || consul.IsNull()) return;
+    if (!consul.IsMap())
+      throw Error(yaml_where(origin, consul) + ": consul: expected a map like { address: http://127.0.0.1:8500, token: ... }");
+    reject_unknown_keys(consul, consul_connection_keys(), origin, "consul");
+    cfg.consul = consul;
   });
   collect([&] {
     if (root["metrics_listen"].IsDefined()) cfg.metrics_listen = yaml_string(root["metrics_listen"], origin, "metrics_listen");
@@ -194,7 +209,10 @@ HaulConfig parse_config(const std::string& raw, const std::string& origin, const
                      ": pipelines: expected a map of one or more named pipelines (e.g. pipelines: { web: { trigger: ... } })");
   else
     for (const auto& kv : pipelines)
-      collect([&] { cfg.pipelines.push_back(parse_pipeline(kv.first.Scalar(), kv.second, origin)); });
+      collect([&] {
+        cfg.pipelines.push_back(parse_pipeline(kv.first.Scalar(), kv.second, origin));
+        cfg.pipelines.back().consul = cfg.consul;
+      });
   if (errors.size() == 1) throw Error(errors[0]);
   if (!errors.empty()) {
     std::string all = origin + ": " + std::to_string(errors.size()) + " errors:";

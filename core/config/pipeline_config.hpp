@@ -66,6 +66,9 @@ struct PipelineConfig {
   // scheme), checked at start-up and every reconcile_interval (jittered).
   std::string desired;
   std::chrono::milliseconds reconcile_interval{std::chrono::minutes(5)};
+  // The file's top-level `consul:` block (null when absent): the connection
+  // every consul-* plugin of the pipeline inherits for fields it leaves unset.
+  YAML::Node consul;
 };
 
 struct HaulConfig {
@@ -74,8 +77,14 @@ struct HaulConfig {
   std::vector<std::string> plugin_path;
   std::string metrics_listen;    // "127.0.0.1:9469": Prometheus /metrics; empty = off
   std::string metrics_textfile;  // node_exporter textfile, rewritten after each deploy
+  // One Consul connection for the whole agent: address, token, datacenter,
+  // ca_file, cert_file, key_file, insecure_skip_verify (null when absent).
+  YAML::Node consul;
   std::vector<PipelineConfig> pipelines;
 };
+
+// The Consul connection fields a consul-* plugin may inherit.
+const std::vector<std::string>& consul_connection_keys();
 
 HaulConfig parse_config(const std::string& text, const std::string& origin,
                         const EnvLookup& lookup = process_env);

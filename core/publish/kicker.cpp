@@ -23,6 +23,22 @@ std::string event_name(const std::string& tmpl, const std::string& role, const s
   return out;
 }
 
+plugins::ConsulSettings consul_settings_of(const std::map<std::string, std::string>& fields) {
+  auto get = [&](const char* key) {
+    auto it = fields.find(key);
+    return it == fields.end() ? std::string() : it->second;
+  };
+  plugins::ConsulSettings s;
+  s.address = get("address");
+  s.token = get("token");
+  s.datacenter = get("datacenter");
+  s.ca_file = get("ca_file");
+  s.cert_file = get("cert_file");
+  s.key_file = get("key_file");
+  s.insecure = get("insecure_skip_verify") == "true";
+  return s;
+}
+
 void check_event(const KickSettings& s, const std::string& name, const std::string& payload) {
   if (name.empty()) throw Error("kick: the event name is empty");
   if (name.size() + payload.size() > s.max_event_bytes)

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstddef>
+#include <map>
 #include <string>
 
 #include "../../plugins/common/consul_api.hpp"
@@ -29,6 +30,10 @@ std::string event_name(const std::string& name_template, const std::string& role
 
 // Fires one event; returns Consul's event ID ("" for serf). Throws
 // haul::Error naming the transport, the event and what went wrong.
+// A Consul connection written as config fields (address, token, datacenter,
+// ca_file, cert_file, key_file, insecure_skip_verify).
+plugins::ConsulSettings consul_settings_of(const std::map<std::string, std::string>& fields);
+
 // Refuses an event no transport would carry (empty name, over max_event_bytes).
 void check_event(const KickSettings& s, const std::string& name, const std::string& payload);
 std::string kick(const KickSettings& settings, const std::string& name, const std::string& payload);

@@ -292,3 +292,34 @@ TEST_F(Agent, AConsulThatLostItsStateDoesNotSwallowNewEvents) {
   ASSERT_TRUE(logged("event " + e5 + " was already applied")) << read_file(log());
   EXPECT_EQ(count_lines(deploys), 4u);
 }
+
+// One Consul setting per agent: a top-level consul: block reaches the
+// consul-http trigger, the consul-status hook and `haul status --config`;
+// without it, consul-status writes where its pipeline's trigger reads.
+TEST_F(Agent, OneConsulSettingReachesTriggerStatusHookAndHaulStatus) {
+  write_file(tmp / "haul.yaml", "state_dir: " + (tmp / "state").string() + "\nconsul: { address: '" + consul.address() +
+                                    "' }\npipelines:\n  web:\n    trigger: { type: consul-http, event: deploy_web, "
+                                    "wait: 10s, min_interval: 50ms }\n    hooks: [shell, { type: consul-status, node: "
+                                    "node-a, heartbeat_ttl: 0s }]\n");
+  start_agent();
+  ASSERT_TRUE(logged("watching Consul event 'deploy_web' at " + consul.address())) << read_file(log());
+  consul.fire("deploy_web", publish("v1"));
+  ASSERT_TRUE(logged("status written to Consul KV haul/status/web/node-a")) << read_file(log());
+  ProcessOptions o;
+  o.unset_env = {"CONSUL_HTTP_ADDR", "CONSUL_HTTP_TOKEN"};
+  auto r = run_process({haul_binary().string(), "status", "--config", (tmp / "haul.yaml").string(), "--json"}, o);
+  ASSERT_NE(r.out.find("node-a"), std::string::npos) << r.out << r.err;
+  stop_agent();
+
+  // No block: the status hook follows the trigger's address.
+  write_file(tmp / "haul.yaml", "state_dir: " + (tmp / "state").string() + "\npipelines:\n  web:\n    trigger: { type: "
+                                    "consul-http, address: '" + consul.address() + "', event: deploy_web, wait: 10s, "
+                                    "min_interval: 50ms }\n    hooks: [shell, { type: consul-status, node: node-b, "
+                                    "heartbeat_ttl: 0s }]\n");
+  start_agent();
+  ASSERT_TRUE(logged("watching Consul event 'deploy_web'")) << read_file(log());
+  consul.fire("deploy_web", publish("v2"));
+  ASSERT_TRUE(logged("status written to Consul KV haul/status/web/node-b")) << read_file(log());
+  r = run_process({haul_binary().string(), "status", "--config", (tmp / "haul.yaml").string(), "--json"}, o);
+  EXPECT_NE(r.out.find("node-b"), std::string::npos) << r.out << r.err;
+}
