@@ -23,6 +23,8 @@ struct Pending {
   std::string expected_manifest_sha256;  // set for the desired-release check
 };
 
+constexpr size_t kMaxUrlBytes = 4096;
+
 class PipelineRunner {
  public:
   PipelineRunner(Pipeline& p, StopSignal& stop, StopSignal& abort, const AgentOptions& options)
@@ -128,6 +130,15 @@ class PipelineRunner {
       std::string url = trim_payload(ev->payload);
       if (url.empty()) {
         spdlog::error("[{}] event {} has an empty payload; expected a manifest URL", p_.name, describe(*ev));
+        note_trigger_error();
+        continue;
+      }
+      // A URL is short (a Consul or Serf event holds 512 bytes in all); a
+      // payload of megabytes is refused once, not echoed through every line.
+      if (url.size() > kMaxUrlBytes || url.find('\n') != std::string::npos) {
+        spdlog::error("[{}] event {} has a payload of {} that is not a manifest URL (one line of at most {} bytes "
+                      "expected): {}...",
+                      p_.name, describe(*ev), format_bytes(url.size()), kMaxUrlBytes, url.substr(0, 200));
         note_trigger_error();
         continue;
       }

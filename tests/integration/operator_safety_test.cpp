@@ -214,3 +214,12 @@ TEST_F(Operator, HelpListsEveryFlagAndUsageErrorsExitTwo) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(read_file(dest / "index.html"), "v1");
 }
+
+// A payload of megabytes is refused once, not echoed through every line.
+TEST_F(Operator, AHugePayloadIsRefusedOnceNotEchoed) {
+  auto r = haul({}, std::string(10'000'000, 'a') + "\n");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("not a manifest URL (one line of at most 4096 bytes expected)"), std::string::npos)
+      << r.err.substr(0, 1000);
+  EXPECT_LT(r.err.size(), 4000u) << "the input is not echoed: " << r.err.size() << " bytes of log";
+}
