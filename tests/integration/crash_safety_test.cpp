@@ -13,42 +13,14 @@
 #include <sstream>
 #include <nlohmann/json.hpp>
 
-#include "test_support.hpp"
+#include "deploy_fixture.hpp"
 
 using namespace haul::test;
 
 namespace {
 
-class CrashSafety : public ::testing::Test {
+class CrashSafety : public DeployFixture {
  protected:
-  TempDir tmp;
-  fs::path dest = tmp / "www/app";
-
-  // Writes an archive of entries and a manifest for it; returns the manifest's URL.
-  std::string publish(const std::string& name, const std::vector<Entry>& entries, const std::string& extra = "") {
-    const std::string tar = make_tar(entries);
-    write_file(tmp / (name + ".tgz"), tar);
-    write_file(tmp / (name + ".yml"), "src: " + file_url(tmp / (name + ".tgz")) + "\nchecksum: " + sha256_hex(tar) +
-                                          "\ndest: " + dest.string() + "\n" + extra);
-    return file_url(tmp / (name + ".yml"));
-  }
-
-  std::vector<std::string> argv(const std::vector<std::string>& args) {
-    std::vector<std::string> a{haul_binary().string()};
-    a.insert(a.end(), args.begin(), args.end());
-    return a;
-  }
-
-  ProcessResult haul(const std::vector<std::string>& args, const std::string& stdin_text = "",
-                     std::map<std::string, std::string> env = {}) {
-    ProcessOptions o;
-    o.stdin_text = stdin_text;
-    o.env = std::move(env);
-    o.unset_env = {"CONSUL_INDEX", "SERF_USER_EVENT", "SERF_USER_LTIME", "HAUL_PLUGIN_PATH"};
-    o.cwd = tmp.path().string();
-    return run_process(argv(args), o);
-  }
-
   // Names beside dest that start with prefix.
   std::vector<std::string> beside_dest(const std::string& prefix) {
     std::vector<std::string> out;

@@ -5,35 +5,13 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
-#include "test_support.hpp"
+#include "deploy_fixture.hpp"
 
 using namespace haul::test;
 
 namespace {
 
-class Operator : public ::testing::Test {
- protected:
-  TempDir tmp;
-  fs::path dest = tmp / "www/app";
-
-  std::string publish(const std::string& name, const std::vector<Entry>& entries, const std::string& extra = "") {
-    const std::string tar = make_tar(entries);
-    write_file(tmp / (name + ".tgz"), tar);
-    write_file(tmp / (name + ".yml"), "src: " + file_url(tmp / (name + ".tgz")) + "\nchecksum: " + sha256_hex(tar) +
-                                          "\ndest: " + dest.string() + "\n" + extra);
-    return file_url(tmp / (name + ".yml"));
-  }
-
-  ProcessResult haul(const std::vector<std::string>& args, const std::string& stdin_text = "") {
-    std::vector<std::string> argv{haul_binary().string()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    ProcessOptions o;
-    o.stdin_text = stdin_text;
-    o.unset_env = {"CONSUL_INDEX", "SERF_USER_EVENT", "SERF_USER_LTIME", "HAUL_PLUGIN_PATH"};
-    o.cwd = tmp.path().string();
-    return run_process(argv, o);
-  }
-};
+class Operator : public DeployFixture {};
 
 // path → content of every file under dir (and "/" for folders).
 std::map<std::string, std::string> files_of(const fs::path& dir) {
