@@ -12,6 +12,23 @@
 
 using namespace haul::test;
 
+namespace {
+
+// tests/servers/fault_server.py serving root on 127.0.0.1.
+struct FaultServer {
+  int port = free_port();
+  BackgroundProcess process;
+  FaultServer(const fs::path& root, const fs::path& log)
+      : process({"/usr/bin/python3", HAUL_TEST_SOURCE_DIR "/servers/fault_server.py", "--port", std::to_string(port),
+                 "--root", root.string()},
+                log) {}
+  bool ready() {
+    return wait_until([&] { return port_open(port); });
+  }
+};
+
+}  // namespace
+
 TEST(NetworkFaults, EveryRunEndsVerifiedOrCleanlyFailed) {
   TempDir root, work;
   // An incompressible artifact, so offsets land inside the data.
@@ -20,11 +37,9 @@ TEST(NetworkFaults, EveryRunEndsVerifiedOrCleanlyFailed) {
   for (auto& c : payload) c = static_cast<char>((x = x * 6364136223846793005ull + 1) >> 56);
   const std::string tar = make_tar({file_entry("index.html", "release"), file_entry("blob.bin", payload)});
   write_file(root / "app.tgz", tar);
-  const int port = free_port();
-  BackgroundProcess server({"/usr/bin/python3", HAUL_TEST_SOURCE_DIR "/servers/fault_server.py", "--port",
-                            std::to_string(port), "--root", root.path().string()},
-                           work / "server.log");
-  ASSERT_TRUE(wait_until([&] { return port_open(port); })) << read_file(work / "server.log");
+  FaultServer server(root.path(), work / "server.log");
+  ASSERT_TRUE(server.ready()) << read_file(work / "server.log");
+  const int port = server.port;
   write_file(work / "haul.yaml", "pipelines:\n  p:\n    trigger: consul-watch\n"
                                  "    sources: { http: { low_speed_time: 1s, connect_timeout: 2s } }\n"
                                  "    deploy: { retry: 3, retry_wait: 20ms, timeout: 60s }\n");
@@ -77,11 +92,9 @@ TEST(NetworkFaults, FetchToAFileIsAtomic) {
   TempDir root, work;
   const std::string blob(400'000, 'z');
   write_file(root / "blob.bin", blob);
-  const int port = free_port();
-  BackgroundProcess server({"/usr/bin/python3", HAUL_TEST_SOURCE_DIR "/servers/fault_server.py", "--port",
-                            std::to_string(port), "--root", root.path().string()},
-                           work / "server.log");
-  ASSERT_TRUE(wait_until([&] { return port_open(port); })) << read_file(work / "server.log");
+  FaultServer server(root.path(), work / "server.log");
+  ASSERT_TRUE(server.ready()) << read_file(work / "server.log");
+  const int port = server.port;
   const std::string base = "http://127.0.0.1:" + std::to_string(port);
   const fs::path out = work / "out/blob.bin";
   fs::create_directories(out.parent_path());
