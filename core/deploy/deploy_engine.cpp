@@ -461,7 +461,6 @@ class Deploy {
     // exists: its metadata and its result record, which later changes in
     // place (no new disk space needed once the release is live).
     meta.size_bytes = stats.bytes + stats.linked_bytes;
-    store.save_meta(meta);
     bool committed = false;
     auto mark_failed = [&](const std::string& result) {
       try {
@@ -471,6 +470,7 @@ class Deploy {
       }
     };
     try {
+      store.save_meta(meta);
       store.commit(staging.path, release_id_);
       committed = true;
       staging.path.clear();
@@ -488,7 +488,12 @@ class Deploy {
       mark_failed("failure");
       throw;
     }
-    store.switch_to(release_id_);
+    try {
+      store.switch_to(release_id_);
+    } catch (...) {
+      mark_failed("failure");  // current still points where it did
+      throw;
+    }
     log_.info("current -> releases/" + release_id_ + (previous ? " (was " + *previous + ")" : ""));
     try {
       journal.phase_best_effort("post");
