@@ -475,8 +475,9 @@ class Deploy {
       committed = true;
       staging.path.clear();
       log_.info("Release " + release_id_ + " staged in " + release_dir_ + " (" +
-                count_of(stats.linked_files, "unchanged file", "unchanged files") + " hard-linked from " +
-                (previous ? "release " + *previous : std::string("no previous release")) + ", " +
+                (previous ? count_of(stats.linked_files, "unchanged file", "unchanged files") +
+                                " hard-linked from release " + *previous + ", "
+                          : std::string("the first release here: ")) +
                 format_bytes(stats.bytes) + " written)");
       journal.phase("pre");
       phase(HAUL_PHASE_PRE, manifest_.commands.pre, "", &journal);
