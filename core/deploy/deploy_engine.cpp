@@ -405,22 +405,24 @@ class Deploy {
     DestLock lock(dest / ".haul" / "lock", options_.lock_timeout, before_start_);
     const auto previous = store.current_id();
     const std::string wanted = manifest_.release.empty() ? derive_release_id() : manifest_.release;
+    release_id_ = wanted;
+    JournalScope journal(DeployJournal(dest), journal_entry("fetch", previous.value_or("")), dest.string(), log_);
+    if (const auto& j = journal.interrupted())
+      if (auto m = store.meta(j->release); m && m->result == "deploying") store.set_result(j->release, "interrupted");
+    for (const auto& left : store.remove_leftovers()) log_.info("removed leftover " + left);
     // The same release, from the same manifest, is already live (a second
     // event for it, a replayed one): nothing to do, and no copy "R-2".
     if (previous && *previous == wanted)
       if (auto live = store.meta(wanted); live && live->result == "success" && live->manifest == manifest_text_) {
-        release_id_ = wanted;
         log_.info("release " + wanted + " from this manifest is already current in " + dest.string() +
                   "; nothing to do");
         return;
       }
     release_id_ = store.unique_id(wanted);
-    JournalScope journal(DeployJournal(dest), journal_entry("fetch", previous.value_or("")), dest.string(), log_);
-    if (const auto& j = journal.interrupted())
-      if (auto m = store.meta(j->release); m && m->result == "deploying") store.set_result(j->release, "interrupted");
-    for (const auto& left : store.remove_leftovers()) log_.info("removed leftover " + left);
-    release_id_ = store.unique_id(wanted);  // a leftover may have held the name
-    if (release_id_ != wanted) log_.warn("release " + wanted + " already exists; this one is " + release_id_);
+    if (release_id_ != wanted) {
+      log_.warn("release " + wanted + " already exists; this one is " + release_id_);
+      journal.release(release_id_);
+    }
     release_dir_ = store.release_dir(release_id_).string();
     previous_dir_ = previous ? store.release_dir(*previous).string() : "";
 

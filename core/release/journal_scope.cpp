@@ -27,6 +27,12 @@ void JournalScope::phase(const std::string& name) {
   journal_.write(entry_);
 }
 
+void JournalScope::release(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  entry_.release = id;
+  journal_.write(entry_);
+}
+
 void JournalScope::phase_best_effort(const std::string& name) {
   try {
     phase(name);

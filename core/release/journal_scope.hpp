@@ -29,6 +29,8 @@ class JournalScope {
   // deploy; after (best_effort), it is only logged: a bookkeeping error on a
   // full disk must not undo a release that is already live.
   void phase(const std::string& name);
+  // The release the deploy makes turned out to be another id.
+  void release(const std::string& id);
   void phase_best_effort(const std::string& name);
   // For PhaseInfo::on_process: a hook's process group started or ended.
   void process(int64_t pgid, bool running);

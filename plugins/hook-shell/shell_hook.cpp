@@ -95,10 +95,22 @@ class ShellHook {
     envp.push_back(nullptr);
     const char* argv[] = {shell_.c_str(), "-c", cmd.c_str(), nullptr};
 
+    // The command runs only once haul has recorded its process group (a kill
+    // in between must not leave an unrecorded orphan): the child waits for
+    // a byte on this pipe, and exits if haul died first.
+    int go_pipe[2];
+    if (pipe2(go_pipe, O_CLOEXEC) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
+    Fd go_r{go_pipe[0]}, go_w{go_pipe[1]};
     pid_t pid = fork();
     if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
     if (pid == 0) {
       setpgid(0, 0);
+      close(go_pipe[1]);
+      char go = 0;
+      ssize_t got;
+      while ((got = read(go_pipe[0], &go, 1)) < 0 && errno == EINTR) {
+      }
+      if (got != 1) _exit(127);  // haul is gone: run nothing
       int devnull = open("/dev/null", O_RDONLY);
       dup2(feed_log ? in_r.fd : devnull, 0);
       dup2(out_w.fd, 1);
@@ -111,6 +123,7 @@ class ShellHook {
       _exit(127);
     }
     setpgid(pid, pid);
+    go_r.reset();
     // Recorded while it runs: if haul is killed now, the next deploy ends it.
     ctx.process_started(pid);
     struct Ended {
@@ -118,6 +131,9 @@ class ShellHook {
       pid_t pid;
       ~Ended() { ctx.process_ended(pid); }
     } ended{ctx, pid};
+    const char go = 1;
+    (void)!write(go_w.fd, &go, 1);
+    go_w.reset();
     out_w.reset();
     in_r.reset();
     if (in_w.fd >= 0) fcntl(in_w.fd, F_SETFL, O_NONBLOCK);
