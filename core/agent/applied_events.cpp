@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "util/durable_file.hpp"
 #include "util/error.hpp"
 
 namespace haul {
@@ -18,21 +19,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr size_t kRecentIds = 256;  // Consul keeps 256 events; remember as many
-
-void write_atomically(const fs::path& path, const std::string& content) {
-  const std::string tmp = path.string() + ".tmp";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw Error("cannot write state file " + tmp + ": " + std::strerror(errno));
-  bool ok = write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()) && fsync(fd) == 0;
-  close(fd);
-  if (!ok || rename(tmp.c_str(), path.c_str()) != 0)
-    throw Error("cannot write state file " + path.string() + ": " + std::strerror(errno));
-  int dir = open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    fsync(dir);
-    close(dir);
-  }
-}
 
 }  // namespace
 
@@ -110,7 +96,7 @@ void AppliedEvents::save() const {
                  {"error", last_->error},
                  {"finished_at_unix_ms", last_->finished_at_unix_ms}};
   j["recent_ids"] = recent_ids_;
-  write_atomically(path_, j.dump(2) + "\n");
+  write_file_durably(path_, j.dump(2) + "\n");
 }
 
 }  // namespace haul

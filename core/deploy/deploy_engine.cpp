@@ -249,9 +249,10 @@ class Deploy {
     } else {
       const fs::path dest = fs::path(manifest_.dest).lexically_normal();
       out << "  dest:      " << dest.string() << " (sync_strategy " << to_string(manifest_.sync_strategy) << ")\n";
+      const bool release = manifest_.sync_strategy == SyncStrategy::release;
       fs::path target = dest;
-      std::string replaces;
-      if (manifest_.sync_strategy == SyncStrategy::release) {
+      std::string replaces;  // empty: decided by what the walk of dest finds
+      if (release) {
         ReleaseStore store(dest);
         const auto current = store.current_id();
         target = current ? store.release_dir(*current) : fs::path();
@@ -259,14 +260,9 @@ class Deploy {
       } else if (auto applied = read_applied_release(dest)) {
         replaces = (applied->release.empty() ? std::string("the release") : "release " + applied->release) +
                    " from " + applied->manifest_url + ", applied " + format_timestamp(applied->applied_at);
-      } else if (count_entries(dest) > 0) {
-        replaces = "a folder haul has NEVER deployed to";
-      } else {
-        replaces = "nothing: dest is empty or missing";
       }
       if (manifest_.sync_strategy == SyncStrategy::mv && fs::exists(dest))
         out << "  WARNING:   sync_strategy mv needs dest not to exist; this deploy would fail\n";
-      out << "  replaces:  " << replaces << "\n";
       PlanOptions opts;
       opts.excludes = manifest_.excludes;
       opts.exclude_from = manifest_.exclude_from;
@@ -274,13 +270,16 @@ class Deploy {
       DeployPlan p;
       log_.info("Fetching " + manifest_.src + " to plan the deploy (nothing is written)");
       stream_src([&](const ChunkReader& reader) { p = plan_deploy(reader, target, manifest_.src, opts); });
+      // No record of a deploy, yet something there: a folder haul never deployed to.
+      const bool foreign = replaces.empty() && p.target_entries > 0;
+      if (replaces.empty()) replaces = foreign ? "a folder haul has NEVER deployed to" : "nothing: dest is empty or missing";
+      out << "  replaces:  " << replaces << "\n";
       out << "  artifact:  " << manifest_.src << ", " << format_bytes(bytes_fetched_) << ", " << manifest_.checksum_algorithm()
           << " verified" << (options_.trusted_keys.empty() ? "" : ", signature verified") << "\n";
-      const bool release = manifest_.sync_strategy == SyncStrategy::release;
       out << "  files:     " << p.created.size() << " new, " << p.changed.size() << " changed, " << p.unchanged
           << " unchanged, " << p.deleted.size() << (release ? " not in the new release" : " deleted")
           << (release ? "" : ", " + std::to_string(p.kept_by_excludes.size()) + " kept by excludes") << "\n";
-      if (!release && replaces == "a folder haul has NEVER deployed to" && !p.deleted.empty())
+      if (foreign && !p.deleted.empty())
         out << "  WARNING:   " << dest.string() << " holds " << count_of(p.target_entries, "entry", "entries")
             << " haul did not put there; this deploy DELETES " << count_of(p.deleted.size(), "of them", "of them") << "\n";
       list("new", p.created);

@@ -12,30 +12,13 @@
 #include <sstream>
 
 #include "deploy/dest_file_compare.hpp"
+#include "deploy/tar_stream.hpp"
 #include "util/error.hpp"
 
 namespace haul {
 namespace fs = std::filesystem;
 
 namespace {
-
-struct ReadState {
-  const ChunkReader* read;
-  std::string failure;
-};
-
-la_ssize_t read_callback(struct archive* a, void* ctx, const void** buf) {
-  auto* st = static_cast<ReadState*>(ctx);
-  try {
-    auto [data, len] = (*st->read)();
-    *buf = data;
-    return static_cast<la_ssize_t>(len);
-  } catch (const std::exception& e) {
-    st->failure = e.what();
-    archive_set_error(a, EIO, "%s", e.what());
-    return -1;
-  }
-}
 
 // "./a//b/" → "a/b"; "" for the root entry.
 std::string clean(const std::string& raw) {
@@ -51,18 +34,7 @@ std::string clean(const std::string& raw) {
 DeployPlan plan_deploy(const ChunkReader& read, const fs::path& target, const std::string& origin,
                        const PlanOptions& options) {
   DeployPlan plan;
-  std::unique_ptr<struct archive, int (*)(struct archive*)> in(archive_read_new(), archive_read_free);
-  archive_read_support_filter_all(in.get());
-  archive_read_support_format_tar(in.get());
-  archive_read_support_format_gnutar(in.get());
-  ReadState state{&read, {}};
-  auto fail = [&](const std::string& what) {
-    if (!state.failure.empty()) return Error(state.failure);
-    const char* msg = archive_error_string(in.get());
-    return Error(origin + ": " + what + ": " + (msg ? msg : "unknown error"));
-  };
-  if (archive_read_open(in.get(), &state, nullptr, read_callback, nullptr) != ARCHIVE_OK)
-    throw fail("not a tar archive (tar, tar.gz, tar.zst, tar.xz, tar.bz2 expected)");
+  TarStream in(read, origin);
   const std::string exclude_from = clean(options.exclude_from);
   std::set<std::string> in_release;
   std::set<std::string> dirs_in_release;
@@ -113,16 +85,16 @@ DeployPlan plan_deploy(const ChunkReader& read, const fs::path& target, const st
         if (keep_text && plan.exclude_from_text.size() < (1u << 20))
           plan.exclude_from_text.append(static_cast<const char*>(buf), size);
       }
-      if (r != ARCHIVE_EOF) throw fail("reading '" + rel + "' (truncated or corrupt archive)");
+      if (r != ARCHIVE_EOF) throw in.fail("reading '" + rel + "' (truncated or corrupt archive)");
       if (cmp && !cmp->same(static_cast<uint64_t>(archive_entry_size(entry)))) verdict = "changed";
     } else if (archive_read_data_skip(in.get()) != ARCHIVE_OK) {
-      throw fail("reading '" + rel + "' (truncated or corrupt archive)");
+      throw in.fail("reading '" + rel + "' (truncated or corrupt archive)");
     }
     if (verdict == "new") plan.created.push_back(rel);
     else if (verdict == "changed") plan.changed.push_back(rel);
     else ++plan.unchanged;
   }
-  if (r != ARCHIVE_EOF) throw fail("corrupt or truncated archive after " + std::to_string(plan.entries) + " entries");
+  if (r != ARCHIVE_EOF) throw in.fail("corrupt or truncated archive after " + std::to_string(plan.entries) + " entries");
 
   ExcludeRules rules;
   if (options.apply_excludes) {

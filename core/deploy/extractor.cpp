@@ -17,32 +17,13 @@
 #include "deploy/dest_file_compare.hpp"
 #include "deploy/dir_cursor.hpp"
 #include "deploy/disk_writer.hpp"
+#include "deploy/tar_stream.hpp"
 #include "deploy/hasher.hpp"
 #include "util/error.hpp"
 #include "util/units.hpp"
 
 namespace haul {
 namespace {
-
-struct ReadState {
-  const ChunkReader* read;
-  std::string failure;
-  uint64_t compressed = 0;  // bytes of the archive read so far
-};
-
-la_ssize_t read_callback(struct archive* a, void* ctx, const void** buf) {
-  auto* st = static_cast<ReadState*>(ctx);
-  try {
-    auto [data, len] = (*st->read)();
-    st->compressed += len;
-    *buf = data;
-    return static_cast<la_ssize_t>(len);
-  } catch (const std::exception& e) {
-    st->failure = e.what();
-    archive_set_error(a, EIO, "%s", e.what());
-    return -1;
-  }
-}
 
 // The archive path without "./" prefixes; nullopt for the root entry itself.
 std::optional<std::string> relative_name(const std::string& raw, const std::string& origin) {
@@ -64,8 +45,6 @@ std::optional<std::string> relative_name(const std::string& raw, const std::stri
   if (out.empty()) return std::nullopt;
   return out;
 }
-
-using ArchivePtr = std::unique_ptr<struct archive, int (*)(struct archive*)>;
 
 // Does a link at `entry` (relative to the root) pointing at `target` stay
 // inside the root? Absolute targets never do.
@@ -106,10 +85,6 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
   const std::filesystem::path root = std::filesystem::canonical(dir);
   if (std::filesystem::directory_iterator(root) != std::filesystem::directory_iterator())
     throw Error("cannot extract " + origin + " into " + root.string() + ": the folder must be empty");
-  ArchivePtr in(archive_read_new(), archive_read_free);
-  archive_read_support_filter_all(in.get());
-  archive_read_support_format_tar(in.get());
-  archive_read_support_format_gnutar(in.get());
   DiskWriter writer(root, origin);
   // dest's folders, for the quick check: never created, never followed; under
   // a folder dest lacks, no lookups at all.
@@ -121,22 +96,15 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
     return fd >= 0 && fstatat(fd, std::string(name).c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
   };
 
-  ReadState state{&read, {}};
-  auto fail = [&](struct archive* a, const std::string& what) {
-    if (!state.failure.empty()) return Error(state.failure);
-    std::string msg = archive_error_string(a) ? archive_error_string(a) : "unknown error";
-    return Error(origin + ": " + what + ": " + msg);
-  };
-  if (archive_read_open(in.get(), &state, nullptr, read_callback, nullptr) != ARCHIVE_OK)
-    throw fail(in.get(), "not a tar archive (tar, tar.gz, tar.zst, tar.xz, tar.bz2 expected)");
+  TarStream in(read, origin);
 
   ExtractStats stats;
   uint64_t entry_count = 0;
   // A bomb shows as far more output than input: judged once past 64 MiB.
   auto check_ratio = [&] {
     const uint64_t out_bytes = stats.bytes + stats.linked_bytes;
-    if (out_bytes > (64ull << 20) && out_bytes > options.limits.max_ratio * std::max<uint64_t>(state.compressed, 1))
-      throw Error(origin + ": " + format_bytes(out_bytes) + " extracted from " + format_bytes(state.compressed) +
+    if (out_bytes > (64ull << 20) && out_bytes > options.limits.max_ratio * std::max<uint64_t>(in.compressed(), 1))
+      throw Error(origin + ": " + format_bytes(out_bytes) + " extracted from " + format_bytes(in.compressed()) +
                   " of archive, a ratio above " + std::to_string(options.limits.max_ratio) +
                   ":1 — a decompression bomb? refusing to extract (deploy.max_compression_ratio)");
   };
@@ -155,9 +123,8 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
     int r = archive_read_next_header(in.get(), &entry);
     if (r == ARCHIVE_EOF) break;
     if (r == ARCHIVE_FATAL || r == ARCHIVE_RETRY) {
-      if (stats.entries == 0 && state.failure.empty())
-        throw fail(in.get(), "not a tar archive (tar, tar.gz, tar.zst, tar.xz, tar.bz2 expected)");
-      throw fail(in.get(), "corrupt or truncated archive after " + std::to_string(stats.entries) + " entries");
+      if (stats.entries == 0 && !in.stream_failed()) throw in.fail(TarStream::kNotATar);
+      throw in.fail("corrupt or truncated archive after " + std::to_string(stats.entries) + " entries");
     }
     const std::string raw = archive_entry_pathname(entry) ? archive_entry_pathname(entry) : "";
     const mode_t type = archive_entry_filetype(entry);
@@ -249,7 +216,7 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
           write(buf, size, offset);
           check_ratio();
         }
-        if (r != ARCHIVE_EOF) throw fail(in.get(), "reading '" + raw + "' (truncated or corrupt archive)");
+        if (r != ARCHIVE_EOF) throw in.fail("reading '" + raw + "' (truncated or corrupt archive)");
         ++stats.entries;
         if (!writing && !compare.same(declared)) {  // dest's copy is longer, or the entry was empty
           writer.open_file(*rel, attrs);
@@ -313,7 +280,7 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
       std::string data(incoming.size, '\0');
       la_ssize_t got = archive_read_data(in.get(), data.data(), data.size());
       if (got != static_cast<la_ssize_t>(data.size()))
-        throw fail(in.get(), "reading '" + raw + "' (truncated or corrupt archive)");
+        throw in.fail("reading '" + raw + "' (truncated or corrupt archive)");
       const std::string sum = sha256_hex(data.data(), data.size());
       if (options.record) (*options.record)[*rel] = {incoming.size, incoming.mode, incoming.mtime, sum};
       if (sum == candidate->sha256 && writer.link_from(options.reuse_dir / *rel, *rel)) {
@@ -340,7 +307,7 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
         stats.bytes += size;
         check_ratio();
       }
-      if (r != ARCHIVE_EOF) throw fail(in.get(), "reading '" + raw + "' (truncated or corrupt archive)");
+      if (r != ARCHIVE_EOF) throw in.fail("reading '" + raw + "' (truncated or corrupt archive)");
     }
     writer.close_file(incoming.size);
     if (hasher) (*options.record)[*rel] = {incoming.size, incoming.mode, incoming.mtime, hasher->hex_digest()};

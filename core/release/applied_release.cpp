@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "util/durable_file.hpp"
 #include "util/error.hpp"
 
 namespace fs = std::filesystem;
@@ -36,19 +37,13 @@ std::optional<AppliedRelease> read_applied_release(const fs::path& dest) {
 
 void write_applied_release(const fs::path& dest, const AppliedRelease& r) {
   const fs::path path = applied_release_path(dest);
-  const fs::path tmp = path.string() + ".tmp";
   nlohmann::json j = {{"release", r.release},
                       {"created_at", r.created_at},
                       {"manifest_url", r.manifest_url},
                       {"manifest_sha256", r.manifest_sha256},
                       {"applied_at", r.applied_at}};
   if (!r.pinned_from.empty()) j["pinned_from"] = r.pinned_from;
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << j.dump(2) << "\n";
-    if (!out.flush()) throw Error("cannot write " + tmp.string());
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error("cannot replace " + path.string());
+  write_file_durably(path, j.dump(2) + "\n");
 }
 
 }  // namespace haul
