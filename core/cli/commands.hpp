@@ -13,14 +13,15 @@ int run_deploy(const Args& args, bool dry_run = false);   // `haul deploy URL`, 
 int run_reconcile(const Args& args);  // `haul reconcile --config F`: the desired-release check, once
 int run_agent_command(const Args& args);  // `haul agent --config F`
 int run_plugins(const Args& args);  // `haul plugins list|describe NAME`
-int run_status(const Args& args);
-int run_fetch(const Args& args);
+int run_status(const Args& args);  // `haul status`: the fleet, from Consul KV
+int run_fetch(const Args& args);   // `haul fetch URL -o FILE`: one download through the source plugins
 int run_releases(const Args& args);  // `haul releases DEST`
-int run_rollback(const Args& args);
+int run_rollback(const Args& args);  // `haul rollback DEST [--to ID]`
+int run_diff(const Args& args);      // `haul diff DEST`: drift since the last deploy
 int run_pack(const Args& args);     // `haul pack DIR -o FILE`
 int run_publish(const Args& args);  // `haul publish ARTIFACT --to PREFIX ...`
 int run_kick(const Args& args);     // `haul kick URL --name EVENT`
 int run_release(const Args& args);  // `haul release [STAGE]` from haul-release.yaml
-int run_keygen(const Args& args);   // `haul keygen -o NAME`  // `haul rollback DEST [--to ID]`    // `haul fetch URL -o FILE`: one download through the source plugins   // `haul status`: the fleet, from Consul KV
+int run_keygen(const Args& args);   // `haul keygen -o NAME`
 
 }  // namespace haul

@@ -24,6 +24,7 @@ const char* kUsage =
     "  haul fetch URL [-o FILE]      download through the source plugins (--checksum HEX to verify)\n"
     "  haul releases DEST            list releases of a dest deployed with sync_strategy: release\n"
     "  haul rollback DEST [--to ID]  switch current back and run the rollback commands\n"
+    "  haul diff DEST [--quick]      what changed in dest since its last deploy (exit 1 when it drifted)\n"
     "  haul plugins list             show loaded plugins, where from, and any refused\n"
     "  haul plugins describe NAME    show a plugin's config fields\n"
     "  haul status [--pipeline P]    the fleet as agents reported it to Consul (--json for scripts)\n"
@@ -44,7 +45,7 @@ const char* kUsage =
     "other: --config FILE --pipeline NAME --state-dir DIR --log-level debug|info|warn|error --log-format text|json\n"
     "  -v, --version; haul COMMAND --help lists a command's own flags\n"
     "exit codes: 0 done; 1 failed (a deploy, a fetch...); 2 the command line is wrong or haul could not start;\n"
-    "  haul status: 1 when a node needs attention\n";
+    "  haul status: 1 when a node needs attention; haul diff: 1 when dest drifted\n";
 
 }  // namespace
 
@@ -63,6 +64,7 @@ int main(int argc, char** argv) {
   if (cmd == "fetch") return haul::run_fetch(rest);
   if (cmd == "releases") return haul::run_releases(rest);
   if (cmd == "rollback") return haul::run_rollback(rest);
+  if (cmd == "diff") return haul::run_diff(rest);
   if (cmd == "pack") return haul::run_pack(rest);
   if (cmd == "publish") return haul::run_publish(rest);
   if (cmd == "kick") return haul::run_kick(rest);

@@ -23,10 +23,12 @@
 #include "deploy/hook_phase.hpp"
 #include "deploy/transfer_progress.hpp"
 #include "deploy/tree_sync.hpp"
+#include "drift/pending_tree_record.hpp"
 #include "release/deploy_journal.hpp"
 #include "release/journal_scope.hpp"
 #include "release/dest_lock.hpp"
 #include "release/release_store.hpp"
+#include "util/durable_file.hpp"
 #include "util/error.hpp"
 #include "util/units.hpp"
 #include "release/applied_release.hpp"
@@ -179,7 +181,9 @@ class Deploy {
     // rsync: what dest already holds unchanged is neither written to staging
     // nor moved; mv needs the whole tree.
     KeptIndex kept;
+    TreeRecord tree;
     ExtractOptions extract;
+    extract.tree = &tree;
     if (manifest_.sync_strategy == SyncStrategy::rsync && fs::is_directory(dest)) {
       extract.quick_check_dest = dest;
       extract.kept = &kept;
@@ -197,13 +201,25 @@ class Deploy {
     if (chmod(staging.path.c_str(), manifest_.dest_mode) != 0)
       throw Error("cannot set dest_mode on the staged release: " + std::string(std::strerror(errno)));
 
+    // The content record goes down before dest changes (a full disk fails
+    // the deploy here, dest untouched) and into place once it has.
+    const std::vector<std::string> rule_lines =
+        manifest_.sync_strategy == SyncStrategy::rsync ? exclude_rule_lines(staging.path) : std::vector<std::string>{};
+    PendingTreeRecord record(TreeRecord::beside(dest));
+    record.write(finish_tree_record(tree, rule_lines));
+
     journal.phase(manifest_.sync_strategy == SyncStrategy::mv ? "mv" : "sync");
     if (manifest_.sync_strategy == SyncStrategy::mv) {
       log_.info("Move " + staging.path.string() + " to " + dest.string());
       move_tree(staging.path, dest);
       staging.path.clear();  // it is dest now
     } else {
-      sync(staging.path, dest, kept);
+      sync(staging.path, dest, kept, rule_lines);
+    }
+    try {
+      record.commit();
+    } catch (const std::exception& e) {
+      log_.warn(std::string(e.what()) + "; haul diff cannot check dest until the next deploy");
     }
     journal.phase_best_effort("post");
     phase(HAUL_PHASE_POST, manifest_.commands.post, "", &journal);
@@ -433,8 +449,10 @@ class Deploy {
     meta.event_id = request_.event_id;
     meta.manifest = manifest_text_;
     std::optional<ReleaseMeta> previous_meta = previous ? store.meta(*previous) : std::nullopt;
+    TreeRecord tree;
     ExtractOptions extract;
     extract.record = &meta.files;
+    extract.tree = &tree;
     if (previous_meta) {
       extract.reuse = &previous_meta->files;
       extract.reuse_dir = store.release_dir(*previous);
@@ -472,6 +490,7 @@ class Deploy {
     };
     try {
       store.save_meta(meta);
+      write_file_durably(store.tree_path(release_id_), finish_tree_record(tree, {}).serialize());
       store.commit(staging.path, release_id_);
       committed = true;
       staging.path.clear();
@@ -560,6 +579,7 @@ class Deploy {
         for (const auto& entry : fs::directory_iterator(staging, ec)) fs::remove_all(entry.path(), ec);
         if (extract_options.record) extract_options.record->clear();
         if (extract_options.kept) extract_options.kept->clear();
+        if (extract_options.tree) extract_options.tree->clear();
         if (!stop_.sleep_for(options_.retry_wait)) throw;
       }
     }
@@ -669,9 +689,11 @@ class Deploy {
     if (!consume_error.empty()) throw Error(consume_error);
   }
 
-  ExcludeRules exclude_rules(const fs::path& staging) {
-    ExcludeRules rules;
-    for (const auto& p : manifest_.excludes) rules.exclude(p);
+  // The sync's exclude rules as exclude-file lines: the manifest's
+  // excludes, then exclude_from's lines (read from the staged release).
+  std::vector<std::string> exclude_rule_lines(const fs::path& staging) {
+    std::vector<std::string> lines;
+    for (const auto& p : manifest_.excludes) lines.push_back("- " + p);
     if (!manifest_.exclude_from.empty()) {
       const fs::path rel = fs::path(manifest_.exclude_from).lexically_normal();
       if (rel.is_absolute() || rel.empty() || *rel.begin() == "..")
@@ -680,13 +702,27 @@ class Deploy {
       std::ifstream in(staging / rel);
       if (!in) throw Error("exclude_from: '" + manifest_.exclude_from + "' is not a file in the archive " + manifest_.src);
       std::string line;
-      while (std::getline(in, line)) rules.add_line(line);
+      while (std::getline(in, line)) lines.push_back(line);
     }
-    return rules;
+    return lines;
   }
 
-  void sync(const fs::path& staging, const fs::path& dest, const KeptIndex& kept) {
-    const ExcludeRules rules = exclude_rules(staging);
+  // What the deploy places, as `haul diff` will compare it.
+  TreeRecord& finish_tree_record(TreeRecord& tree, const std::vector<std::string>& rule_lines) {
+    tree.release = release_name();
+    tree.manifest_url = request_.manifest_url;
+    tree.rules = rule_lines;
+    tree.linked = manifest_.linked_dirs;
+    tree.linked.insert(tree.linked.end(), manifest_.linked_files.begin(), manifest_.linked_files.end());
+    tree.finish();
+    tree.drop_excluded(tree.exclude_rules());
+    return tree;
+  }
+
+  void sync(const fs::path& staging, const fs::path& dest, const KeptIndex& kept,
+            const std::vector<std::string>& rule_lines) {
+    ExcludeRules rules;
+    for (const auto& line : rule_lines) rules.add_line(line);
     const auto verbosity = std::count(options_.rsync_verbose.begin(), options_.rsync_verbose.end(), 'v');
     log_.info("Sync " + staging.string() + "/ to " + dest.string() + " (rsync -a --delete semantics)");
     SyncReporter report;

@@ -18,6 +18,7 @@
 #include <utility>
 
 #include "deploy/kept_index.hpp"
+#include "drift/tree_record.hpp"
 #include "release/release_store.hpp"
 
 namespace haul {
@@ -62,6 +63,9 @@ struct ExtractOptions {
   std::filesystem::path quick_check_dest;
   KeptIndex* kept = nullptr;
   std::string always_extract;
+  // Filled with every entry as it lands in the tree — kept ones included —
+  // with each file's content hash, for drift detection (`haul diff`).
+  TreeRecord* tree = nullptr;
 };
 
 // origin names the archive (its URL) in errors. dir must exist and be empty:

@@ -75,6 +75,7 @@ void ReleaseStore::save_meta(const ReleaseMeta& m) const {
 void ReleaseStore::discard_meta(const std::string& id) const {
   std::error_code ec;
   fs::remove(meta_path(id), ec);
+  fs::remove(tree_path(id), ec);
   fs::remove(result_record(id).path(), ec);
 }
 
@@ -223,6 +224,7 @@ void ReleaseStore::remove_release(const std::string& id) const {
   fs::remove_all(release_dir(id), ec);
   if (ec) throw Error("cannot remove release " + release_dir(id).string() + ": " + ec.message());
   fs::remove(meta_path(id), ec);
+  fs::remove(tree_path(id), ec);
   fs::remove(record.path(), ec);
 }
 

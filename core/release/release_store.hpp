@@ -49,6 +49,8 @@ class ReleaseStore {
   std::filesystem::path release_dir(const std::string& id) const { return releases_dir() / id; }
   std::filesystem::path shared_dir() const { return dest_ / "shared"; }
   std::filesystem::path current_link() const { return dest_ / "current"; }
+  // The release's content record (drift/tree_record.hpp), for `haul diff`.
+  std::filesystem::path tree_path(const std::string& id) const { return dest_ / ".haul" / "releases" / (id + ".tree"); }
 
   // The id `current` points at, if any.
   std::optional<std::string> current_id() const;

@@ -1,0 +1,87 @@
+// What a deploy placed in dest, entry by entry, for drift detection (`haul
+// diff`): every folder, symlink and file with its mode, and for files the
+// size, mtime and content hash (util/content_hash.hpp). The extractor fills
+// it as the bytes stream past — no second read — and the deploy writes it
+// beside dest (.haul-<name>.tree; for the release strategy, one per release
+// in DEST/.haul/) before it changes dest, and puts it in place after.
+//
+// A text file, one entry a line, tab-separated, paths escaped (\\ \t \n):
+//   haul-tree 1
+//   release <id>                 header lines, then one empty line
+//   manifest <url>
+//   rule - *.pid                 the rsync exclude rules: dest paths they
+//   linked shared/log            match, and linked shared paths, are not drift
+//
+//   d <mode, octal> <path>
+//   f <mode> <size> <mtime s.ns> <hash> <path>
+//   l <target> <path>
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <ctime>
+#include <unordered_map>
+#include <vector>
+
+namespace haul {
+
+class ExcludeRules;
+
+struct TreeEntry {
+  enum Kind : char { kDir = 'd', kFile = 'f', kSymlink = 'l' };
+  static constexpr unsigned kAnyMode = ~0u;  // an implicit parent folder: mode not recorded
+
+  Kind kind = kFile;
+  std::string path;  // relative, '/'-separated
+  unsigned mode = kAnyMode;
+  uint64_t size = 0;
+  int64_t mtime_sec = 0;
+  long mtime_nsec = 0;
+  std::string hash;    // files
+  std::string target;  // symlinks
+};
+
+class TreeRecord {
+ public:
+  std::string release, manifest_url;
+  std::vector<std::string> rules;   // exclude rule lines (ExcludeRules::add_line)
+  std::vector<std::string> linked;  // shared paths linked into a release
+
+  // Filled while extracting, in archive order; a later entry replaces an
+  // earlier one with the same path.
+  void add_dir(std::string_view path, unsigned mode);
+  void add_file(std::string_view path, unsigned mode, uint64_t size, const struct timespec& mtime, std::string hash);
+  void add_symlink(std::string_view path, std::string target);
+  // A hard link is the file it links to, under a second name.
+  void add_hardlink(std::string_view path, std::string_view to);
+  void clear();
+
+  // Once extraction is done: sorted by path, duplicates resolved, implicit
+  // parent folders added, entries under a replaced folder dropped.
+  void finish();
+  // rsync: entries the sync does not copy (they or a parent excluded) go.
+  void drop_excluded(const ExcludeRules& rules);
+  ExcludeRules exclude_rules() const;
+
+  const std::vector<TreeEntry>& entries() const { return entries_; }
+  // nullptr when path is not recorded; after finish().
+  const TreeEntry* find(std::string_view path) const;
+
+  std::string serialize() const;
+  // origin names the file in errors.
+  static TreeRecord parse(const std::string& text, const std::string& origin);
+  static TreeRecord load(const std::filesystem::path& file);  // throws naming the file
+
+  // Where an rsync/mv dest's record lives: beside it, next to its lock.
+  static std::filesystem::path beside(const std::filesystem::path& dest);
+
+ private:
+  std::vector<TreeEntry> entries_;
+  // For hard links: built on the first one (most archives have none).
+  std::unordered_map<std::string, size_t> by_path_;
+  bool indexed_ = false;
+};
+
+}  // namespace haul

@@ -1,0 +1,80 @@
+#include "util/content_hash.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <new>
+#include <vector>
+
+#include "util/error.hpp"
+
+namespace haul {
+
+namespace {
+XXH3_state_t* state_of(void* p) { return static_cast<XXH3_state_t*>(p); }
+}  // namespace
+
+ContentHash::ContentHash() : state_(XXH3_createState()) {
+  if (!state_) throw std::bad_alloc();
+  XXH3_128bits_reset(state_of(state_));
+}
+
+ContentHash::~ContentHash() { XXH3_freeState(state_of(state_)); }
+
+void ContentHash::update(const void* data, size_t len) {
+  XXH3_128bits_update(state_of(state_), data, len);
+  position_ += len;
+}
+
+void ContentHash::zeros(uint64_t count) {
+  static const char kZeros[64 * 1024] = {};
+  while (count > 0) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(count, sizeof kZeros));
+    update(kZeros, n);
+    count -= n;
+  }
+}
+
+void ContentHash::update_at(const void* data, size_t len, uint64_t offset) {
+  if (offset > position_) zeros(offset - position_);
+  update(data, len);
+}
+
+std::string ContentHash::hex_digest(uint64_t size) {
+  if (size > position_) zeros(size - position_);
+  const XXH128_hash_t h = XXH3_128bits_digest(state_of(state_));
+  char out[33];
+  std::snprintf(out, sizeof out, "%016llx%016llx", static_cast<unsigned long long>(h.high64),
+                static_cast<unsigned long long>(h.low64));
+  return out;
+}
+
+std::string content_hash_of_file(const std::filesystem::path& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) throw Error("cannot read " + path.string() + ": " + std::strerror(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { close(fd); }
+  } closer{fd};
+  posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  ContentHash hash;
+  std::vector<char> buf(1 << 20);
+  uint64_t total = 0;
+  while (true) {
+    const ssize_t n = read(fd, buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw Error("cannot read " + path.string() + ": " + std::strerror(errno));
+    }
+    if (n == 0) break;
+    hash.update(buf.data(), static_cast<size_t>(n));
+    total += static_cast<uint64_t>(n);
+  }
+  return hash.hex_digest(total);
+}
+
+}  // namespace haul
