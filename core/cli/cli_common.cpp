@@ -1,5 +1,7 @@
 #include "cli/cli_common.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include "cli/deploy_flags.hpp"
 #include "util/error.hpp"
 #include "util/logging.hpp"
@@ -49,6 +51,11 @@ po::variables_map parse_args(const Args& args, const po::options_description& de
   setup_logging(vm.count("log-level") ? vm["log-level"].as<std::string>() : "info",
                 vm.count("log-format") ? vm["log-format"].as<std::string>() : "text");
   return vm;
+}
+
+int exit_code_for(const std::exception& e, const std::string& prefix) {
+  spdlog::error("{}{}", prefix, e.what());
+  return error_kind(e) == Error::Kind::usage ? 2 : 1;
 }
 
 SelectedPipeline select_pipeline(const po::variables_map& vm) {

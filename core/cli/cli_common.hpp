@@ -22,6 +22,10 @@ boost::program_options::variables_map parse_args(
     const Args& args, const boost::program_options::options_description& desc,
     const std::vector<std::string>& positional = {});
 
+// Logs a command's failure (after prefix) and returns its exit code: 2 when
+// the command line was wrong (Error::Kind::usage), 1 for anything else.
+int exit_code_for(const std::exception& e, const std::string& prefix = "");
+
 // The config of --config (or the built-in default) and the pipeline named by
 // --pipeline (or the only one), with command-line deploy flags applied.
 struct SelectedPipeline {

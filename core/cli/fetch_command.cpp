@@ -23,7 +23,7 @@
 #include "cli/deploy_flags.hpp"
 #include "cli/shutdown_signals.hpp"
 #include "deploy/deploy_engine.hpp"
-#include "deploy/hasher.hpp"
+#include "util/digest.hpp"
 #include "util/error.hpp"
 #include "util/units.hpp"
 
@@ -121,12 +121,8 @@ int run_fetch(const Args& args) {
       temporary.path.clear();
     }
     return 0;
-  } catch (const UsageError& e) {
-    spdlog::error("{}", e.what());
-    return 2;
   } catch (const std::exception& e) {
-    spdlog::error("{}", e.what());
-    return 1;
+    return exit_code_for(e);
   }
 }
 

@@ -50,12 +50,8 @@ int run_keygen(const Args& args) {
     std::cout << "key " << key.id() << "\n  private: " << base << ".key  (keep it on the build server: haul publish --sign "
               << base << ".key)\n  public:  " << base << ".pub  (give it to every agent: deploy.trusted_keys)\n";
     return 0;
-  } catch (const UsageError& e) {
-    spdlog::error("{}", e.what());
-    return 2;
   } catch (const std::exception& e) {
-    spdlog::error("{}", e.what());
-    return 1;
+    return exit_code_for(e);
   }
 }
 

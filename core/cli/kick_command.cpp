@@ -107,12 +107,8 @@ int run_kick(const Args& args) {
       spdlog::info("fired {} via {}{}: {}", name, s.via, id.empty() ? "" : " (event " + id + ")", url);
     }
     return 0;
-  } catch (const UsageError& e) {
-    spdlog::error("{}", e.what());
-    return 2;
   } catch (const std::exception& e) {
-    spdlog::error("{}", e.what());
-    return 1;
+    return exit_code_for(e);
   }
 }
 

@@ -48,12 +48,8 @@ int run_pack(const Args& args) {
     PackedArtifact packed = pack(req);
     std::cout << packed.path.string() << "\n";
     return 0;
-  } catch (const UsageError& e) {
-    spdlog::error("{}", e.what());
-    return 2;
   } catch (const std::exception& e) {
-    spdlog::error("{}", e.what());
-    return 1;
+    return exit_code_for(e);
   }
 }
 

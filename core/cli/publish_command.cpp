@@ -97,12 +97,8 @@ int run_publish(const Args& args) {
     PublishResult r = publish_release(req, pipeline->sources, [](const std::string& m) { spdlog::info("{}", m); });
     print_published(r);
     return 0;
-  } catch (const UsageError& e) {
-    spdlog::error("{}", e.what());
-    return 2;
   } catch (const std::exception& e) {
-    spdlog::error("{}", e.what());
-    return 1;
+    return exit_code_for(e);
   }
 }
 

@@ -103,12 +103,8 @@ int run_release(const Args& args) {
     }
     spdlog::info("release {} of {} is out to stage {}", req.release, app, stage);
     return 0;
-  } catch (const UsageError& e) {
-    spdlog::error("{}", e.what());
-    return 2;
   } catch (const std::exception& e) {
-    spdlog::error("{}", e.what());
-    return 1;
+    return exit_code_for(e);
   }
 }
 

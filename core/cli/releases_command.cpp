@@ -158,12 +158,8 @@ int run_rollback(const Args& args) {
     info.command_timeout = manifest.command_timeout;
     run_hook_phase(pipeline->hook_ptrs(), info, log, stop);
     return 0;
-  } catch (const UsageError& e) {
-    spdlog::error("haul rollback: {}", e.what());
-    return 2;
   } catch (const std::exception& e) {
-    spdlog::error("haul rollback: {}", e.what());
-    return 1;
+    return exit_code_for(e, "haul rollback: ");
   }
 }
 

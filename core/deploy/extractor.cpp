@@ -18,7 +18,7 @@
 #include "deploy/dir_cursor.hpp"
 #include "deploy/disk_writer.hpp"
 #include "deploy/tar_stream.hpp"
-#include "deploy/hasher.hpp"
+#include "util/digest.hpp"
 #include "util/content_hash.hpp"
 #include "util/error.hpp"
 #include "util/units.hpp"

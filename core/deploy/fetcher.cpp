@@ -102,9 +102,8 @@ FetchOutcome fetch_stream(const SourceSet& sources, const std::string& url, cons
         return out;
       }
       break;
-    } catch (const SourceChanged&) {
-      throw;  // resuming cannot help: the caller starts over from byte 0
     } catch (const Error& e) {
+      if (e.kind() == Error::Kind::source_changed) throw;  // resuming cannot help: the caller starts over from byte 0
       last_error = e.what();
       if (consumer_stopped) {
         out.stopped_by_consumer = true;

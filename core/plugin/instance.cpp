@@ -93,7 +93,7 @@ haul_rc SourceInstance::fetch(const std::string& url, uint64_t offset, FetchSink
   req.url = url.c_str();
   req.offset = offset;
   haul_rc rc = info().fetch(self_, &req, &s);
-  if (rc == HAUL_RESTART) throw SourceChanged(url + ": " + last_error());
+  if (rc == HAUL_RESTART) throw Error(url + ": " + last_error(), Error::Kind::source_changed);
   if (rc == HAUL_ERROR || rc == HAUL_TIMEOUT) throw Error(last_error());
   return rc;
 }

@@ -62,16 +62,13 @@ struct FetchSink {
   std::function<void(uint64_t)> total_size;
 };
 
-// The source says the object changed under a resumed fetch (HAUL_RESTART).
-struct SourceChanged : Error {
-  using Error::Error;
-};
 
 class SourceInstance : public PluginInstance {
  public:
   using PluginInstance::PluginInstance;
   // Returns HAUL_OK or HAUL_CANCELLED; HAUL_ERROR throws haul::Error,
-  // HAUL_RESTART throws SourceChanged.
+  // HAUL_RESTART throws one of Kind::source_changed (the object changed
+  // under a resumed fetch).
   haul_rc fetch(const std::string& url, uint64_t offset, FetchSink& sink);
   bool can_store() const { return plugin().store_callback() != nullptr; }
   // Uploads the file at path to url (replacing it whole); throws haul::Error

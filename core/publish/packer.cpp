@@ -17,7 +17,7 @@
 #include <random>
 
 #include "deploy/exclude_rules.hpp"
-#include "deploy/hasher.hpp"
+#include "util/digest.hpp"
 #include "util/error.hpp"
 
 namespace fs = std::filesystem;

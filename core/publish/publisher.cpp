@@ -6,7 +6,7 @@
 #include "config/desired_pointer.hpp"
 #include "deploy/deploy_log.hpp"
 #include "deploy/fetcher.hpp"
-#include "deploy/hasher.hpp"
+#include "util/digest.hpp"
 #include "signing/manifest_signature.hpp"
 #include "util/error.hpp"
 #include "util/scratch_dir.hpp"

@@ -8,7 +8,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "deploy/hasher.hpp"
+#include "util/digest.hpp"
 #include "util/error.hpp"
 
 namespace haul {

@@ -1,11 +1,14 @@
-// Streaming digest over the artifact's bytes (OpenSSL EVP), so the checksum
-// is computed while the bytes flow to the extractor — no second read.
+// Cryptographic digests (OpenSSL EVP, kept out of this header): the
+// manifest checksum computed while the artifact's bytes flow to the
+// extractor — no second read — and SHA-256 of small things (manifests,
+// pointers, keys).
 #pragma once
-
-#include <openssl/evp.h>
 
 #include <cstddef>
 #include <string>
+
+// OpenSSL's context type, declared so includers need not see <openssl/evp.h>.
+struct evp_md_ctx_st;
 
 namespace haul {
 
@@ -19,7 +22,7 @@ class Hasher {
   std::string hex_digest();  // finishes the digest
 
  private:
-  EVP_MD_CTX* ctx_;
+  evp_md_ctx_st* ctx_;
 };
 
 // SHA-256 of a buffer in lower-case hex (manifests, pointers, small files).

@@ -1,4 +1,6 @@
-#include "deploy/hasher.hpp"
+#include "util/digest.hpp"
+
+#include <openssl/evp.h>
 
 #include "util/error.hpp"
 

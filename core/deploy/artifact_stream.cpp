@@ -1,0 +1,147 @@
+#include "deploy/artifact_stream.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <memory>
+#include <thread>
+
+#include "deploy/byte_pipe.hpp"
+#include "deploy/decompress_thread.hpp"
+#include "deploy/transfer_progress.hpp"
+#include "util/digest.hpp"
+#include "util/error.hpp"
+#include "util/units.hpp"
+
+namespace haul {
+namespace fs = std::filesystem;
+
+void stream_artifact(DeployContext& ctx, const std::function<void(const ChunkReader&)>& consume) {
+  const std::string& src = ctx.manifest.src;
+  Hasher hasher(ctx.manifest.checksum_algorithm());
+  BytePipe pipe;
+  std::string fetch_error;
+  Error::Kind fetch_error_kind = Error::Kind::failed;
+  FetchOutcome fetched;
+  TransferProgress progress(src, ctx.log, isatty(STDERR_FILENO) != 0);
+  std::thread fetcher([&] {
+    try {
+      FetchPolicy policy = ctx.fetch_policy();
+      policy.on_total_size = [&](uint64_t total) {
+        progress.set_total(total);
+        if (ctx.on_artifact_size) ctx.on_artifact_size(total);
+      };
+      fetched = fetch_stream(ctx.sources, src, policy, ctx.abort, ctx.log, [&](const void* d, size_t n) {
+        hasher.update(d, n);
+        progress.add(n);
+        return pipe.push(d, n);
+      });
+      pipe.close_write();
+    } catch (const std::exception& e) {
+      fetch_error = e.what();
+      fetch_error_kind = error_kind(e);
+      pipe.close_write(fetch_error);
+    }
+  });
+  ChunkReader raw = [&]() -> std::pair<const void*, size_t> {
+    const auto& chunk = pipe.pop();
+    if (chunk.empty()) {
+      if (auto err = pipe.error()) throw Error(*err);
+      return {nullptr, 0};
+    }
+    return {chunk.data(), chunk.size()};
+  };
+  std::string consume_error;
+  // Declared out here: the decompression thread reads them until stop() below.
+  std::pair<const void*, size_t> first{nullptr, 0};
+  bool first_taken = false;
+  std::unique_ptr<DecompressThread> decompress;
+  try {
+    // The first chunk decides: gzip and zstd decompress on their own thread.
+    first = raw();
+    ChunkReader compressed = [&]() -> std::pair<const void*, size_t> {
+      if (!first_taken) {
+        first_taken = true;
+        if (first.second) return first;
+      }
+      return raw();
+    };
+    ChunkReader reader = compressed;
+    if (const Codec codec = threaded_codec_for(first.first, first.second); codec != Codec::none) {
+      decompress = std::make_unique<DecompressThread>(codec, compressed, src, ctx.options.max_compression_ratio);
+      reader = [&] { return decompress->next(); };
+    }
+    consume(reader);
+  } catch (const std::exception& e) {
+    consume_error = e.what();
+  }
+  if (decompress) decompress->stop();  // before the drain below: one consumer of the pipe at a time
+  // Read to the end either way: the digest must cover every byte, and a
+  // corrupt download should be reported as a checksum mismatch.
+  while (fetch_error.empty() && !pipe.pop().empty()) {
+  }
+  pipe.close_read();
+  fetcher.join();
+  const std::string transferred = progress.finish();
+  if (!fetch_error.empty()) throw Error(fetch_error, fetch_error_kind);
+  ctx.bytes_fetched = fetched.bytes;
+  ctx.log.info("Fetched " + src + ": " + transferred);
+  const std::string sum = hasher.hex_digest();
+  if (sum != ctx.manifest.checksum)
+    throw Error("checksum mismatch for " + src + ": expected " + ctx.manifest.checksum + ", got " + sum + " (" +
+                    ctx.manifest.checksum_algorithm() + "); dest left untouched",
+                Error::Kind::checksum_mismatch);
+  ctx.log.info("Checksum ok: " + sum + " (" + ctx.manifest.checksum_algorithm() + ")");
+  if (!consume_error.empty()) throw Error(consume_error);
+}
+
+namespace {
+
+ExtractStats extract_once(DeployContext& ctx, const fs::path& staging, ExtractOptions options) {
+  options.limits.max_bytes = ctx.options.max_extract_bytes;
+  options.limits.max_entries = ctx.options.max_entries;
+  options.limits.max_ratio = ctx.options.max_compression_ratio;
+  options.limits.allow_setuid = ctx.options.allow_setuid;
+  ctx.log.info("Fetching " + ctx.manifest.src + " into " + staging.string());
+  ExtractStats stats;
+  stream_artifact(ctx, [&](const ChunkReader& reader) { stats = extract_archive(reader, staging, ctx.manifest.src, options); });
+  ctx.log.info("Extracted " + count_of(stats.entries, "entry", "entries") + " (" + format_bytes(stats.bytes) + ")" +
+               (stats.kept_files ? "; " + count_of(stats.kept_files, "file", "files") +
+                                       " unchanged in dest (same size, mtime and content) not written"
+                                 : "") +
+               (stats.rewritten_same_stamp ? "; " + count_of(stats.rewritten_same_stamp, "file", "files") +
+                                                 " with dest's size and mtime but new content written"
+                                           : ""));
+  if (stats.dropped_setuid)
+    ctx.log.warn("dropped the setuid/setgid bits of " + std::to_string(stats.dropped_setuid) +
+                 " file(s); set deploy.allow_setuid: true to keep them");
+  return stats;
+}
+
+}  // namespace
+
+ExtractStats fetch_and_extract(DeployContext& ctx, const fs::path& staging, ExtractOptions options) {
+  for (int attempt = 0;; ++attempt) {
+    try {
+      return extract_once(ctx, staging, options);
+    } catch (const Error& e) {
+      // Only a transfer that ended wrong or an object that changed mid-way
+      // is fetched again here; other failures were already retried.
+      const bool changed = e.kind() == Error::Kind::source_changed;
+      if (e.kind() != Error::Kind::checksum_mismatch && !changed) throw;
+      // A changed object is not a fault: it gets one fresh start even with retry 0.
+      const int budget = std::max(ctx.options.retry, changed ? 1 : 0);
+      if (attempt >= budget) throw;
+      ctx.log.warn(std::string(e.what()) + "; fetching the whole artifact again (retry " + std::to_string(attempt + 1) +
+                   "/" + std::to_string(std::max(ctx.options.retry, 1)) + ")");
+      std::error_code ec;
+      for (const auto& entry : fs::directory_iterator(staging, ec)) fs::remove_all(entry.path(), ec);
+      if (options.record) options.record->clear();
+      if (options.kept) options.kept->clear();
+      if (options.tree) options.tree->clear();
+      if (!ctx.abort.sleep_for(ctx.options.retry_wait)) throw;
+    }
+  }
+}
+
+}  // namespace haul

@@ -1,0 +1,59 @@
+// What the stages of one deploy share (deploy_engine.cpp tells the story;
+// intake, artifact_stream, sync_placement, release_placement and
+// deploy_hooks are its stages). Each stage reads what the earlier ones
+// filled in and adds its own part; none calls back up. Lives for one run().
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "config/manifest.hpp"
+#include "config/pipeline_config.hpp"
+#include "deploy/deploy_engine.hpp"
+#include "deploy/deploy_log.hpp"
+#include "plugin/instance.hpp"
+#include "util/stop_signal.hpp"
+
+namespace haul {
+
+struct DeployContext {
+  DeployContext(const std::string& pipeline, const SourceSet& sources, const std::vector<HookInstance*>& hooks,
+                const DeployOptions& options, const DeployRequest& request, StopSignal& abort)
+      : pipeline(pipeline), sources(sources), hooks(hooks), options(options), request(request), abort(abort),
+        log(pipeline) {}
+
+  // Given.
+  const std::string& pipeline;
+  const SourceSet& sources;
+  const std::vector<HookInstance*>& hooks;
+  const DeployOptions& options;
+  const DeployRequest& request;
+  StopSignal& abort;         // stop now, safely
+  StopSignal before_start;   // raised by a shutdown request or an abort: gives up while dest is untouched
+  DeployLog log;
+
+  // Intake: the manifest as fetched and verified.
+  Manifest manifest;
+  std::string manifest_text, manifest_sha256;
+
+  // Artifact stream.
+  uint64_t bytes_fetched = 0;
+  // Told the artifact's size as soon as the source knows it; throws to stop
+  // a deploy that cannot fit (the release strategy's room check).
+  std::function<void(uint64_t)> on_artifact_size;
+
+  // Release placement: the release being deployed and the one it replaces.
+  std::string release_id, release_dir, previous_dir;
+
+  // For the hooks' environment.
+  uint64_t started_at_ms = 0, finished_at_ms = 0;
+
+  FetchPolicy fetch_policy() const { return fetch_policy_for(options); }
+  // The manifest's release id (what publish named it and pointers compare),
+  // else the release folder's name; "" when neither exists.
+  std::string release_name() const { return !manifest.release.empty() ? manifest.release : release_id; }
+};
+
+}  // namespace haul

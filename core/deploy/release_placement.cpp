@@ -1,0 +1,238 @@
+#include "deploy/release_placement.hpp"
+
+#include <sys/statvfs.h>
+
+#include <ctime>
+#include <optional>
+
+#include "deploy/artifact_stream.hpp"
+#include "deploy/deploy_hooks.hpp"
+#include "deploy/staging.hpp"
+#include "release/dest_lock.hpp"
+#include "release/journal_scope.hpp"
+#include "release/release_store.hpp"
+#include "util/durable_file.hpp"
+#include "util/error.hpp"
+#include "util/units.hpp"
+
+namespace haul {
+namespace fs = std::filesystem;
+namespace {
+
+std::string derive_release_id(const Manifest& m) {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d%H%M%S", &tm);
+  return std::string(stamp) + "-" + m.checksum.substr(0, 8);
+}
+
+class ReleasePlacement {
+ public:
+  ReleasePlacement(DeployContext& ctx, const fs::path& dest)
+      : ctx_(ctx), dest_(dest), store_(dest), lock_(lock_path(dest), ctx.options.lock_timeout, ctx.before_start),
+        previous_(store_.current_id()), wanted_(wanted_id(ctx)),
+        journal_(DeployJournal(dest), journal_entry(ctx, "fetch", previous_.value_or("")), dest.string(), ctx.log) {}
+
+  void run() {
+    clean_up_after_interrupted();
+    if (already_live(wanted_)) return;
+    ctx_.release_id = store_.unique_id(wanted_);
+    if (ctx_.release_id != wanted_) {
+      ctx_.log.warn("release " + wanted_ + " already exists; this one is " + ctx_.release_id);
+      journal_.release(ctx_.release_id);
+    }
+    ctx_.release_dir = store_.release_dir(ctx_.release_id).string();
+    ctx_.previous_dir = previous_ ? store_.release_dir(*previous_).string() : "";
+    stage_and_prepare();
+    switch_current();
+    post_and_verify();
+    prune();
+  }
+
+ private:
+  static fs::path lock_path(const fs::path& dest) {
+    fs::create_directories(dest / ".haul");
+    return dest / ".haul" / "lock";
+  }
+
+  // The manifest's release id, or one made of the time and the checksum;
+  // the journal names it from the start.
+  static std::string wanted_id(DeployContext& ctx) {
+    ctx.release_id = ctx.manifest.release.empty() ? derive_release_id(ctx.manifest) : ctx.manifest.release;
+    return ctx.release_id;
+  }
+
+  void clean_up_after_interrupted() {
+    if (const auto& j = journal_.interrupted())
+      if (auto m = store_.meta(j->release); m && m->result == "deploying") store_.set_result(j->release, "interrupted");
+    for (const auto& left : store_.remove_leftovers()) ctx_.log.info("removed leftover " + left);
+  }
+
+  // The same release, from the same manifest, is already live (a second
+  // event for it, a replayed one): nothing to do, and no copy "R-2".
+  bool already_live(const std::string& wanted) {
+    if (!previous_ || *previous_ != wanted) return false;
+    auto live = store_.meta(wanted);
+    if (!live || live->result != "success" || live->manifest != ctx_.manifest_text) return false;
+    ctx_.log.info("release " + wanted + " from this manifest is already current in " + dest_.string() + "; nothing to do");
+    return true;
+  }
+
+  // Room check as soon as the source knows the artifact's size: the
+  // extracted release is estimated from the previous one (or 4x the
+  // artifact, a generous tar.gz ratio).
+  void check_room_for(uint64_t artifact, uint64_t previous_size) const {
+    struct statvfs vfs;
+    const fs::path dir = store_.releases_dir();
+    if (statvfs(dir.c_str(), &vfs) != 0) return;
+    const uint64_t free_bytes = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+    const uint64_t needed = previous_size ? previous_size : artifact * 4;
+    if (free_bytes < needed)
+      throw Error("not enough space for release " + ctx_.release_id + " in " + dir.string() + ": " +
+                  format_bytes(free_bytes) + " free, about " + format_bytes(needed) +
+                  " needed (the previous release's size, or 4x the " + format_bytes(artifact) + " artifact)");
+  }
+
+  // Extracted, committed as releases/<id>, pre run, shared paths linked,
+  // flushed. Everything the switch and after need is written before the
+  // release exists: its metadata, content record and result record, which
+  // later changes in place (no new disk space needed once it is live).
+  void stage_and_prepare() {
+    const std::string& id = ctx_.release_id;
+    ReleaseMeta meta;
+    meta.id = id;
+    meta.created_unix = std::time(nullptr);
+    meta.result = "deploying";
+    meta.manifest_url = ctx_.request.manifest_url;
+    meta.event_id = ctx_.request.event_id;
+    meta.manifest = ctx_.manifest_text;
+    const std::optional<ReleaseMeta> previous_meta = previous_ ? store_.meta(*previous_) : std::nullopt;
+    TreeRecord tree;
+    ExtractOptions extract;
+    extract.record = &meta.files;
+    extract.tree = &tree;
+    if (previous_meta) {
+      extract.reuse = &previous_meta->files;
+      extract.reuse_dir = store_.release_dir(*previous_);
+    }
+    StagingFolder staging;
+    staging.path = store_.new_staging(id);
+    const uint64_t previous_size = previous_meta ? previous_meta->size_bytes : 0;
+    ctx_.on_artifact_size = [this, previous_size](uint64_t artifact) { check_room_for(artifact, previous_size); };
+    const ExtractStats stats = fetch_and_extract(ctx_, staging.path, extract);
+    apply_dest_mode(ctx_, staging.path);
+    meta.size_bytes = stats.bytes + stats.linked_bytes;
+    try {
+      store_.save_meta(meta);
+      write_file_durably(store_.tree_path(id), finish_tree_record(ctx_, tree, {}).serialize());
+      store_.commit(staging.path, id);
+      committed_ = true;
+      staging.path.clear();
+      ctx_.log.info("Release " + id + " staged in " + ctx_.release_dir + " (" +
+                    (previous_ ? count_of(stats.linked_files, "unchanged file", "unchanged files") +
+                                     " hard-linked from release " + *previous_ + ", "
+                               : std::string("the first release here: ")) +
+                    format_bytes(stats.bytes) + " written)");
+      journal_.phase("pre");
+      run_phase(ctx_, HAUL_PHASE_PRE, ctx_.manifest.commands.pre, &journal_);
+      store_.link_shared(id, ctx_.manifest.linked_dirs, ctx_.manifest.linked_files);
+      store_.flush(id);
+      journal_.phase("switch");
+    } catch (...) {
+      if (!committed_) store_.discard_meta(id);
+      mark("failure");
+      throw;
+    }
+  }
+
+  void switch_current() {
+    try {
+      store_.switch_to(ctx_.release_id);
+    } catch (...) {
+      mark("failure");  // current still points where it did
+      throw;
+    }
+    ctx_.log.info("current -> releases/" + ctx_.release_id + (previous_ ? " (was " + *previous_ + ")" : ""));
+  }
+
+  void post_and_verify() {
+    try {
+      journal_.phase_best_effort("post");
+      run_phase(ctx_, HAUL_PHASE_POST, ctx_.manifest.commands.post, &journal_);
+      journal_.phase_best_effort("verify");
+      run_phase(ctx_, HAUL_PHASE_VERIFY, ctx_.manifest.commands.verify, &journal_);
+      store_.set_result(ctx_.release_id, "success");
+    } catch (const std::exception& e) {
+      roll_back(e.what());
+      throw;
+    }
+  }
+
+  // post or verify failed with the new release live: back to the previous
+  // one, and its rollback commands.
+  void roll_back(const std::string& why) {
+    if (!previous_) {
+      ctx_.log.error(why + " — no previous release to roll back to; current stays on " + ctx_.release_id);
+      mark("failure");
+      return;
+    }
+    journal_.phase_best_effort("rollback");
+    try {
+      store_.switch_to(*previous_);
+    } catch (const std::exception& se) {
+      ctx_.log.error(why + " — and the rollback failed: " + se.what() + "; current stays on " + ctx_.release_id);
+      mark("failure");
+      return;
+    }
+    ctx_.log.error(why + " — rolled back: current -> releases/" + *previous_);
+    mark("rolled-back");
+    // The rollback commands run to their end even when haul was told to
+    // abort: they bring the previous release back up.
+    StopSignal never;
+    try {
+      run_phase(ctx_, HAUL_PHASE_ROLLBACK, ctx_.manifest.commands.rollback, &journal_, &never);
+    } catch (const std::exception& re) {
+      ctx_.log.error(re.what());
+    }
+  }
+
+  void prune() {
+    const auto keep = static_cast<size_t>(ctx_.manifest.keep_releases ? ctx_.manifest.keep_releases
+                                                                       : ctx_.options.keep_releases);
+    journal_.phase_best_effort("pruning");
+    try {
+      for (const auto& id : store_.prune(keep))
+        ctx_.log.info("removed old release " + id + " (keeping " + std::to_string(keep) + ")");
+    } catch (const std::exception& e) {
+      ctx_.log.warn(std::string("pruning old releases: ") + e.what());
+    }
+  }
+
+  // The release's result, once it is committed; a failure to record it is
+  // logged (the release stays "deploying": never a rollback target).
+  void mark(const std::string& result) {
+    if (!committed_) return;
+    try {
+      store_.set_result(ctx_.release_id, result);
+    } catch (const std::exception& e) {
+      ctx_.log.error("cannot record release " + ctx_.release_id + " as " + result + ": " + e.what());
+    }
+  }
+
+  DeployContext& ctx_;
+  const fs::path dest_;
+  ReleaseStore store_;
+  DestLock lock_;
+  const std::optional<std::string> previous_;
+  const std::string wanted_;
+  JournalScope journal_;
+  bool committed_ = false;
+};
+
+}  // namespace
+
+void place_as_release(DeployContext& ctx, const fs::path& dest) { ReleasePlacement(ctx, dest).run(); }
+
+}  // namespace haul

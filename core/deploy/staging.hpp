@@ -1,0 +1,35 @@
+// The staged release both placements share: a private folder on dest's
+// filesystem (removed however the deploy ends, unless it became dest), the
+// mode dest gets, the content record of what it holds, and the journal
+// entry that names it.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "deploy/deploy_context.hpp"
+#include "drift/tree_record.hpp"
+#include "release/deploy_journal.hpp"
+
+namespace haul {
+
+struct StagingFolder {
+  std::filesystem::path path;  // cleared once the folder became dest or a release
+  StagingFolder() = default;
+  StagingFolder(const StagingFolder&) = delete;
+  StagingFolder& operator=(const StagingFolder&) = delete;
+  ~StagingFolder();
+};
+
+// The manifest's dest_mode on the staged release's top folder.
+void apply_dest_mode(const DeployContext& ctx, const std::filesystem::path& staging);
+
+// The record as `haul diff` will read it: named after the deploy, sorted,
+// without what the exclude rules (exclude-file lines) keep out of dest.
+TreeRecord& finish_tree_record(const DeployContext& ctx, TreeRecord& tree, const std::vector<std::string>& rule_lines);
+
+// The journal's first entry for this deploy; previous: the release it replaces.
+JournalEntry journal_entry(const DeployContext& ctx, const std::string& phase, const std::string& previous);
+
+}  // namespace haul
