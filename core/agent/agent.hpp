@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "agent/metrics.hpp"
-#include "agent/pipeline.hpp"
+#include "pipeline/pipeline.hpp"
 #include "util/stop_signal.hpp"
 
 namespace haul {

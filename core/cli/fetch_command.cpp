@@ -18,7 +18,7 @@
 #include <optional>
 #include <iostream>
 
-#include "agent/pipeline.hpp"
+#include "pipeline/pipeline.hpp"
 #include "cli/cli_common.hpp"
 #include "cli/deploy_flags.hpp"
 #include "cli/shutdown_signals.hpp"

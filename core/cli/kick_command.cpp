@@ -5,7 +5,7 @@
 
 #include <iostream>
 
-#include "agent/pipeline.hpp"
+#include "pipeline/pipeline.hpp"
 #include "cli/cli_common.hpp"
 #include "deploy/fetcher.hpp"
 #include "plugin/registry.hpp"

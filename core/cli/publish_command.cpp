@@ -6,7 +6,7 @@
 #include <ctime>
 #include <iostream>
 
-#include "agent/pipeline.hpp"
+#include "pipeline/pipeline.hpp"
 #include "cli/cli_common.hpp"
 #include "cli/publish_common.hpp"
 #include "publish/publisher.hpp"

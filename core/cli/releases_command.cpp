@@ -9,7 +9,7 @@
 #include <iomanip>
 #include <iostream>
 
-#include "agent/pipeline.hpp"
+#include "pipeline/pipeline.hpp"
 #include "cli/cli_common.hpp"
 #include "cli/shutdown_signals.hpp"
 #include "config/manifest.hpp"

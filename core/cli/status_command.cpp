@@ -17,8 +17,8 @@
 #include <map>
 #include <set>
 
-#include "../../plugins/common/consul_api.hpp"
-#include "agent/pipeline.hpp"
+#include "net/consul_api.hpp"
+#include "pipeline/pipeline.hpp"
 #include "publish/kicker.hpp"
 #include "cli/cli_common.hpp"
 #include "config/desired_pointer.hpp"
@@ -32,7 +32,7 @@ namespace po = boost::program_options;
 namespace haul {
 namespace {
 
-nlohmann::json kv_list(const plugins::ConsulApi& api, const std::string& prefix) {
+nlohmann::json kv_list(const net::ConsulApi& api, const std::string& prefix) {
   auto r = api.call("GET", "/v1/kv/" + prefix + "?recurse");
   if (r.status == 404) return nlohmann::json::array();
   if (r.status == 403)
@@ -96,13 +96,13 @@ int run_status(const Args& args) {
       std::cout << desc << "\n";
       return 0;
     }
-    plugins::ConsulSettings s;
+    net::ConsulSettings s;
     if (vm.count("config")) {  // the agent's own Consul connection; flags win
       s = consul_settings_of(consul_connection_of(load_config_file(vm["config"].as<std::string>())));
     }
     if (vm.count("consul")) s.address = vm["consul"].as<std::string>();
     if (vm.count("token")) s.token = vm["token"].as<std::string>();
-    plugins::ConsulApi api(plugins::consul_settings_from_env(s));
+    net::ConsulApi api(net::consul_settings_from_env(s));
     const std::string prefix = vm["prefix"].as<std::string>();
     std::set<std::string> alive;
     for (const auto& kv : kv_list(api, prefix + "/heartbeat/")) alive.insert(kv["Key"].get<std::string>().substr(prefix.size() + 11));
@@ -110,7 +110,7 @@ int run_status(const Args& args) {
     std::set<std::string> pipelines_seen;
     for (const auto& kv : kv_list(api, prefix + "/status/")) {
       if (!kv["Value"].is_string()) continue;
-      auto row = nlohmann::json::parse(plugins::base64_decode(kv["Value"].get<std::string>()), nullptr, false);
+      auto row = nlohmann::json::parse(net::base64_decode(kv["Value"].get<std::string>()), nullptr, false);
       if (row.is_discarded() || !row.is_object()) continue;
       pipelines_seen.insert(row.value("pipeline", ""));
       if (vm.count("pipeline") && row.value("pipeline", "") != vm["pipeline"].as<std::string>()) continue;

@@ -17,7 +17,6 @@ const std::vector<std::string> kKnownFields = {"src",          "checksum",      
                                                "commands",     "excludes",      "exclude_from", "sync_strategy",
                                                "release",      "linked_dirs",   "linked_files", "keep_releases",
                                                "command_timeout", "created_at"};
-const std::vector<std::string> kPhases = {"pre", "post", "verify", "success", "failure", "rollback"};
 
 // Folders whose replacement by a release would wreck the host: rsync's
 // --delete semantics would empty them of everything else.
@@ -51,6 +50,21 @@ unsigned parse_mode(const YAML::Node& node, const std::string& origin) {
 }
 
 }  // namespace
+
+const std::vector<std::string>& Commands::phases() {
+  static const std::vector<std::string> names = {"pre", "post", "verify", "success", "failure", "rollback"};
+  return names;
+}
+
+std::vector<std::string>* Commands::of(const std::string& phase) {
+  if (phase == "pre") return &pre;
+  if (phase == "post") return &post;
+  if (phase == "verify") return &verify;
+  if (phase == "success") return &success;
+  if (phase == "failure") return &failure;
+  if (phase == "rollback") return &rollback;
+  return nullptr;
+}
 
 std::string refused_dest(const std::string& dest) {
   if (dest.empty()) return "";
@@ -129,10 +143,11 @@ Manifest parse_manifest(const std::string& raw, const std::string& origin, const
   if (cmds.IsDefined() && cmds.IsMap())
     for (const auto& kv : cmds) {
       const std::string phase = kv.first.Scalar();
-      if (std::find(kPhases.begin(), kPhases.end(), phase) != kPhases.end()) continue;
-      const auto near = closest_name(phase, kPhases);
+      const auto& phases = Commands::phases();
+      if (std::find(phases.begin(), phases.end(), phase) != phases.end()) continue;
+      const auto near = closest_name(phase, phases);
       key_errors.push_back(yaml_where(origin, kv.first) + ": commands." + phase + ": unknown phase" +
-                           (near ? " — did you mean '" + *near + "'?" : "") + "; expected " + join_list(kPhases));
+                           (near ? " — did you mean '" + *near + "'?" : "") + "; expected " + join_list(phases));
     }
   if (!key_errors.empty()) {
     std::string all = key_errors.size() == 1 ? key_errors[0] : origin + ": " + std::to_string(key_errors.size()) + " errors:";
@@ -218,12 +233,7 @@ Manifest parse_manifest(const std::string& raw, const std::string& origin, const
     for (const auto& kv : cmds) {
       std::string phase = kv.first.Scalar();
       auto list = yaml_string_list(kv.second, origin, "commands." + phase);
-      if (phase == "pre") m.commands.pre = list;
-      else if (phase == "post") m.commands.post = list;
-      else if (phase == "success") m.commands.success = list;
-      else if (phase == "failure") m.commands.failure = list;
-      else if (phase == "verify") m.commands.verify = list;
-      else if (phase == "rollback") m.commands.rollback = list;
+      if (auto* phase_commands = m.commands.of(phase)) *phase_commands = list;
     }
   }
   return m;

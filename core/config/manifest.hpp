@@ -24,6 +24,11 @@ struct Commands {
   std::vector<std::string> pre, post, success, failure;
   std::vector<std::string> verify;    // release: health checks after the switch; failure rolls back
   std::vector<std::string> rollback;  // release: run by `haul rollback` and after an automatic rollback
+
+  // The phases as manifests spell them, in the order a deploy reaches them.
+  static const std::vector<std::string>& phases();
+  // The list of a phase by its name; nullptr for a name that is none.
+  std::vector<std::string>* of(const std::string& phase);
 };
 
 struct Manifest {

@@ -138,7 +138,7 @@ ExtractStats fetch_and_extract(DeployContext& ctx, const fs::path& staging, Extr
       for (const auto& entry : fs::directory_iterator(staging, ec)) fs::remove_all(entry.path(), ec);
       if (options.record) options.record->clear();
       if (options.kept) options.kept->clear();
-      if (options.tree) options.tree->clear();
+      if (options.tree) options.tree->restart();
       if (!ctx.abort.sleep_for(ctx.options.retry_wait)) throw;
     }
   }

@@ -19,7 +19,7 @@ namespace haul {
 void stream_artifact(DeployContext& ctx, const std::function<void(const ChunkReader&)>& consume);
 
 // Extracts src into staging (empty) with the pipeline's limits, within the
-// retry budget; options' record, kept and tree are cleared for each attempt.
+// retry budget; options' record, kept and tree start over for each attempt.
 ExtractStats fetch_and_extract(DeployContext& ctx, const std::filesystem::path& staging, ExtractOptions options);
 
 }  // namespace haul

@@ -101,6 +101,7 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
 
   ExtractStats stats;
   uint64_t entry_count = 0;
+  ContentHash file_hash;  // one state, reset per file
   // A bomb shows as far more output than input: judged once past 64 MiB.
   auto check_ratio = [&] {
     const uint64_t out_bytes = stats.bytes + stats.linked_bytes;
@@ -188,7 +189,7 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
           have.st_mtim.tv_sec == attrs.mtime.tv_sec &&
           (!writer.applies_owner() || (have.st_uid == attrs.uid && have.st_gid == attrs.gid))) {
         options.kept->add(*rel, attrs.mtime);
-        if (options.tree) options.tree->add_dir(*rel, attrs.perm);
+        if (options.tree) options.tree->dir(*rel, attrs.perm);
         ++stats.entries;
         continue;
       }
@@ -208,8 +209,8 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
         const void* buf;
         size_t size;
         la_int64_t offset;
-        std::optional<ContentHash> content;
-        if (options.tree) content.emplace();
+        ContentHash* content = options.tree ? &file_hash : nullptr;
+        if (content) content->reset();
         while ((r = archive_read_data_block(in.get(), &buf, &size, &offset)) == ARCHIVE_OK) {
           if (content) content->update_at(buf, size, static_cast<uint64_t>(offset));
           if (!writing && compare.feed(buf, size, offset)) continue;
@@ -223,7 +224,7 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
         }
         if (r != ARCHIVE_EOF) throw in.fail("reading '" + raw + "' (truncated or corrupt archive)");
         ++stats.entries;
-        if (content) options.tree->add_file(*rel, attrs.perm, declared, attrs.mtime, content->hex_digest(declared));
+        if (content) options.tree->file(*rel, attrs.perm, declared, attrs.mtime, content->hex_digest(declared));
         if (!writing && !compare.same(declared)) {  // dest's copy is longer, or the entry was empty
           writer.open_file(*rel, attrs);
           compare.replay_matched(write);
@@ -255,16 +256,16 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
     ++stats.entries;
     if (type == AE_IFDIR) {
       writer.make_dir(*rel, attrs);
-      if (options.tree) options.tree->add_dir(*rel, attrs.perm);
+      if (options.tree) options.tree->dir(*rel, attrs.perm);
       continue;
     }
     if (symlink_target && hardlink_to.empty()) {
       writer.make_symlink(*rel, symlink_target, attrs);
-      if (options.tree) options.tree->add_symlink(*rel, symlink_target);
+      if (options.tree) options.tree->symlink(*rel, symlink_target);
       continue;
     }
     if (!hardlink_to.empty()) {
-      if (options.tree) options.tree->add_hardlink(*rel, hardlink_to);
+      if (options.tree) options.tree->hardlink(*rel, hardlink_to);
       // A hard link to a file dest kept: link dest's file, on the same filesystem.
       if (options.kept && options.kept->contains(hardlink_to)) {
         if (!writer.link_from(options.quick_check_dest / hardlink_to, *rel))
@@ -293,9 +294,9 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
       const std::string sum = sha256_hex(data.data(), data.size());
       if (options.record) (*options.record)[*rel] = {incoming.size, incoming.mode, incoming.mtime, sum};
       if (options.tree) {
-        ContentHash content;
-        content.update(data.data(), data.size());
-        options.tree->add_file(*rel, attrs.perm, incoming.size, attrs.mtime, content.hex_digest(incoming.size));
+        file_hash.reset();
+        file_hash.update(data.data(), data.size());
+        options.tree->file(*rel, attrs.perm, incoming.size, attrs.mtime, file_hash.hex_digest(incoming.size));
       }
       if (sum == candidate->sha256 && writer.link_from(options.reuse_dir / *rel, *rel)) {
         ++stats.linked_files;
@@ -311,8 +312,8 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
     writer.open_file(*rel, attrs);
     std::optional<Hasher> hasher;
     if (options.record) hasher.emplace("sha256");
-    std::optional<ContentHash> content;
-    if (options.tree) content.emplace();
+    ContentHash* content = options.tree ? &file_hash : nullptr;
+    if (content) content->reset();
     if (incoming.size > 0) {
       const void* buf;
       size_t size;
@@ -328,7 +329,7 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
     }
     writer.close_file(incoming.size);
     if (hasher) (*options.record)[*rel] = {incoming.size, incoming.mode, incoming.mtime, hasher->hex_digest()};
-    if (content) options.tree->add_file(*rel, attrs.perm, incoming.size, attrs.mtime, content->hex_digest(incoming.size));
+    if (content) options.tree->file(*rel, attrs.perm, incoming.size, attrs.mtime, content->hex_digest(incoming.size));
   }
   writer.finish();
   if (root_mtime) {

@@ -18,7 +18,7 @@
 #include <utility>
 
 #include "deploy/kept_index.hpp"
-#include "drift/tree_record.hpp"
+#include "drift/tree_record_writer.hpp"
 #include "release/release_store.hpp"
 
 namespace haul {
@@ -65,7 +65,7 @@ struct ExtractOptions {
   std::string always_extract;
   // Filled with every entry as it lands in the tree — kept ones included —
   // with each file's content hash, for drift detection (`haul diff`).
-  TreeRecord* tree = nullptr;
+  TreeRecordWriter* tree = nullptr;
 };
 
 // origin names the archive (its URL) in errors. dir must exist and be empty:

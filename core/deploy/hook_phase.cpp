@@ -24,18 +24,6 @@ void hook_process_ended(void* ctx, int64_t pgid) { hook_process(ctx, pgid, false
 
 }  // namespace
 
-const char* phase_name(haul_phase p) {
-  switch (p) {
-    case HAUL_PHASE_PRE: return "pre";
-    case HAUL_PHASE_POST: return "post";
-    case HAUL_PHASE_SUCCESS: return "success";
-    case HAUL_PHASE_FAILURE: return "failure";
-    case HAUL_PHASE_VERIFY: return "verify";
-    case HAUL_PHASE_ROLLBACK: return "rollback";
-  }
-  return "?";
-}
-
 std::string host_name() {
   char buf[256] = {0};
   gethostname(buf, sizeof buf - 1);
@@ -49,7 +37,7 @@ void run_hook_phase(const std::vector<HookInstance*>& hooks, const PhaseInfo& in
   for (const auto& c : info.commands) cmds.push_back(c.c_str());
   const std::string release_dir = info.release_dir.empty() ? info.dest : info.release_dir;
   const std::vector<std::pair<std::string, std::string>> env_strings = {
-      {"HAUL_PHASE", phase_name(info.phase)},
+      {"HAUL_PHASE", haul_phase_name(info.phase)},
       {"HAUL_PIPELINE", info.pipeline},
       {"HAUL_EVENT_ID", info.event_id},
       {"HAUL_MANIFEST_URL", info.manifest_url},
@@ -93,7 +81,7 @@ void run_hook_phase(const std::vector<HookInstance*>& hooks, const PhaseInfo& in
     try {
       hook->on_phase(ctx);
     } catch (const Error& e) {
-      throw Error(std::string(phase_name(info.phase)) + " hook " + hook->plugin().name() + ": " + e.what());
+      throw Error(std::string(haul_phase_name(info.phase)) + " hook " + hook->plugin().name() + ": " + e.what());
     }
   }
 }

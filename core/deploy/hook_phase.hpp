@@ -34,7 +34,6 @@ struct PhaseInfo {
 void run_hook_phase(const std::vector<HookInstance*>& hooks, const PhaseInfo& info, DeployLog& log,
                     StopSignal& stop);
 
-const char* phase_name(haul_phase phase);
 std::string host_name();
 
 }  // namespace haul

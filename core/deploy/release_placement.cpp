@@ -11,7 +11,6 @@
 #include "release/dest_lock.hpp"
 #include "release/journal_scope.hpp"
 #include "release/release_store.hpp"
-#include "util/durable_file.hpp"
 #include "util/error.hpp"
 #include "util/units.hpp"
 
@@ -109,7 +108,7 @@ class ReleasePlacement {
     meta.event_id = ctx_.request.event_id;
     meta.manifest = ctx_.manifest_text;
     const std::optional<ReleaseMeta> previous_meta = previous_ ? store_.meta(*previous_) : std::nullopt;
-    TreeRecord tree;
+    TreeRecordWriter tree(store_.tree_path(id));
     ExtractOptions extract;
     extract.record = &meta.files;
     extract.tree = &tree;
@@ -126,7 +125,8 @@ class ReleasePlacement {
     meta.size_bytes = stats.bytes + stats.linked_bytes;
     try {
       store_.save_meta(meta);
-      write_file_durably(store_.tree_path(id), finish_tree_record(ctx_, tree, {}).serialize());
+      tree.finish(tree_record_meta(ctx_, {}));
+      tree.commit();
       store_.commit(staging.path, id);
       committed_ = true;
       staging.path.clear();

@@ -7,7 +7,6 @@
 #include <ctime>
 #include <unistd.h>
 
-#include "deploy/exclude_rules.hpp"
 #include "util/error.hpp"
 
 namespace haul {
@@ -22,15 +21,14 @@ void apply_dest_mode(const DeployContext& ctx, const std::filesystem::path& stag
     throw Error("cannot set dest_mode on the staged release " + staging.string() + ": " + std::strerror(errno));
 }
 
-TreeRecord& finish_tree_record(const DeployContext& ctx, TreeRecord& tree, const std::vector<std::string>& rule_lines) {
-  tree.release = ctx.release_name();
-  tree.manifest_url = ctx.request.manifest_url;
-  tree.rules = rule_lines;
-  tree.linked = ctx.manifest.linked_dirs;
-  tree.linked.insert(tree.linked.end(), ctx.manifest.linked_files.begin(), ctx.manifest.linked_files.end());
-  tree.finish();
-  tree.drop_excluded(tree.exclude_rules());
-  return tree;
+TreeRecordMeta tree_record_meta(const DeployContext& ctx, const std::vector<std::string>& rule_lines) {
+  TreeRecordMeta meta;
+  meta.release = ctx.release_name();
+  meta.manifest_url = ctx.request.manifest_url;
+  meta.rules = rule_lines;
+  meta.linked = ctx.manifest.linked_dirs;
+  meta.linked.insert(meta.linked.end(), ctx.manifest.linked_files.begin(), ctx.manifest.linked_files.end());
+  return meta;
 }
 
 JournalEntry journal_entry(const DeployContext& ctx, const std::string& phase, const std::string& previous) {

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "deploy/deploy_context.hpp"
-#include "drift/tree_record.hpp"
+#include "drift/tree_record_writer.hpp"
 #include "release/deploy_journal.hpp"
 
 namespace haul {
@@ -25,9 +25,9 @@ struct StagingFolder {
 // The manifest's dest_mode on the staged release's top folder.
 void apply_dest_mode(const DeployContext& ctx, const std::filesystem::path& staging);
 
-// The record as `haul diff` will read it: named after the deploy, sorted,
-// without what the exclude rules (exclude-file lines) keep out of dest.
-TreeRecord& finish_tree_record(const DeployContext& ctx, TreeRecord& tree, const std::vector<std::string>& rule_lines);
+// What the content record says about the deploy: its names, and what the
+// exclude rules (exclude-file lines) and linked shared paths keep out of it.
+TreeRecordMeta tree_record_meta(const DeployContext& ctx, const std::vector<std::string>& rule_lines);
 
 // The journal's first entry for this deploy; previous: the release it replaces.
 JournalEntry journal_entry(const DeployContext& ctx, const std::string& phase, const std::string& previous);

@@ -10,7 +10,8 @@
 #include "deploy/deploy_hooks.hpp"
 #include "deploy/staging.hpp"
 #include "deploy/tree_sync.hpp"
-#include "drift/pending_tree_record.hpp"
+#include "drift/tree_record.hpp"
+#include "drift/tree_record_writer.hpp"
 #include "release/applied_release.hpp"
 #include "release/deploy_journal.hpp"
 #include "release/dest_lock.hpp"
@@ -125,9 +126,9 @@ void place_by_sync(DeployContext& ctx, const fs::path& dest) {
   // rsync: what dest already holds unchanged is neither written to staging
   // nor moved; mv needs the whole tree.
   KeptIndex kept;
-  TreeRecord tree;
+  TreeRecordWriter record(TreeRecord::beside(dest));
   ExtractOptions extract;
-  extract.tree = &tree;
+  extract.tree = &record;
   if (rsync && fs::is_directory(dest)) {
     extract.quick_check_dest = dest;
     extract.kept = &kept;
@@ -142,11 +143,10 @@ void place_by_sync(DeployContext& ctx, const fs::path& dest) {
   ctx.log.info("Set dest mode " + octal(m.dest_mode));
   apply_dest_mode(ctx, staging.path);
 
-  // The content record goes down before dest changes (a full disk fails
-  // the deploy here, dest untouched) and into place once it has.
+  // The content record is on disk before dest changes (a full disk fails
+  // the deploy here, dest untouched) and goes into place once it has.
   const std::vector<std::string> rule_lines = rsync ? exclude_rule_lines(ctx, staging.path) : std::vector<std::string>{};
-  PendingTreeRecord record(TreeRecord::beside(dest));
-  record.write(finish_tree_record(ctx, tree, rule_lines));
+  record.finish(tree_record_meta(ctx, rule_lines));
 
   journal.phase(rsync ? "sync" : "mv");
   if (rsync) {

@@ -9,41 +9,15 @@
 #include <unordered_set>
 
 #include "deploy/exclude_rules.hpp"
+#include "drift/tree_record_format.hpp"
 #include "util/error.hpp"
 
 namespace haul {
 namespace {
 
-constexpr const char* kMagic = "haul-tree 1";
-
 std::string_view parent_of(std::string_view path) {
   const size_t slash = path.rfind('/');
   return slash == std::string_view::npos ? std::string_view() : path.substr(0, slash);
-}
-
-void append_escaped(std::string& out, std::string_view s) {
-  for (char c : s) {
-    switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '\t': out += "\\t"; break;
-      case '\n': out += "\\n"; break;
-      default: out += c;
-    }
-  }
-}
-
-std::string unescaped(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '\\' || i + 1 == s.size()) {
-      out += s[i];
-      continue;
-    }
-    const char c = s[++i];
-    out += c == 't' ? '\t' : c == 'n' ? '\n' : c;
-  }
-  return out;
 }
 
 std::vector<std::string_view> fields_of(std::string_view line) {
@@ -59,13 +33,17 @@ std::vector<std::string_view> fields_of(std::string_view line) {
 
 }  // namespace
 
+void TreeRecord::push(TreeEntry e) {
+  by_path_[e.path] = entries_.size();
+  entries_.push_back(std::move(e));
+}
+
 void TreeRecord::add_dir(std::string_view path, unsigned mode) {
   TreeEntry e;
   e.kind = TreeEntry::kDir;
   e.path = path;
   e.mode = mode;
-  entries_.push_back(std::move(e));
-  if (indexed_) by_path_[entries_.back().path] = entries_.size() - 1;
+  push(std::move(e));
 }
 
 void TreeRecord::add_file(std::string_view path, unsigned mode, uint64_t size, const struct timespec& mtime,
@@ -78,8 +56,7 @@ void TreeRecord::add_file(std::string_view path, unsigned mode, uint64_t size, c
   e.mtime_sec = mtime.tv_sec;
   e.mtime_nsec = mtime.tv_nsec;
   e.hash = std::move(hash);
-  entries_.push_back(std::move(e));
-  if (indexed_) by_path_[entries_.back().path] = entries_.size() - 1;
+  push(std::move(e));
 }
 
 void TreeRecord::add_symlink(std::string_view path, std::string target) {
@@ -87,33 +64,19 @@ void TreeRecord::add_symlink(std::string_view path, std::string target) {
   e.kind = TreeEntry::kSymlink;
   e.path = path;
   e.target = std::move(target);
-  entries_.push_back(std::move(e));
-  if (indexed_) by_path_[entries_.back().path] = entries_.size() - 1;
+  push(std::move(e));
 }
 
 void TreeRecord::add_hardlink(std::string_view path, std::string_view to) {
-  // Hard links are rare: the index is built on the first one only.
-  if (!indexed_) {
-    for (size_t i = 0; i < entries_.size(); ++i) by_path_[entries_[i].path] = i;
-    indexed_ = true;
-  }
   auto it = by_path_.find(std::string(to));
   if (it == by_path_.end()) return;  // the extractor refused it already
   TreeEntry e = entries_[it->second];
   e.path = path;
-  entries_.push_back(std::move(e));
-  by_path_[entries_.back().path] = entries_.size() - 1;
-}
-
-void TreeRecord::clear() {
-  entries_.clear();
-  by_path_.clear();
-  indexed_ = false;
+  push(std::move(e));
 }
 
 void TreeRecord::finish() {
   by_path_.clear();
-  indexed_ = false;
   // Sorted by path; among equal paths the archive's last entry wins.
   std::stable_sort(entries_.begin(), entries_.end(),
                    [](const TreeEntry& a, const TreeEntry& b) { return a.path < b.path; });
@@ -195,51 +158,6 @@ const TreeEntry* TreeRecord::find(std::string_view path) const {
   return it != entries_.end() && it->path == path ? &*it : nullptr;
 }
 
-std::string TreeRecord::serialize() const {
-  std::string out;
-  out.reserve(64 + entries_.size() * 80);
-  out += kMagic;
-  out += '\n';
-  auto header = [&](const char* key, std::string_view value) {
-    out += key;
-    out += ' ';
-    append_escaped(out, value);
-    out += '\n';
-  };
-  header("release", release);
-  header("manifest", manifest_url);
-  for (const auto& r : rules) header("rule", r);
-  for (const auto& l : linked) header("linked", l);
-  out += '\n';
-  char buf[128];
-  for (const auto& e : entries_) {
-    out += static_cast<char>(e.kind);
-    out += '\t';
-    switch (e.kind) {
-      case TreeEntry::kDir:
-        if (e.mode == TreeEntry::kAnyMode) {
-          out += '-';
-        } else {
-          std::snprintf(buf, sizeof buf, "%04o", e.mode);
-          out += buf;
-        }
-        break;
-      case TreeEntry::kFile:
-        std::snprintf(buf, sizeof buf, "%04o\t%" PRIu64 "\t%" PRId64 ".%09ld\t", e.mode, e.size, e.mtime_sec, e.mtime_nsec);
-        out += buf;
-        out += e.hash;
-        break;
-      case TreeEntry::kSymlink:
-        append_escaped(out, e.target);
-        break;
-    }
-    out += '\t';
-    append_escaped(out, e.path);
-    out += '\n';
-  }
-  return out;
-}
-
 TreeRecord TreeRecord::parse(const std::string& text, const std::string& origin) {
   TreeRecord r;
   size_t pos = 0, line_no = 0;
@@ -253,59 +171,55 @@ TreeRecord TreeRecord::parse(const std::string& text, const std::string& origin)
     return true;
   };
   auto bad = [&](const std::string& why) {
-    return Error(origin + ":" + std::to_string(line_no) + ": " + why + " (a damaged content record; the next deploy writes a new one)");
+    return Error(origin + ":" + std::to_string(line_no) + ": " + why +
+                 " (a damaged content record; the next deploy writes a new one)");
+  };
+  auto number = [&](std::string_view s, const char* what, unsigned base = 10) -> uint64_t {
+    uint64_t v = 0;
+    if (s.empty()) throw bad(std::string("empty ") + what);
+    for (char c : s) {
+      if (c < '0' || c >= static_cast<char>('0' + base)) throw bad(std::string("bad ") + what + " '" + std::string(s) + "'");
+      v = v * base + static_cast<uint64_t>(c - '0');
+    }
+    return v;
   };
   std::string_view line;
-  if (!next_line(line) || line != kMagic) throw bad("not a haul content record (expected '" + std::string(kMagic) + "')");
-  while (next_line(line) && !line.empty()) {
-    const size_t sp = line.find(' ');
-    const std::string_view key = line.substr(0, sp);
-    const std::string value = sp == std::string_view::npos ? std::string() : unescaped(line.substr(sp + 1));
-    if (key == "release") r.release = value;
-    else if (key == "manifest") r.manifest_url = value;
-    else if (key == "rule") r.rules.push_back(value);
-    else if (key == "linked") r.linked.push_back(value);
-    // other header keys: from a newer haul, ignored
-  }
+  if (!next_line(line) || line != kTreeRecordMagic)
+    throw bad("not a haul content record (expected '" + std::string(kTreeRecordMagic) + "')");
   while (next_line(line)) {
     if (line.empty()) continue;
     const auto f = fields_of(line);
-    TreeEntry e;
-    auto number = [&](std::string_view s, const char* what, unsigned base = 10) -> uint64_t {
-      uint64_t v = 0;
-      if (s.empty()) throw bad(std::string("empty ") + what);
-      for (char c : s) {
-        if (c < '0' || c >= static_cast<char>('0' + base)) throw bad(std::string("bad ") + what + " '" + std::string(s) + "'");
-        v = v * base + static_cast<uint64_t>(c - '0');
-      }
-      return v;
-    };
-    if (f[0] == "d" && f.size() == 3) {
-      e.kind = TreeEntry::kDir;
-      e.mode = f[1] == "-" ? TreeEntry::kAnyMode : static_cast<unsigned>(number(f[1], "mode", 8));
+    const std::string path = unescape_record_field(f.back());
+    if (f[0] == "#" && f.size() == 3) {
+      if (f[1] == "release") r.release = path;
+      else if (f[1] == "manifest") r.manifest_url = path;
+      else if (f[1] == "rule") r.rules.push_back(path);
+      else if (f[1] == "linked") r.linked.push_back(path);
+    } else if (f[0] == "d" && f.size() == 3) {
+      r.add_dir(path, static_cast<unsigned>(number(f[1], "mode", 8)));
     } else if (f[0] == "f" && f.size() == 6) {
-      e.kind = TreeEntry::kFile;
-      e.mode = static_cast<unsigned>(number(f[1], "mode", 8));
-      e.size = number(f[2], "size");
       const size_t dot = f[3].find('.');
       if (dot == std::string_view::npos) throw bad("bad mtime '" + std::string(f[3]) + "'");
       const bool before_1970 = f[3][0] == '-';
-      e.mtime_sec = static_cast<int64_t>(number(f[3].substr(before_1970, dot - before_1970), "mtime"));
-      if (before_1970) e.mtime_sec = -e.mtime_sec;
-      e.mtime_nsec = static_cast<long>(number(f[3].substr(dot + 1), "mtime"));
-      e.hash = f[4];
+      timespec mtime{};
+      mtime.tv_sec = static_cast<time_t>(number(f[3].substr(before_1970, dot - before_1970), "mtime"));
+      if (before_1970) mtime.tv_sec = -mtime.tv_sec;
+      mtime.tv_nsec = static_cast<long>(number(f[3].substr(dot + 1), "mtime"));
+      r.add_file(path, static_cast<unsigned>(number(f[1], "mode", 8)), number(f[2], "size"), mtime, std::string(f[4]));
     } else if (f[0] == "l" && f.size() == 3) {
-      e.kind = TreeEntry::kSymlink;
-      e.target = unescaped(f[1]);
-    } else {
-      throw bad("expected 'd', 'f' or 'l' and its fields, got '" + std::string(line.substr(0, 80)) + "'");
+      r.add_symlink(path, unescape_record_field(f[1]));
+    } else if (f[0] == "h" && f.size() == 3) {
+      r.add_hardlink(path, unescape_record_field(f[1]));
+    } else if (f[0].size() == 1 && std::string_view("#dflh").find(f[0][0]) != std::string_view::npos) {
+      throw bad("a '" + std::string(f[0]) + "' line with " + std::to_string(f.size()) + " fields: '" +
+                std::string(line.substr(0, 80)) + "'");
+    } else if (f[0].size() != 1) {
+      throw bad("expected an entry ('d', 'f', 'l', 'h') or '#', got '" + std::string(line.substr(0, 80)) + "'");
     }
-    e.path = unescaped(f.back());
-    r.entries_.push_back(std::move(e));
+    // another single-letter kind: from a newer haul, skipped
   }
-  if (!std::is_sorted(r.entries_.begin(), r.entries_.end(),
-                      [](const TreeEntry& a, const TreeEntry& b) { return a.path < b.path; }))
-    throw bad("entries are not sorted by path");
+  r.finish();
+  r.drop_excluded(r.exclude_rules());
   return r;
 }
 

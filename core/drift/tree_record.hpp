@@ -1,20 +1,11 @@
-// What a deploy placed in dest, entry by entry, for drift detection (`haul
-// diff`): every folder, symlink and file with its mode, and for files the
-// size, mtime and content hash (util/content_hash.hpp). The extractor fills
-// it as the bytes stream past — no second read — and the deploy writes it
-// beside dest (.haul-<name>.tree; for the release strategy, one per release
-// in DEST/.haul/) before it changes dest, and puts it in place after.
-//
-// A text file, one entry a line, tab-separated, paths escaped (\\ \t \n):
-//   haul-tree 1
-//   release <id>                 header lines, then one empty line
-//   manifest <url>
-//   rule - *.pid                 the rsync exclude rules: dest paths they
-//   linked shared/log            match, and linked shared paths, are not drift
-//
-//   d <mode, octal> <path>
-//   f <mode> <size> <mtime s.ns> <hash> <path>
-//   l <target> <path>
+// What a deploy placed in dest, entry by entry, as `haul diff` reads it:
+// every folder, symlink and file with its mode, and for files the size,
+// mtime and content hash (util/content_hash.hpp). The deploy streams it
+// (drift/tree_record_writer.hpp) in archive order beside dest
+// (.haul-<name>.tree; for the release strategy, one per release in
+// DEST/.haul/releases/); reading it resolves what archive order leaves open
+// — later entries replace earlier ones, hard links, folders made implicitly
+// — and drops what the exclude rules keep out of dest.
 #pragma once
 
 #include <cstdint>
@@ -49,19 +40,17 @@ class TreeRecord {
   std::vector<std::string> rules;   // exclude rule lines (ExcludeRules::add_line)
   std::vector<std::string> linked;  // shared paths linked into a release
 
-  // Filled while extracting, in archive order; a later entry replaces an
-  // earlier one with the same path.
+  // In archive order; a later entry replaces an earlier one with the same path.
   void add_dir(std::string_view path, unsigned mode);
   void add_file(std::string_view path, unsigned mode, uint64_t size, const struct timespec& mtime, std::string hash);
   void add_symlink(std::string_view path, std::string target);
-  // A hard link is the file it links to, under a second name.
+  // A hard link is the entry it links to, under a second name.
   void add_hardlink(std::string_view path, std::string_view to);
-  void clear();
 
-  // Once extraction is done: sorted by path, duplicates resolved, implicit
+  // Once every entry is in: sorted by path, duplicates resolved, implicit
   // parent folders added, entries under a replaced folder dropped.
   void finish();
-  // rsync: entries the sync does not copy (they or a parent excluded) go.
+  // Entries the sync does not copy (they or a parent excluded) go.
   void drop_excluded(const ExcludeRules& rules);
   ExcludeRules exclude_rules() const;
 
@@ -69,8 +58,8 @@ class TreeRecord {
   // nullptr when path is not recorded; after finish().
   const TreeEntry* find(std::string_view path) const;
 
-  std::string serialize() const;
-  // origin names the file in errors.
+  // The record as written, finished and without excluded entries. origin
+  // names the file in errors.
   static TreeRecord parse(const std::string& text, const std::string& origin);
   static TreeRecord load(const std::filesystem::path& file);  // throws naming the file
 
@@ -78,10 +67,9 @@ class TreeRecord {
   static std::filesystem::path beside(const std::filesystem::path& dest);
 
  private:
+  void push(TreeEntry e);
   std::vector<TreeEntry> entries_;
-  // For hard links: built on the first one (most archives have none).
-  std::unordered_map<std::string, size_t> by_path_;
-  bool indexed_ = false;
+  std::unordered_map<std::string, size_t> by_path_;  // latest entry per path, for hard links; until finish()
 };
 
 }  // namespace haul

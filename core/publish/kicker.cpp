@@ -23,12 +23,12 @@ std::string event_name(const std::string& tmpl, const std::string& role, const s
   return out;
 }
 
-plugins::ConsulSettings consul_settings_of(const std::map<std::string, std::string>& fields) {
+net::ConsulSettings consul_settings_of(const std::map<std::string, std::string>& fields) {
   auto get = [&](const char* key) {
     auto it = fields.find(key);
     return it == fields.end() ? std::string() : it->second;
   };
-  plugins::ConsulSettings s;
+  net::ConsulSettings s;
   s.address = get("address");
   s.token = get("token");
   s.datacenter = get("datacenter");
@@ -64,17 +64,17 @@ std::string kick(const KickSettings& s, const std::string& name, const std::stri
     return "";
   }
   if (s.via != "consul") throw Error("kick: unknown transport '" + s.via + "'; expected consul or serf");
-  plugins::ConsulApi api(plugins::consul_settings_from_env(s.consul));
-  std::string path = "/v1/event/fire/" + plugins::url_encode_component(name);
+  net::ConsulApi api(net::consul_settings_from_env(s.consul));
+  std::string path = "/v1/event/fire/" + net::url_encode_component(name);
   std::string query;
   auto add = [&](const char* key, const std::string& value) {
-    if (!value.empty()) query += std::string(query.empty() ? "?" : "&") + key + "=" + plugins::url_encode_component(value);
+    if (!value.empty()) query += std::string(query.empty() ? "?" : "&") + key + "=" + net::url_encode_component(value);
   };
   add("node", s.node);
   add("service", s.service);
   add("tag", s.tag);
   if (!s.tag.empty() && s.service.empty()) throw Error("kick: --tag filters a service's instances; it needs --service");
-  plugins::HttpResponse r;
+  net::HttpResponse r;
   try {
     r = api.call_ok("PUT", path + query, payload);
   } catch (const std::exception& e) {

@@ -12,13 +12,13 @@
 #include <map>
 #include <string>
 
-#include "../../plugins/common/consul_api.hpp"
+#include "net/consul_api.hpp"
 
 namespace haul {
 
 struct KickSettings {
   std::string via = "consul";  // consul | serf
-  plugins::ConsulSettings consul;  // empty fields come from CONSUL_HTTP_* like the consul CLI
+  net::ConsulSettings consul;  // empty fields come from CONSUL_HTTP_* like the consul CLI
   std::string node, service, tag;  // Consul filters (regular expressions, as Consul takes them)
   std::string serf_rpc_addr, serf_rpc_auth;  // empty: serf's own defaults (SERF_RPC_ADDR, 127.0.0.1:7373)
   size_t max_event_bytes = 512;
@@ -32,7 +32,7 @@ std::string event_name(const std::string& name_template, const std::string& role
 // haul::Error naming the transport, the event and what went wrong.
 // A Consul connection written as config fields (address, token, datacenter,
 // ca_file, cert_file, key_file, insecure_skip_verify).
-plugins::ConsulSettings consul_settings_of(const std::map<std::string, std::string>& fields);
+net::ConsulSettings consul_settings_of(const std::map<std::string, std::string>& fields);
 
 // Refuses an event no transport would carry (empty name, over max_event_bytes).
 void check_event(const KickSettings& s, const std::string& name, const std::string& payload);

@@ -14,17 +14,6 @@ namespace haul {
 
 namespace {
 
-const std::vector<std::string> kPhases = {"pre", "post", "success", "failure", "verify", "rollback"};
-
-std::vector<std::string>* phase_list(Commands& c, const std::string& phase) {
-  if (phase == "pre") return &c.pre;
-  if (phase == "post") return &c.post;
-  if (phase == "success") return &c.success;
-  if (phase == "failure") return &c.failure;
-  if (phase == "verify") return &c.verify;
-  if (phase == "rollback") return &c.rollback;
-  return nullptr;
-}
 
 // One block; which phases it sets (a phase set to [] counts: it clears default's).
 struct Block {
@@ -50,7 +39,7 @@ Block parse_block(const YAML::Node& node, const std::string& origin, const std::
       Block inherited = parse_block(base, origin, name + ".<<");
       for (const auto& p : inherited.set)
         if (std::find(b.set.begin(), b.set.end(), p) == b.set.end()) {
-          *phase_list(b.commands, p) = *phase_list(inherited.commands, p);
+          *b.commands.of(p) = *inherited.commands.of(p);
           b.set.push_back(p);
         }
     }
@@ -58,12 +47,12 @@ Block parse_block(const YAML::Node& node, const std::string& origin, const std::
   for (const auto& kv : node) {
     const std::string key = kv.first.Scalar();
     if (key == "<<") continue;
-    if (!phase_list(b.commands, key)) {
+    if (!b.commands.of(key)) {
       std::string valid;
-      for (const auto& p : kPhases) valid += (valid.empty() ? "" : ", ") + p;
+      for (const auto& p : Commands::phases()) valid += (valid.empty() ? "" : ", ") + p;
       throw Error(yaml_where(origin, kv.first) + ": " + name + ": unknown phase '" + key + "'; expected " + valid);
     }
-    *phase_list(b.commands, key) = yaml_string_list(kv.second, origin, name + "." + key);
+    *b.commands.of(key) = yaml_string_list(kv.second, origin, name + "." + key);
     if (std::find(b.set.begin(), b.set.end(), key) == b.set.end()) b.set.push_back(key);
   }
   return b;
@@ -98,7 +87,7 @@ HooksFile parse_hooks_file(const std::string& text, const std::string& origin) {
     if (role == "default") continue;
     Block b = parse_block(kv.second, origin, role);
     Commands c = defaults.commands;
-    for (const auto& p : b.set) *phase_list(c, p) = *phase_list(b.commands, p);
+    for (const auto& p : b.set) *c.of(p) = *b.commands.of(p);
     h.roles[role] = c;
   }
   return h;

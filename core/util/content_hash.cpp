@@ -23,6 +23,11 @@ ContentHash::ContentHash() : state_(XXH3_createState()) {
   XXH3_128bits_reset(state_of(state_));
 }
 
+void ContentHash::reset() {
+  XXH3_128bits_reset(state_of(state_));
+  position_ = 0;
+}
+
 ContentHash::~ContentHash() { XXH3_freeState(state_of(state_)); }
 
 void ContentHash::update(const void* data, size_t len) {

@@ -20,6 +20,8 @@ class ContentHash {
   ContentHash(const ContentHash&) = delete;
   ContentHash& operator=(const ContentHash&) = delete;
 
+  // Starts over for another file (no new state allocated).
+  void reset();
   void update(const void* data, size_t len);
   // Bytes at offset: a gap since the last block (a sparse archive entry's
   // hole) counts as zeros, as it reads on disk.

@@ -15,11 +15,11 @@
 #include <mutex>
 #include <thread>
 
-#include "../common/consul_api.hpp"
+#include "net/consul_api.hpp"
 
 namespace {
 
-using namespace haul::plugins;
+using namespace haul::net;
 
 std::string hostname() {
   char buf[256] = {0};
@@ -117,17 +117,11 @@ class ConsulStatusHook {
 };
 
 const haul_config_field kFields[] = {
-    {"address", "string", nullptr, "Consul HTTP address (default: CONSUL_HTTP_ADDR, then 127.0.0.1:8500)", 0},
-    {"token", "string", nullptr, "ACL token with key:write and session:write (default: CONSUL_HTTP_TOKEN)", 0},
-    {"datacenter", "string", nullptr, "datacenter to write to (default: the agent's)", 0},
+    HAUL_CONSUL_CONNECTION_FIELDS("key:write and session:write"),
     {"prefix", "string", "haul", "KV prefix: status under PREFIX/status/, heartbeats under PREFIX/heartbeat/", 0},
     {"node", "string", nullptr, "this host's name in the fleet (default: the hostname)", 0},
     {"heartbeat_ttl", "duration", "30s", "session TTL of the heartbeat key (at least 10s; 0 disables)", 0},
     {"log_tail", "bytes", "4KiB", "how much of the end of the deploy log to keep in the status", 0},
-    {"ca_file", "string", nullptr, "PEM CA bundle for https addresses (default: CONSUL_CACERT)", 0},
-    {"cert_file", "string", nullptr, "client certificate for mutual TLS", 0},
-    {"key_file", "string", nullptr, "client key for mutual TLS", 0},
-    {"insecure_skip_verify", "bool", "false", "do not verify Consul's TLS certificate (never in production)", 0},
     {nullptr, nullptr, nullptr, nullptr, 0},
 };
 

@@ -12,11 +12,11 @@
 #include <cstdio>
 #include <thread>
 
-#include "../common/http_call.hpp"
+#include "net/http_call.hpp"
 
 namespace {
 
-using namespace haul::plugins;
+using namespace haul::net;
 
 // "https://hooks.slack.com/services/T000/B000/XXXX" -> "https://hooks.slack.com/services/…"
 std::string redact(const std::string& url) {

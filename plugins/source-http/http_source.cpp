@@ -7,8 +7,8 @@
 // upload URLs); any 2xx answer is success.
 #include <haul/sdk.hpp>
 
-#include "../common/curl_stream.hpp"
-#include "../common/http_call.hpp"
+#include "net/curl_stream.hpp"
+#include "net/http_call.hpp"
 
 namespace {
 
@@ -27,10 +27,10 @@ class HttpSource {
   }
 
   void fetch(const std::string& url, uint64_t offset, haul::sdk::Sink& sink) {
-    haul::plugins::CurlStreamOptions o = opts_;
+    haul::net::CurlStreamOptions o = opts_;
     o.url = url;
     o.offset = offset;
-    auto r = haul::plugins::curl_stream(o, sink);
+    auto r = haul::net::curl_stream(o, sink);
     const std::string what = "GET " + url + ": ";
     if (r.too_many_redirects)
       throw std::runtime_error(what + "more than " + std::to_string(o.max_redirects) + " redirects");
@@ -46,7 +46,7 @@ class HttpSource {
   }
 
   void store(const std::string& url, const std::string& path, const std::string& content_type) {
-    haul::plugins::HttpRequest req;
+    haul::net::HttpRequest req;
     req.method = "PUT";
     req.url = url;
     req.body_file = path;
@@ -56,7 +56,7 @@ class HttpSource {
     req.timeout = std::chrono::hours(1);
     req.ca_file = opts_.ca_file;
     req.insecure = opts_.insecure;
-    auto r = haul::plugins::http_call(req);
+    auto r = haul::net::http_call(req);
     if (r.status < 200 || r.status >= 300) {
       std::string body = r.body.substr(0, 200);
       throw std::runtime_error("PUT " + url + ": HTTP " + std::to_string(r.status) +
@@ -66,7 +66,7 @@ class HttpSource {
   }
 
  private:
-  haul::plugins::CurlStreamOptions opts_;
+  haul::net::CurlStreamOptions opts_;
 };
 
 const haul_config_field kFields[] = {

@@ -9,13 +9,13 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "../common/http_call.hpp"
+#include "net/http_call.hpp"
 
 namespace haul::s3 {
 
-using haul::plugins::HttpRequest;
-using haul::plugins::HttpResponse;
-using haul::plugins::http_call;
+using haul::net::HttpRequest;
+using haul::net::HttpResponse;
+using haul::net::http_call;
 namespace {
 
 using Clock = std::chrono::system_clock;

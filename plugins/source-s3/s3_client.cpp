@@ -3,7 +3,7 @@
 #include <fstream>
 #include <stdexcept>
 
-#include "../common/curl_stream.hpp"
+#include "net/curl_stream.hpp"
 #include "sigv4.hpp"
 
 namespace haul::s3 {
@@ -158,7 +158,7 @@ void S3Client::fail(const std::string& op, const S3Location& loc, long status,
 
 std::string S3Client::get(const S3Location& loc, uint64_t offset, const std::string& if_match, haul::sdk::Sink& sink) {
   Target t = target(loc, {});
-  haul::plugins::CurlStreamOptions o;
+  haul::net::CurlStreamOptions o;
   o.url = t.url;
   o.offset = offset;
   o.max_redirects = 0;  // S3 redirects mean a wrong region: report, don't follow
@@ -169,7 +169,7 @@ std::string S3Client::get(const S3Location& loc, uint64_t offset, const std::str
   o.user_agent = config_.user_agent;
   for (const auto& [k, v] : sign("GET", t, {}, "UNSIGNED-PAYLOAD")) o.headers.push_back(k + ": " + v);
   if (offset && !if_match.empty()) o.headers.push_back("If-Match: " + if_match);
-  auto r = haul::plugins::curl_stream(o, sink);
+  auto r = haul::net::curl_stream(o, sink);
   if (r.status && (r.status < 200 || r.status >= 300)) fail("GET", loc, r.status, r.headers, r.error_body);
   if (r.curl_code != 0)
     throw std::runtime_error("GET " + loc.url() + ": " +

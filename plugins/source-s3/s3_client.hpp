@@ -14,14 +14,14 @@
 #include <string>
 
 #include "aws_credentials.hpp"
-#include "../common/http_call.hpp"
+#include "net/http_call.hpp"
 
 namespace haul::s3 {
 
-using haul::plugins::HttpRequest;
-using haul::plugins::HttpResponse;
-using haul::plugins::http_call;
-using haul::plugins::curl_init_once;
+using haul::net::HttpRequest;
+using haul::net::HttpResponse;
+using haul::net::http_call;
+using haul::net::curl_init_once;
 
 struct S3Location {
   std::string bucket, key;

@@ -11,19 +11,17 @@
 // Consul answers instantly (a flapping index) is not hammered.
 #include <haul/sdk.hpp>
 
-#include <condition_variable>
-#include <deque>
-#include <mutex>
 #include <optional>
 #include <random>
-#include <thread>
 
-#include "../common/consul_api.hpp"
-#include "../common/consul_events.hpp"
+#include "../common/polling_trigger.hpp"
+#include "net/consul_api.hpp"
+#include "net/consul_events.hpp"
 
 namespace {
 
-using namespace haul::plugins;
+using namespace haul::net;
+using haul::plugins::PollingTrigger;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
@@ -34,86 +32,45 @@ class ConsulHttpTrigger {
         event_(cfg.str("event")),
         wait_(cfg.duration("wait", std::chrono::minutes(5))),
         min_interval_(cfg.duration("min_interval", std::chrono::seconds(1))),
-        max_backoff_(cfg.duration("max_backoff", std::chrono::seconds(30))) {
-    api_ = std::make_unique<ConsulApi>(consul_settings_from_config(cfg));
+        max_backoff_(cfg.duration("max_backoff", std::chrono::seconds(30))),
+        api_(consul_settings_from_config(cfg)) {
     if (event_.empty()) throw std::runtime_error("event is required: the Consul event name to watch, e.g. deploy_web");
-    host_.info("watching Consul event '" + event_ + "' at " + api_->settings().address);
-    poller_ = std::thread([this] { poll_loop(); });
+    host_.info("watching Consul event '" + event_ + "' at " + api_.settings().address);
+    poller_.emplace([this](PollingTrigger& p) { poll(p); });
   }
 
-  ~ConsulHttpTrigger() {
-    cancel();
-    poller_.join();
-  }
-
-  haul::sdk::Next next(milliseconds timeout, haul::sdk::Event& out) {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, timeout, [&] { return stopping_ || pending_ || !errors_.empty(); });
-    if (!errors_.empty()) {
-      std::string e = errors_.front();
-      errors_.pop_front();
-      throw std::runtime_error(e);
-    }
-    if (pending_) {
-      out = std::move(*pending_);
-      pending_.reset();
-      return haul::sdk::Next::event;
-    }
-    return stopping_ ? haul::sdk::Next::cancelled : haul::sdk::Next::timeout;
-  }
-
-  void cancel() {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-    cv_.notify_all();
-  }
+  haul::sdk::Next next(milliseconds timeout, haul::sdk::Event& out) { return poller_->next(timeout, out); }
+  void cancel() { poller_->cancel(); }
 
  private:
-  bool stopping() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return stopping_;
-  }
-
-  // Sleeps d unless cancelled; false when cancelled.
-  bool pause(milliseconds d) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return !cv_.wait_for(lock, d, [&] { return stopping_; });
-  }
-
-  void report(const std::string& error) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (errors_.size() < 8) errors_.push_back(error);
-    cv_.notify_all();
-  }
-
-  void poll_loop() {
+  void poll(PollingTrigger& p) {
     std::mt19937 rng(std::random_device{}());
     uint64_t index = 0;
     int failures = 0;
     std::string last_emitted;
     Clock::time_point last_query{};
-    while (!stopping()) {
+    while (!p.stopping()) {
       // Rate limit: at most one query per min_interval, however fast Consul answers.
       auto since = Clock::now() - last_query;
-      if (since < min_interval_ && !pause(std::chrono::duration_cast<milliseconds>(min_interval_ - since))) return;
+      if (since < min_interval_ && !p.pause(std::chrono::duration_cast<milliseconds>(min_interval_ - since))) return;
       last_query = Clock::now();
       std::string path = "/v1/event/list?name=" + url_encode_component(event_) +
                          (index ? "&index=" + std::to_string(index) + "&wait=" + std::to_string(wait_.count()) + "ms" : "");
       try {
         // Consul may hold a blocking query up to wait + wait/16.
-        HttpResponse r = api_->call("GET", path, "", wait_ + wait_ / 16 + std::chrono::seconds(10),
-                                    [this] { return stopping(); });
+        HttpResponse r = api_.call("GET", path, "", wait_ + wait_ / 16 + std::chrono::seconds(10),
+                                   [&p] { return p.stopping(); });
         if (r.status == 403)
           throw std::runtime_error("Consul refused to list event '" + event_ + "' (HTTP 403): the ACL token needs event:read on it — " + r.body);
         if (r.status != 200)
-          throw std::runtime_error("GET " + api_->settings().address + path + ": HTTP " + std::to_string(r.status) + ": " + r.body);
+          throw std::runtime_error("GET " + api_.settings().address + path + ": HTTP " + std::to_string(r.status) + ": " + r.body);
         uint64_t new_index = 0;
         if (auto it = r.headers.find("x-consul-index"); it != r.headers.end()) new_index = std::stoull(it->second);
         // Consul's rule for every blocking endpoint: an index that went
         // backwards resets the wait (here it is a hash, so that only costs
         // one immediate query, which the dedup below absorbs).
         index = new_index < index ? 0 : new_index;
-        if (failures) host_.info("Consul at " + api_->settings().address + " is answering again");
+        if (failures) host_.info("Consul at " + api_.settings().address + " is answering again");
         failures = 0;
         auto newest = newest_consul_event(r.body);
         if (!newest || newest->id == last_emitted) continue;
@@ -123,17 +80,15 @@ class ConsulHttpTrigger {
         ev.ltime = newest->ltime;
         ev.name = newest->name;
         ev.payload = newest->payload;
-        std::lock_guard<std::mutex> lock(mu_);
-        pending_ = std::move(ev);  // coalesce: only the newest undelivered event matters
-        cv_.notify_all();
+        p.emit(std::move(ev));
       } catch (const std::exception& e) {
-        if (stopping()) return;
+        if (p.stopping()) return;
         ++failures;
         index = 0;
         auto cap = std::min<long long>(max_backoff_.count(), 500LL << std::min(failures, 8));
         milliseconds backoff(std::uniform_int_distribution<long long>(cap / 2, cap)(rng));
-        report(std::string(e.what()) + " (retrying in " + std::to_string(backoff.count()) + "ms)");
-        if (!pause(backoff)) return;
+        p.report(std::string(e.what()) + " (retrying in " + std::to_string(backoff.count()) + "ms)");
+        if (!p.pause(backoff)) return;
       }
     }
   }
@@ -141,27 +96,16 @@ class ConsulHttpTrigger {
   haul::sdk::Host host_;
   std::string event_;
   milliseconds wait_, min_interval_, max_backoff_;
-  std::unique_ptr<ConsulApi> api_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  std::optional<haul::sdk::Event> pending_;
-  std::deque<std::string> errors_;
-  std::thread poller_;
+  ConsulApi api_;
+  std::optional<PollingTrigger> poller_;  // last: its thread stops before the rest goes
 };
 
 const haul_config_field kFields[] = {
     {"event", "string", nullptr, "the Consul event name to watch, e.g. deploy_web_production", 1},
-    {"address", "string", nullptr, "Consul HTTP address (default: CONSUL_HTTP_ADDR, then 127.0.0.1:8500)", 0},
-    {"token", "string", nullptr, "ACL token with event:read (default: CONSUL_HTTP_TOKEN); never logged", 0},
-    {"datacenter", "string", nullptr, "datacenter to query (default: the agent's)", 0},
+    HAUL_CONSUL_CONNECTION_FIELDS("event:read"),
     {"wait", "duration", "5m", "how long one blocking query may wait (Consul caps it at 10m)", 0},
     {"min_interval", "duration", "1s", "at most one query per this interval", 0},
     {"max_backoff", "duration", "30s", "longest wait between attempts while Consul is failing", 0},
-    {"ca_file", "string", nullptr, "PEM CA bundle for https addresses (default: CONSUL_CACERT)", 0},
-    {"cert_file", "string", nullptr, "client certificate for mutual TLS (default: CONSUL_CLIENT_CERT)", 0},
-    {"key_file", "string", nullptr, "client key for mutual TLS (default: CONSUL_CLIENT_KEY)", 0},
-    {"insecure_skip_verify", "bool", "false", "do not verify Consul's TLS certificate (never in production)", 0},
     {nullptr, nullptr, nullptr, nullptr, 0},
 };
 

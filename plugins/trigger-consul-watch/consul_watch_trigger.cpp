@@ -17,7 +17,7 @@
 
 #include <optional>
 
-#include "../common/consul_events.hpp"
+#include "net/consul_events.hpp"
 
 namespace {
 
@@ -129,9 +129,9 @@ class ConsulWatchTrigger {
 
   bool parse_consul(const std::string& text, haul::sdk::Event& ev) {
     size_t count = 0;
-    std::optional<haul::plugins::ConsulEvent> newest;
+    std::optional<haul::net::ConsulEvent> newest;
     try {
-      newest = haul::plugins::newest_consul_event(text, &count);
+      newest = haul::net::newest_consul_event(text, &count);
     } catch (const std::exception& e) {
       throw std::runtime_error(std::string("stdin: ") + e.what());
     }

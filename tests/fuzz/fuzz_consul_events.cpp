@@ -4,12 +4,12 @@
 #include <stdexcept>
 #include <string>
 
-#include "consul_events.hpp"
+#include "net/consul_events.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
   try {
-    haul::plugins::newest_consul_event(text);
+    haul::net::newest_consul_event(text);
   } catch (const std::runtime_error&) {
   }
   return 0;

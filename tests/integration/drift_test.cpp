@@ -119,7 +119,7 @@ TEST_F(Drift, WithoutARecordDiffSaysWhyAndExits2) {
   r = haul({"diff", (tmp / "nosuch").string()});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("does not exist"), std::string::npos) << r.err;
-  write_file(record, "haul-tree 1\n\nz\tbroken\n");
+  write_file(record, "haul-tree 1\n\nd\tbroken\n");
   r = haul({"diff", dest.string()});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find(record.string() + ":3:"), std::string::npos) << r.err;

@@ -3,9 +3,9 @@
 // 6-7 s later libcurl's own averaged check said so.
 #include <gtest/gtest.h>
 
-#include "stall_check.hpp"
+#include "net/stall_check.hpp"
 
-using haul::plugins::StallCheck;
+using haul::net::StallCheck;
 using std::chrono::milliseconds;
 
 TEST(StallCheck, ATransferThatStopsIsStalledOneWindowLater) {

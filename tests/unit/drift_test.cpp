@@ -2,6 +2,7 @@
 // folders: what the extractor records is what `haul diff` compares.
 #include "drift/drift_check.hpp"
 #include "drift/tree_record.hpp"
+#include "drift/tree_record_writer.hpp"
 
 #include <gtest/gtest.h>
 #include <fcntl.h>
@@ -34,22 +35,31 @@ const timespec kStamp{1700000000, 5};
 
 }  // namespace
 
-TEST(TreeRecord, SerializesAndParsesEveryKindAndAwkwardNames) {
-  TreeRecord r;
-  r.release = "v1";
-  r.manifest_url = "file:///m.yml";
-  r.rules = {"- *.pid", "+ keep\\this"};
-  r.linked = {"log"};
-  r.add_dir("a dir", 0750);
-  r.add_file("a dir/tab\there\nnewline\\slash", 0640, 3, {-5, 7}, "00ff");
-  r.add_symlink("link", "a dir/x y");
-  r.finish();
-  const TreeRecord back = TreeRecord::parse(r.serialize(), "rec");
+TEST(TreeRecord, WhatTheWriterStreamsReadsBackWithAwkwardNames) {
+  TempDir tmp;
+  const fs::path file = tmp / ".haul-app.tree";
+  {
+    TreeRecordWriter w(file);
+    w.dir("a dir", 0750);
+    w.file("a dir/tab\there\nnewline\\slash", 0640, 3, {-5, 7}, "00ff");
+    w.symlink("link", "a dir/x y");
+    w.hardlink("again", "a dir/tab\there\nnewline\\slash");
+    TreeRecordMeta meta;
+    meta.release = "v1";
+    meta.manifest_url = "file:///m.yml";
+    meta.rules = {"- *.pid", "+ keep\\this"};
+    meta.linked = {"log"};
+    w.finish(meta);
+    EXPECT_FALSE(fs::exists(file));  // not before commit
+    w.commit();
+  }
+  EXPECT_FALSE(fs::exists(file.string() + ".new"));
+  const TreeRecord back = TreeRecord::load(file);
   EXPECT_EQ(back.release, "v1");
   EXPECT_EQ(back.manifest_url, "file:///m.yml");
-  EXPECT_EQ(back.rules, r.rules);
-  EXPECT_EQ(back.linked, r.linked);
-  ASSERT_EQ(back.entries().size(), 3u);
+  EXPECT_EQ(back.rules, (std::vector<std::string>{"- *.pid", "+ keep\\this"}));
+  EXPECT_EQ(back.linked, (std::vector<std::string>{"log"}));
+  ASSERT_EQ(back.entries().size(), 4u);
   const TreeEntry* f = back.find("a dir/tab\there\nnewline\\slash");
   ASSERT_NE(f, nullptr);
   EXPECT_EQ(f->mode, 0640u);
@@ -57,19 +67,35 @@ TEST(TreeRecord, SerializesAndParsesEveryKindAndAwkwardNames) {
   EXPECT_EQ(f->mtime_sec, -5);
   EXPECT_EQ(f->mtime_nsec, 7);
   EXPECT_EQ(f->hash, "00ff");
+  EXPECT_EQ(back.find("again")->hash, "00ff");
   EXPECT_EQ(back.find("a dir")->mode, 0750u);
   EXPECT_EQ(back.find("link")->target, "a dir/x y");
 }
 
+TEST(TreeRecord, AnUncommittedRecordLeavesNothingAndTheOldOneStands) {
+  TempDir tmp;
+  const fs::path file = tmp / ".haul-app.tree";
+  write_file(file, "old");
+  {
+    TreeRecordWriter w(file);
+    w.dir("x", 0755);
+    w.finish({});
+  }  // the deploy failed before its sync
+  EXPECT_EQ(read_file(file), "old");
+  EXPECT_FALSE(fs::exists(file.string() + ".new"));
+}
+
 TEST(TreeRecord, ADamagedRecordNamesTheFileAndLine) {
   try {
-    TreeRecord::parse("haul-tree 1\nrelease x\n\nd\t0755\tok\nq\tbroken\n", "/srv/.haul-app.tree");
+    TreeRecord::parse("haul-tree 1\n#\trelease\tx\nd\t0755\tok\nd\tbroken\n", "/srv/.haul-app.tree");
     FAIL() << "parsed";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("/srv/.haul-app.tree:5: expected 'd', 'f' or 'l'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("/srv/.haul-app.tree:4: a 'd' line with 2 fields"), std::string::npos) << e.what();
   }
   EXPECT_THROW(TreeRecord::parse("something else\n", "x"), Error);
-  EXPECT_THROW(TreeRecord::parse("haul-tree 1\n\nf\t0644\t1\tnot-a-time\th\tp\n", "x"), Error);
+  EXPECT_THROW(TreeRecord::parse("haul-tree 1\nf\t0644\t1\tnot-a-time\th\tp\n", "x"), Error);
+  // A kind a newer haul writes is skipped.
+  EXPECT_EQ(TreeRecord::parse("haul-tree 1\nq\tnew\tkind\nd\t0755\tok\n", "x").entries().size(), 1u);
 }
 
 TEST(TreeRecord, FinishKeepsTheLastEntryAddsImplicitFoldersAndDropsWhatAReplacedFolderHeld) {
@@ -126,19 +152,22 @@ struct DriftFixture : ::testing::Test {
 
   void SetUp() override {
     fs::create_directories(dest);
+    TreeRecordWriter writer(tmp / "record");
     ExtractOptions o;
-    o.tree = &record;
+    o.tree = &writer;
     extract_archive(chunks_of(make_tar({dir_entry("app"), file_entry("app/a.rb", "puts 1"),
                                         file_entry("app/b.rb", "puts 2", 0755), symlink_entry("current", "app"),
                                         dir_entry("log"), file_entry("log/keep", "x")}),
                               7),
                     dest, "file:///app.tgz", o);
-    record.finish();
+    writer.finish({});
+    writer.commit();
+    record = TreeRecord::load(tmp / "record");
   }
   DriftReport check(bool quick = false) {
     DriftOptions o;
     o.quick = quick;
-    return check_drift(dest, TreeRecord::parse(record.serialize(), "rec"), o);
+    return check_drift(dest, record, o);
   }
 };
 

@@ -73,6 +73,19 @@ typedef enum haul_phase {
   HAUL_PHASE_ROLLBACK = 6 /* current was switched back (haul rollback, or after a failed post/verify) */
 } haul_phase;
 
+/* The phase as manifests spell it ("pre", "post", ...); "unknown" otherwise. */
+static inline const char *haul_phase_name(haul_phase phase) {
+  switch (phase) {
+    case HAUL_PHASE_PRE: return "pre";
+    case HAUL_PHASE_POST: return "post";
+    case HAUL_PHASE_SUCCESS: return "success";
+    case HAUL_PHASE_FAILURE: return "failure";
+    case HAUL_PHASE_VERIFY: return "verify";
+    case HAUL_PHASE_ROLLBACK: return "rollback";
+  }
+  return "unknown";
+}
+
 /* One key/value pair. Both strings are owned by whoever passes the array and
  * are valid only for the duration of the call they are passed to. */
 typedef struct haul_kv {

@@ -143,17 +143,7 @@ class HookContext {
  public:
   explicit HookContext(const haul_hook_context* c) : c_(c) {}
   haul_phase phase() const { return c_->phase; }
-  const char* phase_name() const {
-    switch (c_->phase) {
-      case HAUL_PHASE_PRE: return "pre";
-      case HAUL_PHASE_POST: return "post";
-      case HAUL_PHASE_SUCCESS: return "success";
-      case HAUL_PHASE_FAILURE: return "failure";
-      case HAUL_PHASE_VERIFY: return "verify";
-      case HAUL_PHASE_ROLLBACK: return "rollback";
-    }
-    return "unknown";
-  }
+  const char* phase_name() const { return haul_phase_name(c_->phase); }
   std::string pipeline() const { return c_->pipeline; }
   std::string event_id() const { return c_->event_id; }
   std::string manifest_url() const { return c_->manifest_url; }

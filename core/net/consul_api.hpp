@@ -11,9 +11,9 @@
 
 #include <haul/sdk.hpp>
 
-#include "http_call.hpp"
+#include "net/http_call.hpp"
 
-namespace haul::plugins {
+namespace haul::net {
 
 struct ConsulSettings {
   std::string address;  // "http://127.0.0.1:8500"
@@ -29,6 +29,17 @@ ConsulSettings consul_settings_from_env(ConsulSettings s);
 // datacenter, ca_file, cert_file, key_file, insecure_skip_verify), read from
 // a plugin's config and completed from the environment.
 ConsulSettings consul_settings_from_config(const haul::sdk::Config& cfg);
+
+// Those fields as a plugin declares them, in its haul_config_field array;
+// token_use says which ACL rights the plugin's token needs.
+#define HAUL_CONSUL_CONNECTION_FIELDS(token_use)                                                              \
+  {"address", "string", nullptr, "Consul HTTP address (default: CONSUL_HTTP_ADDR, then 127.0.0.1:8500)", 0},  \
+      {"token", "string", nullptr, "ACL token with " token_use " (default: CONSUL_HTTP_TOKEN); never logged", 0}, \
+      {"datacenter", "string", nullptr, "datacenter (default: the agent's)", 0},                                 \
+      {"ca_file", "string", nullptr, "PEM CA bundle for https addresses (default: CONSUL_CACERT)", 0},          \
+      {"cert_file", "string", nullptr, "client certificate for mutual TLS (default: CONSUL_CLIENT_CERT)", 0},    \
+      {"key_file", "string", nullptr, "client key for mutual TLS (default: CONSUL_CLIENT_KEY)", 0},              \
+      {"insecure_skip_verify", "bool", "false", "do not verify Consul's TLS certificate (never in production)", 0}
 
 class ConsulApi {
  public:
@@ -50,4 +61,4 @@ std::string url_encode_component(const std::string& s);
 std::string base64_decode(const std::string& in);
 std::string base64_encode(const std::string& in);
 
-}  // namespace haul::plugins
+}  // namespace haul::net

@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <deque>
 
-namespace haul::plugins {
+namespace haul::net {
 
 class StallCheck {
  public:
@@ -41,4 +41,4 @@ class StallCheck {
   std::deque<Sample> samples_;
 };
 
-}  // namespace haul::plugins
+}  // namespace haul::net

@@ -1,12 +1,12 @@
-#include "consul_events.hpp"
+#include "net/consul_events.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <stdexcept>
 
-#include "consul_api.hpp"
+#include "net/consul_api.hpp"
 
-namespace haul::plugins {
+namespace haul::net {
 
 std::optional<ConsulEvent> newest_consul_event(const std::string& text, size_t* count) {
   auto events = nlohmann::json::parse(text.empty() ? "null" : text, nullptr, false);
@@ -50,4 +50,4 @@ std::optional<ConsulEvent> newest_consul_event(const std::string& text, size_t* 
   return ev;
 }
 
-}  // namespace haul::plugins
+}  // namespace haul::net

@@ -1,4 +1,4 @@
-#include "agent/pipeline.hpp"
+#include "pipeline/pipeline.hpp"
 
 #include <algorithm>
 

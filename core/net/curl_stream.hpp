@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-namespace haul::plugins {
+namespace haul::net {
 
 struct CurlStreamOptions {
   std::string url;
@@ -42,4 +42,4 @@ struct CurlStreamResult {
 // Throws haul::sdk::Cancelled when the sink stopped the transfer.
 CurlStreamResult curl_stream(const CurlStreamOptions& options, haul::sdk::Sink& sink);
 
-}  // namespace haul::plugins
+}  // namespace haul::net

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/applied_events.hpp"
+#include "release/applied_events.hpp"
 #include "config/pipeline_config.hpp"
 #include "deploy/fetcher.hpp"
 #include "plugin/instance.hpp"

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace haul::plugins {
+namespace haul::net {
 
 struct HttpResponse {
   long status = 0;
@@ -38,4 +38,4 @@ HttpResponse http_call(const HttpRequest& request);
 
 void curl_init_once();
 
-}  // namespace haul::plugins
+}  // namespace haul::net

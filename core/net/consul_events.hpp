@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-namespace haul::plugins {
+namespace haul::net {
 
 struct ConsulEvent {
   std::string id, name;
@@ -22,4 +22,4 @@ struct ConsulEvent {
 // Throws std::runtime_error saying what is wrong with the document.
 std::optional<ConsulEvent> newest_consul_event(const std::string& json, size_t* count = nullptr);
 
-}  // namespace haul::plugins
+}  // namespace haul::net

@@ -1,11 +1,11 @@
-#include "consul_api.hpp"
+#include "net/consul_api.hpp"
 
 #include <openssl/evp.h>
 
 #include <cstdlib>
 #include <stdexcept>
 
-namespace haul::plugins {
+namespace haul::net {
 namespace {
 
 std::string env(const char* name) {
@@ -99,4 +99,4 @@ HttpResponse ConsulApi::call_ok(const std::string& method, const std::string& pa
   return r;
 }
 
-}  // namespace haul::plugins
+}  // namespace haul::net

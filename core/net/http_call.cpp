@@ -1,4 +1,4 @@
-#include "http_call.hpp"
+#include "net/http_call.hpp"
 
 #include <curl/curl.h>
 
@@ -8,7 +8,7 @@
 #include <mutex>
 #include <stdexcept>
 
-namespace haul::plugins {
+namespace haul::net {
 
 void curl_init_once() {
   static std::once_flag once;
@@ -113,4 +113,4 @@ HttpResponse http_call(const HttpRequest& req) {
   return resp;
 }
 
-}  // namespace haul::plugins
+}  // namespace haul::net

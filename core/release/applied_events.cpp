@@ -1,4 +1,4 @@
-#include "agent/applied_events.hpp"
+#include "release/applied_events.hpp"
 
 #include <fcntl.h>
 #include <nlohmann/json.hpp>

@@ -1,13 +1,13 @@
-#include "curl_stream.hpp"
+#include "net/curl_stream.hpp"
 
 #include <curl/curl.h>
 
 #include <algorithm>
 #include <mutex>
 
-#include "stall_check.hpp"
+#include "net/stall_check.hpp"
 
-namespace haul::plugins {
+namespace haul::net {
 namespace {
 
 struct Transfer {
@@ -157,4 +157,4 @@ CurlStreamResult curl_stream(const CurlStreamOptions& o, haul::sdk::Sink& sink) 
   return result;
 }
 
-}  // namespace haul::plugins
+}  // namespace haul::net

@@ -1,0 +1,90 @@
+// What every trigger that polls a server shares (consul-http today; an etcd
+// watch next): a poller thread of its own, cancel that wakes it, the newest
+// undelivered event kept and older ones coalesced into it (the core dedups
+// and deploys the newest), and the poller's errors queued for next() to
+// report. A trigger owns one as its last member, so the poller stops before
+// anything it uses goes away, and forwards next() and cancel() to it.
+#pragma once
+
+#include <haul/sdk.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+namespace haul::plugins {
+
+class PollingTrigger {
+ public:
+  // poll runs on its own thread until cancel(): it calls emit() for each
+  // event, report() for each error, and returns when stopping() or when
+  // pause() says it was cancelled.
+  explicit PollingTrigger(std::function<void(PollingTrigger&)> poll)
+      : thread_([this, poll = std::move(poll)] { poll(*this); }) {}
+  ~PollingTrigger() {
+    cancel();
+    thread_.join();
+  }
+  PollingTrigger(const PollingTrigger&) = delete;
+  PollingTrigger& operator=(const PollingTrigger&) = delete;
+
+  // The core's side.
+  haul::sdk::Next next(std::chrono::milliseconds timeout, haul::sdk::Event& out) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, timeout, [&] { return stopping_ || pending_ || !errors_.empty(); });
+    if (!errors_.empty()) {
+      std::string e = errors_.front();
+      errors_.pop_front();
+      throw std::runtime_error(e);
+    }
+    if (pending_) {
+      out = std::move(*pending_);
+      pending_.reset();
+      return haul::sdk::Next::event;
+    }
+    return stopping_ ? haul::sdk::Next::cancelled : haul::sdk::Next::timeout;
+  }
+  void cancel() {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    cv_.notify_all();
+  }
+
+  // The poller's side.
+  bool stopping() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return stopping_;
+  }
+  // Sleeps d unless cancelled; false when cancelled.
+  bool pause(std::chrono::milliseconds d) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return !cv_.wait_for(lock, d, [&] { return stopping_; });
+  }
+  // Replaces any undelivered event: only the newest matters.
+  void emit(haul::sdk::Event event) {
+    std::lock_guard<std::mutex> lock(mu_);
+    pending_ = std::move(event);
+    cv_.notify_all();
+  }
+  // At most 8 errors wait for next(); a poller failing faster loses the rest.
+  void report(const std::string& error) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (errors_.size() < 8) errors_.push_back(error);
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::optional<haul::sdk::Event> pending_;
+  std::deque<std::string> errors_;
+  std::thread thread_;  // last: started once everything above exists
+};
+
+}  // namespace haul::plugins
