@@ -1,5 +1,6 @@
 #include "agent/agent.hpp"
 
+#include <haul/sdk.hpp>
 #include <spdlog/spdlog.h>
 
 #include <condition_variable>
@@ -109,7 +110,6 @@ class PipelineRunner {
   }
 
   void deploy_loop() {
-    DeployEngine engine(p_.name, p_.sources, p_.hook_ptrs(), p_.deploy);
     while (true) {
       std::optional<Pending> next;
       {
@@ -127,7 +127,7 @@ class PipelineRunner {
         }
       } running_done{this};
       const TriggerEvent* ev = &next->event;
-      std::string url = trim_payload(ev->payload);
+      std::string url = sdk::trim(ev->payload);
       if (url.empty()) {
         spdlog::error("[{}] event {} has an empty payload; expected a manifest URL", p_.name, describe(*ev));
         note_trigger_error();
@@ -155,7 +155,7 @@ class PipelineRunner {
         }
       }
       spdlog::info("[{}] deploying {} (event {})", p_.name, url, describe(*ev));
-      DeployResult r = engine.run(request, abort_, &stop_);
+      DeployResult r = p_.run_deploy(request, abort_, &stop_);
       if (r.interrupted) {
         // Not an outcome of the release: it is deployed again after a restart.
         spdlog::warn("[{}] deploy of {} was interrupted by the shutdown; not recorded as applied", p_.name, url);
@@ -165,14 +165,6 @@ class PipelineRunner {
       }
       if (reconciler_ && !next->expected_manifest_sha256.empty()) reconciler_->deployed(next->expected_manifest_sha256, r.ok);
 
-      if (p_.applied) {
-        try {
-          p_.applied->record({ev->id, ev->ltime, url, r.manifest_sha256, r.ok ? "success" : "failure", r.error,
-                              r.finished_at_unix_ms});
-        } catch (const std::exception& e) {
-          spdlog::error("[{}] {}", p_.name, e.what());
-        }
-      }
       if (options_.metrics) {
         options_.metrics->record_deploy(p_.name, r.ok, static_cast<double>(r.duration.count()) / 1000.0, r.bytes_fetched,
                                         r.release, static_cast<int64_t>(r.finished_at_unix_ms / 1000));
@@ -216,11 +208,6 @@ class PipelineRunner {
       spdlog::error("[{}] {}", p_.name, msg);
   }
 
-  static std::string trim_payload(const std::string& s) {
-    size_t b = s.find_first_not_of(" \t\r\n");
-    if (b == std::string::npos) return "";
-    return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
-  }
   static std::string describe(const TriggerEvent& ev) {
     std::string d = ev.id.empty() ? "(no id)" : ev.id;
     if (ev.ltime) d += ", ltime " + std::to_string(ev.ltime);

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <iostream>
+
 #include "cli/deploy_flags.hpp"
 #include "util/error.hpp"
 #include "util/logging.hpp"
@@ -53,6 +55,22 @@ po::variables_map parse_args(const Args& args, const po::options_description& de
   return vm;
 }
 
+int run_command(const Args& args, const boost::program_options::options_description& desc,
+                const std::vector<std::string>& positional,
+                const std::function<int(const boost::program_options::variables_map&)>& body,
+                const std::string& error_prefix) {
+  try {
+    const auto vm = parse_args(args, desc, positional);
+    if (vm.count("help")) {
+      std::cout << desc << "\n";
+      return 0;
+    }
+    return body(vm);
+  } catch (const std::exception& e) {
+    return exit_code_for(e, error_prefix);
+  }
+}
+
 int exit_code_for(const std::exception& e, const std::string& prefix) {
   spdlog::error("{}{}", prefix, e.what());
   return error_kind(e) == Error::Kind::usage ? 2 : 1;
@@ -100,6 +118,11 @@ std::map<std::string, std::string> consul_connection_of(const HaulConfig& config
   for (const auto& key : consul_connection_keys())
     if (node[key].IsDefined() && node[key].IsScalar()) out[key] = node[key].Scalar();
   return out;
+}
+
+std::unique_ptr<Pipeline> wire_pipeline(const SelectedPipeline& selected, const std::string& state_dir) {
+  const PluginRegistry registry = load_registry(selected.config.plugin_path);
+  return build_pipeline(selected.pipeline, registry, selected.config.origin, /*with_trigger=*/false, state_dir);
 }
 
 }  // namespace haul

@@ -3,7 +3,9 @@
 // from --config/--pipeline.
 #pragma once
 
+#include <functional>
 #include <map>
+#include <memory>
 
 #include <boost/program_options.hpp>
 
@@ -11,6 +13,7 @@
 
 #include "cli/commands.hpp"
 #include "config/pipeline_config.hpp"
+#include "pipeline/pipeline.hpp"
 
 namespace haul {
 
@@ -21,6 +24,14 @@ boost::program_options::options_description common_options();
 boost::program_options::variables_map parse_args(
     const Args& args, const boost::program_options::options_description& desc,
     const std::vector<std::string>& positional = {});
+
+// A command's frame: parses args against desc (positional names take the
+// leftover words), answers --help with desc, runs body, and turns what it
+// throws into an exit code (exit_code_for, after error_prefix).
+int run_command(const Args& args, const boost::program_options::options_description& desc,
+                const std::vector<std::string>& positional,
+                const std::function<int(const boost::program_options::variables_map&)>& body,
+                const std::string& error_prefix = "");
 
 // Logs a command's failure (after prefix) and returns its exit code: 2 when
 // the command line was wrong (Error::Kind::usage), 1 for anything else.
@@ -33,6 +44,11 @@ struct SelectedPipeline {
   PipelineConfig pipeline;
 };
 SelectedPipeline select_pipeline(const boost::program_options::variables_map& vm);
+
+// The selected pipeline's sources and hooks, loaded and wired without its
+// trigger: what a one-shot command deploys, fetches or publishes with. The
+// instances keep their plugins loaded. state_dir: see build_pipeline.
+std::unique_ptr<Pipeline> wire_pipeline(const SelectedPipeline& selected, const std::string& state_dir = "");
 
 // The Consul connection a config file gives the commands that talk to
 // Consul themselves (status, kick): its consul: block, else the first

@@ -43,18 +43,12 @@ int run_fetch(const Args& args) {
       ("pipeline", po::value<std::string>(), "which pipeline of --config");
   add_fetch_flags(desc);
   desc.add(common_options());
-  try {
-    auto vm = parse_args(args, desc, {"url"});
-    if (vm.count("help")) {
-      std::cout << desc << "\n";
-      return 0;
-    }
+  return run_command(args, desc, {"url"}, [&](const po::variables_map& vm) {
     if (!vm.count("url")) throw UsageError("haul fetch needs a URL, e.g. haul fetch s3://bucket/app.tgz -o app.tgz");
     StopSignal stop;
     ShutdownSignals signals(stop);
     auto selected = select_pipeline(vm);
-    auto registry = load_registry(selected.config.plugin_path);
-    auto pipeline = build_pipeline(selected.pipeline, registry, selected.config.origin, false);
+    auto pipeline = wire_pipeline(selected);
     const std::string url = vm["url"].as<std::string>();
     const std::string out_path = vm.count("output") ? vm["output"].as<std::string>() : "-";
     std::string checksum = vm.count("checksum") ? vm["checksum"].as<std::string>() : "";
@@ -121,9 +115,7 @@ int run_fetch(const Args& args) {
       temporary.path.clear();
     }
     return 0;
-  } catch (const std::exception& e) {
-    return exit_code_for(e);
-  }
+  });
 }
 
 }  // namespace haul

@@ -35,12 +35,7 @@ int run_keygen(const Args& args) {
   po::options_description desc("haul keygen [-o NAME]  (writes NAME.key and NAME.pub)");
   desc.add_options()("output,o", po::value<std::string>()->default_value("haul-release"), "path and name of the pair, without extension");
   desc.add(common_options());
-  try {
-    auto vm = parse_args(args, desc);
-    if (vm.count("help")) {
-      std::cout << desc << "\n";
-      return 0;
-    }
+  return run_command(args, desc, {}, [&](const po::variables_map& vm) {
     const std::string base = vm["output"].as<std::string>();
     Ed25519Key key = Ed25519Key::generate();
     if (access((base + ".pub").c_str(), F_OK) == 0)
@@ -50,9 +45,7 @@ int run_keygen(const Args& args) {
     std::cout << "key " << key.id() << "\n  private: " << base << ".key  (keep it on the build server: haul publish --sign "
               << base << ".key)\n  public:  " << base << ".pub  (give it to every agent: deploy.trusted_keys)\n";
     return 0;
-  } catch (const std::exception& e) {
-    return exit_code_for(e);
-  }
+  });
 }
 
 }  // namespace haul

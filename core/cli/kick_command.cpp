@@ -40,12 +40,7 @@ int run_kick(const Args& args) {
       ("max-event-bytes", po::value<size_t>()->default_value(512), "refuse events larger than this (Serf's default limit)")
       ("no-check", "fire without checking first that each manifest can be read from here");
   desc.add(common_options());
-  try {
-    auto vm = parse_args(args, desc, {"url"});
-    if (vm.count("help")) {
-      std::cout << desc << "\n";
-      return 0;
-    }
+  return run_command(args, desc, {"url"}, [&](const po::variables_map& vm) {
     auto str = [&](const char* k) { return vm.count(k) ? vm[k].as<std::string>() : std::string(); };
     KickSettings s;
     s.via = str("via");
@@ -107,9 +102,7 @@ int run_kick(const Args& args) {
       spdlog::info("fired {} via {}{}: {}", name, s.via, id.empty() ? "" : " (event " + id + ")", url);
     }
     return 0;
-  } catch (const std::exception& e) {
-    return exit_code_for(e);
-  }
+  });
 }
 
 }  // namespace haul

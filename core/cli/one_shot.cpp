@@ -91,10 +91,9 @@ int run_reconcile(const Args& args) {
     if (selected.pipeline.desired.empty())
       throw Error(selected.config.origin + ": pipeline " + selected.pipeline.name +
                   " has no desired: pointer to reconcile with (desired: s3://bucket/app/latest_web_production.yml)");
-    auto registry = load_registry(selected.config.plugin_path);
     const std::string state_dir =
         vm.count("state-dir") ? vm["state-dir"].as<std::string>() : selected.config.state_dir;
-    auto pipeline = build_pipeline(selected.pipeline, registry, selected.config.origin, false, state_dir);
+    auto pipeline = wire_pipeline(selected, state_dir);
     Reconciler reconciler(pipeline->name, pipeline->desired, pipeline->sources, fetch_policy_for(pipeline->deploy),
                           pipeline->reconcile_interval);
     ReconcileDecision d = reconciler.check(stop);
@@ -103,16 +102,7 @@ int run_reconcile(const Args& args) {
       return 0;
     }
     spdlog::info("[{}] {}; deploying", pipeline->name, d.why);
-    DeployEngine engine(pipeline->name, pipeline->sources, pipeline->hook_ptrs(), pipeline->deploy);
-    DeployResult r = engine.run(d.request, abort, &stop);
-    if (pipeline->applied && !r.interrupted) {
-      try {
-        pipeline->applied->record({"", 0, d.request.manifest_url, r.manifest_sha256, r.ok ? "success" : "failure",
-                                   r.error, r.finished_at_unix_ms});
-      } catch (const std::exception& e) {
-        spdlog::error("{}", e.what());
-      }
-    }
+    DeployResult r = pipeline->run_deploy(d.request, abort, &stop);
     std::cout << (r.ok ? "deployed desired release " + d.pointer.release : "deploy of " + d.pointer.release + " failed: " + r.error)
               << "\n";
     return r.ok ? 0 : 1;
@@ -141,13 +131,11 @@ int run_deploy(const Args& args, bool dry_run) {
     StopSignal stop, abort;
     ShutdownSignals signals(stop, &abort);
     auto selected = select_pipeline(vm);
-    auto registry = load_registry(selected.config.plugin_path);
-    auto pipeline = build_pipeline(selected.pipeline, registry, selected.config.origin, false);
-    DeployEngine engine(pipeline->name, pipeline->sources, pipeline->hook_ptrs(), pipeline->deploy);
+    auto pipeline = wire_pipeline(selected);
     DeployRequest request;
     request.manifest_url = vm["url"].as<std::string>();
     request.dry_run = dry_run || vm.count("dry-run");
-    DeployResult r = engine.run(request, abort, &stop);
+    DeployResult r = pipeline->run_deploy(request, abort, &stop);
     if (request.dry_run && r.ok) std::cout << r.plan << std::flush;
     return r.ok ? 0 : 1;
   } catch (const std::exception& e) {

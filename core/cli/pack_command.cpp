@@ -25,12 +25,7 @@ int run_pack(const Args& args) {
       ("output,o", po::value<std::string>(), "the tarball to write (default: <folder name>.<format> here)");
   add_pack_options(desc);
   desc.add(common_options());
-  try {
-    auto vm = parse_args(args, desc, {"dir"});
-    if (vm.count("help")) {
-      std::cout << desc << "\n";
-      return 0;
-    }
+  return run_command(args, desc, {"dir"}, [&](const po::variables_map& vm) {
     PackRequest req = pack_request_from(vm, vm.count("dir") ? vm["dir"].as<std::string>() : "");
     if (vm.count("output")) {
       req.options.output = vm["output"].as<std::string>();
@@ -48,9 +43,7 @@ int run_pack(const Args& args) {
     PackedArtifact packed = pack(req);
     std::cout << packed.path.string() << "\n";
     return 0;
-  } catch (const std::exception& e) {
-    return exit_code_for(e);
-  }
+  });
 }
 
 }  // namespace haul

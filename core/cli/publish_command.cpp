@@ -49,12 +49,7 @@ int run_publish(const Args& args) {
       ("config", po::value<std::string>(), "take upload settings (e.g. the s3 endpoint) from this pipeline config")
       ("pipeline", po::value<std::string>(), "which pipeline of --config");
   desc.add(common_options());
-  try {
-    auto vm = parse_args(args, desc, {"artifact"});
-    if (vm.count("help")) {
-      std::cout << desc << "\n";
-      return 0;
-    }
+  return run_command(args, desc, {"artifact"}, [&](const po::variables_map& vm) {
     if (!vm.count("artifact")) throw UsageError("haul publish needs the artifact, e.g. haul publish app.tar.gz --to s3://bucket/app ...");
     if (!vm.count("stage")) throw UsageError("haul publish needs --stage (e.g. --stage production)");
     if (!vm.count("dest")) throw UsageError("haul publish needs --dest (where the servers put the release, e.g. /srv/app)");
@@ -92,14 +87,11 @@ int run_publish(const Args& args) {
     req.write_pointers = !vm.count("no-pointer");
 
     auto selected = select_pipeline(vm);
-    auto registry = load_registry(selected.config.plugin_path);
-    auto pipeline = build_pipeline(selected.pipeline, registry, selected.config.origin, false);
+    auto pipeline = wire_pipeline(selected);
     PublishResult r = publish_release(req, pipeline->sources, [](const std::string& m) { spdlog::info("{}", m); });
     print_published(r);
     return 0;
-  } catch (const std::exception& e) {
-    return exit_code_for(e);
-  }
+  });
 }
 
 }  // namespace haul

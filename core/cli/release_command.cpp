@@ -29,12 +29,7 @@ int run_release(const Args& args) {
       ("release", po::value<std::string>(), "release id (default: UTC time, plus the short commit for git)")
       ("no-kick", "publish without firing the events (agents pick it up from the pointer or a later kick)");
   desc.add(common_options());
-  try {
-    auto vm = parse_args(args, desc, {"stage"});
-    if (vm.count("help")) {
-      std::cout << desc << "\n";
-      return 0;
-    }
+  return run_command(args, desc, {"stage"}, [&](const po::variables_map& vm) {
     ReleaseProject project = load_release_project(vm["file"].as<std::string>());
     std::string stage;
     if (vm.count("stage")) {
@@ -103,9 +98,7 @@ int run_release(const Args& args) {
     }
     spdlog::info("release {} of {} is out to stage {}", req.release, app, stage);
     return 0;
-  } catch (const std::exception& e) {
-    return exit_code_for(e);
-  }
+  });
 }
 
 }  // namespace haul

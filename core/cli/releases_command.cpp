@@ -143,8 +143,7 @@ int run_rollback(const Args& args) {
     Manifest manifest = parse_manifest(meta->manifest, meta->manifest_url.empty() ? target : meta->manifest_url);
     pin_rollback(store.dest(), target, *meta, manifest, current.value_or(""));
     if (manifest.commands.rollback.empty()) return 0;
-    auto registry = load_registry(selected.config.plugin_path);
-    auto pipeline = build_pipeline(selected.pipeline, registry, selected.config.origin, false);
+    auto pipeline = wire_pipeline(selected);
     DeployLog log(pipeline->name);
     PhaseInfo info;
     info.phase = HAUL_PHASE_ROLLBACK;

@@ -224,7 +224,7 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
         }
         if (r != ARCHIVE_EOF) throw in.fail("reading '" + raw + "' (truncated or corrupt archive)");
         ++stats.entries;
-        if (content) options.tree->file(*rel, attrs.perm, declared, attrs.mtime, content->hex_digest(declared));
+        if (content) options.tree->file(*rel, attrs.perm, declared, attrs.mtime, content->digest(declared).view());
         if (!writing && !compare.same(declared)) {  // dest's copy is longer, or the entry was empty
           writer.open_file(*rel, attrs);
           compare.replay_matched(write);
@@ -296,7 +296,7 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
       if (options.tree) {
         file_hash.reset();
         file_hash.update(data.data(), data.size());
-        options.tree->file(*rel, attrs.perm, incoming.size, attrs.mtime, file_hash.hex_digest(incoming.size));
+        options.tree->file(*rel, attrs.perm, incoming.size, attrs.mtime, file_hash.digest(incoming.size).view());
       }
       if (sum == candidate->sha256 && writer.link_from(options.reuse_dir / *rel, *rel)) {
         ++stats.linked_files;
@@ -329,7 +329,7 @@ ExtractStats extract_archive(const ChunkReader& read, const std::filesystem::pat
     }
     writer.close_file(incoming.size);
     if (hasher) (*options.record)[*rel] = {incoming.size, incoming.mode, incoming.mtime, hasher->hex_digest()};
-    if (content) options.tree->file(*rel, attrs.perm, incoming.size, attrs.mtime, content->hex_digest(incoming.size));
+    if (content) options.tree->file(*rel, attrs.perm, incoming.size, attrs.mtime, content->digest(incoming.size).view());
   }
   writer.finish();
   if (root_mtime) {

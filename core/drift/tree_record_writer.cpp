@@ -22,7 +22,7 @@ TreeRecordWriter::TreeRecordWriter(std::filesystem::path record)
   std::filesystem::create_directories(record_.parent_path(), ec);
   fd_ = open(pending_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd_ < 0) throw Error("cannot write the content record " + pending_.string() + ": " + std::strerror(errno));
-  buffer_.reserve(kBufferBytes + 4096);
+  buffer_.resize(kBufferBytes);
   restart();
 }
 
@@ -33,55 +33,58 @@ TreeRecordWriter::~TreeRecordWriter() {
   std::filesystem::remove(pending_, ec);
 }
 
+char* TreeRecordWriter::room(size_t n) {
+  if (used_ + n > buffer_.size()) flush();
+  if (n > buffer_.size()) buffer_.resize(n);  // a name longer than any filesystem takes
+  return buffer_.data() + used_;
+}
+
 void TreeRecordWriter::dir(std::string_view path, unsigned mode) {
-  append_dir_line(buffer_, path, mode);
-  flush_if_full();
+  used_ = put_dir_line(room(line_room(path)), path, mode) - buffer_.data();
 }
 
 void TreeRecordWriter::file(std::string_view path, unsigned mode, uint64_t size, const struct timespec& mtime,
                             std::string_view hash) {
-  append_file_line(buffer_, path, mode, size, mtime, hash);
-  flush_if_full();
+  used_ = put_file_line(room(line_room(path)), path, mode, size, mtime, hash) - buffer_.data();
 }
 
 void TreeRecordWriter::symlink(std::string_view path, std::string_view target) {
-  append_symlink_line(buffer_, path, target);
-  flush_if_full();
+  used_ = put_symlink_line(room(line_room(path, target)), path, target) - buffer_.data();
 }
 
 void TreeRecordWriter::hardlink(std::string_view path, std::string_view to) {
-  append_hardlink_line(buffer_, path, to);
-  flush_if_full();
+  used_ = put_hardlink_line(room(line_room(path, to)), path, to) - buffer_.data();
 }
 
 void TreeRecordWriter::restart() {
-  buffer_.clear();
+  used_ = 0;
   if (ftruncate(fd_, 0) != 0 || lseek(fd_, 0, SEEK_SET) != 0)
     throw Error("cannot write the content record " + pending_.string() + ": " + std::strerror(errno));
-  buffer_.append(kTreeRecordMagic);
-  buffer_ += '\n';
-}
-
-void TreeRecordWriter::flush_if_full() {
-  if (buffer_.size() >= kBufferBytes) flush();
+  char* out = room(kTreeRecordMagic.size() + 1);
+  std::memcpy(out, kTreeRecordMagic.data(), kTreeRecordMagic.size());
+  out[kTreeRecordMagic.size()] = '\n';
+  used_ += kTreeRecordMagic.size() + 1;
 }
 
 void TreeRecordWriter::flush() {
   size_t done = 0;
-  while (done < buffer_.size()) {
-    const ssize_t n = write(fd_, buffer_.data() + done, buffer_.size() - done);
+  while (done < used_) {
+    const ssize_t n = write(fd_, buffer_.data() + done, used_ - done);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) throw Error("cannot write the content record " + pending_.string() + ": " + std::strerror(errno));
     done += static_cast<size_t>(n);
   }
-  buffer_.clear();
+  used_ = 0;
 }
 
 void TreeRecordWriter::finish(const TreeRecordMeta& meta) {
-  append_meta_line(buffer_, "release", meta.release);
-  append_meta_line(buffer_, "manifest", meta.manifest_url);
-  for (const auto& r : meta.rules) append_meta_line(buffer_, "rule", r);
-  for (const auto& l : meta.linked) append_meta_line(buffer_, "linked", l);
+  auto put_meta = [&](std::string_view key, std::string_view value) {
+    used_ = put_meta_line(room(line_room(value)), key, value) - buffer_.data();
+  };
+  put_meta("release", meta.release);
+  put_meta("manifest", meta.manifest_url);
+  for (const auto& r : meta.rules) put_meta("rule", r);
+  for (const auto& l : meta.linked) put_meta("linked", l);
   flush();
   if (fsync(fd_) != 0)
     throw Error("cannot write the content record " + pending_.string() + ": " + std::strerror(errno));

@@ -45,11 +45,13 @@ class TreeRecordWriter {
   void commit();
 
  private:
-  void flush_if_full();
+  // Room for n bytes at the end of the buffer (flushing it first if need be).
+  char* room(size_t n);
   void flush();
   std::filesystem::path record_, pending_;
   int fd_ = -1;
-  std::string buffer_;
+  std::string buffer_;  // capacity-sized; used_ bytes hold lines
+  size_t used_ = 0;
 };
 
 }  // namespace haul

@@ -1,5 +1,7 @@
 #include "pipeline/pipeline.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 
 #include "plugin/config_schema.hpp"
@@ -12,6 +14,19 @@ std::vector<HookInstance*> Pipeline::hook_ptrs() const {
   std::vector<HookInstance*> out;
   for (const auto& h : hooks) out.push_back(h.get());
   return out;
+}
+
+DeployResult Pipeline::run_deploy(const DeployRequest& request, StopSignal& abort, StopSignal* stopping) const {
+  DeployResult r = DeployEngine(name, sources, hook_ptrs(), deploy).run(request, abort, stopping);
+  if (applied && !r.interrupted) {
+    try {
+      applied->record({request.event_id, request.event_ltime, request.manifest_url, r.manifest_sha256,
+                       r.ok ? "success" : "failure", r.error, r.finished_at_unix_ms});
+    } catch (const std::exception& e) {
+      spdlog::error("[{}] {}", name, e.what());
+    }
+  }
+  return r;
 }
 
 namespace {

@@ -11,6 +11,7 @@
 
 #include "release/applied_events.hpp"
 #include "config/pipeline_config.hpp"
+#include "deploy/deploy_engine.hpp"
 #include "deploy/fetcher.hpp"
 #include "plugin/instance.hpp"
 #include "plugin/registry.hpp"
@@ -28,6 +29,11 @@ struct Pipeline {
   std::chrono::milliseconds reconcile_interval{0};
 
   std::vector<HookInstance*> hook_ptrs() const;
+
+  // One deploy with this pipeline's sources, hooks and options. Its outcome
+  // is recorded as applied (under the request's event id and ltime) unless
+  // it was interrupted; a failure to record is logged, never the result.
+  DeployResult run_deploy(const DeployRequest& request, StopSignal& abort, StopSignal* stopping) const;
 };
 
 // with_trigger=false builds everything but the trigger (for `haul deploy`).

@@ -10,8 +10,16 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <string_view>
 
 namespace haul {
+
+// 128 bits in 32 lower-case hex digits, without an allocation.
+struct ContentDigest {
+  char hex[32];
+  std::string_view view() const { return {hex, sizeof hex}; }
+  bool operator==(const ContentDigest& other) const { return view() == other.view(); }
+};
 
 class ContentHash {
  public:
@@ -26,8 +34,8 @@ class ContentHash {
   // Bytes at offset: a gap since the last block (a sparse archive entry's
   // hole) counts as zeros, as it reads on disk.
   void update_at(const void* data, size_t len, uint64_t offset);
-  // Zeros up to size (a trailing hole), then the digest in 32 hex digits.
-  std::string hex_digest(uint64_t size);
+  // Zeros up to size (a trailing hole), then the digest.
+  ContentDigest digest(uint64_t size);
 
  private:
   void zeros(uint64_t count);

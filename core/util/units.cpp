@@ -1,5 +1,7 @@
 #include "util/units.hpp"
 
+#include <haul/sdk.hpp>
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -7,18 +9,12 @@
 #include <cstdio>
 
 namespace haul {
+using sdk::trim;
 namespace {
 
 std::string lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
-}
-
-std::string trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t");
-  if (b == std::string::npos) return "";
-  size_t e = s.find_last_not_of(" \t");
-  return s.substr(b, e - b + 1);
 }
 
 // Reads a non-negative decimal number (with optional fraction) at pos.

@@ -1,5 +1,6 @@
 #include "aws_credentials.hpp"
 
+#include <haul/sdk.hpp>
 #include <nlohmann/json.hpp>
 
 #include <cstdlib>
@@ -18,13 +19,9 @@ using haul::net::HttpResponse;
 using haul::net::http_call;
 namespace {
 
-using Clock = std::chrono::system_clock;
+using haul::sdk::trim;
 
-std::string trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
-}
+using Clock = std::chrono::system_clock;
 
 std::string home_path(const Environment& env, const std::string& rel) {
   auto home = env("HOME");

@@ -57,7 +57,7 @@ TEST(HooksFile, UnknownPhaseIsAnErrorWithItsLine) {
   auto e = error_of([] { parse_hooks_file("default:\n  pre: [a]\nweb:\n  restart: [b]\n", "hooks.yml"); });
   EXPECT_NE(e.find("hooks.yml:4"), std::string::npos) << e;
   EXPECT_NE(e.find("unknown phase 'restart'"), std::string::npos) << e;
-  EXPECT_NE(e.find("pre, post, success, failure, verify, rollback"), std::string::npos) << e;
+  EXPECT_NE(e.find("pre, post, verify, success, failure, rollback"), std::string::npos) << e;
 }
 
 TEST(RenderManifest, ExactBytesAndRoundTrip) {

@@ -49,6 +49,14 @@ struct ObjectChanged : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// s without leading and trailing blanks (spaces, tabs, CR, LF): what event
+// payloads, credential files and config text need before they are used.
+inline std::string trim(const std::string& s) {
+  const size_t b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return "";
+  return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
+}
+
 // Validated configuration, as the core passes it (see haul_config_field).
 class Config {
  public:
