@@ -1,6 +1,6 @@
 #include "deploy/deploy_hooks.hpp"
 
-#include "release/journal_scope.hpp"
+#include "deploy/journal_scope.hpp"
 
 namespace haul {
 namespace {

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "deploy/exclude_rules.hpp"
+#include "config/exclude_rules.hpp"
 #include "deploy/extractor.hpp"
 
 namespace haul {

@@ -1,11 +1,10 @@
 // Unpacks a tar stream (plain, gzip, zstd, xz, bzip2 — whatever libarchive
-// detects) into a folder, pulling bytes as they arrive. Path-safe: refuses
-// absolute names, '..' components, writing through symlinks (also one made
-// earlier in the same archive), symlinks and hard links that point outside
-// the folder, and device files, FIFOs and sockets — each with an error
-// naming the entry. setuid/setgid bits are dropped unless allowed, and
-// limits on bytes, entries and compression ratio stop decompression bombs.
-// Nothing is written outside dir.
+// detects) into a folder, pulling bytes as they arrive. Each entry passes
+// the safety policy first (entry_guard.hpp: names, links, devices, setuid,
+// bomb limits — nothing is written outside dir), then lands one of three
+// ways: left in dest when rsync's quick check and its bytes say it is
+// unchanged (dest_quick_check.hpp), linked from the previous release when
+// its content matches (release strategy), or written (disk_writer.hpp).
 #pragma once
 
 #include <cstddef>
@@ -17,6 +16,7 @@
 #include <sys/stat.h>
 #include <utility>
 
+#include "deploy/entry_guard.hpp"
 #include "deploy/kept_index.hpp"
 #include "drift/tree_record_writer.hpp"
 #include "release/release_store.hpp"
@@ -35,14 +35,6 @@ struct ExtractStats {
   uint64_t linked_bytes = 0;
   uint64_t kept_files = 0;    // unchanged in dest (quick check and content): not written at all
   uint64_t rewritten_same_stamp = 0;  // dest's size and mtime, other bytes: written
-};
-
-// Limits that stop decompression bombs, and what else is allowed.
-struct ExtractLimits {
-  uint64_t max_bytes = 16ull << 30;   // total file contents
-  uint64_t max_entries = 1'000'000;
-  uint64_t max_ratio = 1000;          // extracted bytes per compressed byte read
-  bool allow_setuid = false;          // keep setuid/setgid bits (dropped otherwise)
 };
 
 // For releases: record what was extracted, and reuse unchanged files.

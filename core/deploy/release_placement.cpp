@@ -9,7 +9,7 @@
 #include "deploy/deploy_hooks.hpp"
 #include "deploy/staging.hpp"
 #include "release/dest_lock.hpp"
-#include "release/journal_scope.hpp"
+#include "deploy/journal_scope.hpp"
 #include "release/release_store.hpp"
 #include "util/error.hpp"
 #include "util/units.hpp"

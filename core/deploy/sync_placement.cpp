@@ -15,7 +15,7 @@
 #include "release/applied_release.hpp"
 #include "release/deploy_journal.hpp"
 #include "release/dest_lock.hpp"
-#include "release/journal_scope.hpp"
+#include "deploy/journal_scope.hpp"
 #include "util/error.hpp"
 #include "util/units.hpp"
 

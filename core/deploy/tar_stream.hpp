@@ -22,6 +22,7 @@ class TarStream {
   struct archive* get() const { return in_.get(); }
   // Bytes of the (compressed) archive read so far.
   uint64_t compressed() const { return state_.compressed; }
+  const std::string& origin() const { return origin_; }
   bool stream_failed() const { return !state_.failure.empty(); }
   // The error for a failed call: the stream's own, else "origin: what: libarchive's".
   Error fail(const std::string& what) const;

@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <string>
 
-#include "deploy/exclude_rules.hpp"
+#include "config/exclude_rules.hpp"
 #include "deploy/kept_index.hpp"
 
 namespace haul {

@@ -11,7 +11,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "deploy/exclude_rules.hpp"
+#include "config/exclude_rules.hpp"
 #include "util/content_hash.hpp"
 #include "util/error.hpp"
 

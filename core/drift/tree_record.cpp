@@ -8,7 +8,7 @@
 #include <sstream>
 #include <unordered_set>
 
-#include "deploy/exclude_rules.hpp"
+#include "config/exclude_rules.hpp"
 #include "drift/tree_record_format.hpp"
 #include "util/error.hpp"
 

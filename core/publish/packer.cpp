@@ -16,7 +16,7 @@
 #include <memory>
 #include <random>
 
-#include "deploy/exclude_rules.hpp"
+#include "config/exclude_rules.hpp"
 #include "util/digest.hpp"
 #include "util/error.hpp"
 

@@ -8,7 +8,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
-#include "deploy/exclude_rules.hpp"
+#include "config/exclude_rules.hpp"
 #include "deploy/extractor.hpp"
 #include "test_support.hpp"
 #include "util/content_hash.hpp"

@@ -1,4 +1,4 @@
-#include "deploy/exclude_rules.hpp"
+#include "config/exclude_rules.hpp"
 
 namespace haul {
 namespace {

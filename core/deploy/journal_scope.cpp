@@ -1,4 +1,4 @@
-#include "release/journal_scope.hpp"
+#include "deploy/journal_scope.hpp"
 
 #include <algorithm>
 
