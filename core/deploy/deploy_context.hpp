@@ -25,7 +25,7 @@ struct DeployContext {
         log(pipeline) {}
 
   // Given.
-  const std::string& pipeline;
+  const std::string pipeline;
   const SourceSet& sources;
   const std::vector<HookInstance*>& hooks;
   const DeployOptions& options;
