@@ -100,12 +100,6 @@ void sync(DeployContext& ctx, const fs::path& staging, const fs::path& dest, con
                (s.protected_by_exclude ? ", " + std::to_string(s.protected_by_exclude) + " kept by excludes" : ""));
 }
 
-std::string octal(unsigned mode) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "%04o", mode);
-  return buf;
-}
-
 }  // namespace
 
 void place_by_sync(DeployContext& ctx, const fs::path& dest) {
@@ -140,7 +134,7 @@ void place_by_sync(DeployContext& ctx, const fs::path& dest) {
   journal.phase("pre");
   run_phase(ctx, HAUL_PHASE_PRE, m.commands.pre, &journal);
 
-  ctx.log.info("Set dest mode " + octal(m.dest_mode));
+  ctx.log.info("Set dest mode " + format_mode(m.dest_mode));
   apply_dest_mode(ctx, staging.path);
 
   // The content record is on disk before dest changes (a full disk fails

@@ -14,15 +14,10 @@
 #include "config/exclude_rules.hpp"
 #include "util/content_hash.hpp"
 #include "util/error.hpp"
+#include "util/units.hpp"
 
 namespace haul {
 namespace {
-
-std::string octal(unsigned mode) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "%04o", mode & 07777);
-  return buf;
-}
 
 const char* kind_name(TreeEntry::Kind k) {
   switch (k) {
@@ -115,18 +110,23 @@ class DriftWalk {
       }
     }
     if (want.mode != TreeEntry::kAnyMode && (st.st_mode & 07777) != want.mode)
-      add("mode " + octal(want.mode) + " -> " + octal(st.st_mode));
+      add("mode " + format_mode(want.mode) + " -> " + format_mode(st.st_mode));
     return what;
   }
 
-  // "and N entries in it", for an added folder.
-  std::string entries_in(const std::filesystem::path& dir) const {
+  // What an added folder holds, for its line.
+  static std::string entries_in(const std::filesystem::path& dir) {
     uint64_t n = 0;
     std::error_code ec;
     for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
          !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
       ++n;
-    return n ? "and " + std::to_string(n) + (n == 1 ? " entry" : " entries") + " in it" : "";
+    return entries_note(n);
+  }
+
+  // "and 3 entries in it": what went with a folder, on its line.
+  static std::string entries_note(uint64_t n) {
+    return n ? "and " + count_of(n, "entry", "entries") + " in it" : "";
   }
 
   // What the record holds and dest lacks; a missing folder is one line.
@@ -159,9 +159,7 @@ class DriftWalk {
       counts.push_back(0);
       if (dir) gone.emplace(e.path, report_.deleted.size() - 1);
     }
-    for (size_t i = 0; i < report_.deleted.size(); ++i)
-      if (counts[i])
-        report_.deleted[i].what = "and " + std::to_string(counts[i]) + (counts[i] == 1 ? " entry" : " entries") + " in it";
+    for (size_t i = 0; i < report_.deleted.size(); ++i) report_.deleted[i].what = entries_note(counts[i]);
   }
 
   const std::filesystem::path root_;

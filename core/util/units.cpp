@@ -141,4 +141,10 @@ std::string count_of(uint64_t n, const std::string& singular, const std::string&
   return std::to_string(n) + " " + (n == 1 ? singular : plural);
 }
 
+std::string format_mode(unsigned mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", mode & 07777u);
+  return buf;
+}
+
 }  // namespace haul

@@ -20,6 +20,8 @@ std::string format_bytes(uint64_t bytes);                  // "1.5 MB"
 // "1 file", "3 files": a count with its noun, as a person writes it.
 std::string count_of(uint64_t n, const std::string& singular, const std::string& plural);
 
+std::string format_mode(unsigned mode);  // permission bits as chmod takes them: "0644", "4755"
+
 // "1700000000", "@1700000000", "2026-11-26", "2026-11-26T10:00:00Z" → unix seconds (UTC).
 std::optional<int64_t> parse_timestamp(const std::string& text);
 std::string format_timestamp(int64_t unix_seconds);  // "2026-11-26T10:00:00Z"
