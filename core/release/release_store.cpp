@@ -241,6 +241,14 @@ std::vector<std::string> ReleaseStore::remove_leftovers() const {
       fs::remove_all(e.path(), ec);
       removed.push_back(e.path().string());
     }
+  // A content record a killed deploy was still writing.
+  for (const auto& e : fs::directory_iterator(dest_ / ".haul" / "releases", ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.size() > 9 && name.compare(name.size() - 9, 9, ".tree.new") == 0) {
+      fs::remove(e.path(), ec);
+      removed.push_back(e.path().string());
+    }
+  }
   for (const auto& e : fs::directory_iterator(dest_, ec))
     if (e.path().filename().string().rfind(".current.tmp-", 0) == 0) {
       fs::remove(e.path(), ec);

@@ -85,7 +85,8 @@ class ReleaseStore {
   // before it; failed releases go first. Returns the ids removed.
   std::vector<std::string> prune(size_t keep) const;
   // Removes what an interrupted deploy left: staging folders, temporary
-  // links, and releases whose pruning was cut short.
+  // links, half-written content records, and releases whose pruning was
+  // cut short.
   std::vector<std::string> remove_leftovers() const;
 
  private:

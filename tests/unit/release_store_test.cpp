@@ -86,8 +86,10 @@ TEST_F(Store, LeftoversOfAnInterruptedDeployAreRemoved) {
   const fs::path staging = store.new_staging("v2");
   write_file(staging / "half", "written");
   add("v0", "pruning", 50);  // a prune cut short
+  write_file(store.tree_path("v2").string() + ".new", "haul-tree 1\n");  // its record, half written
   const auto removed = store.remove_leftovers();
-  EXPECT_EQ(removed.size(), 2u);
+  EXPECT_EQ(removed.size(), 3u);
+  EXPECT_FALSE(fs::exists(store.tree_path("v2").string() + ".new"));
   EXPECT_FALSE(fs::exists(staging));
   EXPECT_FALSE(fs::exists(store.release_dir("v0")));
   EXPECT_EQ(ids(), (std::vector<std::string>{"v1:success"}));
