@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstring>
 #include <iostream>
 
 #include "cli/deploy_flags.hpp"
@@ -29,9 +30,18 @@ po::variables_map parse_args(const Args& args, const po::options_description& de
   // wants the value as its own word.
   // And a string flag takes the next word whatever it looks like:
   // stretcher's `-rsync-verbose -v` gives rsync-verbose the value "-v".
+  // stretcher's newer releases (kong) spell the bandwidth flag
+  // --max-band-width; its older ones (Go's flag package) -max-bandwidth.
+  auto stretcher_spelling = [](std::string a) {
+    for (const char* alias : {"--max-band-width", "-max-band-width"}) {
+      const size_t n = std::strlen(alias);
+      if (a.compare(0, n, alias) == 0 && (a.size() == n || a[n] == '=')) return "--max-bandwidth" + a.substr(n);
+    }
+    return a;
+  };
   Args words;
   for (size_t i = 0; i < args.size(); ++i) {
-    const auto& a = args[i];
+    const std::string a = stretcher_spelling(args[i]);
     if (a.size() > 2 && a[0] == '-' && a.back() == '=' && a.find('=') == a.size() - 1) {
       words.push_back(a.substr(0, a.size() - 1));
       words.emplace_back();

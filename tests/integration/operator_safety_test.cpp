@@ -193,6 +193,37 @@ TEST_F(Operator, HelpListsEveryFlagAndUsageErrorsExitTwo) {
   EXPECT_EQ(read_file(dest / "index.html"), "v1");
 }
 
+// Every spelling either stretcher release accepts — Go's flag package in
+// older ones, kong in current ones — with the same meaning.
+TEST_F(Operator, EveryStretcherFlagSpellingIsAccepted) {
+  auto url = publish("v1", {file_entry("index.html", "v1")});
+  const std::vector<std::vector<std::string>> spellings = {
+      {"-max-bandwidth", "10M"},     {"-max-bandwidth=10M"}, {"--max-band-width=10M"}, {"--max-band-width", "10M"},
+      {"-max-band-width=10M"},       {"--max-bandwidth=10M"}, {"-timeout", "600"},     {"--timeout=10m"},
+      {"-random-delay", "0"},        {"--random-delay=0s"},  {"-retry", "3"},          {"--retry=3"},
+      {"-retry-wait", "3"},          {"--retry-wait=2s"},    {"-rsync-verbose", "-v"}, {"-rsync-verbose="},
+      {"--rsync-verbose=-v"}};
+  for (const auto& flags : spellings) {
+    fs::remove_all(dest);
+    auto r = haul(flags, url + "\n");
+    EXPECT_EQ(r.exit_code, 0) << flags[0] << ": " << r.err;
+    EXPECT_EQ(read_file(dest / "index.html"), "v1") << flags[0];
+  }
+  // The same meaning: a bad value is judged by the one option behind both names.
+  for (const char* flag : {"--max-band-width=fast", "-max-bandwidth=fast"}) {
+    auto r = haul({flag}, url + "\n");
+    EXPECT_NE(r.exit_code, 0) << flag;
+    EXPECT_NE(r.err.find("--max-bandwidth: expected bytes per second like 800k, 10M, 1.5MiB; got 'fast'"),
+              std::string::npos)
+        << flag << ": " << r.err;
+  }
+  for (const char* flag : {"-v", "--version"}) {
+    auto r = haul({flag});
+    EXPECT_EQ(r.exit_code, 0) << flag;
+    EXPECT_EQ(r.out.rfind("haul ", 0), 0u) << flag << ": " << r.out;
+  }
+}
+
 // A payload of megabytes is refused once, not echoed through every line.
 TEST_F(Operator, AHugePayloadIsRefusedOnceNotEchoed) {
   auto r = haul({}, std::string(10'000'000, 'a') + "\n");
