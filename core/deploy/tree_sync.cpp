@@ -175,8 +175,17 @@ class Syncer {
         continue;
       }
       struct stat cur;
-      if (exists && lstat(to_path.c_str(), &cur) == 0 && unchanged(st, cur, from_path, to_path)) {
-        apply_attributes(to_path, st, &cur);
+      const bool have_cur = exists && lstat(to_path.c_str(), &cur) == 0;
+      if (have_cur && cur.st_ino == st.st_ino && cur.st_dev == st.st_dev) {
+        // A hard link to a file dest kept: the very file, whose attributes
+        // the kept entry set — the stat taken when listing is stale.
+        ++stats.unchanged;
+        continue;
+      }
+      struct stat now = st;
+      if (st.st_nlink > 1) lstat(from_path.c_str(), &now);  // may share a kept file's inode, fixed since
+      if (have_cur && unchanged(now, cur, from_path, to_path)) {
+        apply_attributes(to_path, now, &cur);
         ++stats.unchanged;
       } else {
         move(from_path, to_path, rel_path);

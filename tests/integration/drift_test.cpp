@@ -65,6 +65,28 @@ TEST_F(Drift, AnRsyncDestMatchesUntilSomeoneEditsIt) {
   EXPECT_EQ(read_file(dest / "server.pid"), "42");
 }
 
+// Found by haul diff: a hard-linked pair whose mode was changed in dest kept
+// the wrong mode through a redeploy (the sync applied the staged link's
+// stale stat after the kept file's fix).
+TEST_F(Drift, ARedeployRestoresHardLinkedFilesAndDiffSaysSo) {
+  Entry link{Entry::hardlink, "app/same.rb", "app/a.rb"};
+  std::vector<Entry> entries = kV1;
+  entries.push_back(link);
+  const std::string url = publish("v1", entries);
+  ASSERT_EQ(haul({"deploy", url}).exit_code, 0);
+  ASSERT_EQ(haul({"diff", dest.string()}).exit_code, 0);
+  chmod((dest / "app/a.rb").c_str(), 0);
+  auto r = haul({"diff", dest.string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("modified  app/same.rb  (mode 0644 -> 0000)"), std::string::npos) << r.out;
+  ASSERT_EQ(haul({"deploy", url}).exit_code, 0);
+  r = haul({"diff", dest.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  struct stat st;
+  ASSERT_EQ(stat((dest / "app/same.rb").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0644u);
+}
+
 TEST_F(Drift, AFailedDeployLeavesTheRecordOfWhatDestRuns) {
   ASSERT_EQ(haul({"deploy", publish("v1", kV1)}).exit_code, 0);
   const std::string before = read_file(record);
