@@ -68,7 +68,7 @@ po::variables_map parse_args(const Args& args, const po::options_description& de
 int run_command(const Args& args, const boost::program_options::options_description& desc,
                 const std::vector<std::string>& positional,
                 const std::function<int(const boost::program_options::variables_map&)>& body,
-                const std::string& error_prefix) {
+                const std::string& error_prefix, int failed_code) {
   try {
     const auto vm = parse_args(args, desc, positional);
     if (vm.count("help")) {
@@ -77,13 +77,13 @@ int run_command(const Args& args, const boost::program_options::options_descript
     }
     return body(vm);
   } catch (const std::exception& e) {
-    return exit_code_for(e, error_prefix);
+    return exit_code_for(e, error_prefix, failed_code);
   }
 }
 
-int exit_code_for(const std::exception& e, const std::string& prefix) {
+int exit_code_for(const std::exception& e, const std::string& prefix, int failed_code) {
   spdlog::error("{}{}", prefix, e.what());
-  return error_kind(e) == Error::Kind::usage ? 2 : 1;
+  return error_kind(e) == Error::Kind::usage ? 2 : failed_code;
 }
 
 SelectedPipeline select_pipeline(const po::variables_map& vm) {

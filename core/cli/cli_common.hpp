@@ -31,11 +31,12 @@ boost::program_options::variables_map parse_args(
 int run_command(const Args& args, const boost::program_options::options_description& desc,
                 const std::vector<std::string>& positional,
                 const std::function<int(const boost::program_options::variables_map&)>& body,
-                const std::string& error_prefix = "");
+                const std::string& error_prefix = "", int failed_code = 1);
 
 // Logs a command's failure (after prefix) and returns its exit code: 2 when
-// the command line was wrong (Error::Kind::usage), 1 for anything else.
-int exit_code_for(const std::exception& e, const std::string& prefix = "");
+// the command line was wrong (Error::Kind::usage), failed_code for anything
+// else (haul diff keeps 1 for "drifted" and fails with 2).
+int exit_code_for(const std::exception& e, const std::string& prefix = "", int failed_code = 1);
 
 // The config of --config (or the built-in default) and the pipeline named by
 // --pipeline (or the only one), with command-line deploy flags applied.

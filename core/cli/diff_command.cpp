@@ -74,12 +74,8 @@ int run_diff(const Args& args) {
       ("quick", "trust a file whose size and mtime are as deployed instead of hashing its content")
       ("json", "print the report as JSON");
   desc.add(common_options());
-  try {
-    auto vm = parse_args(args, desc, {"dest"});
-    if (vm.count("help") || !vm.count("dest")) {
-      std::cout << desc << "\n";
-      return vm.count("help") ? 0 : 2;
-    }
+  return run_command(args, desc, {"dest"}, [&](const po::variables_map& vm) {
+    if (!vm.count("dest")) throw UsageError("haul diff needs the dest to check, e.g. haul diff /var/www/app");
     const fs::path dest = fs::absolute(vm["dest"].as<std::string>()).lexically_normal();
     const DiffTarget t = target_of(dest);
     DriftOptions options;
@@ -115,10 +111,7 @@ int run_diff(const Args& args) {
                   << (options.quick ? " (size and mtime)" : ", " + format_bytes(r.hashed_bytes) + " hashed") << "\n";
     }
     return r.drifted() ? 1 : 0;
-  } catch (const std::exception& e) {
-    std::cerr << "haul diff: " << e.what() << "\n";
-    return 2;
-  }
+  }, "haul diff: ", /*failed_code=*/2);  // 1 means "drifted"
 }
 
 }  // namespace haul

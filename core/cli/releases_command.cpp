@@ -68,12 +68,8 @@ int run_releases(const Args& args) {
   po::options_description desc("haul releases DEST");
   desc.add_options()("dest", po::value<std::string>(), "the manifest's dest (positional)");
   desc.add(common_options());
-  try {
-    auto vm = parse_args(args, desc, {"dest"});
-    if (vm.count("help") || !vm.count("dest")) {
-      std::cout << desc << "\n";
-      return vm.count("help") ? 0 : 2;
-    }
+  return run_command(args, desc, {"dest"}, [&](const po::variables_map& vm) {
+    if (!vm.count("dest")) throw UsageError("haul releases needs the dest, e.g. haul releases /var/www/app");
     ReleaseStore store = store_for(vm["dest"].as<std::string>());
     if (auto j = DeployJournal(store.dest()).read())
       std::cout << "note: a deploy of release " << j->release << " (pid " << j->pid << ") is running or was interrupted during "
@@ -85,10 +81,7 @@ int run_releases(const Args& args) {
       std::cout << (current && *current == r.id ? "* " : "  ") << std::setw(32) << r.id << std::setw(22)
                 << when(r.created_unix) << std::setw(10) << format_bytes(r.size_bytes) << r.result << "\n";
     return 0;
-  } catch (const std::exception& e) {
-    std::cerr << "haul releases: " << e.what() << "\n";
-    return 2;
-  }
+  }, "haul releases: ", /*failed_code=*/2);
 }
 
 int run_rollback(const Args& args) {
@@ -99,12 +92,8 @@ int run_rollback(const Args& args) {
       ("config", po::value<std::string>(), "pipeline config whose hooks run the rollback commands")
       ("pipeline", po::value<std::string>(), "which pipeline of --config");
   desc.add(common_options());
-  try {
-    auto vm = parse_args(args, desc, {"dest"});
-    if (vm.count("help") || !vm.count("dest")) {
-      std::cout << desc << "\n";
-      return vm.count("help") ? 0 : 2;
-    }
+  return run_command(args, desc, {"dest"}, [&](const po::variables_map& vm) {
+    if (!vm.count("dest")) throw UsageError("haul rollback needs the dest, e.g. haul rollback /var/www/app");
     StopSignal stop;
     ShutdownSignals signals(stop);
     ReleaseStore store = store_for(vm["dest"].as<std::string>());
@@ -157,9 +146,7 @@ int run_rollback(const Args& args) {
     info.command_timeout = manifest.command_timeout;
     run_hook_phase(pipeline->hook_ptrs(), info, log, stop);
     return 0;
-  } catch (const std::exception& e) {
-    return exit_code_for(e, "haul rollback: ");
-  }
+  }, "haul rollback: ");
 }
 
 }  // namespace haul

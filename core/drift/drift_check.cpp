@@ -27,11 +27,6 @@ const char* kind_name(TreeEntry::Kind k) {
   }
 }
 
-std::string_view parent_of(std::string_view path) {
-  const size_t slash = path.rfind('/');
-  return slash == std::string_view::npos ? std::string_view() : path.substr(0, slash);
-}
-
 std::string join(const std::string& dir, const std::string& name) { return dir.empty() ? name : dir + "/" + name; }
 
 class DriftWalk {
@@ -42,8 +37,8 @@ class DriftWalk {
 
   DriftReport run() {
     struct stat st;
-    if (lstat(root_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-      throw Error(root_.string() + " is not a folder" + (errno ? std::string(": ") + std::strerror(errno) : ""));
+    if (lstat(root_.c_str(), &st) != 0) throw Error("cannot check " + root_.string() + ": " + std::strerror(errno));
+    if (!S_ISDIR(st.st_mode)) throw Error(root_.string() + " is not a folder");
     walk("");
     collect_deleted();
     return std::move(report_);
@@ -94,9 +89,8 @@ class DriftWalk {
     if (have != want.kind)
       return std::string("type ") + kind_name(want.kind) + " -> " + (have ? kind_name(have) : "special file");
     if (have == TreeEntry::kSymlink) {
-      std::string target(4096, '\0');
-      const ssize_t n = readlink(full.c_str(), target.data(), target.size());
-      target.resize(n > 0 ? static_cast<size_t>(n) : 0);
+      std::error_code ec;
+      const std::string target = std::filesystem::read_symlink(full, ec).string();
       return target == want.target ? "" : "symlink target " + want.target + " -> " + target;
     }
     std::string what;
@@ -106,7 +100,7 @@ class DriftWalk {
         add("content, size " + std::to_string(want.size) + " -> " + std::to_string(st.st_size));
       } else if (!(options_.quick && st.st_mtim.tv_sec == want.mtime_sec && st.st_mtim.tv_nsec == want.mtime_nsec)) {
         report_.hashed_bytes += want.size;
-        if (content_hash_of_file(full) != want.hash) add("content");
+        if (file_hash_.digest_of_file(full).view() != want.hash) add("content");
       }
     }
     if (want.mode != TreeEntry::kAnyMode && (st.st_mode & 07777) != want.mode)
@@ -141,7 +135,7 @@ class DriftWalk {
     std::vector<uint64_t> counts;
     auto gone_ancestor = [&](std::string_view path) -> const size_t* {
       const size_t* found = nullptr;
-      for (auto p = parent_of(path); !p.empty(); p = parent_of(p))
+      for (auto p = record_parent(path); !p.empty(); p = record_parent(p))
         if (auto it = gone.find(p); it != gone.end()) found = &it->second;  // the topmost wins
       return found;
     };
@@ -169,6 +163,7 @@ class DriftWalk {
   const std::unordered_set<std::string> linked_;
   std::vector<bool> seen_;
   std::unordered_set<std::string> replaced_;
+  ContentHash file_hash_;
   DriftReport report_;
 };
 

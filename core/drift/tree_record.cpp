@@ -1,8 +1,6 @@
 #include "drift/tree_record.hpp"
 
 #include <algorithm>
-#include <cinttypes>
-#include <cstdio>
 #include <fstream>
 #include <functional>
 #include <sstream>
@@ -14,11 +12,6 @@
 
 namespace haul {
 namespace {
-
-std::string_view parent_of(std::string_view path) {
-  const size_t slash = path.rfind('/');
-  return slash == std::string_view::npos ? std::string_view() : path.substr(0, slash);
-}
 
 std::vector<std::string_view> fields_of(std::string_view line) {
   std::vector<std::string_view> out;
@@ -101,7 +94,7 @@ void TreeRecord::finish() {
     auto memo = folder_ok.find(std::string(dir));
     if (memo != folder_ok.end()) return memo->second;
     auto k = kinds.find(dir);
-    bool ok = is_folder(parent_of(dir));
+    bool ok = is_folder(record_parent(dir));
     if (k != kinds.end()) {
       ok = ok && k->second == TreeEntry::kDir;
     } else if (ok) {
@@ -115,7 +108,7 @@ void TreeRecord::finish() {
   };
   // Decided before anything moves: kinds views unique's strings.
   std::vector<char> keep(unique.size());
-  for (size_t i = 0; i < unique.size(); ++i) keep[i] = is_folder(parent_of(unique[i].path));
+  for (size_t i = 0; i < unique.size(); ++i) keep[i] = is_folder(record_parent(unique[i].path));
   entries_.clear();
   for (size_t i = 0; i < unique.size(); ++i)
     if (keep[i]) entries_.push_back(std::move(unique[i]));
@@ -129,7 +122,7 @@ void TreeRecord::drop_excluded(const ExcludeRules& rules) {
   if (rules.empty()) return;
   std::unordered_set<std::string_view> dropped_dirs;
   auto under_dropped = [&](std::string_view path) {
-    for (auto p = parent_of(path); !p.empty(); p = parent_of(p))
+    for (auto p = record_parent(path); !p.empty(); p = record_parent(p))
       if (dropped_dirs.count(p)) return true;
     return false;
   };

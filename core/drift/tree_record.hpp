@@ -34,6 +34,12 @@ struct TreeEntry {
   std::string target;  // symlinks
 };
 
+// The folder part of a record path: "a/b" for "a/b/c", "" at the top.
+inline std::string_view record_parent(std::string_view path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string_view::npos ? std::string_view() : path.substr(0, slash);
+}
+
 class TreeRecord {
  public:
   std::string release, manifest_url;

@@ -10,7 +10,6 @@
 #include <cerrno>
 #include <cstring>
 #include <new>
-#include <vector>
 
 #include "util/error.hpp"
 
@@ -63,28 +62,26 @@ ContentDigest ContentHash::digest(uint64_t size) {
   return out;
 }
 
-std::string content_hash_of_file(const std::filesystem::path& path) {
+ContentDigest ContentHash::digest_of_file(const std::filesystem::path& path) {
+  constexpr size_t kReadBytes = 256 << 10;
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) throw Error("cannot read " + path.string() + ": " + std::strerror(errno));
   struct Closer {
     int fd;
     ~Closer() { close(fd); }
   } closer{fd};
-  posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  ContentHash hash;
-  std::vector<char> buf(1 << 20);
-  uint64_t total = 0;
+  if (!read_buffer_) read_buffer_.reset(new char[kReadBytes]);
+  reset();
   while (true) {
-    const ssize_t n = read(fd, buf.data(), buf.size());
+    const ssize_t n = read(fd, read_buffer_.get(), kReadBytes);
     if (n < 0) {
       if (errno == EINTR) continue;
       throw Error("cannot read " + path.string() + ": " + std::strerror(errno));
     }
     if (n == 0) break;
-    hash.update(buf.data(), static_cast<size_t>(n));
-    total += static_cast<uint64_t>(n);
+    update(read_buffer_.get(), static_cast<size_t>(n));
   }
-  return std::string(hash.digest(total).view());
+  return digest(position_);
 }
 
 }  // namespace haul

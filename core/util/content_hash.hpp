@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -36,14 +37,16 @@ class ContentHash {
   void update_at(const void* data, size_t len, uint64_t offset);
   // Zeros up to size (a trailing hole), then the digest.
   ContentDigest digest(uint64_t size);
+  // Starts over and hashes a file on disk (not following a symlink), with
+  // one read buffer for every file this object hashes. Throws haul::Error
+  // naming the file when it cannot be read.
+  ContentDigest digest_of_file(const std::filesystem::path& path);
 
  private:
   void zeros(uint64_t count);
   void* state_;
   uint64_t position_ = 0;
+  std::unique_ptr<char[]> read_buffer_;  // allocated on the first file, never zero-filled
 };
-
-// The hash of a file on disk; throws haul::Error naming it when unreadable.
-std::string content_hash_of_file(const std::filesystem::path& path);
 
 }  // namespace haul

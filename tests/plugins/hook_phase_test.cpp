@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <atomic>
 #include <thread>
 
 #include "plugin_fixture.hpp"
@@ -82,15 +83,20 @@ TEST_F(HookPhase, OnlySuccessAndFailureReadTheDeployLog) {
 }
 
 TEST_F(HookPhase, AStopEndsARunningCommand) {
+  // Raised once the command runs: its process group is reported when it starts.
+  PhaseInfo i = info(HAUL_PHASE_PRE, {"sleep 30"});
+  std::atomic<bool> started{false};
+  i.on_process = [&](int64_t, bool running) {
+    if (running) started = true;
+  };
   std::thread stopper([&] {
-    // Raised once the command is running: its process group is reported first.
-    while (!log.text().empty() && log.text().find("Invoking") == std::string::npos)
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    while (!started) std::this_thread::yield();
     stop.raise();
   });
   const auto start = std::chrono::steady_clock::now();
-  EXPECT_THROW(run_hook_phase(hooks, info(HAUL_PHASE_PRE, {"sleep 30"}), log, stop), Error);
+  EXPECT_THROW(run_hook_phase(hooks, i, log, stop), Error);
   stopper.join();
+  EXPECT_TRUE(started.load());
+  // Ended by the stop, not by sleep running out.
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
 }

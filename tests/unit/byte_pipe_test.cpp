@@ -43,13 +43,10 @@ TEST(BytePipe, AFullPipeHoldsTheProducerUntilTheConsumerReads) {
     }
     pipe.close_write();
   });
-  // The bound is 1 KiB: the producer cannot run ahead by 4 KiB. Poll until it
-  // is blocked (pushed stops moving), then check how far it got.
-  int seen = -1;
-  for (int i = 0; i < 200 && seen != pushed.load(); ++i) {
-    seen = pushed.load();
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  // The bound is 1 KiB: two blocks fit. Once the producer got that far,
+  // give it time to run ahead, if it could, and check that it did not.
+  while (pushed.load() < 2) std::this_thread::yield();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // a negative check needs a window
   EXPECT_LE(pushed.load(), 3);
   size_t total = 0;
   while (true) {
