@@ -3,6 +3,7 @@
 #include <haul/sdk.hpp>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
@@ -11,6 +12,8 @@
 
 #include "agent/reconciler.hpp"
 #include "deploy/deploy_engine.hpp"
+#include "deploy/hook_phase.hpp"
+#include "deploy/release_rollback.hpp"
 #include "util/error.hpp"
 #include "util/units.hpp"
 
@@ -22,6 +25,10 @@ namespace {
 struct Pending {
   TriggerEvent event;
   std::string expected_manifest_sha256;  // set for the desired-release check
+  // Set by the rollout watch: undo this switch (its rollout was halted). A
+  // newer event supersedes it like any pending work: the new release
+  // replaces the halted one anyway.
+  std::optional<HaltedRelease> undo;
 };
 
 constexpr size_t kMaxUrlBytes = 4096;
@@ -114,10 +121,15 @@ class PipelineRunner {
       std::optional<Pending> next;
       {
         std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [&] { return pending_ || (trigger_done_ && !reconciles()) || stop_.raised(); });
-        if (!pending_ || stop_.raised()) return;
+        cv_.wait(lock, [&] { return pending_ || (trigger_done_ && !reconciles() && !watch_) || stop_.raised(); });
+        if (!pending_ || stop_.raised()) {
+          deployer_done_ = true;
+          cv_.notify_all();
+          return;
+        }
         next.swap(pending_);
         running_sha_ = next->expected_manifest_sha256;
+        if (!next->undo) supersede_watch();  // a newer deploy: the old rollout is not this node's concern
       }
       struct RunningDone {  // however this iteration ends
         PipelineRunner* r;
@@ -126,6 +138,15 @@ class PipelineRunner {
           r->running_sha_.clear();
         }
       } running_done{this};
+      if (next->undo) {
+        try {
+          undo_halted_release(*next->undo, p_.hook_ptrs(), p_.deploy.lock_timeout, stop_);
+        } catch (const std::exception& e) {
+          spdlog::error("[{}] rolling back after the halted rollout of {}: {}", p_.name, next->undo->rollout_release,
+                        e.what());
+        }
+        continue;
+      }
       const TriggerEvent* ev = &next->event;
       std::string url = sdk::trim(ev->payload);
       if (url.empty()) {
@@ -164,6 +185,7 @@ class PipelineRunner {
         continue;
       }
       if (reconciler_ && !next->expected_manifest_sha256.empty()) reconciler_->deployed(next->expected_manifest_sha256, r.ok);
+      if (r.ok && !r.rollout_release.empty() && p_.rollout.rollback_on_halt) watch_rollout(r);
 
       if (options_.metrics) {
         options_.metrics->record_deploy(p_.name, r.ok, static_cast<double>(r.duration.count()) / 1000.0, r.bytes_fetched,
@@ -184,6 +206,56 @@ class PipelineRunner {
       else
         spdlog::log(r.ok ? spdlog::level::info : spdlog::level::err, "[{}] deploy of {} {} in {}", p_.name, url,
                     r.ok ? "succeeded" : "failed", format_duration(r.duration));
+    }
+  }
+
+  bool watches_rollouts() const { return p_.gate && p_.rollout.rollback_on_halt; }
+
+  // on_halt: rollback — after this node switched, it watches the rollout
+  // until it completes, is halted (then the deploy thread rolls back), or a
+  // newer deploy supersedes it. In the stdin handler the process stays
+  // until then, so that a halt after its deploy still reaches it.
+  void watch_loop() {
+    while (true) {
+      HaltedRelease w;
+      uint64_t generation = 0;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return watch_ || deployer_done_ || stop_.raised(); });
+        if (!watch_ || stop_.raised()) return;
+        w = *watch_;
+        generation = watch_generation_;
+      }
+      GateCall call;
+      call.pipeline = p_.name;
+      call.release = w.rollout_release;
+      call.node = host_name();
+      call.policy = p_.rollout;
+      call.log = [this](haul_log_level level, const std::string& m) {
+        spdlog::log(level >= HAUL_LOG_WARN ? spdlog::level::warn : spdlog::level::info, "[{}] {}", p_.name, m);
+      };
+      call.cancelled = [this, generation] { return stop_.raised() || watch_generation_ != generation; };
+      std::optional<haul_gate_verdict> verdict;
+      try {
+        verdict = p_.gate->watch(call, std::chrono::minutes(1));
+      } catch (const std::exception& e) {
+        if (call.cancelled()) continue;
+        spdlog::warn("[{}] watching the rollout of {}: {}; trying again in 5s", p_.name, w.rollout_release, e.what());
+        stop_.sleep_for(std::chrono::seconds(5));
+        continue;
+      }
+      if (!verdict) continue;  // still rolling out
+      std::lock_guard<std::mutex> lock(mu_);
+      if (watch_generation_ != generation) continue;
+      watch_.reset();
+      if (*verdict == HAUL_GATE_HALTED) {
+        Pending undo;
+        undo.undo = w;
+        offer_locked(std::move(undo), "the rollback of " + w.rollout_release + " (its rollout was halted)");
+      } else {
+        spdlog::info("[{}] rollout of {} completed; no longer watching it", p_.name, w.rollout_release);
+      }
+      cv_.notify_all();
     }
   }
 
@@ -223,14 +295,38 @@ class PipelineRunner {
 
   // label: how to name a non-event in the log ("" for a trigger's event).
   void offer(Pending next, const std::string& label) {
-    const std::string what = label.empty() ? "event " + describe(next.event) : label;
-    if (label.empty()) spdlog::info("[{}] {} received", p_.name, what);
+    if (label.empty()) spdlog::info("[{}] event {} received", p_.name, describe(next.event));
     std::lock_guard<std::mutex> lock(mu_);
+    offer_locked(std::move(next), label);
+  }
+
+  void offer_locked(Pending next, const std::string& label) {
+    const std::string what = label.empty() ? "event " + describe(next.event) : label;
     if (pending_)
       spdlog::info("[{}] {} superseded by {} before it started", p_.name, pending_label_, what);
     pending_ = std::move(next);
     pending_label_ = what;
     cv_.notify_all();
+  }
+
+  void watch_rollout(const DeployResult& r) {
+    if (r.release_id.empty()) {
+      if (!r.skipped)
+        spdlog::warn("[{}] on_halt: rollback needs sync_strategy: release (a previous release to switch back to); "
+                     "this node keeps {} if the rollout of {} is halted", p_.name, r.release, r.rollout_release);
+      return;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    watch_ = HaltedRelease{p_.name, r.rollout_release, r.dest, r.release_id, r.previous_release_id};
+    ++watch_generation_;
+    cv_.notify_all();
+  }
+
+  // Called with mu_ held.
+  void supersede_watch() {
+    if (!watch_) return;
+    watch_.reset();
+    ++watch_generation_;
   }
 
   void note_trigger_error() {
@@ -249,6 +345,9 @@ class PipelineRunner {
   std::string running_sha_;  // expected manifest sha256 of the running deploy, if a desired one
   std::unique_ptr<Reconciler> reconciler_;
   bool trigger_done_ = false;
+  bool deployer_done_ = false;
+  std::optional<HaltedRelease> watch_;  // the switch the rollout watch guards
+  std::atomic<uint64_t> watch_generation_{0};
   AgentSummary summary_;
 };
 
@@ -264,6 +363,7 @@ AgentSummary run_agent(const std::vector<std::unique_ptr<Pipeline>>& pipelines, 
     threads.emplace_back([&r] { r->trigger_loop(); });
     deployers.emplace_back([&r] { r->deploy_loop(); });
     if (r->reconciles()) threads.emplace_back([&r] { r->reconcile_loop(); });
+    if (r->watches_rollouts()) threads.emplace_back([&r] { r->watch_loop(); });
   }
   // On stop: wake blocked triggers and idle deployers so every thread sees it.
   int listener = stop.listen([&] {

@@ -17,6 +17,7 @@ int run_status(const Args& args);  // `haul status`: the fleet, from Consul KV
 int run_fetch(const Args& args);   // `haul fetch URL -o FILE`: one download through the source plugins
 int run_releases(const Args& args);  // `haul releases DEST`
 int run_rollback(const Args& args);  // `haul rollback DEST [--to ID]`
+int run_rollout(const Args& args);   // `haul rollout status|halt|resume`: fleet-wide rollouts
 int run_diff(const Args& args);      // `haul diff DEST`: drift since the last deploy
 int run_pack(const Args& args);     // `haul pack DIR -o FILE`
 int run_publish(const Args& args);  // `haul publish ARTIFACT --to PREFIX ...`

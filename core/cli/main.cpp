@@ -28,6 +28,8 @@ const char* kUsage =
     "  haul plugins list             show loaded plugins, where from, and any refused\n"
     "  haul plugins describe NAME    show a plugin's config fields\n"
     "  haul status [--pipeline P]    the fleet as agents reported it to Consul (--json for scripts)\n"
+    "  haul rollout status|halt|resume --config FILE [--pipeline P] [--release R]\n"
+    "                                a pipeline's fleet-wide rollout: progress, stop it everywhere, let it go on\n"
     "  haul version                  print the version\n"
     "\n"
     "build side (replaces capistrano-stretcher):\n"
@@ -65,6 +67,7 @@ int main(int argc, char** argv) {
   if (cmd == "releases") return haul::run_releases(rest);
   if (cmd == "rollback") return haul::run_rollback(rest);
   if (cmd == "diff") return haul::run_diff(rest);
+  if (cmd == "rollout") return haul::run_rollout(rest);
   if (cmd == "pack") return haul::run_pack(rest);
   if (cmd == "publish") return haul::run_publish(rest);
   if (cmd == "kick") return haul::run_kick(rest);

@@ -13,8 +13,7 @@
 #include "cli/cli_common.hpp"
 #include "cli/shutdown_signals.hpp"
 #include "config/manifest.hpp"
-#include "deploy/hook_phase.hpp"
-#include "release/applied_release.hpp"
+#include "deploy/release_rollback.hpp"
 #include "release/deploy_journal.hpp"
 #include "release/dest_lock.hpp"
 #include "release/release_store.hpp"
@@ -40,26 +39,6 @@ ReleaseStore store_for(const std::string& dest) {
   if (!std::filesystem::is_directory(store.releases_dir()))
     throw Error(dest + " has no releases/ folder: is it deployed with sync_strategy: release?");
   return store;
-}
-
-// What dest runs is now the target; the desired-release check leaves it so
-// until the pointer names another release than the one rolled back from.
-void pin_rollback(const std::filesystem::path& dest, const std::string& target, const ReleaseMeta& meta,
-                  const Manifest& manifest, const std::string& from) {
-  AppliedRelease r;
-  const auto before = read_applied_release(dest);
-  r.release = manifest.release.empty() ? target : manifest.release;
-  r.created_at = manifest.created_at;
-  r.manifest_url = meta.manifest_url;
-  r.applied_at = static_cast<int64_t>(std::time(nullptr));
-  r.pinned_from = before && !before->release.empty() ? before->release : from;
-  try {
-    write_applied_release(dest, r);
-    spdlog::info("pinned {} to release {} until the desired release changes from {}", dest.string(), target,
-                 r.pinned_from);
-  } catch (const std::exception& e) {
-    spdlog::warn("cannot record the rollback: {}", e.what());
-  }
 }
 
 }  // namespace
@@ -119,32 +98,8 @@ int run_rollback(const Args& args) {
                     store.dest().string() + "); name one with --to ID");
     }
     if (current && *current == target) throw Error("current already points at " + target);
-    store.switch_to(target);
-    spdlog::info("rolled back {}: current -> releases/{} (was {})", store.dest().string(), target, current.value_or("none"));
-    if (current)
-      store.set_result(*current, "rolled-back");
-    // The target release's own manifest says how to bring it back up.
-    auto meta = store.meta(target);
-    if (!meta || meta->manifest.empty()) {
-      spdlog::warn("release {} has no recorded manifest: no rollback commands to run", target);
-      return 0;
-    }
-    Manifest manifest = parse_manifest(meta->manifest, meta->manifest_url.empty() ? target : meta->manifest_url);
-    pin_rollback(store.dest(), target, *meta, manifest, current.value_or(""));
-    if (manifest.commands.rollback.empty()) return 0;
     auto pipeline = wire_pipeline(selected);
-    DeployLog log(pipeline->name);
-    PhaseInfo info;
-    info.phase = HAUL_PHASE_ROLLBACK;
-    info.commands = manifest.commands.rollback;
-    info.pipeline = pipeline->name;
-    info.manifest_url = meta->manifest_url;
-    info.dest = store.dest().string();
-    info.release = target;
-    info.release_dir = store.release_dir(target).string();
-    info.previous_release_dir = current ? store.release_dir(*current).string() : "";
-    info.command_timeout = manifest.command_timeout;
-    run_hook_phase(pipeline->hook_ptrs(), info, log, stop);
+    switch_back(store, target, current, pipeline->name, pipeline->hook_ptrs(), stop);
     return 0;
   }, "haul rollback: ");
 }

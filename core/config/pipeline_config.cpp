@@ -116,6 +116,11 @@ DeployOptions parse_deploy_options(const YAML::Node& node, const std::string& or
   return d;
 }
 
+const std::vector<std::string>& rollout_policy_keys() {
+  static const std::vector<std::string> keys = {"via", "canary", "canary_soak", "max_parallel", "max_failures", "on_halt"};
+  return keys;
+}
+
 const std::vector<std::string>& consul_connection_keys() {
   static const std::vector<std::string> keys = {"address",   "token",    "datacenter",          "ca_file",
                                                 "cert_file", "key_file", "insecure_skip_verify"};
@@ -124,13 +129,68 @@ const std::vector<std::string>& consul_connection_keys() {
 
 namespace {
 
+RolloutConfig parse_rollout(const YAML::Node& node, const std::string& origin, const std::string& path) {
+  RolloutConfig r;
+  if (!node.IsDefined() || node.IsNull()) return r;
+  if (!node.IsMap())
+    throw Error(yaml_where(origin, node) + ": " + path +
+                ": expected a map like { canary: 1, canary_soak: 2m, max_parallel: 25%, max_failures: 1, on_halt: rollback }");
+  r.enabled = true;
+  haul_rollout_policy& p = r.policy;
+  p.struct_size = sizeof p;
+  p.canary = 1;
+  p.max_parallel_percent = 10;
+  p.max_failures = 1;
+  auto text_of = [&](const char* key) { return yaml_string(node[key], origin, path + "." + key); };
+  auto fail = [&](const char* key, const std::string& expected, const std::string& got) {
+    return Error(yaml_where(origin, node[key]) + ": " + path + "." + key + ": expected " + expected + ", got '" + got + "'");
+  };
+  auto whole = [&](const char* key, uint32_t& out, uint32_t minimum) {
+    if (!node[key].IsDefined()) return;
+    const std::string t = text_of(key);
+    if (t.empty() || t.size() > 9 || !std::all_of(t.begin(), t.end(), ::isdigit) || std::stoul(t) < minimum)
+      throw fail(key, "a whole number of nodes of at least " + std::to_string(minimum), t);
+    out = static_cast<uint32_t>(std::stoul(t));
+  };
+  whole("canary", p.canary, 0);
+  whole("max_failures", p.max_failures, 1);
+  if (node["canary_soak"].IsDefined()) {
+    const std::string t = text_of("canary_soak");
+    auto d = parse_duration(t);
+    if (!d) throw fail("canary_soak", "a duration like 30s or 2m", t);
+    p.canary_soak_ms = static_cast<uint64_t>(d->count());
+  }
+  if (node["max_parallel"].IsDefined()) {
+    std::string t = text_of("max_parallel");
+    const bool percent = !t.empty() && t.back() == '%';
+    const std::string digits = percent ? t.substr(0, t.size() - 1) : t;
+    const bool number = !digits.empty() && digits.size() <= 9 && std::all_of(digits.begin(), digits.end(), ::isdigit);
+    const unsigned long v = number ? std::stoul(digits) : 0;
+    if (!number || v < 1 || (percent && v > 100))
+      throw fail("max_parallel", "a number of nodes (3) or a share of the fleet (25%), at least 1 and at most 100%", t);
+    p.max_parallel = percent ? 0 : static_cast<uint32_t>(v);
+    p.max_parallel_percent = percent ? static_cast<uint32_t>(v) : 0;
+  }
+  if (node["on_halt"].IsDefined()) {
+    const std::string t = text_of("on_halt");
+    if (t != "rollback" && t != "stay") throw fail("on_halt", "rollback or stay", t);
+    p.rollback_on_halt = t == "rollback";
+  }
+  const std::string via = node["via"].IsDefined() ? text_of("via") : "consul";
+  r.gate.type = via + "-rollout";
+  r.gate.field_path = path;
+  r.gate.settings = node;  // the policy keys are skipped when the plugin's settings are checked
+  return r;
+}
+
 PipelineConfig parse_pipeline(const std::string& name, const YAML::Node& node, const std::string& origin) {
   PipelineConfig p;
   p.name = name;
   const std::string path = "pipelines." + p.name;
   if (!node.IsMap())
     throw Error(yaml_where(origin, node) + ": " + path + ": expected a map with trigger, sources, hooks, deploy");
-  reject_unknown_keys(node, {"trigger", "sources", "hooks", "deploy", "desired", "reconcile_interval"}, origin, path);
+  reject_unknown_keys(node, {"trigger", "sources", "hooks", "deploy", "desired", "reconcile_interval", "rollout"}, origin,
+                      path);
   if (!node["trigger"].IsDefined())
     throw Error(yaml_where(origin, node) + ": " + path + ": missing 'trigger' (e.g. trigger: consul-watch)");
   p.trigger = plugin_use(node["trigger"], origin, path + ".trigger");
@@ -145,6 +205,7 @@ PipelineConfig parse_pipeline(const std::string& name, const YAML::Node& node, c
       p.hooks.push_back(plugin_use(hooks[i], origin, path + ".hooks[" + std::to_string(i) + "]"));
   }
   p.deploy = parse_deploy_options(node["deploy"], origin, path + ".deploy");
+  p.rollout = parse_rollout(node["rollout"], origin, path + ".rollout");
   if (node["desired"].IsDefined() && !node["desired"].IsNull()) {
     p.desired = yaml_string(node["desired"], origin, path + ".desired");
     if (p.desired.find("://") == std::string::npos)

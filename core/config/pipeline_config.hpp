@@ -13,6 +13,7 @@
 //       deploy: { retry: 3, retry_wait: 2s, timeout: 10m, max_bandwidth: 20M }
 #pragma once
 
+#include <haul/plugin.h>
 #include <yaml-cpp/yaml.h>
 
 #include <chrono>
@@ -56,6 +57,15 @@ struct PluginUse {
   std::string field_path;  // "pipelines.web.trigger", for error messages
 };
 
+// A pipeline's `rollout:` block: the fleet-wide rules (canary, batches,
+// halt) and the gate plugin that coordinates them (`via: consul` is gate
+// consul-rollout); the block's other keys are that plugin's settings.
+struct RolloutConfig {
+  bool enabled = false;
+  haul_rollout_policy policy{};
+  PluginUse gate;
+};
+
 struct PipelineConfig {
   std::string name;
   PluginUse trigger;
@@ -66,6 +76,7 @@ struct PipelineConfig {
   // scheme), checked at start-up and every reconcile_interval (jittered).
   std::string desired;
   std::chrono::milliseconds reconcile_interval{std::chrono::minutes(5)};
+  RolloutConfig rollout;
   // The file's top-level `consul:` block (null when absent): the connection
   // every consul-* plugin of the pipeline inherits for fields it leaves unset.
   YAML::Node consul;
@@ -82,6 +93,9 @@ struct HaulConfig {
   YAML::Node consul;
   std::vector<PipelineConfig> pipelines;
 };
+
+// The keys of a rollout: block the core reads; the others are the gate's.
+const std::vector<std::string>& rollout_policy_keys();
 
 // The Consul connection fields a consul-* plugin may inherit.
 const std::vector<std::string>& consul_connection_keys();

@@ -20,9 +20,10 @@ namespace haul {
 
 struct DeployContext {
   DeployContext(const std::string& pipeline, const SourceSet& sources, const std::vector<HookInstance*>& hooks,
-                const DeployOptions& options, const DeployRequest& request, StopSignal& abort)
+                const DeployOptions& options, const DeployRequest& request, StopSignal& abort,
+                const RolloutGate& rollout = {})
       : pipeline(pipeline), sources(sources), hooks(hooks), options(options), request(request), abort(abort),
-        log(pipeline) {}
+        rollout(rollout), log(pipeline) {}
 
   // Given.
   const std::string pipeline;
@@ -31,6 +32,7 @@ struct DeployContext {
   const DeployOptions& options;
   const DeployRequest& request;
   StopSignal& abort;         // stop now, safely
+  const RolloutGate rollout;  // gate null: no rollout
   StopSignal before_start;   // raised by a shutdown request or an abort: gives up while dest is untouched
   DeployLog log;
 
@@ -46,6 +48,12 @@ struct DeployContext {
 
   // Release placement: the release being deployed and the one it replaces.
   std::string release_id, release_dir, previous_dir;
+  std::string previous_id;  // set once current was switched to release_id
+  bool switched = false;
+
+  // Rollout gate.
+  bool holds_rollout_slot = false;
+  bool halted = false;  // the release's rollout is halted: skipped
 
   // For the hooks' environment.
   uint64_t started_at_ms = 0, finished_at_ms = 0;

@@ -9,6 +9,7 @@
 #include "deploy/intake.hpp"
 #include "deploy/plan_report.hpp"
 #include "deploy/release_placement.hpp"
+#include "deploy/rollout_gate.hpp"
 #include "deploy/sync_placement.hpp"
 #include "release/applied_release.hpp"
 #include "util/error.hpp"
@@ -35,6 +36,7 @@ void place(DeployContext& ctx) {
   const Manifest& m = ctx.manifest;
   if (m.src.empty()) {
     ctx.log.info("No src in the manifest: running commands only");
+    wait_at_rollout_gate(ctx);
     run_phase(ctx, HAUL_PHASE_PRE, m.commands.pre);
     run_phase(ctx, HAUL_PHASE_POST, m.commands.post);
     return;
@@ -77,6 +79,13 @@ DeployResult deploy(DeployContext& ctx) {
     result.manifest_sha256 = ctx.manifest_sha256;
     result.release = ctx.release_name().empty() ? ctx.request.manifest_url : ctx.release_name();
     result.bytes_fetched = ctx.bytes_fetched;
+    result.halted = ctx.halted;
+    if (ctx.rollout.gate && !ctx.manifest_sha256.empty()) result.rollout_release = rollout_name(ctx);
+    if (result.ok && ctx.switched) {
+      result.dest = fs::absolute(ctx.manifest.dest).lexically_normal().string();
+      result.release_id = ctx.release_id;
+      result.previous_release_id = ctx.previous_id;
+    }
   };
   try {
     if (!ctx.request.dry_run) random_delay(ctx);
@@ -101,6 +110,7 @@ DeployResult deploy(DeployContext& ctx) {
     result.error = e.what();
     ctx.log.error("Deploy manifest failed: " + result.error);
   }
+  leave_rollout_gate(ctx, result.ok, result.error);
   finish();
   if (result.ok)
     run_outcome_phase(ctx, HAUL_PHASE_SUCCESS, ctx.manifest.commands.success, "");
@@ -129,11 +139,12 @@ uint64_t unix_ms_now() {
 }
 
 DeployEngine::DeployEngine(std::string pipeline, const SourceSet& sources, std::vector<HookInstance*> hooks,
-                           DeployOptions options)
-    : pipeline_(std::move(pipeline)), sources_(sources), hooks_(std::move(hooks)), options_(std::move(options)) {}
+                           DeployOptions options, RolloutGate rollout)
+    : pipeline_(std::move(pipeline)), sources_(sources), hooks_(std::move(hooks)), options_(std::move(options)),
+      rollout_(rollout) {}
 
 DeployResult DeployEngine::run(const DeployRequest& request, StopSignal& abort, StopSignal* stopping) {
-  DeployContext ctx(pipeline_, sources_, hooks_, options_, request, abort);
+  DeployContext ctx(pipeline_, sources_, hooks_, options_, request, abort, rollout_);
   // Before dest is touched, a shutdown request (or an abort) cancels the
   // deploy; after, only an abort does.
   struct Listening {

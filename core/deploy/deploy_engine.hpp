@@ -47,6 +47,18 @@ struct DeployResult {
   // The manifest was unless_manifest_sha256: nothing was done (ok is true).
   bool skipped = false;
   std::string plan;  // dry_run: what the deploy would do, for a person to read
+  // Rollout: skipped because the release's rollout is halted fleet-wide.
+  bool halted = false;
+  std::string rollout_release;  // the rollout's name; "" without a gate
+  // sync_strategy release, when current was switched to the new release:
+  // what a halted rollout rolls back (current -> previous_release_id).
+  std::string dest, release_id, previous_release_id;
+};
+
+// A pipeline's rollout gate and rules (gate null: no rollout).
+struct RolloutGate {
+  GateInstance* gate = nullptr;
+  haul_rollout_policy policy{};
 };
 
 uint64_t unix_ms_now();
@@ -57,7 +69,7 @@ FetchPolicy fetch_policy_for(const DeployOptions& options);
 class DeployEngine {
  public:
   DeployEngine(std::string pipeline, const SourceSet& sources, std::vector<HookInstance*> hooks,
-               DeployOptions options);
+               DeployOptions options, RolloutGate rollout = {});
   // abort: stop now, safely (a second SIGTERM; a deploy timeout). stopping:
   // haul was asked to stop (the first SIGTERM): a deploy that has not
   // touched anything yet (random delay, waiting for dest's lock) gives up,
@@ -69,6 +81,7 @@ class DeployEngine {
   const SourceSet& sources_;
   std::vector<HookInstance*> hooks_;
   DeployOptions options_;
+  RolloutGate rollout_;
 };
 
 }  // namespace haul

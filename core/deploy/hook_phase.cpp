@@ -1,3 +1,4 @@
+#include <cstdlib>
 #include "deploy/hook_phase.hpp"
 
 #include <unistd.h>
@@ -25,6 +26,7 @@ void hook_process_ended(void* ctx, int64_t pgid) { hook_process(ctx, pgid, false
 }  // namespace
 
 std::string host_name() {
+  if (const char* node = std::getenv("HAUL_NODE"); node && *node) return node;
   char buf[256] = {0};
   gethostname(buf, sizeof buf - 1);
   return buf;

@@ -34,6 +34,7 @@ struct PhaseInfo {
 void run_hook_phase(const std::vector<HookInstance*>& hooks, const PhaseInfo& info, DeployLog& log,
                     StopSignal& stop);
 
+// This host's name in statuses and rollouts: HAUL_NODE, else the hostname.
 std::string host_name();
 
 }  // namespace haul

@@ -7,6 +7,7 @@
 
 #include "deploy/artifact_stream.hpp"
 #include "deploy/deploy_hooks.hpp"
+#include "deploy/rollout_gate.hpp"
 #include "deploy/staging.hpp"
 #include "release/dest_lock.hpp"
 #include "deploy/journal_scope.hpp"
@@ -121,6 +122,7 @@ class ReleasePlacement {
     const uint64_t previous_size = previous_meta ? previous_meta->size_bytes : 0;
     ctx_.on_artifact_size = [this, previous_size](uint64_t artifact) { check_room_for(artifact, previous_size); };
     const ExtractStats stats = fetch_and_extract(ctx_, staging.path, extract);
+    wait_at_rollout_gate(ctx_);
     apply_dest_mode(ctx_, staging.path);
     meta.size_bytes = stats.bytes + stats.linked_bytes;
     try {
@@ -164,6 +166,8 @@ class ReleasePlacement {
       journal_.phase_best_effort("verify");
       run_phase(ctx_, HAUL_PHASE_VERIFY, ctx_.manifest.commands.verify, &journal_);
       store_.set_result(ctx_.release_id, "success");
+      ctx_.switched = true;
+      ctx_.previous_id = previous_.value_or("");
     } catch (const std::exception& e) {
       roll_back(e.what());
       throw;

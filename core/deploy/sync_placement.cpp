@@ -8,6 +8,7 @@
 
 #include "deploy/artifact_stream.hpp"
 #include "deploy/deploy_hooks.hpp"
+#include "deploy/rollout_gate.hpp"
 #include "deploy/staging.hpp"
 #include "deploy/tree_sync.hpp"
 #include "drift/tree_record.hpp"
@@ -130,6 +131,7 @@ void place_by_sync(DeployContext& ctx, const fs::path& dest) {
   }
   fetch_and_extract(ctx, staging.path, extract);
   if (rsync) warn_if_foreign(ctx, dest);
+  wait_at_rollout_gate(ctx);
 
   journal.phase("pre");
   run_phase(ctx, HAUL_PHASE_PRE, m.commands.pre, &journal);

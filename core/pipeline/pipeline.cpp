@@ -17,7 +17,7 @@ std::vector<HookInstance*> Pipeline::hook_ptrs() const {
 }
 
 DeployResult Pipeline::run_deploy(const DeployRequest& request, StopSignal& abort, StopSignal* stopping) const {
-  DeployResult r = DeployEngine(name, sources, hook_ptrs(), deploy).run(request, abort, stopping);
+  DeployResult r = DeployEngine(name, sources, hook_ptrs(), deploy, {gate.get(), rollout}).run(request, abort, stopping);
   if (applied && !r.interrupted) {
     try {
       applied->record({request.event_id, request.event_ltime, request.manifest_url, r.manifest_sha256,
@@ -82,6 +82,16 @@ std::unique_ptr<Pipeline> build_pipeline(const PipelineConfig& cfg, const Plugin
   YAML::Node hook_consul = cfg.consul;
   if ((!hook_consul.IsDefined() || hook_consul.IsNull()) && cfg.trigger.type == "consul-http")
     hook_consul = cfg.trigger.settings;
+  if (cfg.rollout.enabled) {
+    const PluginUse& use = cfg.rollout.gate;
+    auto plugin = registry.require(use.type, HAUL_KIND_GATE, where + " rollout (via: " +
+                                                                  use.type.substr(0, use.type.size() - 8) + ")");
+    std::vector<std::string> reserved = rollout_policy_keys();
+    auto settings = validate_plugin_config(*plugin, with_consul_defaults(*plugin, use.settings, hook_consul), origin,
+                                           use.field_path, reserved);
+    p->gate = std::make_unique<GateInstance>(plugin, settings, cfg.name + "/" + plugin->name());
+    p->rollout = cfg.rollout.policy;
+  }
   for (const auto& use : cfg.hooks) {
     auto plugin = registry.require(use.type, HAUL_KIND_HOOK, where + " hooks");
     auto settings =

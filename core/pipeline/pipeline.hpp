@@ -27,6 +27,8 @@ struct Pipeline {
   std::unique_ptr<AppliedEvents> applied;  // null: no state_dir, no dedup
   std::string desired;                      // desired-release pointer URL; "" = none
   std::chrono::milliseconds reconcile_interval{0};
+  std::unique_ptr<GateInstance> gate;  // null: no rollout: block, every node deploys at once
+  haul_rollout_policy rollout{};
 
   std::vector<HookInstance*> hook_ptrs() const;
 

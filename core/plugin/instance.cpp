@@ -117,3 +117,66 @@ void HookInstance::on_phase(const haul_hook_context& ctx) {
 }
 
 }  // namespace haul
+
+namespace haul {
+namespace {
+
+void gate_log(void* ctx, haul_log_level level, const char* message) {
+  const auto* call = static_cast<const GateCall*>(ctx);
+  if (call->log) call->log(level, message);
+}
+int gate_cancelled(void* ctx) {
+  const auto* call = static_cast<const GateCall*>(ctx);
+  return call->cancelled && call->cancelled() ? 1 : 0;
+}
+
+// The C request for a call; valid while `call` is.
+haul_gate_request gate_request(const GateCall& call) {
+  haul_gate_request r{};
+  r.struct_size = sizeof r;
+  r.pipeline = call.pipeline.c_str();
+  r.release = call.release.c_str();
+  r.node = call.node.c_str();
+  r.policy = &call.policy;
+  r.log = &gate_log;
+  r.log_ctx = const_cast<GateCall*>(&call);
+  r.cancelled = &gate_cancelled;
+  return r;
+}
+
+}  // namespace
+
+haul_gate_verdict GateInstance::enter(const GateCall& call) {
+  const haul_gate_request req = gate_request(call);
+  haul_gate_verdict verdict = HAUL_GATE_HALTED;
+  const haul_rc rc = info().gate_enter(self_, &req, &verdict);
+  if (rc == HAUL_CANCELLED) throw Error("cancelled while waiting at the rollout gate: haul is shutting down");
+  if (rc != HAUL_OK) throw Error(label() + ": " + last_error());
+  return verdict;
+}
+
+void GateInstance::leave(const GateCall& call, bool succeeded, const std::string& error) {
+  const haul_gate_request req = gate_request(call);
+  if (info().gate_leave(self_, &req, succeeded ? 1 : 0, error.c_str()) != HAUL_OK)
+    throw Error(label() + ": " + last_error());
+}
+
+std::optional<haul_gate_verdict> GateInstance::watch(const GateCall& call, std::chrono::milliseconds timeout) {
+  const haul_gate_request req = gate_request(call);
+  haul_gate_verdict verdict = HAUL_GATE_PROCEED;
+  const haul_rc rc = info().gate_watch(self_, &req, static_cast<uint32_t>(timeout.count()), &verdict);
+  if (rc == HAUL_TIMEOUT) return std::nullopt;
+  if (rc == HAUL_CANCELLED) throw Error("cancelled while watching the rollout");
+  if (rc != HAUL_OK) throw Error(label() + ": " + last_error());
+  return verdict;
+}
+
+std::string GateInstance::control(const std::string& verb, const std::string& pipeline, const std::string& release,
+                                  const std::string& reason) {
+  const char* out = nullptr;
+  if (info().gate_control(self_, verb.c_str(), pipeline.c_str(), release.c_str(), reason.c_str(), &out) != HAUL_OK)
+    throw Error(last_error());
+  return out ? out : "";
+}
+
+}  // namespace haul

@@ -6,7 +6,9 @@
 
 #include <haul/plugin.h>
 
+#include <chrono>
 #include <cstdint>
+#include <optional>
 #include <functional>
 #include <memory>
 #include <string>
@@ -74,6 +76,28 @@ class SourceInstance : public PluginInstance {
   // Uploads the file at path to url (replacing it whole); throws haul::Error
   // with the plugin's message, or when this source cannot upload.
   void store(const std::string& url, const std::string& path, const std::string& content_type = "");
+};
+
+// A rollout gate (ABI 1.3). The request's strings and policy stay the
+// caller's; log/cancelled are wired by the caller (see GateCall).
+struct GateCall {
+  std::string pipeline, release, node;
+  haul_rollout_policy policy{};
+  std::function<void(haul_log_level, const std::string&)> log;
+  std::function<bool()> cancelled;
+};
+
+class GateInstance : public PluginInstance {
+ public:
+  using PluginInstance::PluginInstance;
+  // Each throws haul::Error with the plugin's message on HAUL_ERROR, and
+  // Error("cancelled") on HAUL_CANCELLED.
+  haul_gate_verdict enter(const GateCall& call);
+  void leave(const GateCall& call, bool succeeded, const std::string& error);
+  // nullopt: neither halted nor complete within timeout.
+  std::optional<haul_gate_verdict> watch(const GateCall& call, std::chrono::milliseconds timeout);
+  std::string control(const std::string& verb, const std::string& pipeline, const std::string& release,
+                      const std::string& reason);
 };
 
 class HookInstance : public PluginInstance {

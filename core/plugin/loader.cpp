@@ -35,6 +35,7 @@ const char* kind_name(haul_kind kind) {
     case HAUL_KIND_TRIGGER: return "trigger";
     case HAUL_KIND_SOURCE: return "source";
     case HAUL_KIND_HOOK: return "hook";
+    case HAUL_KIND_GATE: return "gate";
   }
   return "unknown";
 }
@@ -74,9 +75,16 @@ void validate_plugin_info(const haul_plugin_info* info, const std::string& path)
     throw refuse("its haul_plugin_info is " + std::to_string(info->struct_size) +
                  " bytes, smaller than the " + std::to_string(kSizeAbi10) + " bytes of ABI " +
                  std::to_string(HAUL_ABI_MAJOR) + ".0; the plugin was built with a modified plugin.h");
-  if (info->kind != HAUL_KIND_TRIGGER && info->kind != HAUL_KIND_SOURCE && info->kind != HAUL_KIND_HOOK)
+  if (info->kind != HAUL_KIND_TRIGGER && info->kind != HAUL_KIND_SOURCE && info->kind != HAUL_KIND_HOOK &&
+      info->kind != HAUL_KIND_GATE)
     throw refuse("unknown kind " + std::to_string(static_cast<int>(info->kind)) +
-                 "; expected trigger (1), source (2) or hook (3)");
+                 "; expected trigger (1), source (2), hook (3) or gate (4)");
+  // Gates came with ABI 1.3: a gate's struct must reach its last callback.
+  constexpr size_t kGateEnd = offsetof(haul_plugin_info, gate_control) + sizeof(info->gate_control);
+  if (info->kind == HAUL_KIND_GATE && info->struct_size < kGateEnd)
+    throw refuse("gate plugin '" + std::string(info->name ? info->name : "(null)") +
+                 "' has a haul_plugin_info of " + std::to_string(info->struct_size) + " bytes; gates need ABI 1.3 (" +
+                 std::to_string(kGateEnd) + " bytes)");
   if (!valid_name(info->name))
     throw refuse("name '" + std::string(info->name ? info->name : "(null)") +
                  "' is not a plugin name; expected lower-case letters, digits and '-'");
@@ -99,6 +107,12 @@ void validate_plugin_info(const haul_plugin_info* info, const std::string& path)
       break;
     case HAUL_KIND_HOOK:
       if (!info->on_phase) throw missing("on_phase");
+      break;
+    case HAUL_KIND_GATE:
+      if (!info->gate_enter) throw missing("gate_enter");
+      if (!info->gate_leave) throw missing("gate_leave");
+      if (!info->gate_watch) throw missing("gate_watch");
+      if (!info->gate_control) throw missing("gate_control");
       break;
   }
   if (info->config_fields) {

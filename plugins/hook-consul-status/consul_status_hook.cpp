@@ -11,6 +11,8 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -21,7 +23,9 @@ namespace {
 
 using namespace haul::net;
 
+// The core's rule for a node's name: HAUL_NODE, else the hostname.
 std::string hostname() {
+  if (const char* node = std::getenv("HAUL_NODE"); node && *node) return node;
   char buf[256] = {0};
   gethostname(buf, sizeof buf - 1);
   return buf;
@@ -119,7 +123,7 @@ class ConsulStatusHook {
 const haul_config_field kFields[] = {
     HAUL_CONSUL_CONNECTION_FIELDS("key:write and session:write"),
     {"prefix", "string", "haul", "KV prefix: status under PREFIX/status/, heartbeats under PREFIX/heartbeat/", 0},
-    {"node", "string", nullptr, "this host's name in the fleet (default: the hostname)", 0},
+    {"node", "string", nullptr, "this host's name in the fleet (default: HAUL_NODE, then the hostname)", 0},
     {"heartbeat_ttl", "duration", "30s", "session TTL of the heartbeat key (at least 10s; 0 disables)", 0},
     {"log_tail", "bytes", "4KiB", "how much of the end of the deploy log to keep in the status", 0},
     {nullptr, nullptr, nullptr, nullptr, 0},

@@ -46,6 +46,8 @@ TEST(Loader, Abi10SourceLoadsAndCannotStore) {
 TEST(Loader, LargerStructIsRefused) { expect_refused("broken_struct_size", "larger than this haul's"); }
 TEST(Loader, KindZeroIsRefused) { expect_refused("broken_kind", "unknown kind 0"); }
 TEST(Loader, MissingCallbackIsRefused) { expect_refused("broken_trigger_without_cancel", "lacks the required callback cancel"); }
+TEST(Loader, GateWithoutWatchIsRefused) { expect_refused("broken_gate_without_watch", "lacks the required callback gate_watch"); }
+TEST(Loader, GateFromAnOlderAbiIsRefused) { expect_refused("broken_gate_abi12", "gates need ABI 1.3"); }
 TEST(Loader, BadNameIsRefused) { expect_refused("broken_name", "is not a plugin name"); }
 TEST(Loader, NullInfoIsRefused) { expect_refused("broken_null", "returned NULL"); }
 TEST(Loader, NoEntrySymbolIsRefused) { expect_refused("broken_no_entry", "exports no haul_plugin_entry()"); }

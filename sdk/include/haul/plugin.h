@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 #define HAUL_ABI_MAJOR 1
-#define HAUL_ABI_MINOR 2
+#define HAUL_ABI_MINOR 3
 
 #if defined(_WIN32)
 #define HAUL_EXPORT __declspec(dllexport)
@@ -53,7 +53,8 @@ typedef enum haul_rc {
 typedef enum haul_kind {
   HAUL_KIND_TRIGGER = 1,
   HAUL_KIND_SOURCE = 2,
-  HAUL_KIND_HOOK = 3
+  HAUL_KIND_HOOK = 3,
+  HAUL_KIND_GATE = 4 /* ABI 1.3: rollout coordination (canary, batches, halt) */
 } haul_kind;
 
 typedef enum haul_log_level {
@@ -214,6 +215,48 @@ typedef struct haul_hook_context {
   void (*process_ended)(void *log_ctx, int64_t pgid);
 } haul_hook_context;
 
+/* ---- gate (ABI 1.3) ------------------------------------------------------ */
+
+/* A gate coordinates one release's rollout across the nodes of a pipeline
+ * through a shared store (Consul KV, etcd): which node may place the release
+ * now, how many at once, and whether the release was halted fleet-wide.
+ * The core calls enter() once the artifact is fetched and verified, before
+ * dest is touched; leave() with the outcome; watch() after a switch, when
+ * a halt must roll the node back. watch() may run on another thread while
+ * enter()/leave() run for a newer release. */
+
+typedef enum haul_gate_verdict {
+  HAUL_GATE_PROCEED = 1, /* enter: this node holds a slot, place now.
+                            watch: the rollout completed, nothing to undo */
+  HAUL_GATE_HALTED = 2   /* the release's rollout is halted fleet-wide */
+} haul_gate_verdict;
+
+/* A pipeline's `rollout:` block, validated by the core. */
+typedef struct haul_rollout_policy {
+  uint32_t struct_size;
+  uint32_t canary;               /* the first this many nodes deploy alone; 0 = no canary stage */
+  uint64_t canary_soak_ms;       /* then the release must stay healthy this long */
+  uint32_t max_parallel;         /* then at most this many nodes at once; 0 = use the percentage */
+  uint32_t max_parallel_percent; /* 1..100 of the nodes taking part in the rollout */
+  uint32_t max_failures;         /* this many failed nodes halt the release (>= 1) */
+  int rollback_on_halt;          /* non-zero: nodes that switched roll back when halted */
+} haul_rollout_policy;
+
+/* Owned by the host; valid during the call. Every string is non-NULL. */
+typedef struct haul_gate_request {
+  uint32_t struct_size;
+  const char *pipeline;
+  const char *release; /* names the rollout: the manifest's release id, else its sha256 */
+  const char *node;    /* this host's name */
+  const haul_rollout_policy *policy;
+  /* Appends a line to the deploy's log (and haul's log). Thread-safe. */
+  void (*log)(void *log_ctx, haul_log_level level, const char *message);
+  void *log_ctx;
+  /* Non-zero once the host wants the call to give up (shutdown): the gate
+   * returns HAUL_CANCELLED. Poll it while blocked. */
+  int (*cancelled)(void *log_ctx);
+} haul_gate_request;
+
 /* ---- the plugin -------------------------------------------------------- */
 
 typedef struct haul_plugin_info {
@@ -261,6 +304,28 @@ typedef struct haul_plugin_info {
    * manifests and pointers). A host reads this field only when struct_size
    * covers it. */
   haul_rc (*store)(void *self, const haul_store_request *req);
+
+  /* ---- ABI 1.3 ---- */
+  /* gate — enter, leave, watch and control are required for HAUL_KIND_GATE.
+   * enter blocks until this node may place the release (*verdict PROCEED)
+   * or the release is halted (HALTED); a node that dies while it holds a
+   * slot must free it within the store's lease or session TTL. */
+  haul_rc (*gate_enter)(void *self, const haul_gate_request *req, haul_gate_verdict *verdict);
+  /* The node's outcome: frees its slot; a failure counts toward max_failures. */
+  haul_rc (*gate_leave)(void *self, const haul_gate_request *req, int succeeded, const char *error);
+  /* After a node switched: blocks at most timeout_ms. HAUL_OK with HALTED
+   * when the rollout was halted, with PROCEED once it completed;
+   * HAUL_TIMEOUT when neither happened yet. */
+  haul_rc (*gate_watch)(void *self, const haul_gate_request *req, uint32_t timeout_ms,
+                        haul_gate_verdict *verdict);
+  /* Operators' commands: verb "status" (release may be "" = every rollout
+   * of the pipeline), "halt" (reason given) or "resume"; release "" means the
+   * pipeline's newest rollout. *out_json is owned by the plugin, valid until
+   * the next call on the instance: the rollouts it saw or changed, as
+   * {"rollouts":[{"release","started_at_ms","halted":{...}|null,
+   *  "nodes":{node:{"state","canary","since_ms","error"}}}]} */
+  haul_rc (*gate_control)(void *self, const char *verb, const char *pipeline, const char *release,
+                          const char *reason, const char **out_json);
 
   /* Append new fields only below this line, and bump HAUL_ABI_MINOR. */
 } haul_plugin_info;

@@ -1,6 +1,7 @@
 // haul/sdk.hpp — write a haul plugin as a plain C++ class.
 //
-// One macro (HAUL_TRIGGER_PLUGIN, HAUL_SOURCE_PLUGIN or HAUL_HOOK_PLUGIN)
+// One macro (HAUL_TRIGGER_PLUGIN, HAUL_SOURCE_PLUGIN, HAUL_HOOK_PLUGIN or
+// HAUL_GATE_PLUGIN)
 // turns a class into the C struct the core loads (haul/plugin.h). The
 // generated glue catches every exception and reports it through last_error(),
 // so nothing C++ ever crosses the boundary. Header-only; C++17.
@@ -16,7 +17,12 @@
 // haul::sdk::Event&)` and a thread-safe `void cancel()`; a source class
 // provides `void fetch(const std::string& url, uint64_t offset, haul::sdk::Sink&)`
 // and, if it can upload (ABI 1.1), `void store(const std::string& url,
-// const std::string& path, const std::string& content_type)`.
+// const std::string& path, const std::string& content_type)`. A gate class
+// (ABI 1.3) provides `Verdict enter(const GateRequest&)`, `void leave(const
+// GateRequest&, bool succeeded, const std::string& error)`,
+// `std::optional<Verdict> watch(const GateRequest&, std::chrono::milliseconds)`
+// (nullopt: neither halted nor complete yet) and `std::string control(verb,
+// pipeline, release, reason)` returning the JSON haul_plugin_info describes.
 #ifndef HAUL_SDK_HPP
 #define HAUL_SDK_HPP
 
@@ -27,6 +33,7 @@
 #include <cstdint>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -192,6 +199,26 @@ class HookContext {
   const haul_hook_context* c_;
 };
 
+// A gate's answer: place the release now, or the rollout is halted.
+enum class Verdict { proceed, halted };
+
+// What a gate is asked about: one node's part in one release's rollout.
+class GateRequest {
+ public:
+  explicit GateRequest(const haul_gate_request* r) : r_(r) {}
+  std::string pipeline() const { return r_->pipeline; }
+  std::string release() const { return r_->release; }
+  std::string node() const { return r_->node; }
+  const haul_rollout_policy& policy() const { return *r_->policy; }
+  void log(haul_log_level level, const std::string& msg) const {
+    if (r_->log) r_->log(r_->log_ctx, level, msg.c_str());
+  }
+  bool cancelled() const { return r_->cancelled && r_->cancelled(r_->log_ctx) != 0; }
+
+ private:
+  const haul_gate_request* r_;
+};
+
 namespace detail {
 
 template <class T>
@@ -199,7 +226,8 @@ struct Instance {
   Instance(const Config& cfg, const Host& host) : impl(cfg, host) {}
   T impl;
   std::string error;
-  Event event;  // keeps the last event's strings alive for the host
+  Event event;         // keeps the last event's strings alive for the host
+  std::string output;  // a gate's last control() answer, likewise
 };
 
 inline void copy_error(char* buf, size_t len, const char* msg) {
@@ -314,6 +342,44 @@ haul_rc on_phase(void* self, const haul_hook_context* ctx) {
   });
 }
 
+inline haul_gate_verdict to_c(Verdict v) { return v == Verdict::proceed ? HAUL_GATE_PROCEED : HAUL_GATE_HALTED; }
+
+template <class T>
+haul_rc gate_enter(void* self, const haul_gate_request* req, haul_gate_verdict* verdict) {
+  return guarded<T>(self, [&](T& impl, Instance<T>&) {
+    *verdict = to_c(impl.enter(GateRequest(req)));
+    return HAUL_OK;
+  });
+}
+
+template <class T>
+haul_rc gate_leave(void* self, const haul_gate_request* req, int succeeded, const char* error) {
+  return guarded<T>(self, [&](T& impl, Instance<T>&) {
+    impl.leave(GateRequest(req), succeeded != 0, error ? error : "");
+    return HAUL_OK;
+  });
+}
+
+template <class T>
+haul_rc gate_watch(void* self, const haul_gate_request* req, uint32_t timeout_ms, haul_gate_verdict* verdict) {
+  return guarded<T>(self, [&](T& impl, Instance<T>&) {
+    const std::optional<Verdict> v = impl.watch(GateRequest(req), std::chrono::milliseconds(timeout_ms));
+    if (!v) return HAUL_TIMEOUT;
+    *verdict = to_c(*v);
+    return HAUL_OK;
+  });
+}
+
+template <class T>
+haul_rc gate_control(void* self, const char* verb, const char* pipeline, const char* release, const char* reason,
+                     const char** out_json) {
+  return guarded<T>(self, [&](T& impl, Instance<T>& in) {
+    in.output = impl.control(verb ? verb : "", pipeline ? pipeline : "", release ? release : "", reason ? reason : "");
+    *out_json = in.output.c_str();
+    return HAUL_OK;
+  });
+}
+
 template <class T, haul_kind Kind>
 haul_plugin_info make_info(const char* name, const char* version, const char* description,
                            const haul_config_field* fields, const char* const* schemes) {
@@ -338,6 +404,11 @@ haul_plugin_info make_info(const char* name, const char* version, const char* de
     if constexpr (has_store<T>::value) info.store = &store<T>;
   } else if constexpr (Kind == HAUL_KIND_HOOK) {
     info.on_phase = &on_phase<T>;
+  } else if constexpr (Kind == HAUL_KIND_GATE) {
+    info.gate_enter = &gate_enter<T>;
+    info.gate_leave = &gate_leave<T>;
+    info.gate_watch = &gate_watch<T>;
+    info.gate_control = &gate_control<T>;
   }
   return info;
 }
@@ -360,5 +431,7 @@ haul_plugin_info make_info(const char* name, const char* version, const char* de
   HAUL_DEFINE_PLUGIN_ENTRY_(CLASS, HAUL_KIND_SOURCE, NAME, VERSION, DESC, FIELDS, SCHEMES)
 #define HAUL_HOOK_PLUGIN(CLASS, NAME, VERSION, DESC, FIELDS) \
   HAUL_DEFINE_PLUGIN_ENTRY_(CLASS, HAUL_KIND_HOOK, NAME, VERSION, DESC, FIELDS, nullptr)
+#define HAUL_GATE_PLUGIN(CLASS, NAME, VERSION, DESC, FIELDS) \
+  HAUL_DEFINE_PLUGIN_ENTRY_(CLASS, HAUL_KIND_GATE, NAME, VERSION, DESC, FIELDS, nullptr)
 
 #endif  // HAUL_SDK_HPP

@@ -1,0 +1,245 @@
+#include "rollout_ledger.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace haul::rollout {
+namespace {
+
+using nlohmann::json;
+
+bool active(NodeState s) { return s == NodeState::waiting || s == NodeState::deploying; }
+
+NodeState state_from(const std::string& s, const std::string& where) {
+  if (s == "waiting") return NodeState::waiting;
+  if (s == "deploying") return NodeState::deploying;
+  if (s == "done") return NodeState::done;
+  if (s == "failed") return NodeState::failed;
+  throw std::runtime_error(where + ": node state '" + s + "' is not waiting, deploying, done or failed");
+}
+
+size_t count(const Ledger& l, bool (*pred)(const NodeEntry&)) {
+  return static_cast<size_t>(std::count_if(l.nodes.begin(), l.nodes.end(), [&](const auto& kv) { return pred(kv.second); }));
+}
+
+// The canary stage is over when every canary slot was taken and each canary
+// finished; the soak runs from the last one's finish.
+struct CanaryStage {
+  size_t taken = 0;
+  bool running = false;  // a canary still deploys
+  uint64_t last_finish_ms = 0;
+};
+
+CanaryStage canary_stage(const Ledger& l) {
+  CanaryStage c;
+  for (const auto& [name, e] : l.nodes) {
+    if (!e.canary) continue;
+    ++c.taken;
+    if (active(e.state)) c.running = true;
+    else c.last_finish_ms = std::max(c.last_finish_ms, e.since_ms);
+  }
+  return c;
+}
+
+uint64_t soak_left_ms(const Ledger& l, const CanaryStage& c, uint64_t now) {
+  if (l.policy.canary == 0 || c.taken == 0 || c.running) return 0;
+  const uint64_t end = c.last_finish_ms + l.policy.canary_soak_ms;
+  return now < end ? end - now : 0;
+}
+
+std::string plural(size_t n, const char* one, const char* many) { return std::to_string(n) + " " + (n == 1 ? one : many); }
+
+}  // namespace
+
+const char* state_name(NodeState s) {
+  switch (s) {
+    case NodeState::waiting: return "waiting";
+    case NodeState::deploying: return "deploying";
+    case NodeState::done: return "done";
+    case NodeState::failed: return "failed";
+  }
+  return "unknown";
+}
+
+Ledger Ledger::parse(const std::string& text, const std::string& where) {
+  Ledger l;
+  try {
+    const json j = json::parse(text);
+    l.release = j.at("release").get<std::string>();
+    l.started_at_ms = j.value("started_at_ms", uint64_t{0});
+    l.resumed_at_ms = j.value("resumed_at_ms", uint64_t{0});
+    const json& p = j.at("policy");
+    l.policy.struct_size = sizeof l.policy;
+    l.policy.canary = p.at("canary").get<uint32_t>();
+    l.policy.canary_soak_ms = p.at("canary_soak_ms").get<uint64_t>();
+    l.policy.max_parallel = p.at("max_parallel").get<uint32_t>();
+    l.policy.max_parallel_percent = p.at("max_parallel_percent").get<uint32_t>();
+    l.policy.max_failures = std::max<uint32_t>(1, p.at("max_failures").get<uint32_t>());
+    l.policy.rollback_on_halt = p.at("on_halt").get<std::string>() == "rollback";
+    for (const auto& [name, n] : j.at("nodes").items()) {
+      NodeEntry e;
+      e.state = state_from(n.at("state").get<std::string>(), where + ": node " + name);
+      e.canary = n.value("canary", false);
+      e.since_ms = n.value("since_ms", uint64_t{0});
+      e.error = n.value("error", "");
+      l.nodes[name] = e;
+    }
+    if (j.contains("halted") && !j["halted"].is_null()) {
+      const json& h = j["halted"];
+      l.halted = Halt{h.value("reason", ""), h.value("by", ""), h.value("at_ms", uint64_t{0})};
+    }
+  } catch (const json::exception& e) {
+    throw std::runtime_error(where + ": not a rollout ledger (" + e.what() + ")");
+  }
+  return l;
+}
+
+std::string Ledger::dump() const {
+  json nodes_json = json::object();
+  for (const auto& [name, e] : nodes) {
+    json n = {{"state", state_name(e.state)}, {"canary", e.canary}, {"since_ms", e.since_ms}};
+    if (!e.error.empty()) n["error"] = e.error;
+    nodes_json[name] = n;
+  }
+  json j = {
+      {"release", release},
+      {"started_at_ms", started_at_ms},
+      {"resumed_at_ms", resumed_at_ms},
+      {"policy",
+       {{"canary", policy.canary},
+        {"canary_soak_ms", policy.canary_soak_ms},
+        {"max_parallel", policy.max_parallel},
+        {"max_parallel_percent", policy.max_parallel_percent},
+        {"max_failures", policy.max_failures},
+        {"on_halt", policy.rollback_on_halt ? "rollback" : "stay"}}},
+      {"nodes", nodes_json},
+      {"halted", halted ? json{{"reason", halted->reason}, {"by", halted->by}, {"at_ms", halted->at_ms}} : json()},
+  };
+  return j.dump();
+}
+
+Ledger start(const std::string& release, const haul_rollout_policy& policy, uint64_t now) {
+  Ledger l;
+  l.release = release;
+  l.started_at_ms = now;
+  l.policy = policy;
+  l.policy.struct_size = sizeof l.policy;
+  l.policy.max_failures = std::max<uint32_t>(1, policy.max_failures);
+  return l;
+}
+
+uint32_t slot_limit(const Ledger& l) {
+  if (l.policy.max_parallel > 0) return l.policy.max_parallel;
+  const uint64_t share = static_cast<uint64_t>(l.nodes.size()) * l.policy.max_parallel_percent / 100;
+  return static_cast<uint32_t>(std::max<uint64_t>(1, share));
+}
+
+Decision admit(Ledger& l, const std::string& node, uint64_t now, const std::set<std::string>& live) {
+  Decision d;
+  for (auto it = l.nodes.begin(); it != l.nodes.end();) {
+    if (active(it->second.state) && it->first != node && !live.count(it->first)) {
+      it = l.nodes.erase(it);
+      d.changed = true;
+    } else {
+      ++it;
+    }
+  }
+  if (l.halted) {
+    d.kind = Decision::halted;
+    return d;
+  }
+  auto [it, added] = l.nodes.try_emplace(node);
+  NodeEntry& me = it->second;
+  if (me.state == NodeState::deploying) {
+    d.kind = Decision::proceed;
+    return d;
+  }
+  if (added || me.state != NodeState::waiting) {  // new, or the same release again after an outcome
+    me = NodeEntry{NodeState::waiting, false, now, ""};
+    d.changed = true;
+  }
+  auto take_slot = [&](bool canary) {
+    me.state = NodeState::deploying;
+    me.canary = canary;
+    me.since_ms = now;
+    d.kind = Decision::proceed;
+    d.changed = true;
+    return d;
+  };
+  const CanaryStage c = canary_stage(l);
+  if (c.taken < l.policy.canary) return take_slot(true);
+  if (c.running) {
+    d.why = "the canary stage is running (" + plural(c.taken, "canary", "canaries") + ")";
+    return d;
+  }
+  if (const uint64_t left = soak_left_ms(l, c, now)) {
+    d.recheck_in = std::chrono::milliseconds(left);
+    d.why = "the canary soak (" + std::to_string((left + 999) / 1000) + "s left)";
+    return d;
+  }
+  const size_t deploying = count(l, [](const NodeEntry& e) { return e.state == NodeState::deploying; });
+  const uint32_t limit = slot_limit(l);
+  if (deploying < limit) return take_slot(false);
+  d.why = "a slot (" + std::to_string(deploying) + " of " + std::to_string(limit) + " nodes deploying)";
+  return d;
+}
+
+void finish(Ledger& l, const std::string& node, bool ok, const std::string& error, uint64_t now) {
+  NodeEntry& e = l.nodes[node];  // re-added if it was dropped while it deployed (its session lapsed)
+  e.state = ok ? NodeState::done : NodeState::failed;
+  e.since_ms = now;
+  e.error = ok ? "" : error;
+  if (ok || l.halted) return;
+  std::string failures;
+  size_t n = 0;
+  for (const auto& [name, f] : l.nodes)
+    if (f.state == NodeState::failed && f.since_ms >= l.resumed_at_ms) {
+      ++n;
+      if (failures.size() < 400) failures += (failures.empty() ? "" : "; ") + name + ": " + f.error;
+    }
+  if (n >= l.policy.max_failures)
+    halt(l, plural(n, "node", "nodes") + " failed (max_failures " + std::to_string(l.policy.max_failures) + ") — " + failures,
+         node, now);
+}
+
+void halt(Ledger& l, const std::string& reason, const std::string& by, uint64_t now) {
+  l.halted = Halt{reason, by, now};
+}
+
+void resume(Ledger& l, uint64_t now) {
+  l.halted.reset();
+  l.resumed_at_ms = now;
+}
+
+bool complete(const Ledger& l, uint64_t now) {
+  if (l.halted) return false;
+  for (const auto& [name, e] : l.nodes)
+    if (active(e.state)) return false;
+  return soak_left_ms(l, canary_stage(l), now) == 0;
+}
+
+std::string progress(const Ledger& l, uint64_t now) {
+  if (l.halted) return "halted";
+  const CanaryStage c = canary_stage(l);
+  const bool anyone = std::any_of(l.nodes.begin(), l.nodes.end(), [](const auto& kv) { return active(kv.second.state); });
+  if (c.running || (anyone && c.taken < l.policy.canary)) return "canary";
+  if (soak_left_ms(l, c, now)) return "soaking";
+  return anyone ? "rolling" : "done";
+}
+
+std::string key_segment(const std::string& s) {
+  std::string out;
+  for (char c : s)
+    out += (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-') ? c : '_';
+  if (out.empty() || out == "." || out == "..") out = "_" + out;
+  return out;
+}
+
+uint64_t now_ms() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+}
+
+}  // namespace haul::rollout
