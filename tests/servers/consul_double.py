@@ -11,10 +11,19 @@ of the API haul uses:
                               buffer; X-Consul-Index is derived from the newest
                               event's ID (not a counter), 1 when there are none;
                               blocking with ?index=&wait= (wait capped at 600s)
-  GET/PUT/DELETE /v1/kv/:key  ?recurse ?cas= ?acquire= ?release= ?keys
-  PUT  /v1/session/create     {"TTL": "15s", "Behavior": "delete", "Name": ...}
-  PUT  /v1/session/renew/:id, /v1/session/destroy/:id; TTL expiry runs the
-                              session's behaviour (delete or release its keys)
+  GET/PUT/DELETE /v1/kv/:key  ?recurse ?keys ?cas= ?acquire= ?release= ?flags=;
+                              X-Consul-Index is the highest ModifyIndex of the
+                              matched keys or of their tombstones (a delete
+                              moves it), else the KV store's last index;
+                              blocking with ?index=&wait= until it exceeds index
+  PUT  /v1/session/create     {"TTL": "15s", "Behavior": "delete"|"release",
+                              "LockDelay": "15s" (default), "Name": ...}
+  PUT  /v1/session/renew/:id, /v1/session/destroy/:id; GET /v1/session/info/:id,
+                              /v1/session/list. A session lapses after twice its
+                              TTL without a renew (Consul's grace); invalidation
+                              runs its behaviour (delete, or release its keys)
+                              and starts the lock delay: for LockDelay, no other
+                              session may acquire those keys
   ACLs: started with --token T, every request needs X-Consul-Token: T (or
   ?token=T), else 403 "Permission denied: ... lacks permission 'event:read'".
 
@@ -24,6 +33,7 @@ It prints "ready" on stdout once it listens on 127.0.0.1.
 import argparse
 import base64
 import json
+import random
 import re
 import threading
 import time
@@ -60,12 +70,30 @@ class State:
         self.events = []
         self.ltime = 0
         self.kv = {}  # key -> dict(Value bytes, Flags, CreateIndex, ModifyIndex, LockIndex, Session)
-        self.sessions = {}  # id -> dict(TTL seconds, Behavior, expires, Name)
+        self.tombstones = {}  # deleted key -> the index of its deletion
+        self.kv_index = 1  # the KV store's last change
+        self.lock_delay = {}  # key -> monotonic time before which only its last holder may acquire it
+        self.sessions = {}  # id -> dict(TTL seconds, Behavior, expires, Name, LockDelay)
         self.raft_index = 10
 
     def bump(self):
         self.raft_index += 1
         return self.raft_index
+
+    def kv_changed(self):
+        self.kv_index = self.bump()
+        self.lock.notify_all()
+        return self.kv_index
+
+    def kv_delete(self, key):
+        if self.kv.pop(key, None) is not None:
+            self.tombstones[key] = self.kv_changed()
+
+    def kv_prefix_index(self, prefix, exact):
+        match = (lambda k: k == prefix) if exact else (lambda k: k.startswith(prefix))
+        idx = max([e["ModifyIndex"] for k, e in self.kv.items() if match(k)] +
+                  [i for k, i in self.tombstones.items() if match(k)], default=0)
+        return idx or self.kv_index
 
     def expire_sessions(self):
         now = time.monotonic()
@@ -79,11 +107,13 @@ class State:
             return False
         for key, entry in list(self.kv.items()):
             if entry.get("Session") == sid:
+                if s["lock_delay"]:
+                    self.lock_delay[key] = (time.monotonic() + s["lock_delay"], sid)
                 if s["behavior"] == "delete":
-                    del self.kv[key]
+                    self.kv_delete(key)
                 else:
                     entry["Session"] = ""
-                    entry["ModifyIndex"] = self.bump()
+                    entry["ModifyIndex"] = self.kv_changed()
         self.lock.notify_all()
         return True
 
@@ -142,6 +172,10 @@ class Handler(BaseHTTPRequestHandler):
             return self.session_renew(path.rsplit("/", 1)[1], query)
         if path.startswith("/v1/session/destroy/") and method == "PUT":
             return self.session_destroy(path.rsplit("/", 1)[1], query)
+        if path.startswith("/v1/session/info/") and method == "GET":
+            return self.session_info(path.rsplit("/", 1)[1], query)
+        if path == "/v1/session/list" and method == "GET":
+            return self.session_info(None, query)
         if path == "/v1/agent/self":
             return self.reply(200, {"Config": {"NodeName": state.node, "Datacenter": "dc1"}})
         self.reply(404, b"not found", content_type="text/plain")
@@ -213,23 +247,18 @@ class Handler(BaseHTTPRequestHandler):
         state = self.server.state
         with state.lock:
             if method == "GET":
-                if "keys" in query:
-                    keys = sorted(k for k in state.kv if k.startswith(key))
-                    return self.reply(200 if keys else 404, keys, index=state.raft_index)
-                if "recurse" in query:
-                    items = [self.kv_json(k, v) for k, v in sorted(state.kv.items()) if k.startswith(key)]
-                else:
-                    items = [self.kv_json(key, state.kv[key])] if key in state.kv else []
-                if not items:
-                    return self.reply(404, b"", index=state.raft_index)
-                return self.reply(200, items, index=state.raft_index)
+                return self.kv_get(state, key, query)
             if method == "DELETE":
+                existing = state.kv.get(key)
+                if "cas" in query:
+                    cas = int(query["cas"][0])
+                    if not existing or existing["ModifyIndex"] != cas:
+                        return self.reply(200, False)
                 if "recurse" in query:
                     for k in [k for k in state.kv if k.startswith(key)]:
-                        del state.kv[k]
+                        state.kv_delete(k)
                 else:
-                    state.kv.pop(key, None)
-                state.bump()
+                    state.kv_delete(key)
                 return self.reply(200, True)
             value = self.body()
             existing = state.kv.get(key)
@@ -237,27 +266,59 @@ class Handler(BaseHTTPRequestHandler):
                 cas = int(query["cas"][0])
                 if (cas == 0 and existing) or (cas and (not existing or existing["ModifyIndex"] != cas)):
                     return self.reply(200, False)
-            entry = existing or {"CreateIndex": 0, "LockIndex": 0, "Session": "", "Flags": 0}
+            entry = dict(existing) if existing else {"CreateIndex": 0, "LockIndex": 0, "Session": "", "Flags": 0}
+            if "flags" in query:
+                entry["Flags"] = int(query["flags"][0])
             if "acquire" in query:
                 sid = query["acquire"][0]
                 if sid not in state.sessions:
                     return self.reply(500, f"invalid session \"{sid}\"".encode(), content_type="text/plain")
                 if entry["Session"] and entry["Session"] != sid:
                     return self.reply(200, False)
+                delay = state.lock_delay.get(key)
+                if delay and time.monotonic() < delay[0] and delay[1] != sid:
+                    return self.reply(200, False)  # Consul: the lock delay of an invalidated session
                 if entry["Session"] != sid:
                     entry["LockIndex"] += 1
                 entry["Session"] = sid
             if "release" in query:
-                if entry["Session"] == query["release"][0]:
-                    entry["Session"] = ""
-            idx = state.bump()
+                if entry["Session"] != query["release"][0]:
+                    return self.reply(200, False)
+                entry["Session"] = ""
+            idx = state.kv_changed()
             if not existing:
                 entry["CreateIndex"] = idx
             entry["ModifyIndex"] = idx
             entry["Value"] = value
             state.kv[key] = entry
-            state.lock.notify_all()
+            state.tombstones.pop(key, None)
             return self.reply(200, True)
+
+    def kv_get(self, state, key, query):
+        """Answers at once, or with ?index= blocks (state.lock held, released
+        while waiting) until the matched keys' index exceeds it."""
+        exact = "recurse" not in query and "keys" not in query
+        index = int(query.get("index", ["0"])[0] or 0)
+        wait = min(parse_duration(query.get("wait", [""])[0], 300.0), MAX_WAIT_S)
+        deadline = time.monotonic() + wait + random.uniform(0, wait / 16)  # Consul's jitter
+        current = state.kv_prefix_index(key, exact)
+        while index and current <= index:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            state.lock.wait(min(left, 0.5))
+            state.expire_sessions()
+            current = state.kv_prefix_index(key, exact)
+        if "keys" in query:
+            keys = sorted(k for k in state.kv if k.startswith(key))
+            return self.reply(200 if keys else 404, keys, index=current)
+        if exact:
+            items = [self.kv_json(key, state.kv[key])] if key in state.kv else []
+        else:
+            items = [self.kv_json(k, v) for k, v in sorted(state.kv.items()) if k.startswith(key)]
+        if not items:
+            return self.reply(404, b"", index=current)
+        return self.reply(200, items, index=current)
 
     @staticmethod
     def kv_json(key, e):
@@ -274,13 +335,29 @@ class Handler(BaseHTTPRequestHandler):
         if ttl and not 10 <= ttl <= 86400:
             return self.reply(400, b"Invalid Session TTL '%s', must be between [10s=24h0m0s]" % spec["TTL"].encode(),
                               content_type="text/plain")
+        behavior = spec.get("Behavior", "release")
+        if behavior not in ("release", "delete"):
+            return self.reply(400, b"Invalid Behavior setting '%s'" % behavior.encode(), content_type="text/plain")
+        lock_delay = parse_duration(spec.get("LockDelay", ""), 15.0)
         sid = str(uuid.uuid4())
         state = self.server.state
         with state.lock:
             # Consul lets a session live up to twice its TTL before invalidating it.
-            state.sessions[sid] = {"ttl": ttl, "behavior": spec.get("Behavior", "release"),
-                                   "expires": time.monotonic() + 2 * ttl, "name": spec.get("Name", "")}
+            state.sessions[sid] = {"ttl": ttl, "behavior": behavior, "lock_delay": lock_delay,
+                                   "expires": time.monotonic() + 2 * ttl, "name": spec.get("Name", ""),
+                                   "create_index": state.bump()}
         self.reply(200, {"ID": sid})
+
+    def session_info(self, sid, query):
+        if not self.authorized(query, "session:read", self.server.state.node):
+            return
+        state = self.server.state
+        with state.lock:
+            found = [(i, s) for i, s in state.sessions.items() if sid is None or i == sid]
+            out = [{"ID": i, "Name": s["name"], "Node": state.node, "Behavior": s["behavior"],
+                    "TTL": f"{int(s['ttl'])}s" if s["ttl"] else "", "LockDelay": int(s["lock_delay"] * 1e9),
+                    "CreateIndex": s["create_index"], "ModifyIndex": s["create_index"]} for i, s in found]
+            self.reply(200, out, index=state.raft_index)
 
     def session_renew(self, sid, query):
         if not self.authorized(query, "session:write", self.server.state.node):
@@ -311,6 +388,15 @@ def main():
     server.daemon_threads = True
     server.state = State(args.node)
     server.token = args.token
+
+    def reap():
+        # Consul invalidates lapsed sessions on its own, not when asked:
+        # blocking queries on their keys must wake without another request.
+        while True:
+            time.sleep(0.2)
+            with server.state.lock:
+                server.state.expire_sessions()
+    threading.Thread(target=reap, daemon=True).start()
     print("ready", flush=True)
     server.serve_forever()
 
