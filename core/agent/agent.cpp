@@ -310,12 +310,7 @@ class PipelineRunner {
   }
 
   void watch_rollout(const DeployResult& r) {
-    if (r.release_id.empty()) {
-      if (!r.skipped)
-        spdlog::warn("[{}] on_halt: rollback needs sync_strategy: release (a previous release to switch back to); "
-                     "this node keeps {} if the rollout of {} is halted", p_.name, r.release, r.rollout_release);
-      return;
-    }
+    if (r.release_id.empty()) return;  // nothing switched (already live, or not a release strategy: see the gate stage)
     std::lock_guard<std::mutex> lock(mu_);
     watch_ = HaltedRelease{p_.name, r.rollout_release, r.dest, r.release_id, r.previous_release_id};
     ++watch_generation_;

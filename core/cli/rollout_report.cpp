@@ -12,7 +12,7 @@ namespace {
 std::string ago(uint64_t at_ms) {
   const auto now = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                              std::chrono::system_clock::now().time_since_epoch()).count());
-  if (!at_ms || now < at_ms) return "just now";
+  if (!at_ms || now < at_ms + 1000) return "just now";
   return format_duration(std::chrono::seconds((now - at_ms) / 1000)) + " ago";
 }
 
@@ -35,10 +35,11 @@ bool print_rollouts(std::ostream& out, const std::string& pipeline, const nlohma
         << " (started " << ago(r.value("started_at_ms", uint64_t{0})) << ")\n";
     out << "  policy: " << policy_line(r.value("policy", nlohmann::json::object())) << "; " << r.value("slot_limit", 0u)
         << " at once now\n";
-    std::map<std::string, int> counts = {{"done", 0}, {"deploying", 0}, {"waiting", 0}, {"failed", 0}};
-    for (const auto& [name, n] : r.value("nodes", nlohmann::json::object()).items()) ++counts[n.value("state", "")];
+    const nlohmann::json nodes_of = r.value("nodes", nlohmann::json::object());
+    std::map<std::string, int> counts = {{"done", 0}, {"deploying", 0}, {"waiting", 0}, {"failed", 0}, {"held", 0}};
+    for (const auto& [name, n] : nodes_of.items()) ++counts[n.value("state", "")];
     out << "  nodes: " << counts["done"] << " done, " << counts["deploying"] << " deploying, " << counts["waiting"]
-        << " waiting, " << counts["failed"] << " failed\n";
+        << " waiting, " << counts["failed"] << " failed, " << counts["held"] << " held back\n";
     if (r.contains("halted") && !r["halted"].is_null()) {
       halted = true;
       const auto& h = r["halted"];
@@ -47,7 +48,7 @@ bool print_rollouts(std::ostream& out, const std::string& pipeline, const nlohma
           << r.value("release", "") << " lets it go on)\n";
     }
     if (!nodes) continue;
-    for (const auto& [name, n] : r.value("nodes", nlohmann::json::object()).items()) {
+    for (const auto& [name, n] : nodes_of.items()) {
       out << "    " << std::left << std::setw(20) << name << std::setw(10) << n.value("state", "")
           << std::setw(8) << (n.value("canary", false) ? "canary" : "") << ago(n.value("since_ms", uint64_t{0}));
       if (!n.value("error", "").empty()) out << "  " << n.value("error", "");

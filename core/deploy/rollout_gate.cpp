@@ -29,6 +29,9 @@ void wait_at_rollout_gate(DeployContext& ctx) {
   if (!ctx.rollout.gate) return;
   const GateCall call = gate_call(ctx);
   ctx.log.info("Rollout gate: release " + call.release + " of pipeline " + ctx.pipeline + ", node " + call.node);
+  if (ctx.rollout.policy.rollback_on_halt && ctx.manifest.sync_strategy != SyncStrategy::release && !ctx.manifest.src.empty())
+    ctx.log.warn("on_halt: rollback needs sync_strategy: release (a previous release to switch back to); if the rollout "
+                 "of " + call.release + " is halted after this node deployed it, this node keeps it");
   if (ctx.rollout.gate->enter(call) == HAUL_GATE_HALTED) {
     ctx.halted = true;
     throw Error("rollout of release " + call.release + " is halted fleet-wide; this node stays on what it runs (haul "

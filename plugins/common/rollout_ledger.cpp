@@ -17,7 +17,8 @@ NodeState state_from(const std::string& s, const std::string& where) {
   if (s == "deploying") return NodeState::deploying;
   if (s == "done") return NodeState::done;
   if (s == "failed") return NodeState::failed;
-  throw std::runtime_error(where + ": node state '" + s + "' is not waiting, deploying, done or failed");
+  if (s == "held") return NodeState::held;
+  throw std::runtime_error(where + ": node state '" + s + "' is not waiting, deploying, done, failed or held");
 }
 
 size_t count(const Ledger& l, bool (*pred)(const NodeEntry&)) {
@@ -59,6 +60,7 @@ const char* state_name(NodeState s) {
     case NodeState::deploying: return "deploying";
     case NodeState::done: return "done";
     case NodeState::failed: return "failed";
+    case NodeState::held: return "held";
   }
   return "unknown";
 }
@@ -148,6 +150,11 @@ Decision admit(Ledger& l, const std::string& node, uint64_t now, const std::set<
   }
   if (l.halted) {
     d.kind = Decision::halted;
+    auto [me, added] = l.nodes.try_emplace(node);
+    if (added || me->second.state == NodeState::waiting) {  // held back: status counts it
+      me->second = NodeEntry{NodeState::held, false, now, ""};
+      d.changed = true;
+    }
     return d;
   }
   auto [it, added] = l.nodes.try_emplace(node);

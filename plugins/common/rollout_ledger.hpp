@@ -7,7 +7,8 @@
 // engine and tested without one.
 //
 //   waiting ──admit──▶ deploying ──finish──▶ done | failed
-//      ▲                   │ (its node died: session/lease gone)
+//      ▲  │                │ (its node died: session/lease gone)
+//      │  └─halted─▶ held  │
 //      └───────────────────┘ dropped; the node enters again when it returns
 #pragma once
 
@@ -22,7 +23,8 @@
 
 namespace haul::rollout {
 
-enum class NodeState { waiting, deploying, done, failed };
+// held: was waiting when the release was halted, and stayed on what it runs.
+enum class NodeState { waiting, deploying, done, failed, held };
 
 struct NodeEntry {
   NodeState state = NodeState::waiting;

@@ -116,7 +116,13 @@ TEST(RolloutLedger, AnOperatorHaltStopsWaitingNodes) {
   admit(l, "n1", 1, nodes(2));
   EXPECT_EQ(admit(l, "n2", 2, nodes(2)).kind, Decision::wait);
   halt(l, "bad metrics", "operator", 3);
-  EXPECT_EQ(admit(l, "n2", 4, nodes(2)).kind, Decision::halted);
+  const Decision d = admit(l, "n2", 4, nodes(2));
+  EXPECT_EQ(d.kind, Decision::halted);
+  EXPECT_TRUE(d.changed);
+  EXPECT_EQ(l.nodes["n2"].state, NodeState::held) << "held back, for status";
+  EXPECT_EQ(l.nodes["n1"].state, NodeState::deploying) << "the canary finishes what it started";
+  EXPECT_EQ(admit(l, "n3", 5, nodes(3)).kind, Decision::halted);
+  EXPECT_EQ(l.nodes["n3"].state, NodeState::held) << "a node arriving after the halt is held back too";
 }
 
 TEST(RolloutLedger, APercentageCountsTheNodesInTheRolloutAndIsAtLeastOne) {
