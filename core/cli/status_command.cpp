@@ -21,6 +21,7 @@
 #include "pipeline/pipeline.hpp"
 #include "publish/kicker.hpp"
 #include "cli/cli_common.hpp"
+#include "cli/rollout_report.hpp"
 #include "config/desired_pointer.hpp"
 #include "deploy/deploy_engine.hpp"
 #include "deploy/deploy_log.hpp"
@@ -76,6 +77,29 @@ std::map<std::string, DesiredPointer> read_desired(const po::variables_map& vm) 
   return out;
 }
 
+// Each pipeline of --config with a rollout: block: its newest rollout, as
+// its gate sees it (pipeline name -> the gate's answer). A gate that cannot
+// answer is reported, not fatal.
+std::map<std::string, nlohmann::json> read_rollouts(const po::variables_map& vm) {
+  std::map<std::string, nlohmann::json> out;
+  if (!vm.count("config")) return out;
+  HaulConfig config = load_config_file(vm["config"].as<std::string>());
+  auto registry = load_registry(config.plugin_path);
+  for (const auto& p : config.pipelines) {
+    if (!p.rollout.enabled || (vm.count("pipeline") && p.name != vm["pipeline"].as<std::string>())) continue;
+    try {
+      auto pipeline = build_pipeline(p, registry, config.origin, false);
+      auto answer = nlohmann::json::parse(pipeline->gate->control("status", p.name, "", ""));
+      auto& all = answer["rollouts"];
+      if (all.size() > 1) all.erase(all.begin() + 1, all.end());  // the newest is what an operator asks about
+      out[p.name] = answer;
+    } catch (const std::exception& e) {
+      std::cerr << "haul status: cannot read the rollouts of pipeline " << p.name << ": " << e.what() << "\n";
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 int run_status(const Args& args) {
@@ -87,7 +111,7 @@ int run_status(const Args& args) {
       ("pipeline", po::value<std::string>(), "only this pipeline")
       ("desired", po::value<std::string>(), "a desired-release pointer (latest_<role>_<stage>.yml) to compare nodes with")
       ("config", po::value<std::string>(), "the agent's config: its Consul connection (consul: block, else a consul-http "
-       "trigger's), and each pipeline's desired: pointer to compare with")
+       "trigger's), each pipeline's desired: pointer to compare with, and its rollout's progress (rollout: block)")
       ("json", "print JSON for scripts instead of a table");
   desc.add(common_options());
   try {
@@ -151,15 +175,23 @@ int run_status(const Args& args) {
       return r.value("result", "") == "success" && r.value("alive", false) && r.value("on_newest_release", false) &&
              r.value("on_desired_release", true);
     };
-    const bool attention = !std::all_of(rows.begin(), rows.end(), healthy);
+    bool attention = !std::all_of(rows.begin(), rows.end(), healthy);
+    const auto rollouts = read_rollouts(vm);
+    for (const auto& [name, answer] : rollouts)
+      for (const auto& r : answer["rollouts"]) attention = attention || !r["halted"].is_null();
     if (vm.count("json")) {
-      std::cout << nlohmann::json(rows).dump(2) << "\n";
+      // Nodes as a list (as before); rollouts, when asked for with --config,
+      // in an object beside them.
+      if (rollouts.empty()) std::cout << nlohmann::json(rows).dump(2) << "\n";
+      else std::cout << nlohmann::json{{"nodes", rows}, {"rollouts", rollouts}}.dump(2) << "\n";
       return attention ? 1 : 0;
     }
+    for (const auto& [name, answer] : rollouts) print_rollouts(std::cout, name, answer, false);
+    if (!rollouts.empty()) std::cout << "\n";
     if (rows.empty()) {
       std::cout << "no status under " << prefix << "/status/ in Consul at " << api.settings().address
                 << " (do the agents' pipelines use the consul-status hook?)\n";
-      return 0;
+      return attention ? 1 : 0;
     }
     std::cout << std::left << std::setw(12) << "PIPELINE" << std::setw(18) << "NODE" << std::setw(6) << "ALIVE"
               << std::setw(9) << "RESULT" << std::setw(14) << "AGE" << "RELEASE / ERROR\n";

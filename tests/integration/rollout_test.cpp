@@ -179,6 +179,12 @@ TEST_F(Rollout, AFailingCanaryHaltsTheReleaseAndTheFleetStaysThenDeploysTheNext)
   EXPECT_NE(status.out.find("12 done, 0 deploying, 0 waiting, 0 failed, 0 held back"), std::string::npos)
       << "v1's rollout is listed too: " << status.out;
 
+  // haul status shows the newest rollout beside the nodes, and needs attention.
+  ProcessResult fleet = run_process({haul_binary().string(), "status", "--config", (tmp / "haul-node-01.yaml").string()});
+  EXPECT_EQ(fleet.exit_code, 1) << fleet.out << fleet.err;
+  EXPECT_NE(fleet.out.find("pipeline web, release v2: halted"), std::string::npos) << fleet.out;
+  EXPECT_EQ(fleet.out.find("release v1:"), std::string::npos) << "only the newest rollout: " << fleet.out;
+
   // The next release goes out normally.
   deploy_everywhere("v3");
   EXPECT_EQ(count_lines(ran), 1u);
