@@ -98,3 +98,33 @@ TEST(PipelineConfig, DefaultIsTheStretcherHandler) {
   EXPECT_EQ(c.pipelines[0].hooks[0].type, "shell");
   EXPECT_EQ(c.pipelines[0].deploy.retry, 2);
 }
+
+TEST(PipelineConfig, RolloutBlockSplitsPolicyFromTheGatesSettings) {
+  const HaulConfig cfg = parse_config(
+      "pipelines:\n  web:\n    trigger: consul-watch\n    rollout: { canary: 2, canary_soak: 2m, max_parallel: 25%,"
+      " max_failures: 3, on_halt: rollback, prefix: fleet }\n",
+      "haul.yaml", env);
+  const RolloutConfig& r = cfg.pipelines.at(0).rollout;
+  ASSERT_TRUE(r.enabled);
+  EXPECT_EQ(r.policy.canary, 2u);
+  EXPECT_EQ(r.policy.canary_soak_ms, 120000u);
+  EXPECT_EQ(r.policy.max_parallel, 0u);
+  EXPECT_EQ(r.policy.max_parallel_percent, 25u);
+  EXPECT_EQ(r.policy.max_failures, 3u);
+  EXPECT_EQ(r.policy.rollback_on_halt, 1);
+  EXPECT_EQ(r.gate.type, "consul-rollout") << "via: consul is the default";
+  EXPECT_EQ(r.gate.settings["prefix"].Scalar(), "fleet");
+  EXPECT_FALSE(parse_config("pipelines:\n  web:\n    trigger: consul-watch\n", "haul.yaml", env).pipelines[0].rollout.enabled);
+  EXPECT_NE(error_of("pipelines:\n  web:\n    trigger: consul-watch\n    rollout: 3\n").find(
+                "haul.yaml:4: pipelines.web.rollout: expected a map like { canary: 1"),
+            std::string::npos)
+      << error_of("pipelines:\n  web:\n    trigger: consul-watch\n    rollout: 3\n");
+}
+
+// The examples a new user copies must parse.
+TEST(PipelineConfig, TheShippedExamplesParse) {
+  for (const char* name : {"agent.yaml", "handler.yaml"}) {
+    const std::string path = std::string(HAUL_TEST_SOURCE_DIR) + "/../examples/pipelines/" + name;
+    EXPECT_NO_THROW(load_config_file(path)) << path;
+  }
+}
