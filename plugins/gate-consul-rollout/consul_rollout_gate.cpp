@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -41,12 +42,43 @@ const haul_config_field kFields[] = {
     {nullptr, nullptr, nullptr, nullptr, 0},
 };
 
+// Consul unreachable, restarting or without a leader: a waiting node waits
+// on (deploying without the gate would be unsafe), retrying with backoff.
+struct Transient : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 // What one recursive read of a release's prefix shows.
 struct Snapshot {
   std::optional<rollout::Ledger> ledger;
   uint64_t ledger_index = 0;  // ModifyIndex for ?cas=; 0 = absent
   std::map<std::string, std::string> holders;  // node -> session holding nodes/<node>
   uint64_t index = 0;  // X-Consul-Index for the next blocking query
+};
+
+// Waits between attempts while Consul is away: 1 s doubling to 15 s, cut
+// short by a cancel; says so once per outage.
+class Backoff {
+ public:
+  void wait(const GateRequest& req, const std::string& why) {
+    if (delay_ == milliseconds(0)) {
+      req.log(HAUL_LOG_WARN, "Consul is unreachable (" + why + "); the rollout gate keeps trying");
+      delay_ = milliseconds(1000);
+    }
+    const auto until = std::chrono::steady_clock::now() + delay_;
+    while (std::chrono::steady_clock::now() < until) {
+      if (req.cancelled()) throw haul::sdk::Cancelled();
+      std::this_thread::sleep_for(milliseconds(100));
+    }
+    delay_ = std::min(delay_ * 2, milliseconds(15000));
+  }
+  void reset(const GateRequest& req) {
+    if (delay_ != milliseconds(0)) req.log(HAUL_LOG_INFO, "Consul answers again; the rollout gate goes on");
+    delay_ = milliseconds(0);
+  }
+
+ private:
+  milliseconds delay_{0};
 };
 
 class ConsulRolloutGate {
@@ -79,54 +111,82 @@ class ConsulRolloutGate {
 
   Verdict enter(const GateRequest& req) {
     const std::string base = base_of(req.pipeline(), req.release());
-    const std::string me = req.node();
     uint64_t index = 0;
     milliseconds block_for = kMaxBlock;
     std::string last_why;
+    Backoff backoff;
     while (true) {
       if (req.cancelled()) throw haul::sdk::Cancelled();
-      Snapshot s = read(base, index, block_for, req);
-      const std::string sid = ensure_session();
-      auto held = s.holders.find(me);
-      if (held == s.holders.end() || held->second != sid) {
-        // Not held by this process's session: take the key (a crashed run of
-        // this node may still hold it until its session lapses — then it is
-        // still live, and so is this node).
-        if (acquire(base, me, sid)) s.holders[me] = sid;
+      try {
+        if (auto v = enter_round(req, base, index, block_for, last_why)) return *v;
+        backoff.reset(req);
+      } catch (const Transient& e) {
+        backoff.wait(req, e.what());
+        index = 0;
       }
-      rollout::Ledger ledger = s.ledger ? *s.ledger : rollout::start(req.release(), req.policy(), rollout::now_ms());
-      std::set<std::string> live;
-      for (const auto& [node, session] : s.holders) live.insert(node);
-      const rollout::Decision d = rollout::admit(ledger, me, rollout::now_ms(), live);
-      if (d.changed && !write(base, ledger, s.ledger_index)) {
-        index = 0;  // another node wrote first: read its version and decide again
-        continue;
-      }
-      if (d.kind == rollout::Decision::proceed) {
-        req.log(HAUL_LOG_INFO, "rollout of " + req.release() + ": slot taken" +
-                                   (ledger.nodes[me].canary ? " as a canary" : "") + " (" +
-                                   std::to_string(ledger.nodes.size()) + " nodes in the rollout)");
-        return Verdict::proceed;
-      }
-      if (d.kind == rollout::Decision::halted) {
-        forget(base, me);
-        req.log(HAUL_LOG_WARN, "rollout of " + req.release() + " is halted: " + ledger.halted->reason);
-        return Verdict::halted;
-      }
-      if (d.why != last_why) req.log(HAUL_LOG_INFO, "rollout of " + req.release() + ": waiting for " + d.why);
-      last_why = d.why;
-      index = s.index;
-      block_for = d.recheck_in.count() > 0 ? std::min(d.recheck_in + milliseconds(50), kMaxBlock) : kMaxBlock;
     }
   }
 
+  // One read-decide-write round of enter(); nullopt: wait (index and
+  // block_for say for what).
+  std::optional<Verdict> enter_round(const GateRequest& req, const std::string& base, uint64_t& index,
+                                     milliseconds& block_for, std::string& last_why) {
+    const std::string me = req.node();
+    Snapshot s = read(base, index, block_for, req);
+    const std::string sid = ensure_session();
+    auto held = s.holders.find(me);
+    if (held == s.holders.end() || held->second != sid) {
+      // Not held by this process's session: take the key (a crashed run of
+      // this node may still hold it until its session lapses — then it is
+      // still live, and so is this node).
+      if (acquire(base, me, sid)) s.holders[me] = sid;
+    }
+    rollout::Ledger ledger = s.ledger ? *s.ledger : rollout::start(req.release(), req.policy(), rollout::now_ms());
+    std::set<std::string> live;
+    for (const auto& [node, session] : s.holders) live.insert(node);
+    const rollout::Decision d = rollout::admit(ledger, me, rollout::now_ms(), live);
+    if (d.changed && !write(base, ledger, s.ledger_index)) {
+      index = 0;  // another node wrote first: read its version and decide again
+      return std::nullopt;
+    }
+    if (d.kind == rollout::Decision::proceed) {
+      req.log(HAUL_LOG_INFO, "rollout of " + req.release() + ": slot taken" +
+                                 (ledger.nodes[me].canary ? " as a canary" : "") + " (" +
+                                 std::to_string(ledger.nodes.size()) + " nodes in the rollout)");
+      return Verdict::proceed;
+    }
+    if (d.kind == rollout::Decision::halted) {
+      forget(base, me);
+      req.log(HAUL_LOG_WARN, "rollout of " + req.release() + " is halted: " + ledger.halted->reason);
+      return Verdict::halted;
+    }
+    if (d.why != last_why) req.log(HAUL_LOG_INFO, "rollout of " + req.release() + ": waiting for " + d.why);
+    last_why = d.why;
+    index = s.index;
+    block_for = d.recheck_in.count() > 0 ? std::min(d.recheck_in + milliseconds(50), kMaxBlock) : kMaxBlock;
+    return std::nullopt;
+  }
+
+  // The outcome must reach the ledger (a failure may halt the release):
+  // retried through a Consul outage for up to a minute. A ledger Consul lost
+  // (a restart without its data) is started again with this outcome.
   void leave(const GateRequest& req, bool succeeded, const std::string& error) {
     const std::string base = base_of(req.pipeline(), req.release());
-    update(base, req.release(), [&](rollout::Ledger& l) {
-      rollout::finish(l, req.node(), succeeded, error, rollout::now_ms());
-      if (l.halted && l.halted->by == req.node())
-        req.log(HAUL_LOG_ERROR, "rollout of " + req.release() + " halted fleet-wide: " + l.halted->reason);
-    });
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+    Backoff backoff;
+    while (true) {
+      try {
+        update(base, req.release(), &req.policy(), [&](rollout::Ledger& l) {
+          rollout::finish(l, req.node(), succeeded, error, rollout::now_ms());
+          if (l.halted && l.halted->by == req.node())
+            req.log(HAUL_LOG_ERROR, "rollout of " + req.release() + " halted fleet-wide: " + l.halted->reason);
+        });
+        break;
+      } catch (const Transient& e) {
+        if (std::chrono::steady_clock::now() > give_up) throw;
+        backoff.wait(req, e.what());
+      }
+    }
     forget(base, req.node());
   }
 
@@ -169,7 +229,7 @@ class ConsulRolloutGate {
                                  prefix_ + "/rollout/" + rollout::key_segment(pipeline) +
                                  "/ — no node has reached the gate for a release yet");
       const std::string target = all.front().release;
-      all = {update(base_of(pipeline, target), target, [&](rollout::Ledger& l) {
+      all = {update(base_of(pipeline, target), target, nullptr, [&](rollout::Ledger& l) {
         if (verb == "halt") rollout::halt(l, reason.empty() ? "halted by an operator" : reason, "operator", rollout::now_ms());
         else rollout::resume(l, rollout::now_ms());
       })};
@@ -200,10 +260,9 @@ class ConsulRolloutGate {
       // Consul adds up to wait/16 of jitter before it answers.
       timeout = block_for + block_for / 16 + std::chrono::seconds(10);
     }
-    HttpResponse r = api_.call("GET", path, "", timeout, [&req] { return req.cancelled(); });
+    HttpResponse r = call("GET", path, "", timeout, [&req] { return req.cancelled(); });
     if (req.cancelled()) throw haul::sdk::Cancelled();
-    if (r.status != 200 && r.status != 404)
-      throw std::runtime_error("GET " + api_.settings().address + path + ": HTTP " + std::to_string(r.status) + ": " + r.body);
+    if (r.status != 200 && r.status != 404) throw unexpected("GET", path, r);
     Snapshot s;
     auto idx = r.headers.find("x-consul-index");
     s.index = idx == r.headers.end() ? 0 : std::strtoull(idx->second.c_str(), nullptr, 10);
@@ -224,37 +283,70 @@ class ConsulRolloutGate {
     return s;
   }
 
+  // Every Consul call of the gate: a transport failure or a 5xx is
+  // Transient; a 403 names the missing permission.
+  HttpResponse call(const std::string& method, const std::string& path, const std::string& body = "",
+                    milliseconds timeout = std::chrono::seconds(30), std::function<bool()> cancelled = nullptr) {
+    HttpResponse r;
+    try {
+      r = api_.call(method, path, body, timeout, cancelled);
+    } catch (const std::exception& e) {
+      if (cancelled && cancelled()) throw haul::sdk::Cancelled();
+      throw Transient(e.what());
+    }
+    if (r.status >= 500 && r.body.find("invalid session") == std::string::npos) throw Transient(unexpected(method, path, r).what());
+    if (r.status == 403)
+      throw std::runtime_error(method + " " + api_.settings().address + path +
+                               ": HTTP 403 (the ACL token needs key:write on the rollout prefix and session:write): " + r.body);
+    return r;
+  }
+
+  std::runtime_error unexpected(const std::string& method, const std::string& path, const HttpResponse& r) const {
+    return std::runtime_error(method + " " + api_.settings().address + path + ": HTTP " + std::to_string(r.status) + ": " +
+                              r.body);
+  }
+
   // Writes the ledger if nobody changed it since `modify_index` (0: if absent).
   bool write(const std::string& base, const rollout::Ledger& l, uint64_t modify_index) {
-    HttpResponse r = api_.call_ok("PUT", "/v1/kv/" + base + "ledger?cas=" + std::to_string(modify_index), l.dump());
+    const std::string path = "/v1/kv/" + base + "ledger?cas=" + std::to_string(modify_index);
+    HttpResponse r = call("PUT", path, l.dump());
+    if (r.status != 200) throw unexpected("PUT", path, r);
     return haul::sdk::trim(r.body) == "true";
   }
 
-  // Read-change-CAS until it sticks; returns the ledger as written.
+  // Read-change-CAS until it sticks; returns the ledger as written. A missing
+  // ledger is started with `policy`, or is an error without one.
   template <class F>
-  rollout::Ledger update(const std::string& base, const std::string& release, F&& change) {
+  rollout::Ledger update(const std::string& base, const std::string& release, const haul_rollout_policy* policy,
+                         F&& change) {
+    const std::string path = "/v1/kv/" + base + "ledger";
     for (int attempt = 0; attempt < 1000; ++attempt) {
-      HttpResponse r = api_.call("GET", "/v1/kv/" + base + "ledger");
-      if (r.status == 404)
-        throw std::runtime_error("no rollout ledger at " + api_.settings().address + "/v1/kv/" + base + "ledger");
-      if (r.status != 200)
-        throw std::runtime_error("GET " + api_.settings().address + "/v1/kv/" + base + "ledger: HTTP " +
-                                 std::to_string(r.status) + ": " + r.body);
-      const auto item = nlohmann::json::parse(r.body).at(0);
-      rollout::Ledger l = rollout::Ledger::parse(base64_decode(item.value("Value", "")), "Consul KV " + base + "ledger");
+      HttpResponse r = call("GET", path);
+      rollout::Ledger l;
+      uint64_t index = 0;
+      if (r.status == 404 && policy) {
+        l = rollout::start(release, *policy, rollout::now_ms());
+      } else if (r.status == 404) {
+        throw std::runtime_error("no rollout ledger at " + api_.settings().address + path);
+      } else if (r.status != 200) {
+        throw unexpected("GET", path, r);
+      } else {
+        const auto item = nlohmann::json::parse(r.body).at(0);
+        l = rollout::Ledger::parse(base64_decode(item.value("Value", "")), "Consul KV " + base + "ledger");
+        index = item.value("ModifyIndex", uint64_t{0});
+      }
       change(l);
-      if (write(base, l, item.value("ModifyIndex", uint64_t{0}))) return l;
+      if (write(base, l, index)) return l;
     }
     throw std::runtime_error("rollout of " + release + ": the ledger kept changing under 1000 attempts to update it");
   }
 
   std::vector<rollout::Ledger> ledgers_of(const std::string& pipeline) {
     const std::string path = "/v1/kv/" + prefix_ + "/rollout/" + rollout::key_segment(pipeline) + "/?recurse";
-    HttpResponse r = api_.call("GET", path);
+    HttpResponse r = call("GET", path);
     std::vector<rollout::Ledger> out;
     if (r.status == 404) return out;
-    if (r.status != 200)
-      throw std::runtime_error("GET " + api_.settings().address + path + ": HTTP " + std::to_string(r.status) + ": " + r.body);
+    if (r.status != 200) throw unexpected("GET", path, r);
     for (const auto& item : nlohmann::json::parse(r.body)) {
       const std::string key = item.value("Key", "");
       if (key.size() < 7 || key.compare(key.size() - 7, 7, "/ledger") != 0 || !item["Value"].is_string()) continue;
@@ -264,7 +356,7 @@ class ConsulRolloutGate {
   }
 
   bool acquire(const std::string& base, const std::string& node, const std::string& sid) {
-    HttpResponse r = api_.call("PUT", "/v1/kv/" + base + "nodes/" + rollout::key_segment(node) + "?acquire=" + sid, node);
+    HttpResponse r = call("PUT", "/v1/kv/" + base + "nodes/" + rollout::key_segment(node) + "?acquire=" + sid, node);
     if (r.status == 500 && r.body.find("invalid session") != std::string::npos) {
       drop_session(sid);  // lapsed between create and acquire: a new one next round
       return false;
@@ -301,7 +393,8 @@ class ConsulRolloutGate {
                                  {"TTL", std::to_string(ttl_.count() / 1000) + "s"},
                                  {"Behavior", "delete"},
                                  {"LockDelay", "0s"}};
-    HttpResponse r = api_.call_ok("PUT", "/v1/session/create", spec.dump());
+    HttpResponse r = call("PUT", "/v1/session/create", spec.dump());
+    if (r.status != 200) throw unexpected("PUT", "/v1/session/create", r);
     sid = nlohmann::json::parse(r.body).at("ID").get<std::string>();
     std::lock_guard<std::mutex> lock(mu_);
     session_ = sid;

@@ -230,6 +230,18 @@ TEST_F(Rollout, AKilledSlotHolderFreesItsSlotAndTheRolloutGoesOn) {
   ASSERT_TRUE(wait_until([&] { return file_contains(log(v), "deploy of"); }, std::chrono::seconds(60))) << logs();
 }
 
+TEST_F(Rollout, ConsulRestartingWithoutItsDataMidRolloutFailsNoDeploy) {
+  start_fleet(3, "canary: 1, canary_soak: 3s, max_parallel: 1");
+  consul.fire("deploy_web", publish("v1"));
+  ASSERT_TRUE(wait_until([&] { return logged("waiting for the canary soak") == 2; }, std::chrono::seconds(30))) << logs();
+  consul.stop();
+  ASSERT_TRUE(wait_until([&] { return logged("the rollout gate keeps trying") >= 1; }, std::chrono::seconds(30))) << logs();
+  consul.start();  // empty, as a dev agent restarted: the waiting nodes start the rollout's ledger again
+  ASSERT_TRUE(wait_until([&] { return on("v1") == 3; }, std::chrono::seconds(60))) << logs();
+  EXPECT_EQ(logged("failed in"), 0) << logs();
+  EXPECT_GE(logged("Consul answers again"), 1) << logs();
+}
+
 TEST_F(Rollout, AnOperatorHaltsAndResumesARollout) {
   start_fleet(3, "canary: 1, canary_soak: 1h, max_parallel: 2");
   consul.fire("deploy_web", publish("v1"));
