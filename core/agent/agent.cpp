@@ -248,7 +248,10 @@ class PipelineRunner {
       std::lock_guard<std::mutex> lock(mu_);
       if (watch_generation_ != generation) continue;
       watch_.reset();
-      if (*verdict == HAUL_GATE_HALTED) {
+      if (*verdict == HAUL_GATE_HALTED && pending_ && !pending_->undo) {
+        spdlog::info("[{}] rollout of {} was halted; the release waiting to deploy replaces it", p_.name,
+                     w.rollout_release);
+      } else if (*verdict == HAUL_GATE_HALTED) {
         Pending undo;
         undo.undo = w;
         offer_locked(std::move(undo), "the rollback of " + w.rollout_release + " (its rollout was halted)");

@@ -290,9 +290,13 @@ TEST_F(Cli, PluginsListAndDescribe) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("timeout"), std::string::npos);
   EXPECT_NE(r.out.find("duration"), std::string::npos);
+  r = haul({"plugins", "describe", "consul-rollout"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("gate"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("session_ttl"), std::string::npos) << r.out;
   r = haul({"plugins", "describe", "nope"});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("no plugin named 'nope'; loaded: consul-http, consul-status, consul-watch, file, http, s3, shell"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("no plugin named 'nope'; loaded: consul-http, consul-rollout, consul-status, consul-watch, file, http, s3, shell"), std::string::npos) << r.err;
 }
 
 TEST_F(Cli, AgentConfigErrorsStopItAtStartup) {
