@@ -1,8 +1,11 @@
 // Fleet-safe rollouts with no deploy server: a fleet of real `haul agent`
 // processes on loopback (distinct HAUL_NODE names and dests) coordinating
-// through the Consul double — canary then batches, a failure halting the
-// release everywhere, on_halt: rollback, a killed slot holder, the operator's
-// `haul rollout`, and the consul watch handler at the same gate.
+// through each engine — the Consul double, and a real 3-member etcd cluster
+// (the events come from the Consul double either way) — with the same
+// assertions: canary then batches, a failure halting the release
+// everywhere, on_halt: rollback, a killed slot holder, the operator's
+// `haul rollout`, the consul watch handler at the same gate; and the
+// engine's own faults: Consul restarting empty, an etcd member dying.
 //
 // Every node reads the same manifest; its dest is /proc/self/cwd/www, so
 // each agent (started in its own folder) deploys into a dest of its own.
@@ -24,10 +27,22 @@ struct Interval {
   long long start = 0, end = 0;
 };
 
-class Rollout : public ::testing::Test {
+class Fleet : public ::testing::Test {
  protected:
+  explicit Fleet(const std::string& engine) : etcd(engine == "etcd" ? std::make_unique<EtcdCluster>(3) : nullptr) {}
+
   TempDir tmp;
   ConsulDouble consul;
+  std::unique_ptr<EtcdCluster> etcd;  // null: the gate is Consul's
+
+  // The gate's settings for this engine.
+  std::string engine() const {
+    if (!etcd) return "";
+    std::string list;
+    for (const auto& e : etcd->endpoints()) list += (list.empty() ? "" : ", ") + e;
+    return ", via: etcd, endpoints: [" + list + "]";
+  }
+  std::string short_ttl() const { return etcd ? "lease_ttl: 5s" : "session_ttl: 10s"; }
   fs::path slots = tmp / "slots.log";  // "<node> start|end <ns>": from pre to post, inside the slot
   std::vector<std::unique_ptr<BackgroundProcess>> agents;
 
@@ -58,7 +73,7 @@ class Rollout : public ::testing::Test {
     const fs::path f = tmp / ("haul-" + node(i) + ".yaml");
     write_file(f, "state_dir: " + (home(i) / "state").string() + "\npipelines:\n  web:\n    trigger: { type: consul-http, address: '" + consul.address() +
                       "', event: deploy_web, wait: 10s, min_interval: 50ms }\n    hooks: [shell]\n    rollout: { " +
-                      rollout + " }\n");
+                      rollout + engine() + " }\n");
     return f;
   }
 
@@ -147,9 +162,25 @@ class Rollout : public ::testing::Test {
   }
 };
 
+// Every assertion on both engines.
+class Rollout : public Fleet, public ::testing::WithParamInterface<std::string> {
+ protected:
+  Rollout() : Fleet(GetParam()) {}
+};
+
+// Each engine's own faults.
+class ConsulRollout : public Fleet {
+ protected:
+  ConsulRollout() : Fleet("consul") {}
+};
+class EtcdRollout : public Fleet {
+ protected:
+  EtcdRollout() : Fleet("etcd") {}
+};
+
 }  // namespace
 
-TEST_F(Rollout, TheCanaryGoesAloneThenNeverMoreThanMaxParallelAtOnce) {
+TEST_P(Rollout, TheCanaryGoesAloneThenNeverMoreThanMaxParallelAtOnce) {
   start_fleet(12, "canary: 1, max_parallel: 3");
   deploy_everywhere("v1");
   ASSERT_TRUE(wait_until([&] { return intervals().size() == 12; })) << read_file(slots);  // the last posts end
@@ -161,7 +192,7 @@ TEST_F(Rollout, TheCanaryGoesAloneThenNeverMoreThanMaxParallelAtOnce) {
   EXPECT_EQ(logged("slot taken as a canary"), 1) << logs();
 }
 
-TEST_F(Rollout, AFailingCanaryHaltsTheReleaseAndTheFleetStaysThenDeploysTheNext) {
+TEST_P(Rollout, AFailingCanaryHaltsTheReleaseAndTheFleetStaysThenDeploysTheNext) {
   start_fleet(12, "canary: 1, max_parallel: 3, max_failures: 1");
   deploy_everywhere("v1");
   const fs::path ran = tmp / "ran-v2.log";
@@ -190,7 +221,7 @@ TEST_F(Rollout, AFailingCanaryHaltsTheReleaseAndTheFleetStaysThenDeploysTheNext)
   EXPECT_EQ(count_lines(ran), 1u);
 }
 
-TEST_F(Rollout, OnHaltRollbackBringsTheNodesThatSwitchedBack) {
+TEST_P(Rollout, OnHaltRollbackBringsTheNodesThatSwitchedBack) {
   start_fleet(12, "canary: 1, max_parallel: 1, on_halt: rollback");
   deploy_everywhere("v1");
   // v2 fails on the third node to run it: two nodes switched before.
@@ -204,8 +235,8 @@ TEST_F(Rollout, OnHaltRollbackBringsTheNodesThatSwitchedBack) {
   EXPECT_EQ(logged("was halted fleet-wide (on_halt: rollback): rolling"), 2) << logs();
 }
 
-TEST_F(Rollout, AKilledSlotHolderFreesItsSlotAndTheRolloutGoesOn) {
-  start_fleet(4, "canary: 1, max_parallel: 1, session_ttl: 10s");
+TEST_P(Rollout, AKilledSlotHolderFreesItsSlotAndTheRolloutGoesOn) {
+  start_fleet(4, "canary: 1, max_parallel: 1, " + short_ttl());
   const fs::path holder = tmp / "holder";
   // The first node to reach post holds its slot (sleeps) until killed.
   consul.fire("deploy_web", publish("v1", "mkdir " + holder.string() + " 2>/dev/null && { echo $HAUL_NODE > " +
@@ -230,7 +261,7 @@ TEST_F(Rollout, AKilledSlotHolderFreesItsSlotAndTheRolloutGoesOn) {
   ASSERT_TRUE(wait_until([&] { return file_contains(log(v), "deploy of"); }, std::chrono::seconds(60))) << logs();
 }
 
-TEST_F(Rollout, ConsulRestartingWithoutItsDataMidRolloutFailsNoDeploy) {
+TEST_F(ConsulRollout, RestartingWithoutItsDataMidRolloutFailsNoDeploy) {
   start_fleet(3, "canary: 1, canary_soak: 3s, max_parallel: 1");
   consul.fire("deploy_web", publish("v1"));
   ASSERT_TRUE(wait_until([&] { return logged("waiting for the canary soak") == 2; }, std::chrono::seconds(30))) << logs();
@@ -242,7 +273,7 @@ TEST_F(Rollout, ConsulRestartingWithoutItsDataMidRolloutFailsNoDeploy) {
   EXPECT_GE(logged("Consul answers again"), 1) << logs();
 }
 
-TEST_F(Rollout, AnOperatorHaltsAndResumesARollout) {
+TEST_P(Rollout, AnOperatorHaltsAndResumesARollout) {
   start_fleet(3, "canary: 1, canary_soak: 1h, max_parallel: 2");
   consul.fire("deploy_web", publish("v1"));
   ASSERT_TRUE(wait_until([&] { return logged("waiting for the canary soak") == 2; }, std::chrono::seconds(30))) << logs();
@@ -262,7 +293,7 @@ TEST_F(Rollout, AnOperatorHaltsAndResumesARollout) {
   EXPECT_NE(unknown.err.find("known: v1"), std::string::npos) << unknown.err;
 }
 
-TEST_F(Rollout, TheConsulWatchHandlerWaitsAtTheSameGate) {
+TEST_P(Rollout, TheConsulWatchHandlerWaitsAtTheSameGate) {
   const std::string url = publish("v1");
   const std::string event = "[{\"ID\":\"e1\",\"Name\":\"deploy_web\",\"Payload\":\"" + base64_of(url) +
                             "\",\"LTime\":1}]";
@@ -284,6 +315,24 @@ TEST_F(Rollout, TheConsulWatchHandlerWaitsAtTheSameGate) {
   EXPECT_EQ(max_overlap(all), 1u) << read_file(slots);
 }
 
+TEST_F(EtcdRollout, AMemberDyingMidRolloutLosesNoSlotAndAppliesNothingTwice) {
+  start_fleet(6, "canary: 1, max_parallel: 2");
+  consul.fire("deploy_web", publish("v1", "sleep 0.3"));
+  ASSERT_TRUE(wait_until([&] { return on("v1") >= 2; }, std::chrono::seconds(60))) << logs();
+  etcd->stop(0);  // the endpoint every node tries first
+  ASSERT_TRUE(wait_until([&] { return on("v1") == 6; }, std::chrono::seconds(60))) << logs();
+  ASSERT_TRUE(wait_until([&] { return intervals().size() == 6; })) << read_file(slots);
+  EXPECT_LE(max_overlap(intervals()), 2u) << read_file(slots);
+  EXPECT_EQ(count_lines(slots), 12u) << "each node deployed once: " << read_file(slots);
+  EXPECT_EQ(logged("failed in"), 0) << logs();
+  etcd->start(0);
+  ASSERT_TRUE(wait_until([&] { return etcd->healthy(0); }, std::chrono::seconds(30)));
+  deploy_everywhere("v2");  // and the cluster, whole again, serves the next rollout
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, Rollout, ::testing::Values("consul", "etcd"),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
+
 TEST(RolloutConfig, MistakesAreNamedWithTheirPlace) {
   TempDir tmp;
   auto check = [&](const std::string& rollout, const std::string& expected) {
@@ -302,4 +351,6 @@ TEST(RolloutConfig, MistakesAreNamedWithTheirPlace) {
   check("canary: 1, adress: x", "unknown key 'adress'");
   check("via: zookeeper", "no gate plugin named 'zookeeper-rollout'");
   check("session_ttl: 2s", "session_ttl must be between 10s and 24h");
+  check("via: etcd, lease_ttl: 1s", "lease_ttl must be between 2s and 24h");
+  check("via: etcd, endpoint: x", "unknown key 'endpoint'");
 }

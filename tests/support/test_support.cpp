@@ -435,6 +435,58 @@ std::string ConsulDouble::fire(const std::string& name, const std::string& paylo
   return nlohmann::json::parse(r.body)["ID"].get<std::string>();
 }
 
+EtcdCluster::EtcdCluster(int members) {
+  for (int i = 0; i < members; ++i) {
+    client_ports_.push_back(free_port());
+    peer_ports_.push_back(free_port());
+    initial_cluster_ += (i ? "," : "") + ("m" + std::to_string(i)) + "=http://127.0.0.1:" + std::to_string(peer_ports_[i]);
+  }
+  members_.resize(members);
+  for (int i = 0; i < members; ++i) start(i);
+  for (int i = 0; i < members; ++i)
+    if (!wait_until([&] { return healthy(i); }, std::chrono::seconds(30)))
+      throw std::runtime_error("etcd member " + std::to_string(i) + " did not become healthy: " +
+                               read_file(dir_ / ("m" + std::to_string(i) + ".log")));
+}
+
+EtcdCluster::~EtcdCluster() {
+  for (auto& m : members_) m.reset();
+}
+
+std::vector<std::string> EtcdCluster::endpoints() const {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < client_ports_.size(); ++i) out.push_back(endpoint(static_cast<int>(i)));
+  return out;
+}
+
+void EtcdCluster::start(int i) {
+  const std::string name = "m" + std::to_string(i);
+  const std::string peer = "http://127.0.0.1:" + std::to_string(peer_ports_[i]);
+  members_[i] = std::make_unique<BackgroundProcess>(
+      std::vector<std::string>{"/usr/bin/etcd", "--name", name, "--data-dir", (dir_ / name).string(),
+                               "--listen-client-urls", endpoint(i), "--advertise-client-urls", endpoint(i),
+                               "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+                               "--initial-cluster", initial_cluster_, "--initial-cluster-state", "new",
+                               "--initial-cluster-token", "haul-test", "--heartbeat-interval", "50",
+                               "--election-timeout", "500", "--log-level", "warn"},
+      dir_ / (name + ".log"), std::map<std::string, std::string>{{"ETCD_UNSUPPORTED_ARCH", ""}});
+}
+
+void EtcdCluster::stop(int i) {
+  ::kill(members_[i]->pid(), SIGKILL);  // as a crashed host: no goodbye to its peers
+  members_[i]->wait_exit(std::chrono::seconds(10));
+  members_[i].reset();
+}
+
+bool EtcdCluster::healthy(int i) const {
+  try {
+    const HttpResult r = http_request("GET", endpoint(i) + "/health");
+    return r.status == 200 && r.body.find("\"health\":\"true\"") != std::string::npos;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
 S3rverServer::S3rverServer(const std::string& bucket) : port_(free_port()) {
   fs::create_directories(dir_ / "data");
   process_ = std::make_unique<BackgroundProcess>(

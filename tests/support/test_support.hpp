@@ -151,6 +151,26 @@ class ConsulDouble {
   std::unique_ptr<BackgroundProcess> process_;
 };
 
+// A real etcd cluster (Debian's etcd-server 3.4) of `members` members on
+// 127.0.0.1, random ports, temporary data folders; stop(i)/start(i) kill a
+// member and bring it back with its data, as a crashed host would.
+class EtcdCluster {
+ public:
+  explicit EtcdCluster(int members = 3);
+  ~EtcdCluster();
+  std::vector<std::string> endpoints() const;  // client URLs
+  std::string endpoint(int i) const { return "http://127.0.0.1:" + std::to_string(client_ports_[i]); }
+  void stop(int i);
+  void start(int i);
+  bool healthy(int i) const;
+
+ private:
+  TempDir dir_;
+  std::vector<int> client_ports_, peer_ports_;
+  std::string initial_cluster_;
+  std::vector<std::unique_ptr<BackgroundProcess>> members_;
+};
+
 // s3rver (npm, tests/servers) on 127.0.0.1 with one bucket, credentials
 // S3RVER/S3RVER; aws_env() is the environment a haul process needs to reach it.
 class S3rverServer {
