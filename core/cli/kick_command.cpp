@@ -3,6 +3,7 @@
 //   haul kick --manifests s3://bucket/app --role web --role worker --stage production
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
 #include <iostream>
 
 #include "pipeline/pipeline.hpp"
@@ -26,7 +27,12 @@ int run_kick(const Args& args) {
       ("role", po::value<std::vector<std::string>>()->composing(), "role to kick (repeatable)")
       ("stage", po::value<std::string>(), "stage to kick")
       ("event", po::value<std::string>()->default_value("deploy_{role}_{stage}"), "event name template")
-      ("via", po::value<std::string>()->default_value("consul"), "consul (HTTP API) or serf (serf event)")
+      ("via", po::value<std::string>()->default_value("consul"),
+       "consul (HTTP API), serf (serf event) or etcd (writes the URL to <etcd-prefix>/<event name>)")
+      ("etcd-endpoints", po::value<std::string>(), "etcd client URLs, comma-separated (default: ETCDCTL_ENDPOINTS, then "
+       "http://127.0.0.1:2379)")
+      ("etcd-prefix", po::value<std::string>()->default_value("haul/deploy"), "etcd: the key is <prefix>/<event name>")
+      ("etcd-user", po::value<std::string>(), "etcd user for password auth; the password comes from ETCD_PASSWORD")
       ("config", po::value<std::string>(), "take the Consul connection from this agent config (consul: block)")
       ("consul-addr", po::value<std::string>(), "Consul HTTP address (default: CONSUL_HTTP_ADDR or http://127.0.0.1:8500)")
       ("token", po::value<std::string>(), "Consul ACL token with event:write (default: CONSUL_HTTP_TOKEN)")
@@ -61,6 +67,22 @@ int run_kick(const Args& args) {
     s.serf_rpc_auth = str("serf-rpc-auth");
     s.max_event_bytes = vm["max-event-bytes"].as<size_t>();
     s.name_template = str("event");
+    if (s.via == "etcd") {
+      std::vector<haul_kv> fields;
+      const std::string endpoints = vm.count("etcd-endpoints") ? str("etcd-endpoints") : "";
+      std::string list;
+      for (char c : endpoints) list += c == ',' ? '\n' : c;
+      const char* password = std::getenv("ETCD_PASSWORD");
+      const std::string user = str("etcd-user"), pass = password ? password : "";
+      if (!list.empty()) fields.push_back({"endpoints", list.c_str()});
+      if (!user.empty()) fields.push_back({"user", user.c_str()});
+      if (!pass.empty()) fields.push_back({"password", pass.c_str()});
+      s.etcd = net::etcd_settings_from_config(sdk::Config(fields.data(), fields.size()));
+      s.etcd_prefix = str("etcd-prefix");
+      while (!s.etcd_prefix.empty() && s.etcd_prefix.back() == '/') s.etcd_prefix.pop_back();
+    } else if (s.via != "consul" && s.via != "serf") {
+      throw UsageError("--via takes consul, serf or etcd; got '" + s.via + "'");
+    }
 
     std::vector<std::pair<std::string, std::string>> events;  // name, URL
     const auto roles = vm.count("role") ? vm["role"].as<std::vector<std::string>>() : std::vector<std::string>{};

@@ -267,15 +267,12 @@ int on_watch_progress(void* ctx, curl_off_t, curl_off_t, curl_off_t, curl_off_t)
 
 }  // namespace
 
-bool EtcdApi::watch(const std::string& prefix, int64_t start_revision, std::chrono::milliseconds timeout,
+bool EtcdApi::watch(const std::string& key, bool prefix, int64_t start_revision, std::chrono::milliseconds timeout,
                     const std::function<bool()>& cancelled) {
   curl_init_once();
-  const std::string body =
-      nlohmann::json{{"create_request",
-                      {{"key", base64_encode(prefix)},
-                       {"range_end", base64_encode(etcd_prefix_end(prefix))},
-                       {"start_revision", std::to_string(start_revision)}}}}
-          .dump();
+  nlohmann::json create = {{"key", base64_encode(key)}, {"start_revision", std::to_string(start_revision)}};
+  if (prefix) create["range_end"] = base64_encode(etcd_prefix_end(key));
+  const std::string body = nlohmann::json{{"create_request", create}}.dump();
   WatchStream w;
   w.cancelled = &cancelled;
   w.deadline = std::chrono::steady_clock::now() + timeout;

@@ -66,10 +66,10 @@ class EtcdApi {
   int64_t lease_grant(std::chrono::seconds ttl);
   bool lease_keepalive(int64_t id);  // false: the lease is gone
   void lease_revoke(int64_t id);
-  // Waits until a key under `prefix` changes at or after `start_revision`
-  // (true), or `timeout` passes (false). A compacted start revision counts
-  // as a change: the caller reads again.
-  bool watch(const std::string& prefix, int64_t start_revision, std::chrono::milliseconds timeout,
+  // Waits until `key` (with prefix: a key under it) changes at or after
+  // `start_revision` (true), or `timeout` passes (false). A compacted start
+  // revision counts as a change: the caller reads again.
+  bool watch(const std::string& key, bool prefix, int64_t start_revision, std::chrono::milliseconds timeout,
              const std::function<bool()>& cancelled);
 
   std::string endpoint() const;  // the one that answered last, for messages

@@ -41,7 +41,7 @@ net::ConsulSettings consul_settings_of(const std::map<std::string, std::string>&
 
 void check_event(const KickSettings& s, const std::string& name, const std::string& payload) {
   if (name.empty()) throw Error("kick: the event name is empty");
-  if (name.size() + payload.size() > s.max_event_bytes)
+  if (s.via != "etcd" && name.size() + payload.size() > s.max_event_bytes)
     throw Error("kick: event " + name + " is " + std::to_string(name.size() + payload.size()) +
                 " bytes of name + payload, over the " + std::to_string(s.max_event_bytes) +
                 "-byte user event limit of " + s.via +
@@ -63,7 +63,19 @@ std::string kick(const KickSettings& s, const std::string& name, const std::stri
     }
     return "";
   }
-  if (s.via != "consul") throw Error("kick: unknown transport '" + s.via + "'; expected consul or serf");
+  if (s.via == "etcd") {
+    const std::string key = s.etcd_prefix + "/" + name;
+    try {
+      net::EtcdApi api(s.etcd);
+      api.put(key, payload);
+      int64_t revision = 0;
+      api.range(key, false, &revision);
+      return key + "@" + std::to_string(revision);
+    } catch (const std::exception& e) {
+      throw Error("kick via etcd: key " + key + ": " + e.what());
+    }
+  }
+  if (s.via != "consul") throw Error("kick: unknown transport '" + s.via + "'; expected consul, serf or etcd");
   net::ConsulApi api(net::consul_settings_from_env(s.consul));
   std::string path = "/v1/event/fire/" + net::url_encode_component(name);
   std::string query;

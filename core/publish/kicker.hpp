@@ -13,22 +13,28 @@
 #include <string>
 
 #include "net/consul_api.hpp"
+#include "net/etcd_api.hpp"
 
 namespace haul {
 
 struct KickSettings {
-  std::string via = "consul";  // consul | serf
+  std::string via = "consul";  // consul | serf | etcd
   net::ConsulSettings consul;  // empty fields come from CONSUL_HTTP_* like the consul CLI
   std::string node, service, tag;  // Consul filters (regular expressions, as Consul takes them)
   std::string serf_rpc_addr, serf_rpc_auth;  // empty: serf's own defaults (SERF_RPC_ADDR, 127.0.0.1:7373)
-  size_t max_event_bytes = 512;
+  size_t max_event_bytes = 512;  // consul and serf: their user event limit
+  // etcd: the event is a write of the URL to <etcd_prefix>/<event name>,
+  // which an etcd-watch trigger with that key receives.
+  net::EtcdSettings etcd;
+  std::string etcd_prefix = "haul/deploy";
   std::string name_template = "deploy_{role}_{stage}";
 };
 
 // "deploy_{role}_{stage}" → "deploy_web_production".
 std::string event_name(const std::string& name_template, const std::string& role, const std::string& stage);
 
-// Fires one event; returns Consul's event ID ("" for serf). Throws
+// Fires one event; returns Consul's event ID, etcd's key@revision ("" for
+// serf). Throws
 // haul::Error naming the transport, the event and what went wrong.
 // A Consul connection written as config fields (address, token, datacenter,
 // ca_file, cert_file, key_file, insecure_skip_verify).

@@ -63,7 +63,7 @@ class EtcdRolloutStore : public rollout::RolloutStore {
                          const std::function<bool()>& cancelled) override {
     const std::string base = base_of(pipeline, release);
     return guarded([&] {
-      if (after) api_.watch(base, static_cast<int64_t>(after), block_for, cancelled);
+      if (after) api_.watch(base, true, static_cast<int64_t>(after), block_for, cancelled);
       if (cancelled && cancelled()) throw haul::sdk::Cancelled();
       rollout::Snapshot s;
       int64_t revision = 0;

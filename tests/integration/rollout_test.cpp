@@ -36,12 +36,7 @@ class Fleet : public ::testing::Test {
   std::unique_ptr<EtcdCluster> etcd;  // null: the gate is Consul's
 
   // The gate's settings for this engine.
-  std::string engine() const {
-    if (!etcd) return "";
-    std::string list;
-    for (const auto& e : etcd->endpoints()) list += (list.empty() ? "" : ", ") + e;
-    return ", via: etcd, endpoints: [" + list + "]";
-  }
+  std::string engine() const { return etcd ? ", via: etcd, endpoints: [" + endpoint_list() + "]" : ""; }
   std::string short_ttl() const { return etcd ? "lease_ttl: 5s" : "session_ttl: 10s"; }
   fs::path slots = tmp / "slots.log";  // "<node> start|end <ns>": from pre to post, inside the slot
   std::vector<std::unique_ptr<BackgroundProcess>> agents;
@@ -69,11 +64,33 @@ class Fleet : public ::testing::Test {
 
   // Every node's config is the same but for its state_dir (exactly-once
   // records are per host).
+  // Where events come from: the Consul double, or (etcd_alone) etcd itself.
+  bool etcd_alone = false;
+  std::string trigger() const {
+    if (!etcd_alone) return "{ type: consul-http, address: '" + consul.address() + "', event: deploy_web, wait: 10s, min_interval: 50ms }";
+    return "{ type: etcd-watch, key: haul/deploy/deploy_web, endpoints: [" + endpoint_list() + "] }";
+  }
+  std::string endpoint_list() const {
+    std::string list;
+    for (const auto& e : etcd->endpoints()) list += (list.empty() ? "" : ", ") + e;
+    return list;
+  }
+  void fire(const std::string& url) {
+    if (!etcd_alone) {
+      consul.fire("deploy_web", url);
+      return;
+    }
+    std::string endpoints;
+    for (const auto& e : etcd->endpoints()) endpoints += (endpoints.empty() ? "" : ",") + e;
+    ProcessResult r = run_process({haul_binary().string(), "kick", url, "--name", "deploy_web", "--via", "etcd",
+                                   "--etcd-endpoints", endpoints});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  }
+
   fs::path config(const std::string& rollout, int i = 1) {
     const fs::path f = tmp / ("haul-" + node(i) + ".yaml");
-    write_file(f, "state_dir: " + (home(i) / "state").string() + "\npipelines:\n  web:\n    trigger: { type: consul-http, address: '" + consul.address() +
-                      "', event: deploy_web, wait: 10s, min_interval: 50ms }\n    hooks: [shell]\n    rollout: { " +
-                      rollout + engine() + " }\n");
+    write_file(f, "state_dir: " + (home(i) / "state").string() + "\npipelines:\n  web:\n    trigger: " + trigger() +
+                      "\n    hooks: [shell]\n    rollout: { " + rollout + engine() + " }\n");
     return f;
   }
 
@@ -90,7 +107,8 @@ class Fleet : public ::testing::Test {
     agents.resize(n);
     for (int i = 1; i <= n; ++i) start(i);
     for (int i = 1; i <= n; ++i)
-      ASSERT_TRUE(wait_until([&] { return file_contains(log(i), "watching Consul event"); })) << read_file(log(i));
+      ASSERT_TRUE(wait_until([&] { return file_contains(log(i), etcd_alone ? "watching etcd key" : "watching Consul event"); }))
+          << read_file(log(i));
   }
 
   std::string current(int i) const {
@@ -117,7 +135,7 @@ class Fleet : public ::testing::Test {
   }
 
   void deploy_everywhere(const std::string& release) {
-    consul.fire("deploy_web", publish(release));
+    fire(publish(release));
     ASSERT_TRUE(wait_until([&] { return on(release) == static_cast<int>(agents.size()); }, std::chrono::seconds(60)))
         << logs();
   }
@@ -176,6 +194,13 @@ class ConsulRollout : public Fleet {
 class EtcdRollout : public Fleet {
  protected:
   EtcdRollout() : Fleet("etcd") {}
+};
+
+// No Consul at all: events through etcd-watch (haul kick --via etcd), the
+// gate on etcd.
+class EtcdAlone : public Fleet {
+ protected:
+  EtcdAlone() : Fleet("etcd") { etcd_alone = true; }
 };
 
 }  // namespace
@@ -328,6 +353,19 @@ TEST_F(EtcdRollout, AMemberDyingMidRolloutLosesNoSlotAndAppliesNothingTwice) {
   etcd->start(0);
   ASSERT_TRUE(wait_until([&] { return etcd->healthy(0); }, std::chrono::seconds(30)));
   deploy_everywhere("v2");  // and the cluster, whole again, serves the next rollout
+}
+
+TEST_F(EtcdAlone, AFleetRollsOutThroughEtcdOnly) {
+  consul.stop();  // nothing may depend on it
+  start_fleet(6, "canary: 1, max_parallel: 2");
+  fire(publish("v1"));
+  ASSERT_TRUE(wait_until([&] { return on("v1") == 6; }, std::chrono::seconds(60))) << logs();
+  ASSERT_TRUE(wait_until([&] { return intervals().size() == 6; })) << read_file(slots);
+  EXPECT_LE(max_overlap(intervals()), 2u) << read_file(slots);
+  EXPECT_EQ(logged("slot taken as a canary"), 1) << logs();
+  fire(publish("v2", "exit 1"));  // a bad release halts on the canary
+  ASSERT_TRUE(wait_until([&] { return logged("is halted fleet-wide") == 5; }, std::chrono::seconds(60))) << logs();
+  EXPECT_EQ(on("v1"), 6);
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, Rollout, ::testing::Values("consul", "etcd"),
