@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <functional>
+#include <regex>
 #include <chrono>
 #include <ctime>
 #include <iomanip>
@@ -18,6 +20,7 @@
 #include <set>
 
 #include "net/consul_api.hpp"
+#include "net/etcd_api.hpp"
 #include "pipeline/pipeline.hpp"
 #include "publish/kicker.hpp"
 #include "cli/cli_common.hpp"
@@ -33,14 +36,32 @@ namespace po = boost::program_options;
 namespace haul {
 namespace {
 
-nlohmann::json kv_list(const net::ConsulApi& api, const std::string& prefix) {
-  auto r = api.call("GET", "/v1/kv/" + prefix + "?recurse");
-  if (r.status == 404) return nlohmann::json::array();
-  if (r.status == 403)
-    throw Error("Consul refused to read " + prefix + " (HTTP 403): the token needs key:read on it — " + r.body);
-  if (r.status != 200)
-    throw Error("GET " + api.settings().address + "/v1/kv/" + prefix + ": HTTP " + std::to_string(r.status) + " " + r.body);
-  return nlohmann::json::parse(r.body);
+// Every key under a prefix with its value: from Consul KV or from etcd,
+// where the consul-status and etcd-status hooks write the same documents.
+using KvList = std::function<std::vector<std::pair<std::string, std::string>>(const std::string& prefix)>;
+
+KvList consul_kv(const net::ConsulApi& api) {
+  return [&api](const std::string& prefix) {
+    std::vector<std::pair<std::string, std::string>> out;
+    auto r = api.call("GET", "/v1/kv/" + prefix + "?recurse");
+    if (r.status == 404) return out;
+    if (r.status == 403)
+      throw Error("Consul refused to read " + prefix + " (HTTP 403): the token needs key:read on it — " + r.body);
+    if (r.status != 200)
+      throw Error("GET " + api.settings().address + "/v1/kv/" + prefix + ": HTTP " + std::to_string(r.status) + " " + r.body);
+    for (const auto& kv : nlohmann::json::parse(r.body))
+      out.emplace_back(kv["Key"].get<std::string>(),
+                       kv["Value"].is_string() ? net::base64_decode(kv["Value"].get<std::string>()) : "");
+    return out;
+  };
+}
+
+KvList etcd_kv(net::EtcdApi& api) {
+  return [&api](const std::string& prefix) {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& kv : api.range(prefix, true)) out.emplace_back(kv.key, kv.value);
+    return out;
+  };
 }
 
 std::string age(uint64_t finished_ms) {
@@ -106,6 +127,8 @@ int run_status(const Args& args) {
   po::options_description desc("haul status [--pipeline P] [--json]");
   desc.add_options()
       ("consul", po::value<std::string>(), "Consul HTTP address (default: CONSUL_HTTP_ADDR, then 127.0.0.1:8500)")
+      ("etcd", po::value<std::string>(), "read the fleet from etcd instead (client URLs, comma-separated), where the "
+       "etcd-status hook writes it")
       ("token", po::value<std::string>(), "ACL token with key:read (default: CONSUL_HTTP_TOKEN)")
       ("prefix", po::value<std::string>()->default_value("haul"), "KV prefix the consul-status hook writes under")
       ("pipeline", po::value<std::string>(), "only this pipeline")
@@ -127,14 +150,21 @@ int run_status(const Args& args) {
     if (vm.count("consul")) s.address = vm["consul"].as<std::string>();
     if (vm.count("token")) s.token = vm["token"].as<std::string>();
     net::ConsulApi api(net::consul_settings_from_env(s));
+    std::unique_ptr<net::EtcdApi> etcd;
+    if (vm.count("etcd")) {
+      const std::string list = std::regex_replace(vm["etcd"].as<std::string>(), std::regex(","), "\n");
+      const haul_kv field{"endpoints", list.c_str()};
+      etcd = std::make_unique<net::EtcdApi>(net::etcd_settings_from_config(sdk::Config(&field, 1)));
+    }
+    const KvList kv_list = etcd ? etcd_kv(*etcd) : consul_kv(api);
+    const std::string where = etcd ? "etcd at " + etcd->endpoint() : "Consul at " + api.settings().address;
     const std::string prefix = vm["prefix"].as<std::string>();
     std::set<std::string> alive;
-    for (const auto& kv : kv_list(api, prefix + "/heartbeat/")) alive.insert(kv["Key"].get<std::string>().substr(prefix.size() + 11));
+    for (const auto& [key, value] : kv_list(prefix + "/heartbeat/")) alive.insert(key.substr(prefix.size() + 11));
     std::vector<nlohmann::json> rows;
     std::set<std::string> pipelines_seen;
-    for (const auto& kv : kv_list(api, prefix + "/status/")) {
-      if (!kv["Value"].is_string()) continue;
-      auto row = nlohmann::json::parse(net::base64_decode(kv["Value"].get<std::string>()), nullptr, false);
+    for (const auto& [key, value] : kv_list(prefix + "/status/")) {
+      auto row = nlohmann::json::parse(value, nullptr, false);
       if (row.is_discarded() || !row.is_object()) continue;
       pipelines_seen.insert(row.value("pipeline", ""));
       if (vm.count("pipeline") && row.value("pipeline", "") != vm["pipeline"].as<std::string>()) continue;
@@ -144,7 +174,7 @@ int run_status(const Args& args) {
     if (vm.count("pipeline") && rows.empty() && !pipelines_seen.empty()) {
       std::string names;
       for (const auto& n : pipelines_seen) names += (names.empty() ? "" : ", ") + n;
-      throw Error("no node reported pipeline '" + vm["pipeline"].as<std::string>() + "' to Consul; pipelines reporting: " +
+      throw Error("no node reported pipeline '" + vm["pipeline"].as<std::string>() + "' to " + where + "; pipelines reporting: " +
                   names);
     }
     std::map<std::string, std::pair<uint64_t, std::string>> newest;  // pipeline -> (finished, release)
@@ -189,8 +219,8 @@ int run_status(const Args& args) {
     for (const auto& [name, answer] : rollouts) print_rollouts(std::cout, name, answer, false);
     if (!rollouts.empty()) std::cout << "\n";
     if (rows.empty()) {
-      std::cout << "no status under " << prefix << "/status/ in Consul at " << api.settings().address
-                << " (do the agents' pipelines use the consul-status hook?)\n";
+      std::cout << "no status under " << prefix << "/status/ in " << where
+                << " (do the agents' pipelines use the " << (etcd ? "etcd-status" : "consul-status") << " hook?)\n";
       return attention ? 1 : 0;
     }
     std::cout << std::left << std::setw(12) << "PIPELINE" << std::setw(18) << "NODE" << std::setw(6) << "ALIVE"

@@ -9,27 +9,18 @@
 // `haul status` can tell a dead agent from a live one.
 #include <haul/sdk.hpp>
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
-#include <cstdlib>
 
 #include <condition_variable>
 #include <mutex>
 #include <thread>
 
+#include "../common/deploy_status.hpp"
 #include "net/consul_api.hpp"
 
 namespace {
 
 using namespace haul::net;
-
-// The core's rule for a node's name: HAUL_NODE, else the hostname.
-std::string hostname() {
-  if (const char* node = std::getenv("HAUL_NODE"); node && *node) return node;
-  char buf[256] = {0};
-  gethostname(buf, sizeof buf - 1);
-  return buf;
-}
 
 class ConsulStatusHook {
  public:
@@ -40,7 +31,7 @@ class ConsulStatusHook {
         ttl_(cfg.duration("heartbeat_ttl", std::chrono::seconds(30))),
         log_tail_(cfg.bytes("log_tail", 4096)) {
     api_ = std::make_unique<ConsulApi>(consul_settings_from_config(cfg));
-    if (node_.empty()) node_ = hostname();
+    node_ = haul::plugins::status_node_name(node_);
     if (ttl_.count() > 0 && ttl_ < std::chrono::seconds(10))
       throw std::runtime_error("heartbeat_ttl must be at least 10s (Consul's minimum session TTL), or 0 to disable");
     if (ttl_.count() > 0) heartbeat_ = std::thread([this] { heartbeat_loop(); });
@@ -57,21 +48,7 @@ class ConsulStatusHook {
 
   void on_phase(const haul::sdk::HookContext& ctx) {
     if (ctx.phase() != HAUL_PHASE_SUCCESS && ctx.phase() != HAUL_PHASE_FAILURE) return;
-    const std::string_view log = ctx.deploy_log();
-    nlohmann::json status = {
-        {"node", node_},
-        {"pipeline", ctx.pipeline()},
-        {"event_id", ctx.event_id()},
-        {"event_ltime", ctx.event_ltime()},
-        {"manifest_url", ctx.manifest_url()},
-        {"release", ctx.release().empty() ? ctx.manifest_url() : ctx.release()},
-        {"result", ctx.phase() == HAUL_PHASE_SUCCESS ? "success" : "failure"},
-        {"started_at_unix_ms", ctx.started_at_unix_ms()},
-        {"finished_at_unix_ms", ctx.finished_at_unix_ms()},
-        {"duration_ms", ctx.finished_at_unix_ms() - ctx.started_at_unix_ms()},
-        {"error", ctx.error()},
-        {"log_tail", std::string(log.substr(log.size() > log_tail_ ? log.size() - log_tail_ : 0))},
-    };
+    const nlohmann::json status = haul::plugins::deploy_status(ctx, node_, log_tail_);
     const std::string key = prefix_ + "/status/" + ctx.pipeline() + "/" + node_;
     api_->call_ok("PUT", "/v1/kv/" + key, status.dump());
     ctx.log(HAUL_LOG_INFO, "status written to Consul KV " + key);

@@ -39,10 +39,10 @@ class EtcdTrigger : public ::testing::Test {
 
   fs::path log() const { return tmp / ("agent-" + std::to_string(runs) + ".log"); }
 
-  void start_agent() {
+  void start_agent(const std::string& hooks = "[shell]") {
     write_file(tmp / "haul.yaml", "state_dir: " + (tmp / "state").string() +
                                       "\npipelines:\n  web:\n    trigger: { type: etcd-watch, key: haul/deploy/deploy_web,"
-                                      " endpoints: [" + endpoints(", ") + "], max_backoff: 1s }\n    hooks: [shell]\n");
+                                      " endpoints: [" + endpoints(", ") + "], max_backoff: 1s }\n    hooks: " + hooks + "\n");
     ++runs;
     agent = std::make_unique<BackgroundProcess>(
         std::vector<std::string>{haul_binary().string(), "agent", "--config", (tmp / "haul.yaml").string()}, log());
@@ -127,4 +127,19 @@ TEST_F(EtcdTrigger, KickRefusesAnUnreachableClusterByName) {
                    "--no-check"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--via takes consul, serf or etcd; got 'etcdd'"), std::string::npos) << r.err;
+}
+
+TEST_F(EtcdTrigger, StatusIsWrittenToEtcdAndShownByHaulStatus) {
+  start_agent("[shell, { type: etcd-status, endpoints: [" + endpoints(", ") + "], heartbeat_ttl: 3s }]");
+  kick(publish("v1"));
+  ASSERT_TRUE(wait_until([&] { return file_contains(log(), "status written to etcd key haul/status/web/"); }))
+      << read_file(log());
+  ProcessResult r = run_process({haul_binary().string(), "status", "--etcd", endpoints(",")});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("web"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("yes   success"), std::string::npos) << "alive, and the result: " << r.out;
+  agent.reset();  // a clean stop revokes the heartbeat's lease
+  r = run_process({haul_binary().string(), "status", "--etcd", endpoints(",")});
+  EXPECT_EQ(r.exit_code, 1) << "a node that is down needs attention: " << r.out << r.err;
+  EXPECT_NE(r.out.find("NO    success"), std::string::npos) << r.out;
 }
