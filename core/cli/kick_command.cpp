@@ -33,7 +33,7 @@ int run_kick(const Args& args) {
        "http://127.0.0.1:2379)")
       ("etcd-prefix", po::value<std::string>()->default_value("haul/deploy"), "etcd: the key is <prefix>/<event name>")
       ("etcd-user", po::value<std::string>(), "etcd user for password auth; the password comes from ETCD_PASSWORD")
-      ("config", po::value<std::string>(), "take the Consul connection from this agent config (consul: block)")
+      ("config", po::value<std::string>(), "take the Consul (or etcd) connection from this agent config (consul: or etcd: block)")
       ("consul-addr", po::value<std::string>(), "Consul HTTP address (default: CONSUL_HTTP_ADDR or http://127.0.0.1:8500)")
       ("token", po::value<std::string>(), "Consul ACL token with event:write (default: CONSUL_HTTP_TOKEN)")
       ("datacenter", po::value<std::string>(), "Consul datacenter (default: the agent's)")
@@ -68,16 +68,27 @@ int run_kick(const Args& args) {
     s.max_event_bytes = vm["max-event-bytes"].as<size_t>();
     s.name_template = str("event");
     if (s.via == "etcd") {
-      std::vector<haul_kv> fields;
-      const std::string endpoints = vm.count("etcd-endpoints") ? str("etcd-endpoints") : "";
-      std::string list;
-      for (char c : endpoints) list += c == ',' ? '\n' : c;
-      const char* password = std::getenv("ETCD_PASSWORD");
-      const std::string user = str("etcd-user"), pass = password ? password : "";
-      if (!list.empty()) fields.push_back({"endpoints", list.c_str()});
-      if (!user.empty()) fields.push_back({"user", user.c_str()});
-      if (!pass.empty()) fields.push_back({"password", pass.c_str()});
-      s.etcd = net::etcd_settings_from_config(sdk::Config(fields.data(), fields.size()));
+      // The config's etcd: block, then flags; unset fields come from ETCDCTL_*.
+      std::map<std::string, std::string> fields;
+      if (vm.count("config")) {
+        const YAML::Node etcd = load_config_file(str("config")).etcd;
+        if (etcd.IsMap())
+          for (const auto& key : etcd_connection_keys()) {
+            const YAML::Node v = etcd[key];
+            if (!v.IsDefined()) continue;
+            if (v.IsScalar()) fields[key] = v.Scalar();
+            for (size_t i = 0; v.IsSequence() && i < v.size(); ++i) fields[key] += (i ? "\n" : "") + v[i].Scalar();
+          }
+      }
+      if (vm.count("etcd-endpoints")) {
+        fields["endpoints"].clear();
+        for (char c : str("etcd-endpoints")) fields["endpoints"] += c == ',' ? '\n' : c;
+      }
+      if (vm.count("etcd-user")) fields["user"] = str("etcd-user");
+      if (const char* password = std::getenv("ETCD_PASSWORD")) fields["password"] = password;
+      std::vector<haul_kv> kv;
+      for (const auto& [k, v] : fields) kv.push_back({k.c_str(), v.c_str()});
+      s.etcd = net::etcd_settings_from_config(sdk::Config(kv.data(), kv.size()));
       s.etcd_prefix = str("etcd-prefix");
       while (!s.etcd_prefix.empty() && s.etcd_prefix.back() == '/') s.etcd_prefix.pop_back();
     } else if (s.via != "consul" && s.via != "serf") {

@@ -121,6 +121,12 @@ const std::vector<std::string>& rollout_policy_keys() {
   return keys;
 }
 
+const std::vector<std::string>& etcd_connection_keys() {
+  static const std::vector<std::string> keys = {"endpoints", "user",     "password",
+                                                "ca_file",   "cert_file", "key_file", "insecure_skip_verify"};
+  return keys;
+}
+
 const std::vector<std::string>& consul_connection_keys() {
   static const std::vector<std::string> keys = {"address",   "token",    "datacenter",          "ca_file",
                                                 "cert_file", "key_file", "insecure_skip_verify"};
@@ -246,7 +252,7 @@ HaulConfig parse_config(const std::string& raw, const std::string& origin, const
   HaulConfig cfg;
   cfg.origin = origin;
   collect([&] {
-    reject_unknown_keys(root, {"state_dir", "plugin_path", "metrics_listen", "metrics_textfile", "consul", "pipelines"},
+    reject_unknown_keys(root, {"state_dir", "plugin_path", "metrics_listen", "metrics_textfile", "consul", "etcd", "pipelines"},
                         origin, "");
   });
   collect([&] {
@@ -256,6 +262,14 @@ HaulConfig parse_config(const std::string& raw, const std::string& origin, const
       throw Error(yaml_where(origin, consul) + ": consul: expected a map like { address: http://127.0.0.1:8500, token: ... }");
     reject_unknown_keys(consul, consul_connection_keys(), origin, "consul");
     cfg.consul = consul;
+  });
+  collect([&] {
+    const YAML::Node etcd = root["etcd"];
+    if (!etcd.IsDefined() || etcd.IsNull()) return;
+    if (!etcd.IsMap())
+      throw Error(yaml_where(origin, etcd) + ": etcd: expected a map like { endpoints: [http://10.0.0.1:2379], user: ... }");
+    reject_unknown_keys(etcd, etcd_connection_keys(), origin, "etcd");
+    cfg.etcd = etcd;
   });
   collect([&] {
     if (root["metrics_listen"].IsDefined()) cfg.metrics_listen = yaml_string(root["metrics_listen"], origin, "metrics_listen");
@@ -273,6 +287,7 @@ HaulConfig parse_config(const std::string& raw, const std::string& origin, const
       collect([&] {
         cfg.pipelines.push_back(parse_pipeline(kv.first.Scalar(), kv.second, origin));
         cfg.pipelines.back().consul = cfg.consul;
+        cfg.pipelines.back().etcd = cfg.etcd;
       });
   if (errors.size() == 1) throw Error(errors[0]);
   if (!errors.empty()) {

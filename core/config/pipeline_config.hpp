@@ -80,6 +80,7 @@ struct PipelineConfig {
   // The file's top-level `consul:` block (null when absent): the connection
   // every consul-* plugin of the pipeline inherits for fields it leaves unset.
   YAML::Node consul;
+  YAML::Node etcd;  // likewise the `etcd:` block, for every etcd-* plugin
 };
 
 struct HaulConfig {
@@ -91,6 +92,9 @@ struct HaulConfig {
   // One Consul connection for the whole agent: address, token, datacenter,
   // ca_file, cert_file, key_file, insecure_skip_verify (null when absent).
   YAML::Node consul;
+  // One etcd connection likewise: endpoints, user, password, ca_file,
+  // cert_file, key_file, insecure_skip_verify (null when absent).
+  YAML::Node etcd;
   std::vector<PipelineConfig> pipelines;
 };
 
@@ -99,6 +103,8 @@ const std::vector<std::string>& rollout_policy_keys();
 
 // The Consul connection fields a consul-* plugin may inherit.
 const std::vector<std::string>& consul_connection_keys();
+// The etcd connection fields an etcd-* plugin may inherit.
+const std::vector<std::string>& etcd_connection_keys();
 
 HaulConfig parse_config(const std::string& text, const std::string& origin,
                         const EnvLookup& lookup = process_env);

@@ -31,18 +31,26 @@ DeployResult Pipeline::run_deploy(const DeployRequest& request, StopSignal& abor
 
 namespace {
 
-// A consul-* plugin's settings, with the Consul connection fields it leaves
-// unset taken from `fallback` — only fields the plugin declares.
-YAML::Node with_consul_defaults(const LoadedPlugin& plugin, const YAML::Node& settings, const YAML::Node& fallback) {
-  if (plugin.name().rfind("consul-", 0) != 0 || !fallback.IsDefined() || !fallback.IsMap()) return settings;
+// A consul-* (etcd-*) plugin's settings, with the connection fields it
+// leaves unset taken from `fallback` (the file's consul: or etcd: block) —
+// only fields the plugin declares.
+YAML::Node with_connection_defaults(const LoadedPlugin& plugin, const YAML::Node& settings, const YAML::Node& fallback,
+                                    const std::string& family, const std::vector<std::string>& keys) {
+  if (plugin.name().rfind(family, 0) != 0 || !fallback.IsDefined() || !fallback.IsMap()) return settings;
   YAML::Node merged = settings.IsMap() ? YAML::Clone(settings) : YAML::Node(YAML::NodeType::Map);
   for (const auto* field : plugin.fields()) {
     const std::string key = field->name;
-    const auto& keys = consul_connection_keys();
     if (std::find(keys.begin(), keys.end(), key) == keys.end() || merged[key].IsDefined()) continue;
     if (fallback[key].IsDefined()) merged[key] = fallback[key];
   }
   return merged;
+}
+
+// Settings with both families' defaults (a plugin belongs to one at most).
+YAML::Node with_store_defaults(const LoadedPlugin& plugin, const YAML::Node& settings, const YAML::Node& consul,
+                               const YAML::Node& etcd) {
+  return with_connection_defaults(plugin, with_connection_defaults(plugin, settings, consul, "consul-", consul_connection_keys()),
+                                  etcd, "etcd-", etcd_connection_keys());
 }
 
 }  // namespace
@@ -64,7 +72,7 @@ std::unique_ptr<Pipeline> build_pipeline(const PipelineConfig& cfg, const Plugin
   }
   if (with_trigger) {
     auto plugin = registry.require(cfg.trigger.type, HAUL_KIND_TRIGGER, where + " trigger");
-    auto settings = validate_plugin_config(*plugin, with_consul_defaults(*plugin, cfg.trigger.settings, cfg.consul),
+    auto settings = validate_plugin_config(*plugin, with_store_defaults(*plugin, cfg.trigger.settings, cfg.consul, cfg.etcd),
                                            origin, cfg.trigger.field_path);
     p->trigger = std::make_unique<TriggerInstance>(plugin, settings, cfg.name + "/" + plugin->name());
   }
@@ -87,7 +95,7 @@ std::unique_ptr<Pipeline> build_pipeline(const PipelineConfig& cfg, const Plugin
     auto plugin = registry.require(use.type, HAUL_KIND_GATE, where + " rollout (via: " +
                                                                   use.type.substr(0, use.type.size() - 8) + ")");
     std::vector<std::string> reserved = rollout_policy_keys();
-    auto settings = validate_plugin_config(*plugin, with_consul_defaults(*plugin, use.settings, hook_consul), origin,
+    auto settings = validate_plugin_config(*plugin, with_store_defaults(*plugin, use.settings, hook_consul, cfg.etcd), origin,
                                            use.field_path, reserved);
     p->gate = std::make_unique<GateInstance>(plugin, settings, cfg.name + "/" + plugin->name());
     p->rollout = cfg.rollout.policy;
@@ -95,7 +103,7 @@ std::unique_ptr<Pipeline> build_pipeline(const PipelineConfig& cfg, const Plugin
   for (const auto& use : cfg.hooks) {
     auto plugin = registry.require(use.type, HAUL_KIND_HOOK, where + " hooks");
     auto settings =
-        validate_plugin_config(*plugin, with_consul_defaults(*plugin, use.settings, hook_consul), origin, use.field_path);
+        validate_plugin_config(*plugin, with_store_defaults(*plugin, use.settings, hook_consul, cfg.etcd), origin, use.field_path);
     p->hooks.push_back(std::make_unique<HookInstance>(plugin, settings, cfg.name + "/" + plugin->name()));
   }
   return p;

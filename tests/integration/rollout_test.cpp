@@ -36,7 +36,10 @@ class Fleet : public ::testing::Test {
   std::unique_ptr<EtcdCluster> etcd;  // null: the gate is Consul's
 
   // The gate's settings for this engine.
-  std::string engine() const { return etcd ? ", via: etcd, endpoints: [" + endpoint_list() + "]" : ""; }
+  std::string engine() const {
+    if (etcd_alone) return ", via: etcd";
+    return etcd ? ", via: etcd, endpoints: [" + endpoint_list() + "]" : "";
+  }
   std::string short_ttl() const { return etcd ? "lease_ttl: 5s" : "session_ttl: 10s"; }
   fs::path slots = tmp / "slots.log";  // "<node> start|end <ns>": from pre to post, inside the slot
   std::vector<std::unique_ptr<BackgroundProcess>> agents;
@@ -68,7 +71,7 @@ class Fleet : public ::testing::Test {
   bool etcd_alone = false;
   std::string trigger() const {
     if (!etcd_alone) return "{ type: consul-http, address: '" + consul.address() + "', event: deploy_web, wait: 10s, min_interval: 50ms }";
-    return "{ type: etcd-watch, key: haul/deploy/deploy_web, endpoints: [" + endpoint_list() + "] }";
+    return "{ type: etcd-watch, key: haul/deploy/deploy_web }";  // the etcd: block's connection
   }
   std::string endpoint_list() const {
     std::string list;
@@ -80,16 +83,15 @@ class Fleet : public ::testing::Test {
       consul.fire("deploy_web", url);
       return;
     }
-    std::string endpoints;
-    for (const auto& e : etcd->endpoints()) endpoints += (endpoints.empty() ? "" : ",") + e;
     ProcessResult r = run_process({haul_binary().string(), "kick", url, "--name", "deploy_web", "--via", "etcd",
-                                   "--etcd-endpoints", endpoints});
+                                   "--config", (tmp / "haul-node-01.yaml").string()});  // its etcd: block
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   }
 
   fs::path config(const std::string& rollout, int i = 1) {
     const fs::path f = tmp / ("haul-" + node(i) + ".yaml");
-    write_file(f, "state_dir: " + (home(i) / "state").string() + "\npipelines:\n  web:\n    trigger: " + trigger() +
+    const std::string top = etcd_alone ? "etcd: { endpoints: [" + endpoint_list() + "] }\n" : "";
+    write_file(f, top + "state_dir: " + (home(i) / "state").string() + "\npipelines:\n  web:\n    trigger: " + trigger() +
                       "\n    hooks: [shell]\n    rollout: { " + rollout + engine() + " }\n");
     return f;
   }

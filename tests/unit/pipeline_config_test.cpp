@@ -128,3 +128,13 @@ TEST(PipelineConfig, TheShippedExamplesParse) {
     EXPECT_NO_THROW(load_config_file(path)) << path;
   }
 }
+
+TEST(PipelineConfig, TheEtcdBlockIsCheckedLikeTheConsulOne) {
+  const HaulConfig cfg = parse_config(
+      "etcd: { endpoints: [http://10.0.0.1:2379, http://10.0.0.2:2379], user: haul }\n"
+      "pipelines:\n  web:\n    trigger: { type: etcd-watch, key: haul/deploy/web }\n",
+      "haul.yaml", env);
+  EXPECT_EQ(cfg.pipelines.at(0).etcd["endpoints"].size(), 2u) << "every pipeline inherits it";
+  const std::string e = error_of("etcd: { endpoint: http://10.0.0.1:2379 }\npipelines:\n  web:\n    trigger: consul-watch\n");
+  EXPECT_NE(e.find("unknown key 'endpoint'"), std::string::npos) << e;
+}
