@@ -307,7 +307,13 @@ bool EtcdApi::watch(const std::string& key, bool prefix, int64_t start_revision,
   if (w.changed) return true;
   if (w.timed_out) return false;
   if (cancelled && cancelled()) return false;
-  if (!w.error.empty()) throw EtcdUnavailable("watch at " + url + ": " + w.error);
+  if (!w.error.empty()) {
+    if (token_refused(w.error)) {
+      std::lock_guard<std::mutex> lock(mu_);
+      token_.clear();  // fetched again by the next call
+    }
+    throw EtcdUnavailable("watch at " + url + ": " + w.error);
+  }
   if (rc != CURLE_OK && rc != CURLE_WRITE_ERROR)
     throw EtcdUnavailable("watch at " + url + ": " + curl_easy_strerror(rc));
   if (status != 200) throw EtcdUnavailable("watch at " + url + ": HTTP " + std::to_string(status));

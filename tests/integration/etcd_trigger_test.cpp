@@ -39,8 +39,10 @@ class EtcdTrigger : public ::testing::Test {
 
   fs::path log() const { return tmp / ("agent-" + std::to_string(runs) + ".log"); }
 
+  std::string auth;  // "user: root, password: pw" once the cluster requires it
+
   void start_agent(const std::string& hooks = "[shell]") {
-    write_file(tmp / "haul.yaml", "state_dir: " + (tmp / "state").string() +
+    write_file(tmp / "haul.yaml", (auth.empty() ? "" : "etcd: { " + auth + " }\n") + "state_dir: " + (tmp / "state").string() +
                                       "\npipelines:\n  web:\n    trigger: { type: etcd-watch, key: haul/deploy/deploy_web,"
                                       " endpoints: [" + endpoints(", ") + "], max_backoff: 1s }\n    hooks: " + hooks + "\n");
     ++runs;
@@ -50,9 +52,15 @@ class EtcdTrigger : public ::testing::Test {
         << read_file(log());
   }
 
-  std::string kick(const std::string& url) {
-    ProcessResult r = run_process({haul_binary().string(), "kick", url, "--name", "deploy_web", "--via", "etcd",
-                                   "--etcd-endpoints", endpoints(",")});
+  std::string kick(const std::string& url, const std::string& password = "") {
+    std::vector<std::string> argv = {haul_binary().string(), "kick", url, "--name", "deploy_web", "--via", "etcd",
+                                     "--etcd-endpoints", endpoints(",")};
+    ProcessOptions o;
+    if (!password.empty()) {
+      argv.insert(argv.end(), {"--etcd-user", "root"});
+      o.env["ETCD_PASSWORD"] = password;
+    }
+    ProcessResult r = run_process(argv, o);
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
     const size_t at = r.err.find("(event haul/deploy/deploy_web@");
     return at == std::string::npos ? "" : r.err.substr(at + 7, r.err.find(')', at) - at - 7);
@@ -142,4 +150,29 @@ TEST_F(EtcdTrigger, StatusIsWrittenToEtcdAndShownByHaulStatus) {
   r = run_process({haul_binary().string(), "status", "--etcd", endpoints(",")});
   EXPECT_EQ(r.exit_code, 1) << "a node that is down needs attention: " << r.out << r.err;
   EXPECT_NE(r.out.find("NO    success"), std::string::npos) << r.out;
+}
+
+TEST_F(EtcdTrigger, PasswordAuthWorksAndAWrongPasswordIsNamed) {
+  const std::string e = etcd.endpoint(0);
+  ASSERT_EQ(run_process({"/usr/bin/etcdctl", "--endpoints", e, "user", "add", "root:s3cret", "--interactive=false"}).exit_code, 0);
+  ASSERT_EQ(run_process({"/usr/bin/etcdctl", "--endpoints", e, "user", "grant-role", "root", "root"}).exit_code, 0);
+  ProcessResult enable = run_process({"/usr/bin/etcdctl", "--endpoints", e, "auth", "enable"});
+  ASSERT_EQ(enable.exit_code, 0) << enable.out << enable.err;
+  auth = "user: root, password: s3cret";
+  start_agent();
+  kick(publish("v1"), "s3cret");
+  ASSERT_TRUE(wait_until([&] { return count_lines(deploys) == 1; })) << read_file(log());
+  EXPECT_FALSE(file_contains(log(), "s3cret")) << "never a secret in the log";
+
+  ProcessResult bad = run_process({haul_binary().string(), "kick", publish("v2"), "--name", "deploy_web", "--via", "etcd",
+                                   "--etcd-endpoints", endpoints(","), "--etcd-user", "root"},
+                                  [] {
+                                    ProcessOptions o;
+                                    o.env["ETCD_PASSWORD"] = "wrong";
+                                    return o;
+                                  }());
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("etcd refused user 'root'"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("authentication failed"), std::string::npos) << bad.err;
+  EXPECT_EQ(bad.err.find("wrong"), std::string::npos) << "the password is not echoed: " << bad.err;
 }
