@@ -16,6 +16,7 @@ node, as a broken health check would) and counts the nodes that ever ran
 it, and the time until the fleet settled (every node rolled back or held).
 
   python3 bench/fleet.py --nodes 30 --runs 3 --work /tmp/bench/fleet
+  python3 bench/fleet.py --engine etcd ...   # events and gate on a 3-member etcd cluster
 
 Prints one line per run and the medians. Needs a built haul (build/haul).
 """
@@ -50,31 +51,62 @@ def wait_for(pred, timeout, what):
     raise SystemExit(f"timed out after {timeout}s waiting for {what}")
 
 
+def start_etcd(work, members=3):
+    """A real etcd cluster on loopback; returns (processes, client URLs)."""
+    clients = [free_port() for _ in range(members)]
+    peers = [free_port() for _ in range(members)]
+    cluster = ",".join(f"m{i}=http://127.0.0.1:{peers[i]}" for i in range(members))
+    procs = []
+    for i in range(members):
+        log = open(os.path.join(work, f"etcd-m{i}.log"), "w")
+        procs.append(subprocess.Popen(
+            ["etcd", "--name", f"m{i}", "--data-dir", os.path.join(work, f"etcd-m{i}"),
+             "--listen-client-urls", f"http://127.0.0.1:{clients[i]}", "--advertise-client-urls",
+             f"http://127.0.0.1:{clients[i]}", "--listen-peer-urls", f"http://127.0.0.1:{peers[i]}",
+             "--initial-advertise-peer-urls", f"http://127.0.0.1:{peers[i]}", "--initial-cluster", cluster,
+             "--initial-cluster-state", "new", "--log-level", "warn"], stdout=log, stderr=log))
+    urls = [f"http://127.0.0.1:{p}" for p in clients]
+
+    def healthy(url):
+        try:
+            return b'"health":"true"' in urllib.request.urlopen(url + "/health", timeout=2).read()
+        except OSError:
+            return False
+    for url in urls:
+        wait_for(lambda: healthy(url), 30, f"etcd at {url}")
+    return procs, urls
+
+
 class Fleet:
-    def __init__(self, haul, work, nodes, rollout):
-        self.haul, self.work, self.n, self.rollout = haul, work, nodes, rollout
+    def __init__(self, haul, work, nodes, rollout, engine):
+        self.haul, self.work, self.n, self.rollout, self.engine = haul, work, nodes, rollout, engine
         shutil.rmtree(work, ignore_errors=True)
         os.makedirs(work)
         self.port = free_port()
         self.consul = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests/servers/consul_double.py"),
                                         "--port", str(self.port)], stdout=subprocess.PIPE)
         assert self.consul.stdout.readline().strip() == b"ready"
+        self.etcd, self.etcd_urls = start_etcd(work) if engine == "etcd" else ([], [])
         self.agents = []
         for i in range(1, nodes + 1):
             home = self.home(i)
             os.makedirs(home)
             cfg = os.path.join(home, "haul.yaml")
             with open(cfg, "w") as f:
-                f.write(f"state_dir: {home}/state\npipelines:\n  web:\n"
-                        f"    trigger: {{ type: consul-http, address: 'http://127.0.0.1:{self.port}', event: deploy_web,"
-                        f" wait: 10s, min_interval: 50ms }}\n    hooks: [shell]\n")
+                if engine == "etcd":
+                    f.write(f"etcd: {{ endpoints: [{', '.join(self.etcd_urls)}] }}\n")
+                    trigger = "{ type: etcd-watch, key: haul/deploy/deploy_web }"
+                else:
+                    trigger = (f"{{ type: consul-http, address: 'http://127.0.0.1:{self.port}', event: deploy_web,"
+                               f" wait: 10s, min_interval: 50ms }}")
+                f.write(f"state_dir: {home}/state\npipelines:\n  web:\n    trigger: {trigger}\n    hooks: [shell]\n")
                 if rollout:
-                    f.write(f"    rollout: {{ {rollout} }}\n")
+                    f.write(f"    rollout: {{ {rollout}{', via: etcd' if engine == 'etcd' else ''} }}\n")
             log = open(os.path.join(home, "agent.log"), "w")
             self.agents.append(subprocess.Popen([haul, "agent", "--config", cfg], cwd=home, stdout=log, stderr=log,
                                                 env={**os.environ, "HAUL_NODE": f"node-{i:02d}"}))
         for i in range(1, nodes + 1):
-            wait_for(lambda: "watching Consul event" in open(os.path.join(self.home(i), "agent.log")).read(), 30,
+            wait_for(lambda: "watching " in open(os.path.join(self.home(i), "agent.log")).read(), 30,
                      f"agent {i} to start")
 
     def home(self, i):
@@ -104,6 +136,10 @@ class Fleet:
         return "file://" + manifest
 
     def fire(self, url):
+        if self.engine == "etcd":
+            subprocess.run([self.haul, "kick", url, "--name", "deploy_web", "--via", "etcd", "--etcd-endpoints",
+                            ",".join(self.etcd_urls), "--no-check"], check=True, capture_output=True)
+            return
         req = urllib.request.Request(f"http://127.0.0.1:{self.port}/v1/event/fire/deploy_web", data=url.encode(),
                                      method="PUT")
         urllib.request.urlopen(req).read()
@@ -124,10 +160,13 @@ class Fleet:
         self.consul.kill()
         self.consul.wait()
         self.consul.stdout.close()
+        for e in self.etcd:
+            e.kill()
+            e.wait()
 
 
 def run_model(args, name, rollout):
-    fleet = Fleet(args.haul, os.path.join(args.work, name), args.nodes, rollout)
+    fleet = Fleet(args.haul, os.path.join(args.work, name), args.nodes, rollout, args.engine)
     try:
         start = time.monotonic()
         fleet.fire(fleet.publish("good", "true"))
@@ -153,10 +192,12 @@ def main():
     ap.add_argument("--parallel", default="25%", help="the rollout's max_parallel (default 25%%)")
     ap.add_argument("--work", default="/tmp/haul-fleet-bench")
     ap.add_argument("--haul", default=os.path.join(ROOT, "build/haul"))
+    ap.add_argument("--engine", choices=["consul", "etcd"], default="consul",
+                    help="consul: events and gate through the Consul double; etcd: both on a 3-member etcd cluster")
     args = ap.parse_args()
     models = [("everyone", ""), ("rollout", f"canary: 1, max_parallel: {args.parallel}, max_failures: 1")]
     results = {m: [] for m, _ in models}
-    print(f"{args.nodes} agents on loopback, small artifact, post = sleep 0.2 s; rollout = {models[1][1]}")
+    print(f"{args.nodes} agents on loopback ({args.engine}), small artifact, post = sleep 0.2 s; rollout = {models[1][1]}")
     print(f"{'run':>3} {'model':10} {'good: all switched':>19} {'bad: nodes ran it':>18} {'bad: settled':>13} "
           f"{'on good after':>14}")
     for run in range(1, args.runs + 1):

@@ -15,13 +15,13 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <condition_variable>
 #include <functional>
 #include <mutex>
-#include <thread>
+#include <memory>
 
 #include "net/consul_api.hpp"
 #include "rollout_gate.hpp"
+#include "ticker.hpp"
 
 namespace {
 
@@ -50,12 +50,7 @@ class ConsulRolloutStore : public rollout::RolloutStore {
   }
 
   ~ConsulRolloutStore() override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stopping_ = true;
-      cv_.notify_all();
-    }
-    if (renewer_.joinable()) renewer_.join();
+    renewer_.reset();
     const std::string sid = session();
     if (!sid.empty()) {
       try {
@@ -201,26 +196,20 @@ class ConsulRolloutStore : public rollout::RolloutStore {
     sid = nlohmann::json::parse(r.body).at("ID").get<std::string>();
     std::lock_guard<std::mutex> lock(mu_);
     session_ = sid;
-    if (!renewer_.joinable()) renewer_ = std::thread([this] { renew_loop(); });
     return sid;
   }
 
-  void renew_loop() {
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!cv_.wait_for(lock, ttl_ / 2, [this] { return stopping_; })) {
-      const std::string sid = session_;
-      if (sid.empty()) continue;
-      lock.unlock();
-      try {
-        HttpResponse r = api_.call("PUT", "/v1/session/renew/" + sid, "", std::chrono::seconds(10));
-        if (r.status == 404) {
-          host_.warn("the rollout session " + sid + " lapsed (Consul restarted, or this node was cut off); a new one is made");
-          drop_session(sid);
-        }
-      } catch (const std::exception& e) {
-        host_.warn(std::string("renewing the rollout session: ") + e.what());
+  void renew() {
+    const std::string sid = session();
+    if (sid.empty()) return;
+    try {
+      HttpResponse r = api_.call("PUT", "/v1/session/renew/" + sid, "", std::chrono::seconds(10));
+      if (r.status == 404) {
+        host_.warn("the rollout session " + sid + " lapsed (Consul restarted, or this node was cut off); a new one is made");
+        drop_session(sid);
       }
-      lock.lock();
+    } catch (const std::exception& e) {
+      host_.warn(std::string("renewing the rollout session: ") + e.what());
     }
   }
 
@@ -229,10 +218,9 @@ class ConsulRolloutStore : public rollout::RolloutStore {
   std::string prefix_;
   milliseconds ttl_;
   std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
   std::string session_;
-  std::thread renewer_;
+  std::unique_ptr<haul::plugins::Ticker> renewer_ =
+      std::make_unique<haul::plugins::Ticker>(ttl_ / 2, [this] { renew(); });  // last: it uses the rest
 };
 
 using ConsulRolloutGate = rollout::GatePlugin<ConsulRolloutStore>;

@@ -11,12 +11,12 @@
 // the revision read, never a poll; a compacted revision just reads again.
 #include <haul/sdk.hpp>
 
-#include <condition_variable>
 #include <mutex>
-#include <thread>
+#include <memory>
 
 #include "net/etcd_api.hpp"
 #include "rollout_gate.hpp"
+#include "ticker.hpp"
 
 namespace {
 
@@ -44,12 +44,7 @@ class EtcdRolloutStore : public rollout::RolloutStore {
   }
 
   ~EtcdRolloutStore() override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stopping_ = true;
-      cv_.notify_all();
-    }
-    if (keeper_.joinable()) keeper_.join();
+    keeper_.reset();
     if (const int64_t id = lease()) {
       try {
         api_.lease_revoke(id);
@@ -143,26 +138,20 @@ class EtcdRolloutStore : public rollout::RolloutStore {
     const int64_t id = api_.lease_grant(std::chrono::duration_cast<std::chrono::seconds>(ttl_));
     std::lock_guard<std::mutex> lock(mu_);
     lease_ = id;
-    if (!keeper_.joinable()) keeper_ = std::thread([this] { keep_alive(); });
     return id;
   }
 
   void keep_alive() {
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!cv_.wait_for(lock, ttl_ / 3, [this] { return stopping_; })) {
-      const int64_t id = lease_;
-      if (!id) continue;
-      lock.unlock();
-      try {
-        if (!api_.lease_keepalive(id)) {
-          host_.warn("the rollout lease " + std::to_string(id) + " expired (etcd unreachable too long); a new one is granted");
-          std::lock_guard<std::mutex> relock(mu_);
-          if (lease_ == id) lease_ = 0;
-        }
-      } catch (const std::exception& e) {
-        host_.warn(std::string("keeping the rollout lease alive: ") + e.what());
+    const int64_t id = lease();
+    if (!id) return;
+    try {
+      if (!api_.lease_keepalive(id)) {
+        host_.warn("the rollout lease " + std::to_string(id) + " expired (etcd unreachable too long); a new one is granted");
+        std::lock_guard<std::mutex> lock(mu_);
+        if (lease_ == id) lease_ = 0;
       }
-      lock.lock();
+    } catch (const std::exception& e) {
+      host_.warn(std::string("keeping the rollout lease alive: ") + e.what());
     }
   }
 
@@ -171,10 +160,9 @@ class EtcdRolloutStore : public rollout::RolloutStore {
   std::string prefix_;
   milliseconds ttl_;
   std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
   int64_t lease_ = 0;
-  std::thread keeper_;
+  std::unique_ptr<haul::plugins::Ticker> keeper_ =
+      std::make_unique<haul::plugins::Ticker>(ttl_ / 3, [this] { keep_alive(); });  // last: it uses the rest
 };
 
 using EtcdRolloutGate = rollout::GatePlugin<EtcdRolloutStore>;

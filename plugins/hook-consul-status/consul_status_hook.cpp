@@ -11,11 +11,9 @@
 #include <nlohmann/json.hpp>
 
 
-#include <condition_variable>
-#include <mutex>
-#include <thread>
 
 #include "../common/deploy_status.hpp"
+#include "../common/ticker.hpp"
 #include "net/consul_api.hpp"
 
 namespace {
@@ -34,16 +32,17 @@ class ConsulStatusHook {
     node_ = haul::plugins::status_node_name(node_);
     if (ttl_.count() > 0 && ttl_ < std::chrono::seconds(10))
       throw std::runtime_error("heartbeat_ttl must be at least 10s (Consul's minimum session TTL), or 0 to disable");
-    if (ttl_.count() > 0) heartbeat_ = std::thread([this] { heartbeat_loop(); });
+    if (ttl_.count() > 0) heartbeat_ = std::make_unique<haul::plugins::Ticker>(ttl_ / 2, [this] { beat(); });
   }
 
   ~ConsulStatusHook() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stopping_ = true;
-      cv_.notify_all();
+    heartbeat_.reset();
+    if (!session_.empty()) {
+      try {
+        api_->call("PUT", "/v1/session/destroy/" + session_, "", std::chrono::seconds(5));
+      } catch (...) {
+      }
     }
-    if (heartbeat_.joinable()) heartbeat_.join();
   }
 
   void on_phase(const haul::sdk::HookContext& ctx) {
@@ -55,34 +54,23 @@ class ConsulStatusHook {
   }
 
  private:
-  void heartbeat_loop() {
-    std::string session;
+  // One heartbeat: a session and its key the first time (or after the
+  // session lapsed while Consul was away), a renew after.
+  void beat() {
     const std::string key = prefix_ + "/heartbeat/" + node_;
-    while (true) {
-      try {
-        if (session.empty()) {
-          nlohmann::json spec = {{"Name", "haul agent on " + node_},
-                                 {"TTL", std::to_string(ttl_.count() / 1000) + "s"},
-                                 {"Behavior", "delete"}};
-          session = nlohmann::json::parse(api_->call_ok("PUT", "/v1/session/create", spec.dump()).body)["ID"];
-          nlohmann::json beat = {{"node", node_}, {"version", host_.version()}};
-          api_->call_ok("PUT", "/v1/kv/" + key + "?acquire=" + session, beat.dump());
-        } else if (api_->call("PUT", "/v1/session/renew/" + session).status == 404) {
-          session.clear();  // expired while Consul was away: start a new one at once
-          continue;
-        }
-      } catch (const std::exception& e) {
-        host_.warn(std::string("heartbeat: ") + e.what());
-        session.clear();
+    try {
+      if (!session_.empty() && api_->call("PUT", "/v1/session/renew/" + session_).status == 404) session_.clear();
+      if (session_.empty()) {
+        nlohmann::json spec = {{"Name", "haul agent on " + node_},
+                               {"TTL", std::to_string(ttl_.count() / 1000) + "s"},
+                               {"Behavior", "delete"}};
+        session_ = nlohmann::json::parse(api_->call_ok("PUT", "/v1/session/create", spec.dump()).body)["ID"];
+        nlohmann::json beat = {{"node", node_}, {"version", host_.version()}};
+        api_->call_ok("PUT", "/v1/kv/" + key + "?acquire=" + session_, beat.dump());
       }
-      std::unique_lock<std::mutex> lock(mu_);
-      if (cv_.wait_for(lock, ttl_ / 2, [&] { return stopping_; })) break;
-    }
-    if (!session.empty()) {
-      try {
-        api_->call("PUT", "/v1/session/destroy/" + session, "", std::chrono::seconds(5));
-      } catch (...) {
-      }
+    } catch (const std::exception& e) {
+      host_.warn(std::string("heartbeat: ") + e.what());
+      session_.clear();
     }
   }
 
@@ -91,10 +79,8 @@ class ConsulStatusHook {
   std::chrono::milliseconds ttl_;
   size_t log_tail_;
   std::unique_ptr<ConsulApi> api_;
-  std::thread heartbeat_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
+  std::string session_;  // the heartbeat's; the ticker's thread only
+  std::unique_ptr<haul::plugins::Ticker> heartbeat_;  // last: it uses the rest
 };
 
 const haul_config_field kFields[] = {

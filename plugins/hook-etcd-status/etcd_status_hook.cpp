@@ -7,11 +7,11 @@
 // live one.
 #include <haul/sdk.hpp>
 
-#include <condition_variable>
-#include <mutex>
-#include <thread>
+
+#include <memory>
 
 #include "../common/deploy_status.hpp"
+#include "../common/ticker.hpp"
 #include "net/etcd_api.hpp"
 
 namespace {
@@ -26,16 +26,17 @@ class EtcdStatusHook {
         ttl_(cfg.duration("heartbeat_ttl", std::chrono::seconds(30))), log_tail_(cfg.bytes("log_tail", 4096)) {
     if (ttl_.count() > 0 && ttl_ < std::chrono::seconds(2))
       throw std::runtime_error("heartbeat_ttl must be at least 2s, or 0 to disable");
-    if (ttl_.count() > 0) heartbeat_ = std::thread([this] { heartbeat_loop(); });
+    if (ttl_.count() > 0) heartbeat_ = std::make_unique<haul::plugins::Ticker>(ttl_ / 3, [this] { beat(); });
   }
 
   ~EtcdStatusHook() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stopping_ = true;
-      cv_.notify_all();
+    heartbeat_.reset();
+    if (lease_) {
+      try {
+        api_.lease_revoke(lease_);
+      } catch (...) {
+      }
     }
-    if (heartbeat_.joinable()) heartbeat_.join();
   }
 
   void on_phase(const haul::sdk::HookContext& ctx) {
@@ -46,29 +47,18 @@ class EtcdStatusHook {
   }
 
  private:
-  void heartbeat_loop() {
-    int64_t lease = 0;
-    const std::string key = prefix_ + "/heartbeat/" + node_;
-    while (true) {
-      try {
-        if (!lease) {
-          lease = api_.lease_grant(std::chrono::duration_cast<std::chrono::seconds>(ttl_));
-          api_.put(key, nlohmann::json{{"node", node_}, {"version", host_.version()}}.dump(), lease);
-        } else if (!api_.lease_keepalive(lease)) {
-          lease = 0;  // expired while etcd was away: a new one at once
-          continue;
-        }
-      } catch (const std::exception& e) {
-        host_.warn(std::string("heartbeat: ") + e.what());
+  // One heartbeat: a lease and its key the first time (or after the lease
+  // expired while etcd was away), a keep-alive after.
+  void beat() {
+    try {
+      if (lease_ && !api_.lease_keepalive(lease_)) lease_ = 0;
+      if (!lease_) {
+        lease_ = api_.lease_grant(std::chrono::duration_cast<std::chrono::seconds>(ttl_));
+        api_.put(prefix_ + "/heartbeat/" + node_, nlohmann::json{{"node", node_}, {"version", host_.version()}}.dump(),
+                 lease_);
       }
-      std::unique_lock<std::mutex> lock(mu_);
-      if (cv_.wait_for(lock, ttl_ / 3, [&] { return stopping_; })) break;
-    }
-    if (lease) {
-      try {
-        api_.lease_revoke(lease);
-      } catch (...) {
-      }
+    } catch (const std::exception& e) {
+      host_.warn(std::string("heartbeat: ") + e.what());
     }
   }
 
@@ -77,10 +67,8 @@ class EtcdStatusHook {
   std::string prefix_, node_;
   std::chrono::milliseconds ttl_;
   size_t log_tail_;
-  std::thread heartbeat_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
+  int64_t lease_ = 0;  // the heartbeat's; the ticker's thread only
+  std::unique_ptr<haul::plugins::Ticker> heartbeat_;  // last: it uses the rest
 };
 
 const haul_config_field kFields[] = {

@@ -190,7 +190,9 @@ TEST_F(Agent, StatusIsWrittenToConsulAndShownByHaulStatus) {
   EXPECT_NE(r.out.find("1 node(s) not on their pipeline's newest release"), std::string::npos) << r.out;
   r = run_process({haul_binary().string(), "status", "--consul", consul.address(), "--pipeline", "wbe"}, o);
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("no node reported pipeline 'wbe' to Consul; pipelines reporting: web"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("no node reported pipeline 'wbe' to Consul at " + consul.address() + "; pipelines reporting: web"),
+            std::string::npos)
+      << r.err;
   // node-b catches up: the fleet is healthy, exit 0.
   ASSERT_EQ(http_request("DELETE", consul.address() + "/v1/kv/haul/status/web/node-b").status, 200);
   r = run_process({haul_binary().string(), "status", "--consul", consul.address()}, o);
