@@ -42,6 +42,18 @@ class Backoff {
 
 }  // namespace
 
+std::string pipeline_keys(const std::string& prefix, const std::string& pipeline) {
+  return prefix + "/rollout/" + key_segment(pipeline) + "/";
+}
+std::string release_keys(const std::string& prefix, const std::string& pipeline, const std::string& release) {
+  return pipeline_keys(prefix, pipeline) + key_segment(release) + "/";
+}
+std::string node_key(const std::string& prefix, const std::string& pipeline, const std::string& release,
+                     const std::string& node) {
+  return release_keys(prefix, pipeline, release) + "nodes/" + key_segment(node);
+}
+bool is_ledger_key(const std::string& key) { return key.size() > 7 && key.compare(key.size() - 7, 7, "/ledger") == 0; }
+
 Verdict RolloutGate::enter(const GateRequest& req) {
   uint64_t after = 0;
   milliseconds block_for = kMaxBlock;

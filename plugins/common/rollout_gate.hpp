@@ -35,6 +35,14 @@ struct Snapshot {
   uint64_t after = 0;  // where the next waiting read starts (X-Consul-Index, etcd revision)
 };
 
+// The key layout every store uses: <prefix>/rollout/<pipeline>/ holds a
+// pipeline's rollouts; <that>/<release>/ holds `ledger` and `nodes/<node>`.
+std::string pipeline_keys(const std::string& prefix, const std::string& pipeline);
+std::string release_keys(const std::string& prefix, const std::string& pipeline, const std::string& release);
+std::string node_key(const std::string& prefix, const std::string& pipeline, const std::string& release,
+                     const std::string& node);
+bool is_ledger_key(const std::string& key);
+
 class RolloutStore {
  public:
   virtual ~RolloutStore() = default;

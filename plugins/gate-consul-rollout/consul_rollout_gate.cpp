@@ -65,7 +65,7 @@ class ConsulRolloutStore : public rollout::RolloutStore {
   // block_for when `after` (an X-Consul-Index) is set.
   rollout::Snapshot read(const std::string& pipeline, const std::string& release, uint64_t after, milliseconds block_for,
                          const std::function<bool()>& cancelled) override {
-    const std::string base = base_of(pipeline, release);
+    const std::string base = rollout::release_keys(prefix_, pipeline, release);
     std::string path = "/v1/kv/" + base + "?recurse";
     milliseconds timeout{std::chrono::seconds(30)};
     if (after) {
@@ -100,7 +100,7 @@ class ConsulRolloutStore : public rollout::RolloutStore {
 
   bool enrol(const std::string& pipeline, const std::string& release, const std::string& node) override {
     const std::string sid = ensure_session();
-    const std::string path = "/v1/kv/" + base_of(pipeline, release) + "nodes/" + rollout::key_segment(node) + "?acquire=" + sid;
+    const std::string path = "/v1/kv/" + rollout::node_key(prefix_, pipeline, release, node) + "?acquire=" + sid;
     HttpResponse r = call("PUT", path, node);
     if (r.status == 500 && r.body.find("invalid session") != std::string::npos) {
       drop_session(sid);  // lapsed between create and acquire: a new one next round
@@ -112,7 +112,7 @@ class ConsulRolloutStore : public rollout::RolloutStore {
 
   void forget(const std::string& pipeline, const std::string& release, const std::string& node) override {
     try {
-      api_.call("DELETE", "/v1/kv/" + base_of(pipeline, release) + "nodes/" + rollout::key_segment(node));
+      api_.call("DELETE", "/v1/kv/" + rollout::node_key(prefix_, pipeline, release, node));
     } catch (const std::exception& e) {
       host_.warn(std::string("cannot remove the rollout key of this node (its session's TTL will): ") + e.what());
     }
@@ -120,7 +120,7 @@ class ConsulRolloutStore : public rollout::RolloutStore {
 
   bool write(const std::string& pipeline, const std::string& release, const rollout::Ledger& l,
              uint64_t version) override {
-    const std::string path = "/v1/kv/" + base_of(pipeline, release) + "ledger?cas=" + std::to_string(version);
+    const std::string path = "/v1/kv/" + rollout::release_keys(prefix_, pipeline, release) + "ledger?cas=" + std::to_string(version);
     HttpResponse r = call("PUT", path, l.dump());
     if (r.status != 200) throw unexpected("PUT", path, r);
     return haul::sdk::trim(r.body) == "true";
@@ -134,7 +134,7 @@ class ConsulRolloutStore : public rollout::RolloutStore {
     if (r.status != 200) throw unexpected("GET", path, r);
     for (const auto& item : nlohmann::json::parse(r.body)) {
       const std::string key = item.value("Key", "");
-      if (key.size() < 7 || key.compare(key.size() - 7, 7, "/ledger") != 0 || !item["Value"].is_string()) continue;
+      if (!rollout::is_ledger_key(key) || !item["Value"].is_string()) continue;
       out.push_back(rollout::Ledger::parse(base64_decode(item["Value"].get<std::string>()), "Consul KV " + key));
     }
     return out;
@@ -142,14 +142,10 @@ class ConsulRolloutStore : public rollout::RolloutStore {
 
   std::string name() const override { return "Consul"; }
   std::string where(const std::string& pipeline) const override {
-    return api_.settings().address + "/v1/kv/" + prefix_ + "/rollout/" + rollout::key_segment(pipeline) + "/";
+    return api_.settings().address + "/v1/kv/" + rollout::pipeline_keys(prefix_, pipeline);
   }
 
  private:
-  std::string base_of(const std::string& pipeline, const std::string& release) const {
-    return prefix_ + "/rollout/" + rollout::key_segment(pipeline) + "/" + rollout::key_segment(release) + "/";
-  }
-
   // Every Consul call of the gate: a transport failure or a 5xx is
   // Transient; a 403 names the missing permission.
   HttpResponse call(const std::string& method, const std::string& path, const std::string& body = "",

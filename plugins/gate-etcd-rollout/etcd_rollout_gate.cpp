@@ -56,7 +56,7 @@ class EtcdRolloutStore : public rollout::RolloutStore {
 
   rollout::Snapshot read(const std::string& pipeline, const std::string& release, uint64_t after, milliseconds block_for,
                          const std::function<bool()>& cancelled) override {
-    const std::string base = base_of(pipeline, release);
+    const std::string base = rollout::release_keys(prefix_, pipeline, release);
     return guarded([&] {
       if (after) api_.watch(base, true, static_cast<int64_t>(after), block_for, cancelled);
       if (cancelled && cancelled()) throw haul::sdk::Cancelled();
@@ -80,14 +80,14 @@ class EtcdRolloutStore : public rollout::RolloutStore {
 
   bool enrol(const std::string& pipeline, const std::string& release, const std::string& node) override {
     return guarded([&] {
-      api_.put(base_of(pipeline, release) + "nodes/" + rollout::key_segment(node), node, ensure_lease());
+      api_.put(rollout::node_key(prefix_, pipeline, release, node), node, ensure_lease());
       return true;
     });
   }
 
   void forget(const std::string& pipeline, const std::string& release, const std::string& node) override {
     try {
-      api_.del(base_of(pipeline, release) + "nodes/" + rollout::key_segment(node));
+      api_.del(rollout::node_key(prefix_, pipeline, release, node));
     } catch (const std::exception& e) {
       host_.warn(std::string("cannot remove the rollout key of this node (its lease will): ") + e.what());
     }
@@ -95,14 +95,14 @@ class EtcdRolloutStore : public rollout::RolloutStore {
 
   bool write(const std::string& pipeline, const std::string& release, const rollout::Ledger& l,
              uint64_t version) override {
-    return guarded([&] { return api_.put_if(base_of(pipeline, release) + "ledger", l.dump(), static_cast<int64_t>(version)); });
+    return guarded([&] { return api_.put_if(rollout::release_keys(prefix_, pipeline, release) + "ledger", l.dump(), static_cast<int64_t>(version)); });
   }
 
   std::vector<rollout::Ledger> ledgers(const std::string& pipeline) override {
     return guarded([&] {
       std::vector<rollout::Ledger> out;
-      for (const auto& kv : api_.range(prefix_ + "/rollout/" + rollout::key_segment(pipeline) + "/", true))
-        if (kv.key.size() > 7 && kv.key.compare(kv.key.size() - 7, 7, "/ledger") == 0)
+      for (const auto& kv : api_.range(rollout::pipeline_keys(prefix_, pipeline), true))
+        if (rollout::is_ledger_key(kv.key))
           out.push_back(rollout::Ledger::parse(kv.value, "etcd key " + kv.key));
       return out;
     });
@@ -110,14 +110,10 @@ class EtcdRolloutStore : public rollout::RolloutStore {
 
   std::string name() const override { return "etcd"; }
   std::string where(const std::string& pipeline) const override {
-    return "etcd " + api_.endpoint() + " keys " + prefix_ + "/rollout/" + rollout::key_segment(pipeline) + "/";
+    return "etcd " + api_.endpoint() + " keys " + rollout::pipeline_keys(prefix_, pipeline);
   }
 
  private:
-  std::string base_of(const std::string& pipeline, const std::string& release) const {
-    return prefix_ + "/rollout/" + rollout::key_segment(pipeline) + "/" + rollout::key_segment(release) + "/";
-  }
-
   template <class F>
   auto guarded(F&& f) -> decltype(f()) {
     try {
