@@ -36,7 +36,8 @@ namespace {
 // only fields the plugin declares.
 YAML::Node with_connection_defaults(const LoadedPlugin& plugin, const YAML::Node& settings, const YAML::Node& fallback,
                                     const std::string& family, const std::vector<std::string>& keys) {
-  if (plugin.name().rfind(family, 0) != 0 || !fallback.IsDefined() || !fallback.IsMap()) return settings;
+  const bool of_family = plugin.name().rfind(family, 0) == 0 || plugin.name() + "-" == family;  // "etcd" is one too
+  if (!of_family || !fallback.IsDefined() || !fallback.IsMap()) return settings;
   YAML::Node merged = settings.IsMap() ? YAML::Clone(settings) : YAML::Node(YAML::NodeType::Map);
   for (const auto* field : plugin.fields()) {
     const std::string key = field->name;
@@ -82,7 +83,7 @@ std::unique_ptr<Pipeline> build_pipeline(const PipelineConfig& cfg, const Plugin
     YAML::Node node = it == cfg.sources.end() ? YAML::Node() : it->second.settings;
     std::string path = it == cfg.sources.end() ? "pipelines." + cfg.name + ".sources." + plugin->name()
                                                : it->second.field_path;
-    auto settings = validate_plugin_config(*plugin, node, origin, path, {});
+    auto settings = validate_plugin_config(*plugin, with_store_defaults(*plugin, node, cfg.consul, cfg.etcd), origin, path, {});
     p->sources.add(std::make_unique<SourceInstance>(plugin, settings, cfg.name + "/" + plugin->name()));
   }
   // Hooks take the consul: block, else the pipeline's consul-http trigger's

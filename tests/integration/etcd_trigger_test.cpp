@@ -176,3 +176,28 @@ TEST_F(EtcdTrigger, PasswordAuthWorksAndAWrongPasswordIsNamed) {
   EXPECT_NE(bad.err.find("authentication failed"), std::string::npos) << bad.err;
   EXPECT_EQ(bad.err.find("wrong"), std::string::npos) << "the password is not echoed: " << bad.err;
 }
+
+// haul publish keeps manifests and the desired-release pointer in etcd
+// (source etcd); an agent converges on the pointer with no event at all.
+TEST_F(EtcdTrigger, ManifestsAndTheDesiredPointerLiveInEtcd) {
+  fs::create_directories(tmp / "app");
+  write_file(tmp / "app/index.html", "from etcd");
+  write_file(tmp / "store/.keep", "");
+  write_file(tmp / "haul.yaml", "etcd: { endpoints: [" + endpoints(", ") + "] }\npipelines:\n  web:\n"
+                                    "    trigger: consul-watch\n"
+                                    "    desired: etcd://haul/releases/web/latest_web_production.yml\n");
+  ProcessResult pack = run_process({haul_binary().string(), "pack", (tmp / "app").string(), "-o", (tmp / "app.tgz").string()});
+  ASSERT_EQ(pack.exit_code, 0) << pack.err;
+  ProcessResult pub = run_process({haul_binary().string(), "publish", (tmp / "app.tgz").string(), "--to",
+                                   file_url(tmp / "store"), "--manifests", "etcd://haul/releases/web", "--role", "web",
+                                   "--stage", "production", "--dest", (tmp / "www").string(), "--config",
+                                   (tmp / "haul.yaml").string()});
+  ASSERT_EQ(pub.exit_code, 0) << pub.out << pub.err;
+  ProcessResult rec = run_process({haul_binary().string(), "reconcile", "--config", (tmp / "haul.yaml").string()});
+  ASSERT_EQ(rec.exit_code, 0) << rec.out << rec.err;
+  EXPECT_EQ(read_file(tmp / "www/index.html"), "from etcd");
+  ProcessResult missing = run_process({haul_binary().string(), "fetch", "etcd://haul/releases/nope.yml", "--config",
+                                       (tmp / "haul.yaml").string()});
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("etcd://haul/releases/nope.yml: no such key in etcd at"), std::string::npos) << missing.err;
+}
