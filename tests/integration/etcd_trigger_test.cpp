@@ -201,3 +201,50 @@ TEST_F(EtcdTrigger, ManifestsAndTheDesiredPointerLiveInEtcd) {
   EXPECT_NE(missing.exit_code, 0);
   EXPECT_NE(missing.err.find("etcd://haul/releases/nope.yml: no such key in etcd at"), std::string::npos) << missing.err;
 }
+
+// Mutual TLS: a CA, a server and a client certificate made here with the
+// openssl tool; etcd requires the client's. The agent and haul kick reach it
+// with the etcd: block's ca_file, cert_file and key_file.
+TEST(EtcdTls, KickAndWatchOverMutualTls) {
+  TempDir tmp;
+  const fs::path tls = tmp / "tls";
+  fs::create_directories(tls);
+  // etcd 3.4's JSON gateway dials its own gRPC server with the server
+  // certificate, so that one must be good for client auth too.
+  write_file(tls / "server.ext", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n");
+  write_file(tls / "client.ext", "extendedKeyUsage=clientAuth\n");
+  const std::string make =
+      "set -e; cd '" + tls.string() + "'; "
+      "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=haul-test-ca 2>/dev/null; "
+      "for who in server client; do "
+      "openssl req -newkey rsa:2048 -nodes -keyout $who.key -out $who.csr -subj /CN=$who 2>/dev/null; "
+      "openssl x509 -req -in $who.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out $who.pem -days 2 -extfile $who.ext "
+      "2>/dev/null; done";
+  ASSERT_EQ(run_process({"/bin/sh", "-c", make}).exit_code, 0);
+  EtcdCluster etcd(1, tls);
+  const std::string connection = "etcd: { endpoints: [" + etcd.endpoint(0) + "], ca_file: " + (tls / "ca.pem").string();
+  write_file(tmp / "haul.yaml", connection + ", cert_file: " + (tls / "client.pem").string() + ", key_file: " +
+                                    (tls / "client.key").string() + " }\nstate_dir: " + (tmp / "state").string() +
+                                    "\npipelines:\n  web:\n    trigger: { type: etcd-watch, key: haul/deploy/deploy_web }\n");
+  const std::string tar = make_tar({file_entry("index.html", "over tls")});
+  write_file(tmp / "v1.tgz", tar);
+  write_file(tmp / "v1.yml", "src: " + file_url(tmp / "v1.tgz") + "\nchecksum: " + sha256_hex(tar) + "\ndest: " +
+                                 (tmp / "www").string() + "\n");
+  BackgroundProcess agent({haul_binary().string(), "agent", "--config", (tmp / "haul.yaml").string()}, tmp / "agent.log");
+  ASSERT_TRUE(wait_until([&] { return file_contains(tmp / "agent.log", "watching etcd key"); })) << read_file(tmp / "agent.log");
+  ProcessResult kick = run_process({haul_binary().string(), "kick", file_url(tmp / "v1.yml"), "--name", "deploy_web",
+                                    "--via", "etcd", "--config", (tmp / "haul.yaml").string()});
+  ASSERT_EQ(kick.exit_code, 0) << kick.out << kick.err;
+  ASSERT_TRUE(wait_until([&] { return fs::exists(tmp / "www/index.html"); })) << read_file(tmp / "agent.log");
+  EXPECT_EQ(read_file(tmp / "www/index.html"), "over tls");
+
+  // Without the client certificate etcd refuses the connection, and haul says where.
+  write_file(tmp / "nocert.yaml", connection + " }\npipelines:\n  web:\n    trigger: consul-watch\n");
+  ProcessResult refused = run_process({haul_binary().string(), "kick", file_url(tmp / "v1.yml"), "--name", "deploy_web",
+                                       "--via", "etcd", "--config", (tmp / "nocert.yaml").string(), "--no-check"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("kick via etcd: key haul/deploy/deploy_web: no etcd endpoint answered: POST " +
+                             etcd.endpoint(0) + "/v3/kv/put"),
+            std::string::npos)
+      << refused.err;
+}

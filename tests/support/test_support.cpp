@@ -435,7 +435,7 @@ std::string ConsulDouble::fire(const std::string& name, const std::string& paylo
   return nlohmann::json::parse(r.body)["ID"].get<std::string>();
 }
 
-EtcdCluster::EtcdCluster(int members) {
+EtcdCluster::EtcdCluster(int members, const fs::path& tls) : tls_(tls) {
   for (int i = 0; i < members; ++i) {
     client_ports_.push_back(free_port());
     peer_ports_.push_back(free_port());
@@ -462,14 +462,17 @@ std::vector<std::string> EtcdCluster::endpoints() const {
 void EtcdCluster::start(int i) {
   const std::string name = "m" + std::to_string(i);
   const std::string peer = "http://127.0.0.1:" + std::to_string(peer_ports_[i]);
-  members_[i] = std::make_unique<BackgroundProcess>(
-      std::vector<std::string>{"/usr/bin/etcd", "--name", name, "--data-dir", (dir_ / name).string(),
-                               "--listen-client-urls", endpoint(i), "--advertise-client-urls", endpoint(i),
-                               "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-                               "--initial-cluster", initial_cluster_, "--initial-cluster-state", "new",
-                               "--initial-cluster-token", "haul-test", "--heartbeat-interval", "50",
-                               "--election-timeout", "500", "--log-level", "warn"},
-      dir_ / (name + ".log"), std::map<std::string, std::string>{{"ETCD_UNSUPPORTED_ARCH", ""}});
+  std::vector<std::string> argv = {"/usr/bin/etcd", "--name", name, "--data-dir", (dir_ / name).string(),
+                                   "--listen-client-urls", endpoint(i), "--advertise-client-urls", endpoint(i),
+                                   "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+                                   "--initial-cluster", initial_cluster_, "--initial-cluster-state", "new",
+                                   "--initial-cluster-token", "haul-test", "--heartbeat-interval", "50",
+                                   "--election-timeout", "500", "--log-level", "warn"};
+  if (!tls_.empty())
+    argv.insert(argv.end(), {"--cert-file", (tls_ / "server.pem").string(), "--key-file", (tls_ / "server.key").string(),
+                             "--client-cert-auth", "--trusted-ca-file", (tls_ / "ca.pem").string()});
+  members_[i] = std::make_unique<BackgroundProcess>(argv, dir_ / (name + ".log"),
+                                                    std::map<std::string, std::string>{{"ETCD_UNSUPPORTED_ARCH", ""}});
 }
 
 void EtcdCluster::stop(int i) {
@@ -479,6 +482,14 @@ void EtcdCluster::stop(int i) {
 }
 
 bool EtcdCluster::healthy(int i) const {
+  if (!tls_.empty()) {  // through etcdctl, which shows the client certificate
+    ProcessOptions o;
+    o.timeout = std::chrono::seconds(5);
+    return run_process({"/usr/bin/etcdctl", "--endpoints", endpoint(i), "--cacert", (tls_ / "ca.pem").string(), "--cert",
+                        (tls_ / "client.pem").string(), "--key", (tls_ / "client.key").string(), "endpoint", "health"},
+                       o)
+               .exit_code == 0;
+  }
   try {
     const HttpResult r = http_request("GET", endpoint(i) + "/health");
     return r.status == 200 && r.body.find("\"health\":\"true\"") != std::string::npos;

@@ -156,16 +156,21 @@ class ConsulDouble {
 // member and bring it back with its data, as a crashed host would.
 class EtcdCluster {
  public:
-  explicit EtcdCluster(int members = 3);
+  // tls: a folder with ca.pem, server.pem/server.key: clients must then
+  // speak https and show a certificate signed by ca.pem.
+  explicit EtcdCluster(int members = 3, const fs::path& tls = {});
   ~EtcdCluster();
   std::vector<std::string> endpoints() const;  // client URLs
-  std::string endpoint(int i) const { return "http://127.0.0.1:" + std::to_string(client_ports_[i]); }
+  std::string endpoint(int i) const {
+    return (tls_.empty() ? "http://127.0.0.1:" : "https://127.0.0.1:") + std::to_string(client_ports_[i]);
+  }
   void stop(int i);
   void start(int i);
   bool healthy(int i) const;
 
  private:
   TempDir dir_;
+  fs::path tls_;
   std::vector<int> client_ports_, peer_ports_;
   std::string initial_cluster_;
   std::vector<std::unique_ptr<BackgroundProcess>> members_;
