@@ -110,13 +110,15 @@ DeployResult deploy(DeployContext& ctx) {
     result.error = e.what();
     ctx.log.error("Deploy manifest failed: " + result.error);
   }
-  leave_rollout_gate(ctx, result.ok, result.error);
+  // Cut short by a shutdown: not the release's outcome, so not a failure
+  // that counts toward a halt (the node's session frees its slot).
+  result.interrupted = !result.ok && ctx.before_start.raised();
+  leave_rollout_gate(ctx, result.ok, result.error, result.interrupted);
   finish();
   if (result.ok)
     run_outcome_phase(ctx, HAUL_PHASE_SUCCESS, ctx.manifest.commands.success, "");
   else
     run_outcome_phase(ctx, HAUL_PHASE_FAILURE, ctx.manifest.commands.failure, result.error);
-  result.interrupted = !result.ok && ctx.before_start.raised();
   result.log = ctx.log.text();
   return result;
 }

@@ -40,9 +40,14 @@ void wait_at_rollout_gate(DeployContext& ctx) {
   ctx.holds_rollout_slot = true;
 }
 
-void leave_rollout_gate(DeployContext& ctx, bool succeeded, const std::string& error) {
+void leave_rollout_gate(DeployContext& ctx, bool succeeded, const std::string& error, bool interrupted) {
   if (!ctx.rollout.gate || !ctx.holds_rollout_slot) return;
   ctx.holds_rollout_slot = false;
+  if (interrupted) {
+    ctx.log.warn("haul is stopping: this node leaves the rollout of " + rollout_name(ctx) +
+                 " without an outcome (not a failure); its slot frees when its session or lease ends");
+    return;
+  }
   try {
     ctx.rollout.gate->leave(gate_call(ctx), succeeded, error);
   } catch (const std::exception& e) {

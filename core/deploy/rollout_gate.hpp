@@ -15,8 +15,9 @@ namespace haul {
 void wait_at_rollout_gate(DeployContext& ctx);
 
 // The outcome of a deploy that held a slot; a failure to report is logged
-// (the node's session lapsing frees the slot anyway).
-void leave_rollout_gate(DeployContext& ctx, bool succeeded, const std::string& error);
+// (the node's session lapsing frees the slot anyway). An interrupted deploy
+// reports nothing: haul is stopping, and its session ends with it.
+void leave_rollout_gate(DeployContext& ctx, bool succeeded, const std::string& error, bool interrupted = false);
 
 // The name a release's rollout goes by: the manifest's release id, else
 // "manifest-" and the start of its sha256 — the same on every node.

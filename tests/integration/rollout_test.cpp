@@ -342,6 +342,25 @@ TEST_P(Rollout, TheConsulWatchHandlerWaitsAtTheSameGate) {
   EXPECT_EQ(max_overlap(all), 1u) << read_file(slots);
 }
 
+// An operator restarting an agent mid-deploy (SIGTERM twice: abort) is not
+// a failure of the release: nothing halts, and the slot goes on.
+TEST_F(ConsulRollout, AnAgentAbortedMidDeployIsNotAFailureOfTheRelease) {
+  start_fleet(2, "canary: 1, max_parallel: 1, max_failures: 1");
+  const fs::path holder = tmp / "holder";
+  fire(publish("v1", "mkdir " + holder.string() + " 2>/dev/null && { echo $HAUL_NODE > " + holder.string() +
+                         "/node; sleep 300; }; true"));
+  ASSERT_TRUE(wait_until([&] { return fs::exists(holder / "node"); }, std::chrono::seconds(30))) << logs();
+  const int v = std::stoi(read_file(holder / "node").substr(5));
+  ::kill(agents[v - 1]->pid(), SIGTERM);
+  ASSERT_TRUE(wait_until([&] { return file_contains(log(v), "finishing the deploy in progress"); })) << logs();
+  ::kill(agents[v - 1]->pid(), SIGTERM);
+  ASSERT_TRUE(agents[v - 1]->wait_exit(std::chrono::seconds(30)).has_value()) << logs();
+  EXPECT_TRUE(file_contains(log(v), "leaves the rollout of v1 without an outcome (not a failure)")) << logs();
+  const int other = v == 1 ? 2 : 1;
+  ASSERT_TRUE(wait_until([&] { return current(other) == "v1"; }, std::chrono::seconds(60))) << logs();
+  EXPECT_EQ(logged("halted"), 0) << logs();
+}
+
 TEST_F(EtcdRollout, AMemberDyingMidRolloutLosesNoSlotAndAppliesNothingTwice) {
   start_fleet(6, "canary: 1, max_parallel: 2");
   consul.fire("deploy_web", publish("v1", "sleep 0.3"));
