@@ -62,8 +62,9 @@ Verdict RolloutGate::enter(const GateRequest& req) {
   while (true) {
     if (req.cancelled()) throw haul::sdk::Cancelled();
     try {
-      if (auto v = enter_round(req, after, block_for, last_why)) return *v;
-      backoff.reset(req);
+      const std::optional<Verdict> v = enter_round(req, after, block_for, last_why);
+      backoff.reset(req);  // says "answers again" even when this round decides
+      if (v) return *v;
     } catch (const Transient& e) {
       backoff.wait(req, e.what());
       after = 0;
