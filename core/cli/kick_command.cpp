@@ -80,10 +80,7 @@ int run_kick(const Args& args) {
             for (size_t i = 0; v.IsSequence() && i < v.size(); ++i) fields[key] += (i ? "\n" : "") + v[i].Scalar();
           }
       }
-      if (vm.count("etcd-endpoints")) {
-        fields["endpoints"].clear();
-        for (char c : str("etcd-endpoints")) fields["endpoints"] += c == ',' ? '\n' : c;
-      }
+      if (vm.count("etcd-endpoints")) fields["endpoints"] = net::etcd_endpoint_lines(str("etcd-endpoints"));
       if (vm.count("etcd-user")) fields["user"] = str("etcd-user");
       if (const char* password = std::getenv("ETCD_PASSWORD")) fields["password"] = password;
       std::vector<haul_kv> kv;

@@ -11,7 +11,6 @@
 
 #include <algorithm>
 #include <functional>
-#include <regex>
 #include <chrono>
 #include <ctime>
 #include <iomanip>
@@ -152,7 +151,7 @@ int run_status(const Args& args) {
     net::ConsulApi api(net::consul_settings_from_env(s));
     std::unique_ptr<net::EtcdApi> etcd;
     if (vm.count("etcd")) {
-      const std::string list = std::regex_replace(vm["etcd"].as<std::string>(), std::regex(","), "\n");
+      const std::string list = net::etcd_endpoint_lines(vm["etcd"].as<std::string>());
       const haul_kv field{"endpoints", list.c_str()};
       etcd = std::make_unique<net::EtcdApi>(net::etcd_settings_from_config(sdk::Config(&field, 1)));
     }

@@ -53,13 +53,21 @@ std::string etcd_prefix_end(std::string prefix) {
   return std::string(1, '\0');  // every key
 }
 
+std::string etcd_endpoint_lines(const std::string& comma_separated) {
+  std::stringstream in(comma_separated);
+  std::string lines;
+  for (std::string e; std::getline(in, e, ',');)
+    if (!haul::sdk::trim(e).empty()) lines += (lines.empty() ? "" : "\n") + haul::sdk::trim(e);
+  return lines;
+}
+
 EtcdSettings etcd_settings_from_config(const haul::sdk::Config& cfg) {
   EtcdSettings s;
   s.endpoints = cfg.list("endpoints");
   if (s.endpoints.empty()) {
-    std::stringstream in(env("ETCDCTL_ENDPOINTS"));
-    for (std::string e; std::getline(in, e, ',');)
-      if (!haul::sdk::trim(e).empty()) s.endpoints.push_back(haul::sdk::trim(e));
+    const std::string from_env = etcd_endpoint_lines(env("ETCDCTL_ENDPOINTS"));
+    const haul_kv field{"endpoints", from_env.c_str()};
+    s.endpoints = haul::sdk::Config(&field, 1).list("endpoints");
   }
   if (s.endpoints.empty()) s.endpoints.push_back("http://127.0.0.1:2379");
   for (auto& e : s.endpoints) {

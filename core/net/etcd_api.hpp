@@ -47,6 +47,10 @@ struct EtcdUnavailable : std::runtime_error {
 // Read from a plugin's config, completed from ETCDCTL_* as etcdctl does.
 EtcdSettings etcd_settings_from_config(const haul::sdk::Config& cfg);
 
+// "http://a:2379, http://b:2379" (etcdctl's --endpoints, ETCDCTL_ENDPOINTS)
+// as the one-per-line list a list-typed config field holds.
+std::string etcd_endpoint_lines(const std::string& comma_separated);
+
 struct EtcdKv {
   std::string key, value;
   int64_t create_revision = 0, mod_revision = 0, lease = 0;

@@ -8,12 +8,14 @@
 
 #include <haul/sdk.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <string>
 #include <thread>
 
@@ -71,6 +73,16 @@ class PollingTrigger {
     pending_ = std::move(event);
     cv_.notify_all();
   }
+  // After the failures-th failure in a row: reports error with the wait,
+  // then waits first·2^failures (capped at max), jittered to half–full so a
+  // fleet does not retry in step. False when cancelled meanwhile.
+  bool retry_after(const std::string& error, int failures, std::chrono::milliseconds first,
+                   std::chrono::milliseconds max) {
+    const long long cap = std::min<long long>(max.count(), first.count() << std::min(failures, 8));
+    const std::chrono::milliseconds wait(std::uniform_int_distribution<long long>(cap / 2, cap)(rng_));
+    report(error + " (retrying in " + std::to_string(wait.count()) + "ms)");
+    return pause(wait);
+  }
   // At most 8 errors wait for next(); a poller failing faster loses the rest.
   void report(const std::string& error) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -84,6 +96,7 @@ class PollingTrigger {
   bool stopping_ = false;
   std::optional<haul::sdk::Event> pending_;
   std::deque<std::string> errors_;
+  std::mt19937 rng_{std::random_device{}()};  // the poller's thread only
   std::thread thread_;  // last: started once everything above exists
 };
 

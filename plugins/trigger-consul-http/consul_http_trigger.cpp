@@ -12,7 +12,6 @@
 #include <haul/sdk.hpp>
 
 #include <optional>
-#include <random>
 
 #include "../common/polling_trigger.hpp"
 #include "net/consul_api.hpp"
@@ -44,7 +43,6 @@ class ConsulHttpTrigger {
 
  private:
   void poll(PollingTrigger& p) {
-    std::mt19937 rng(std::random_device{}());
     uint64_t index = 0;
     int failures = 0;
     std::string last_emitted;
@@ -85,10 +83,7 @@ class ConsulHttpTrigger {
         if (p.stopping()) return;
         ++failures;
         index = 0;
-        auto cap = std::min<long long>(max_backoff_.count(), 500LL << std::min(failures, 8));
-        milliseconds backoff(std::uniform_int_distribution<long long>(cap / 2, cap)(rng));
-        p.report(std::string(e.what()) + " (retrying in " + std::to_string(backoff.count()) + "ms)");
-        if (!p.pause(backoff)) return;
+        if (!p.retry_after(e.what(), failures, milliseconds(500), max_backoff_)) return;
       }
     }
   }

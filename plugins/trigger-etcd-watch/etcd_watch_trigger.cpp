@@ -12,7 +12,6 @@
 // stream the member ended: all read again (another endpoint if need be).
 #include <haul/sdk.hpp>
 
-#include <random>
 
 #include "net/etcd_api.hpp"
 #include "../common/polling_trigger.hpp"
@@ -48,7 +47,6 @@ class EtcdWatchTrigger {
 
  private:
   void poll(PollingTrigger& p) {
-    std::mt19937 rng(std::random_device{}());
     int failures = 0;
     int64_t last_emitted = -1;
     while (!p.stopping()) {
@@ -73,10 +71,7 @@ class EtcdWatchTrigger {
       } catch (const std::exception& e) {
         if (p.stopping()) return;
         ++failures;
-        auto cap = std::min<long long>(max_backoff_.count(), 250LL << std::min(failures, 8));
-        milliseconds backoff(std::uniform_int_distribution<long long>(cap / 2, cap)(rng));
-        p.report(std::string(e.what()) + " (retrying in " + std::to_string(backoff.count()) + "ms)");
-        if (!p.pause(backoff)) return;
+        if (!p.retry_after(e.what(), failures, milliseconds(250), max_backoff_)) return;
       }
     }
   }

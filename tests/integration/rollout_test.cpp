@@ -214,8 +214,9 @@ TEST_P(Rollout, TheCanaryGoesAloneThenNeverMoreThanMaxParallelAtOnce) {
   const auto all = intervals();
   EXPECT_LE(max_overlap(all), 3u) << read_file(slots);
   const auto canary = *std::min_element(all.begin(), all.end(), [](auto& a, auto& b) { return a.start < b.start; });
-  for (const auto& i : all)
+  for (const auto& i : all) {
     if (i.node != canary.node) EXPECT_GT(i.start, canary.end) << i.node << " started while the canary deployed";
+  }
   EXPECT_EQ(logged("slot taken as a canary"), 1) << logs();
 }
 
@@ -313,7 +314,7 @@ TEST_P(Rollout, AnOperatorHaltsAndResumesARollout) {
   EXPECT_NE(status.out.find("error rate up on the canary"), std::string::npos) << status.out;
   ProcessResult resume = rollout_command({"resume", "--release", "v1"});
   EXPECT_EQ(resume.exit_code, 0) << resume.out << resume.err;
-  EXPECT_NE(resume.out.find("canary"), std::string::npos) << "soaking again: " << resume.out;
+  EXPECT_NE(resume.out.find("release v1: soaking"), std::string::npos) << "the canary's soak goes on: " << resume.out;
   ProcessResult unknown = rollout_command({"resume", "--release", "v9"});
   EXPECT_EQ(unknown.exit_code, 1);
   EXPECT_NE(unknown.err.find("no rollout of release 'v9' for pipeline web"), std::string::npos) << unknown.err;
