@@ -215,7 +215,9 @@ TEST_P(Rollout, TheCanaryGoesAloneThenNeverMoreThanMaxParallelAtOnce) {
   EXPECT_LE(max_overlap(all), 3u) << read_file(slots);
   const auto canary = *std::min_element(all.begin(), all.end(), [](auto& a, auto& b) { return a.start < b.start; });
   for (const auto& i : all) {
-    if (i.node != canary.node) EXPECT_GT(i.start, canary.end) << i.node << " started while the canary deployed";
+    if (i.node != canary.node) {
+      EXPECT_GT(i.start, canary.end) << i.node << " started while the canary deployed";
+    }
   }
   EXPECT_EQ(logged("slot taken as a canary"), 1) << logs();
 }
