@@ -52,14 +52,6 @@ Credentials from_json(const std::string& body, const std::string& source) {
 
 }  // namespace
 
-Environment process_environment() {
-  return [](const std::string& name) -> std::optional<std::string> {
-    const char* v = std::getenv(name.c_str());
-    if (!v) return std::nullopt;
-    return std::string(v);
-  };
-}
-
 std::optional<std::string> ini_value(const std::string& path, const std::string& section, const std::string& key) {
   std::ifstream in(path);
   if (!in) return std::nullopt;

@@ -17,6 +17,8 @@
 #include <optional>
 #include <string>
 
+#include "net/environment.hpp"
+
 namespace haul::s3 {
 
 struct Credentials {
@@ -25,8 +27,8 @@ struct Credentials {
   std::string source;  // where they came from, for logs: "environment", "profile default", ...
 };
 
-using Environment = std::function<std::optional<std::string>(const std::string&)>;
-Environment process_environment();
+using haul::net::Environment;
+using haul::net::process_environment;
 
 struct CredentialSettings {
   std::string access_key_id, secret_access_key, session_token;  // from the pipeline config

@@ -25,7 +25,8 @@ using haul::net::curl_init_once;
 
 struct S3Location {
   std::string bucket, key;
-  std::string url() const { return "s3://" + bucket + "/" + key; }
+  std::string scheme = "s3";  // "gs" when Cloud Storage's XML API is spoken
+  std::string url() const { return scheme + "://" + bucket + "/" + key; }
 };
 
 // "s3://bucket/path/to/key" → {bucket, key}; throws for anything else.

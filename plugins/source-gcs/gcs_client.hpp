@@ -1,0 +1,76 @@
+// A small Cloud Storage client over the JSON API: streaming media download
+// with Range resume (pinned to the object's generation with
+// ifGenerationMatch, so a resumed download never splices two versions), and
+// uploads — one request up to resumable_threshold, a resumable upload above
+// it, sent in chunks, each chunk recovered from where the server says it
+// stopped, and the session cancelled if the upload gives up. A token the
+// server refuses (401) is fetched again once. Errors name the gs:// URL, the
+// HTTP status and Google's error reason; no token ever appears in one.
+#pragma once
+
+#include <haul/sdk.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "google_credentials.hpp"
+#include "net/http_call.hpp"
+
+namespace haul::gcs {
+
+struct GcsLocation {
+  std::string bucket, object;
+  std::string url() const { return "gs://" + bucket + "/" + object; }
+};
+
+// "gs://bucket/path/to/object" → {bucket, object}; throws for anything else.
+GcsLocation parse_gs_url(const std::string& url);
+
+struct GcsConfig {
+  std::string endpoint = "https://storage.googleapis.com";
+  bool anonymous = false;  // no Authorization: public objects, emulators
+  std::string ca_file;
+  bool insecure = false;
+  long connect_timeout_ms = 10000;
+  long low_speed_time_s = 30;
+  uint64_t resumable_threshold = 8ull << 20;
+  uint64_t chunk_size = 16ull << 20;  // a multiple of 256 KiB, as Google requires
+  int chunk_recoveries = 5;           // per chunk: status query and resend after a 5xx/429/cut
+  std::chrono::milliseconds recovery_wait{500};
+  std::string user_agent = "haul";
+};
+
+class GcsClient {
+ public:
+  // credentials may be null only when config.anonymous.
+  GcsClient(GcsConfig config, std::shared_ptr<GoogleCredentials> credentials);
+
+  // Streams the object from offset into sink. generation: the one the bytes
+  // before offset came from (empty for a fresh download). Returns the
+  // object's generation. Throws haul::sdk::ObjectChanged when it changed.
+  std::string get(const GcsLocation& loc, uint64_t offset, const std::string& generation, haul::sdk::Sink& sink);
+  void put_file(const GcsLocation& loc, const std::string& path);
+
+  const GcsConfig& config() const { return config_; }
+  int last_upload_requests() const { return last_upload_requests_; }  // 1 = one simple upload
+
+ private:
+  struct Auth {
+    std::string token, identity;  // empty when anonymous
+  };
+  Auth auth();
+  // One request with the token; a 401 drops the token and tries once more
+  // with a new one. `auth` is set to the credentials of the last attempt.
+  haul::net::HttpResponse call(haul::net::HttpRequest req, Auth& auth);
+  void resumable_upload(const GcsLocation& loc, const std::string& path, uint64_t size);
+  [[noreturn]] void fail(const std::string& op, const GcsLocation& loc, long status, const std::string& body,
+                         const Auth& auth) const;
+
+  GcsConfig config_;
+  std::shared_ptr<GoogleCredentials> credentials_;
+  std::atomic<int> last_upload_requests_{0};
+};
+
+}  // namespace haul::gcs
