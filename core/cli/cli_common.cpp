@@ -86,7 +86,21 @@ int exit_code_for(const std::exception& e, const std::string& prefix, int failed
   return error_kind(e) == Error::Kind::usage ? 2 : failed_code;
 }
 
-SelectedPipeline select_pipeline(const po::variables_map& vm) {
+namespace {
+
+// A config haul cannot use means haul could not start: exit 2, as for the
+// handler and the agent, whichever command read it.
+template <class F>
+auto as_startup_error(F&& f) {
+  try {
+    return f();
+  } catch (const Error& e) {
+    if (e.kind() == Error::Kind::usage) throw;
+    throw UsageError(e.what());
+  }
+}
+
+SelectedPipeline select_pipeline_from(const po::variables_map& vm) {
   SelectedPipeline s;
   if (vm.count("config")) {
     s.config = load_config_file(vm["config"].as<std::string>());
@@ -115,6 +129,12 @@ SelectedPipeline select_pipeline(const po::variables_map& vm) {
   return s;
 }
 
+}  // namespace
+
+SelectedPipeline select_pipeline(const po::variables_map& vm) {
+  return as_startup_error([&] { return select_pipeline_from(vm); });
+}
+
 std::map<std::string, std::string> consul_connection_of(const HaulConfig& config) {
   YAML::Node node = config.consul;
   if (!node.IsDefined() || node.IsNull())
@@ -131,8 +151,10 @@ std::map<std::string, std::string> consul_connection_of(const HaulConfig& config
 }
 
 std::unique_ptr<Pipeline> wire_pipeline(const SelectedPipeline& selected, const std::string& state_dir) {
-  const PluginRegistry registry = load_registry(selected.config.plugin_path);
-  return build_pipeline(selected.pipeline, registry, selected.config.origin, /*with_trigger=*/false, state_dir);
+  return as_startup_error([&] {
+    const PluginRegistry registry = load_registry(selected.config.plugin_path);
+    return build_pipeline(selected.pipeline, registry, selected.config.origin, /*with_trigger=*/false, state_dir);
+  });
 }
 
 }  // namespace haul

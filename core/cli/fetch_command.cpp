@@ -1,5 +1,5 @@
 // `haul fetch URL [-o FILE] [--checksum HEX]`: download anything a source
-// plugin serves (s3://, http(s)://, file://) with the same retry, resume,
+// plugin serves (s3://, gs://, http(s)://, file://) with the same retry, resume,
 // bandwidth and timeout policy as a deploy — to check credentials and
 // reachability from a host, or to pull an artifact by hand. With -o FILE
 // the bytes go to a temporary file beside FILE, renamed over it only once

@@ -29,7 +29,7 @@ int run_publish(const Args& args) {
   po::options_description desc("haul publish ARTIFACT --to PREFIX --role ROLE --stage STAGE --dest DIR [options]");
   desc.add_options()
       ("artifact", po::value<std::string>(), "the tarball to publish (positional)")
-      ("to", po::value<std::string>(), "where artifacts go: s3://bucket/app, file:///srv/releases/app, https://host/app")
+      ("to", po::value<std::string>(), "where artifacts go: s3://bucket/app, gs://bucket/app, file:///srv/releases/app, https://host/app")
       ("manifests", po::value<std::string>(), "where manifests, signatures and pointers go (default: --to)")
       ("role", po::value<std::vector<std::string>>()->composing(), "a role to render a manifest for (repeatable)")
       ("stage", po::value<std::vector<std::string>>()->composing(), "a stage to render manifests for (repeatable)")

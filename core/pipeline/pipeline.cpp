@@ -4,11 +4,29 @@
 
 #include <algorithm>
 
+#include "config/yaml_util.hpp"
 #include "plugin/config_schema.hpp"
 #include "signing/manifest_signature.hpp"
 #include "util/error.hpp"
 
 namespace haul {
+
+namespace {
+
+// A plugin that refuses its settings (two keys that go together, a size it
+// cannot use) is a mistake in the config file: said at the place it was written.
+template <class Instance>
+std::unique_ptr<Instance> instantiate(std::shared_ptr<LoadedPlugin> plugin, const PluginSettings& settings,
+                                      const std::string& label, const std::string& origin, const YAML::Node& node,
+                                      const std::string& field_path) {
+  try {
+    return std::make_unique<Instance>(std::move(plugin), settings, label);
+  } catch (const Error& e) {
+    throw Error(yaml_where(origin, node) + ": " + field_path + ": " + e.what());
+  }
+}
+
+}  // namespace
 
 std::vector<HookInstance*> Pipeline::hook_ptrs() const {
   std::vector<HookInstance*> out;
@@ -75,7 +93,8 @@ std::unique_ptr<Pipeline> build_pipeline(const PipelineConfig& cfg, const Plugin
     auto plugin = registry.require(cfg.trigger.type, HAUL_KIND_TRIGGER, where + " trigger");
     auto settings = validate_plugin_config(*plugin, with_store_defaults(*plugin, cfg.trigger.settings, cfg.consul, cfg.etcd),
                                            origin, cfg.trigger.field_path);
-    p->trigger = std::make_unique<TriggerInstance>(plugin, settings, cfg.name + "/" + plugin->name());
+    p->trigger = instantiate<TriggerInstance>(plugin, settings, cfg.name + "/" + plugin->name(), origin, cfg.trigger.settings,
+                                              cfg.trigger.field_path);
   }
   for (const auto& [name, use] : cfg.sources) registry.require(name, HAUL_KIND_SOURCE, where + " sources");
   for (const auto& plugin : registry.of_kind(HAUL_KIND_SOURCE)) {
@@ -84,7 +103,7 @@ std::unique_ptr<Pipeline> build_pipeline(const PipelineConfig& cfg, const Plugin
     std::string path = it == cfg.sources.end() ? "pipelines." + cfg.name + ".sources." + plugin->name()
                                                : it->second.field_path;
     auto settings = validate_plugin_config(*plugin, with_store_defaults(*plugin, node, cfg.consul, cfg.etcd), origin, path, {});
-    p->sources.add(std::make_unique<SourceInstance>(plugin, settings, cfg.name + "/" + plugin->name()));
+    p->sources.add(instantiate<SourceInstance>(plugin, settings, cfg.name + "/" + plugin->name(), origin, node, path));
   }
   // Hooks take the consul: block, else the pipeline's consul-http trigger's
   // connection: a status written where the events come from.
@@ -98,14 +117,15 @@ std::unique_ptr<Pipeline> build_pipeline(const PipelineConfig& cfg, const Plugin
     std::vector<std::string> reserved = rollout_policy_keys();
     auto settings = validate_plugin_config(*plugin, with_store_defaults(*plugin, use.settings, hook_consul, cfg.etcd), origin,
                                            use.field_path, reserved);
-    p->gate = std::make_unique<GateInstance>(plugin, settings, cfg.name + "/" + plugin->name());
+    p->gate = instantiate<GateInstance>(plugin, settings, cfg.name + "/" + plugin->name(), origin, use.settings, use.field_path);
     p->rollout = cfg.rollout.policy;
   }
   for (const auto& use : cfg.hooks) {
     auto plugin = registry.require(use.type, HAUL_KIND_HOOK, where + " hooks");
     auto settings =
         validate_plugin_config(*plugin, with_store_defaults(*plugin, use.settings, hook_consul, cfg.etcd), origin, use.field_path);
-    p->hooks.push_back(std::make_unique<HookInstance>(plugin, settings, cfg.name + "/" + plugin->name()));
+    p->hooks.push_back(
+        instantiate<HookInstance>(plugin, settings, cfg.name + "/" + plugin->name(), origin, use.settings, use.field_path));
   }
   return p;
 }

@@ -296,7 +296,7 @@ TEST_F(Cli, PluginsListAndDescribe) {
   EXPECT_NE(r.out.find("session_ttl"), std::string::npos) << r.out;
   r = haul({"plugins", "describe", "nope"});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("no plugin named 'nope'; loaded: consul-http, consul-rollout, consul-status, consul-watch, etcd, etcd-rollout, etcd-status, etcd-watch, file, http, s3, shell"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("no plugin named 'nope'; loaded: consul-http, consul-rollout, consul-status, consul-watch, etcd, etcd-rollout, etcd-status, etcd-watch, file, gcs, http, s3, shell"), std::string::npos) << r.err;
 }
 
 TEST_F(Cli, AgentConfigErrorsStopItAtStartup) {

@@ -516,6 +516,64 @@ std::map<std::string, std::string> S3rverServer::aws_env() const {
           {"AWS_REGION", "us-east-1"}, {"AWS_EC2_METADATA_DISABLED", "true"}};
 }
 
+GcsDouble::GcsDouble() : GcsDouble(Options{}) {}
+
+GcsDouble::GcsDouble(const Options& o) : port_(free_port()) {
+  std::vector<std::string> argv = {"/usr/bin/python3", HAUL_TEST_SOURCE_DIR "/servers/gcs_double.py", "--port",
+                                   std::to_string(port_), "--service-account-out", service_account().string(),
+                                   "--authorized-user-out", authorized_user().string(), "--token-lifetime",
+                                   std::to_string(o.token_lifetime_s)};
+  for (const auto& key : o.hmac) argv.insert(argv.end(), {"--hmac", key});
+  if (o.allow_anonymous) argv.push_back("--allow-anonymous");
+  process_ = std::make_unique<BackgroundProcess>(argv, dir_ / "gcs.log");
+  if (!wait_until([&] { return port_open(port_); }, std::chrono::seconds(30)))
+    throw std::runtime_error("gcs double did not start: " + read_file(dir_ / "gcs.log"));
+}
+
+GcsDouble::~GcsDouble() { process_.reset(); }
+
+void GcsDouble::control(const std::string& what, const std::string& body) const {
+  auto r = http_request("POST", endpoint() + "/_double/" + what, body);
+  if (r.status != 200) throw std::runtime_error("gcs double " + what + ": HTTP " + std::to_string(r.status) + " " + r.body);
+}
+
+void GcsDouble::put(const std::string& bucket, const std::string& object, const std::string& data) {
+  char* escaped = curl_easy_escape(nullptr, object.c_str(), static_cast<int>(object.size()));
+  std::string path = "objects/" + bucket + "/" + escaped;
+  curl_free(escaped);
+  control(path, data);
+}
+
+std::string GcsDouble::object(const std::string& bucket, const std::string& object) {
+  char* escaped = curl_easy_escape(nullptr, object.c_str(), static_cast<int>(object.size()));
+  auto r = http_request("GET", endpoint() + "/_double/objects/" + bucket + "/" + escaped);
+  curl_free(escaped);
+  if (r.status != 200) throw std::runtime_error("gs://" + bucket + "/" + object + " is not in the double");
+  return r.body;
+}
+
+void GcsDouble::fail(const std::string& path, int status, const std::string& reason, int count, const std::string& method,
+                     int skip) {
+  nlohmann::json spec = {{"path", path}, {"status", status}, {"reason", reason}, {"count", count}, {"skip", skip}};
+  if (!method.empty()) spec["method"] = method;
+  control("fail", spec.dump());
+}
+
+void GcsDouble::cut(const std::string& bucket, const std::string& object, size_t after) {
+  control("cut", nlohmann::json{{"bucket", bucket}, {"object", object}, {"after", after}}.dump());
+}
+
+void GcsDouble::revoke() { control("revoke", ""); }
+
+std::string GcsDouble::log_json() const { return http_request("GET", endpoint() + "/_double/log").body; }
+
+int GcsDouble::count(const std::string& method, const std::string& path) const {
+  int n = 0;
+  for (const auto& r : nlohmann::json::parse(log_json()))
+    if ((method.empty() || r["method"] == method) && r["path"].get<std::string>().find(path) != std::string::npos) ++n;
+  return n;
+}
+
 std::string error_of(const std::function<void()>& f) {
   try {
     f();

@@ -192,6 +192,41 @@ class S3rverServer {
   std::unique_ptr<BackgroundProcess> process_;
 };
 
+// The project's Cloud Storage double (tests/servers/gcs_double.py) on
+// 127.0.0.1 with bucket "releases"; it writes a service account key and an
+// authorized_user file whose token_uri is its own /token.
+class GcsDouble {
+ public:
+  struct Options {
+    int token_lifetime_s = 3600;
+    std::vector<std::string> hmac;  // "ID:SECRET"
+    bool allow_anonymous = false;
+  };
+  GcsDouble();
+  explicit GcsDouble(const Options& options);
+  ~GcsDouble();
+  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  fs::path service_account() const { return dir_ / "service-account.json"; }
+  fs::path authorized_user() const { return dir_ / "authorized-user.json"; }
+  void put(const std::string& bucket, const std::string& object, const std::string& data);
+  std::string object(const std::string& bucket, const std::string& object);  // throws when absent
+  // Of the requests whose path contains `path` (and method, if set), the
+  // `count` after the first `skip` answer `status`.
+  void fail(const std::string& path, int status, const std::string& reason, int count = 1, const std::string& method = "",
+            int skip = 0);
+  void cut(const std::string& bucket, const std::string& object, size_t after);  // the next download stops there
+  void revoke();                                                                 // every token so far is refused
+  // Requests so far whose method matches (or any, when empty) and whose path contains `path`.
+  int count(const std::string& method, const std::string& path) const;
+  std::string log_json() const;
+
+ private:
+  void control(const std::string& what, const std::string& body) const;
+  TempDir dir_;
+  int port_;
+  std::unique_ptr<BackgroundProcess> process_;
+};
+
 // The message of what f throws; "" when it does not throw.
 std::string error_of(const std::function<void()>& f);
 
