@@ -10,6 +10,7 @@
 // API) or ETag (XML API) of the first attempt.
 #include <haul/sdk.hpp>
 
+#include <fstream>
 #include <map>
 #include <mutex>
 
@@ -67,6 +68,10 @@ class GcsSource {
     if (c.chunk_size == 0 || c.chunk_size % (256 * 1024) != 0)
       throw std::runtime_error("chunk_size must be a multiple of 256KiB (Google's resumable upload unit), e.g. 16MiB");
     std::shared_ptr<GoogleCredentials> creds;
+    // A key file named in the config is checked now, so a typo stops the
+    // agent at startup instead of failing the first deploy.
+    if (!cfg.str("credentials_file").empty() && !std::ifstream(cfg.str("credentials_file")).good())
+      throw std::runtime_error("credentials_file " + cfg.str("credentials_file") + ": cannot read the file");
     if (!c.anonymous) {
       GoogleCredentialSettings s;
       s.credentials_file = cfg.str("credentials_file");

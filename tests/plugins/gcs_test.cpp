@@ -458,6 +458,11 @@ TEST(GcsHaul, HmacKeysSpeakTheXmlApiSignedAsBotocoreSigns) {
       << r.err;
   EXPECT_EQ(r.err.find("hmac-wrong-secret"), std::string::npos) << r.err;
 
+  const std::string typo = config("typo.yaml", "credentials_file: /etc/haul/gcs-kye.json");
+  r = haul_run({"fetch", "gs://releases/xml/manifest_web_prod.yml", "--config", typo}, {});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("credentials_file /etc/haul/gcs-kye.json: cannot read the file"), std::string::npos) << r.err;
+
   const std::string half = config("half.yaml", "hmac_access_id: GOOG1EHAULTESTKEY");
   r = haul_run({"fetch", "gs://releases/xml/manifest_web_prod.yml", "--config", half}, {});
   EXPECT_EQ(r.exit_code, 2) << "a config haul cannot use: it could not start";
