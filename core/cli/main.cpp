@@ -8,6 +8,7 @@
 
 #include "cli/commands.hpp"
 #include "util/logging.hpp"
+#include "cli/version_text.hpp"
 #include "version.hpp"
 
 namespace {
@@ -74,7 +75,7 @@ int main(int argc, char** argv) {
   if (cmd == "release") return haul::run_release(rest);
   if (cmd == "keygen") return haul::run_keygen(rest);
   if (cmd == "version") {
-    std::cout << "haul " << HAUL_VERSION << "\n";
+    std::cout << haul::version_text() << "\n";
     return 0;
   }
   if (cmd == "help" || cmd == "--help" || cmd == "-h" || cmd == "-help") {

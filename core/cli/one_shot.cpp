@@ -17,6 +17,7 @@
 #include "cli/shutdown_signals.hpp"
 #include "deploy/deploy_engine.hpp"
 #include "util/error.hpp"
+#include "cli/version_text.hpp"
 #include "version.hpp"
 
 namespace po = boost::program_options;
@@ -48,7 +49,7 @@ int run_handler(const Args& args) {
       return 0;
     }
     if (vm.count("version")) {
-      std::cout << "haul " << HAUL_VERSION << "\n";
+      std::cout << version_text() << "\n";
       return 0;
     }
     StopSignal stop, abort;

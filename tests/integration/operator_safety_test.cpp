@@ -61,7 +61,7 @@ TEST_F(Operator, PlanSaysWhatTheDeployWouldDoAndChangesNothing) {
   auto url = publish("v1", {dir_entry("./"), file_entry("index.html", "v1"), file_entry("lib/a.rb", "A")},
                      "excludes: ['*.pid']\ncommands:\n  post: ['echo restarted']\n");
   const auto before = files_of(dest);
-  for (const std::vector<std::string> args : {std::vector<std::string>{"plan", url},
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"plan", url},
                                               std::vector<std::string>{"deploy", "--dry-run", url}}) {
     auto r = haul(args);
     ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -181,7 +181,7 @@ TEST_F(Operator, HelpListsEveryFlagAndUsageErrorsExitTwo) {
   EXPECT_NE(r.out.find("--retry"), std::string::npos) << r.out;
   for (const char* deploy_only : {"--rsync-verbose", "--random-delay", "--trusted-key", "--allow-downgrade"})
     EXPECT_EQ(r.out.find(deploy_only), std::string::npos) << deploy_only << " is not a fetch flag";
-  for (const std::vector<std::string> args : {std::vector<std::string>{"pack"}, {"publish"}, {"kick"}, {"fetch"},
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"pack"}, {"publish"}, {"kick"}, {"fetch"},
                                               {"pack", "--bogus"}, {"deploy", "--bogus"}, {"rollback", "/x", "--bogus"},
                                               {"plan"}}) {
     r = haul(args);
