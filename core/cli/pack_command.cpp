@@ -22,11 +22,28 @@ int run_pack(const Args& args) {
   po::options_description desc("haul pack DIR -o FILE | haul pack --git REPO --ref REF -o FILE");
   desc.add_options()
       ("dir", po::value<std::string>(), "the folder to pack (positional)")
-      ("output,o", po::value<std::string>(), "the tarball to write (default: <folder name>.<format> here)");
+      ("output,o", po::value<std::string>(), "the tarball to write (default: <folder name>.<format> here)")
+      ("chunked", "write a release index and content-defined chunks instead of a tarball (delta releases)")
+      ("chunk-store", po::value<std::string>(), "with --chunked: where chunks go, as chunks/xx/<sha256>.zst "
+                                                "(default: the index's folder); chunks already there are not written again");
   add_pack_options(desc);
   desc.add(common_options());
   return run_command(args, desc, {"dir"}, [&](const po::variables_map& vm) {
     PackRequest req = pack_request_from(vm, vm.count("dir") ? vm["dir"].as<std::string>() : "");
+    if (vm.count("chunk-store") && !vm.count("chunked")) throw UsageError("--chunk-store goes with --chunked");
+    if (vm.count("chunked")) {
+      if (!vm["format"].defaulted() || vm.count("level"))
+        throw UsageError("--chunked writes zstd chunks and an index, not a tarball: leave out --format and --level");
+      req.options.output = vm.count("output") ? fs::path(vm["output"].as<std::string>())
+                                              : fs::path(default_pack_output(req)).replace_extension("").replace_extension(".index");
+      if (pack_format_of_name(req.options.output.filename().string()))
+        throw UsageError("-o " + req.options.output.string() + " names a tarball; --chunked writes an index (e.g. -o app.index)");
+      const fs::path dir = req.options.output.has_parent_path() ? req.options.output.parent_path() : fs::path(".");
+      const fs::path store = vm.count("chunk-store") ? fs::path(vm["chunk-store"].as<std::string>()) : dir;
+      pack_chunked_release(req, store);
+      std::cout << req.options.output.string() << "\n";
+      return 0;
+    }
     if (vm.count("output")) {
       req.options.output = vm["output"].as<std::string>();
       // The name says the format: zstd bytes under a .gz name would fail

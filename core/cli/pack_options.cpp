@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 
 #include "publish/git_export.hpp"
 #include "util/error.hpp"
@@ -91,22 +92,40 @@ class ProgressLine {
 
 }  // namespace
 
-PackedArtifact pack(PackRequest req) {
-  PackedArtifact a;
-  a.path = req.options.output;
+namespace {
+
+// A git source becomes a folder of the commit's tree (and REVISION), in a
+// scratch folder that lives as long as s.
+struct PackSource {
   std::optional<ScratchDir> scratch;
+  std::string revision;
+  int64_t commit_time = 0;
+};
+
+void prepare_source(PackRequest& req, PackSource& s) {
   if (!req.git_repo.empty()) {
-    scratch.emplace("haul-pack-git");
-    fs::create_directory(scratch->path() / "tree");
-    GitExport g = export_git_tree(req.git_repo, req.git_ref, scratch->path() / "tree");
-    a.revision = g.commit;
-    a.commit_time = g.commit_time;
-    req.options.source = scratch->path() / "tree";
+    s.scratch.emplace("haul-pack-git");
+    fs::create_directory(s.scratch->path() / "tree");
+    GitExport g = export_git_tree(req.git_repo, req.git_ref, s.scratch->path() / "tree");
+    s.revision = g.commit;
+    s.commit_time = g.commit_time;
+    req.options.source = s.scratch->path() / "tree";
     req.options.extra_files.push_back({"REVISION", g.commit + "\n"});
     if (!req.options.mtime) req.options.mtime = g.commit_time;  // same commit, same bytes
   } else {
     req.options.source = req.dir;
   }
+}
+
+}  // namespace
+
+PackedArtifact pack(PackRequest req) {
+  PackedArtifact a;
+  a.path = req.options.output;
+  PackSource source;
+  prepare_source(req, source);
+  a.revision = source.revision;
+  a.commit_time = source.commit_time;
   const auto start = std::chrono::steady_clock::now();
   {
     ProgressLine line;
@@ -119,6 +138,25 @@ PackedArtifact pack(PackRequest req) {
                format_bytes(a.result.bytes_in), a.path.string(), format_bytes(a.result.bytes_out), secs,
                a.revision.empty() ? "" : ", revision " + a.revision.substr(0, 12), a.result.sha256);
   return a;
+}
+
+ChunkedPackResult pack_chunked_release(PackRequest req, const fs::path& store) {
+  PackSource source;
+  prepare_source(req, source);
+  const auto start = std::chrono::steady_clock::now();
+  ChunkedPackResult r;
+  {
+    ProgressLine line;
+    req.options.progress = [&](uint64_t in, uint64_t out) { line.update(in, out); };
+    r = pack_chunked(req.options, store);
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  for (const auto& s : r.tree.skipped) spdlog::warn("not packed: {} is not a file, folder or symlink", s);
+  spdlog::info("packed {} files ({}) into {} (index {}, {:.2f}s){}, sha256 {}; {} chunks ({}), {} new in {} ({})",
+               r.tree.files, format_bytes(r.tree.bytes_in), req.options.output.string(), format_bytes(r.tree.bytes_out),
+               secs, source.revision.empty() ? "" : ", revision " + source.revision.substr(0, 12), r.tree.sha256,
+               r.chunks, format_bytes(r.chunk_bytes), r.new_chunks, store.string(), format_bytes(r.new_chunk_bytes));
+  return r;
 }
 
 }  // namespace haul

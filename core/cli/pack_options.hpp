@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <string>
 
+#include "publish/chunked_pack.hpp"
 #include "publish/packer.hpp"
 
 namespace haul {
@@ -30,5 +31,8 @@ struct PackedArtifact {
 };
 
 PackedArtifact pack(PackRequest req);
+
+// `haul pack --chunked`: the index at req.options.output, chunks in store.
+ChunkedPackResult pack_chunked_release(PackRequest req, const std::filesystem::path& store);
 
 }  // namespace haul

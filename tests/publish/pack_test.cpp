@@ -1,5 +1,6 @@
 // haul pack's tarballs: the same tree gives the same bytes, excludes and
 // .haulignore hold, mtimes can be set or clamped, git sources carry REVISION.
+// haul pack --chunked: the same entries as an index, chunks stored once.
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -9,6 +10,10 @@
 
 #include <map>
 
+#include <zstd.h>
+
+#include "delta/release_index.hpp"
+#include "publish/chunked_pack.hpp"
 #include "publish/git_export.hpp"
 #include "publish/packer.hpp"
 #include "test_support.hpp"
@@ -297,4 +302,86 @@ TEST(Pack, TheOutputNameDecidesTheFormatAndAContradictionIsRefused) {
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("names a .tar.gz file but --format is tar.zst"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(tmp / "b.tar.gz"));
+}
+
+// ---- haul pack --chunked ----
+
+namespace {
+
+// A file of the release rebuilt from the store's chunks, each checked against its name.
+std::string assemble(const delta::ReleaseIndex& idx, const delta::IndexEntry& e, const fs::path& store) {
+  std::string out;
+  for (uint32_t c : e.chunks) {
+    const std::string name = delta::hex(idx.chunks[c].name);
+    const std::string z = read_file(chunk_path(store, name));
+    std::string raw(idx.chunks[c].size, '\0');
+    EXPECT_EQ(ZSTD_decompress(raw.data(), raw.size(), z.data(), z.size()), raw.size());
+    EXPECT_EQ(sha256_hex(raw), name);
+    out += raw;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(PackChunked, TheIndexHoldsWhatTheTarballHoldsAndTheChunksRebuildEveryFile) {
+  TempDir tmp;
+  make_tree(tmp / "src");
+  write_file(tmp / "src/big.bin", std::string(700 * 1024, 'b') + "tail");
+  fs::create_hard_link(tmp / "src/bin/run", tmp / "src/bin/run2");
+  PackOptions o;
+  o.source = tmp / "src";
+  o.output = tmp / "out/app.index";
+  fs::create_directories(tmp / "out");
+  ChunkedPackResult r = pack_chunked(o, tmp / "store");
+  pack_to(tmp / "src", tmp / "app.tar");
+  const auto idx = delta::decode_index(read_file(tmp / "out/app.index"), "app.index");
+  std::vector<std::string> listed;
+  for (const auto& e : idx.entries) listed.push_back(e.path + (e.type == delta::EntryType::dir ? "/" : ""));
+  EXPECT_EQ(listed, names(tmp / "app.tar")) << "the same entries in the same order";
+  for (const auto& e : idx.entries) {
+    SCOPED_TRACE(e.path);
+    if (e.type == delta::EntryType::file) {
+      EXPECT_EQ(assemble(idx, e, tmp / "store"), read_file(tmp / "src" / e.path));
+    }
+    if (e.path == "bin/run2") {
+      EXPECT_EQ(e.type, delta::EntryType::hardlink);
+    }
+    if (e.path == "README.link") {
+      EXPECT_EQ(e.target, "README");
+    }
+    if (e.path == "bin/run") {
+      EXPECT_EQ(e.mode, 0755u);
+    }
+  }
+  EXPECT_EQ(r.tree.sha256, sha256_file(tmp / "out/app.index"));
+  EXPECT_GT(r.chunks, 5u) << "the 700 KiB file is cut in several";
+  EXPECT_EQ(r.new_chunks, r.chunks) << "an empty store gets every chunk";
+}
+
+TEST(PackChunked, TheNextReleaseWritesOnlyWhatChangedAndTheSameTreeGivesTheSameIndex) {
+  TempDir tmp;
+  make_tree(tmp / "src");
+  std::string big(2 << 20, '\0');
+  uint64_t x = 3;
+  for (auto& ch : big) ch = static_cast<char>((x = x * 6364136223846793005ull + 1442695040888963407ull) >> 56);
+  write_file(tmp / "src/big.bin", big);
+  PackOptions o;
+  o.source = tmp / "src";
+  o.output = tmp / "r1.index";
+  o.mtime = 1700000000;
+  ChunkedPackResult first = pack_chunked(o, tmp / "store");
+  o.output = tmp / "r1-again.index";
+  ChunkedPackResult again = pack_chunked(o, tmp / "store");
+  EXPECT_EQ(read_file(tmp / "r1.index"), read_file(tmp / "r1-again.index")) << "reproducible";
+  EXPECT_EQ(again.new_chunks, 0u);
+
+  big.insert(1 << 20, "an edit in the middle");
+  write_file(tmp / "src/big.bin", big);
+  write_file(tmp / "src/app/models/user.rb", "class User; def name; end; end\n");
+  o.output = tmp / "r2.index";
+  ChunkedPackResult second = pack_chunked(o, tmp / "store");
+  EXPECT_GE(second.new_chunks, 2u);
+  EXPECT_LE(second.new_chunks, 4u) << "user.rb, and one or two chunks around the edit in big.bin";
+  EXPECT_LT(second.new_chunk_bytes * 5, first.new_chunk_bytes) << "a small change stores little";
 }

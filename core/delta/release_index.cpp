@@ -1,0 +1,233 @@
+#include "delta/release_index.hpp"
+
+#include <zstd.h>
+
+#include <memory>
+#include <stdexcept>
+#include <unordered_map>
+
+#include "util/error.hpp"
+
+namespace haul::delta {
+namespace {
+
+const char kMagic[] = "HAULIDX1";
+constexpr size_t kMagicLen = sizeof kMagic - 1;
+
+void put_varint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+uint64_t zigzag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
+int64_t unzigzag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
+
+// Why a path cannot be in a release, or "" when it can.
+std::string path_problem(const std::string& p, size_t max_len) {
+  if (p.empty()) return "an empty path";
+  if (p.size() > max_len) return "a path longer than " + std::to_string(max_len) + " bytes";
+  if (p.front() == '/') return "an absolute path";
+  if (p.find('\0') != std::string::npos) return "a NUL byte in the path";
+  size_t start = 0;
+  while (start <= p.size()) {
+    size_t slash = p.find('/', start);
+    if (slash == std::string::npos) slash = p.size();
+    const std::string part = p.substr(start, slash - start);
+    if (part.empty()) return "an empty path component";
+    if (part == "." || part == "..") return "a '" + part + "' path component";
+    start = slash + 1;
+  }
+  return "";
+}
+
+// Reads the decoded index; every read is checked against what is left.
+class Reader {
+ public:
+  Reader(const std::string& data, const std::string& origin) : data_(data), origin_(origin) {}
+  uint64_t varint(const char* what) {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (pos_ >= data_.size()) fail("ends inside " + std::string(what));
+      const auto b = static_cast<uint8_t>(data_[pos_++]);
+      v |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if (!(b & 0x80)) return v;
+    }
+    fail(std::string(what) + " is not a valid number");
+  }
+  std::string bytes(size_t n, const char* what) {
+    if (n > data_.size() - pos_) fail("ends inside " + std::string(what));
+    std::string s = data_.substr(pos_, n);
+    pos_ += n;
+    return s;
+  }
+  uint8_t byte(const char* what) { return static_cast<uint8_t>(bytes(1, what)[0]); }
+  bool done() const { return pos_ == data_.size(); }
+  size_t left() const { return data_.size() - pos_; }
+  [[noreturn]] void fail(const std::string& why) const {
+    throw Error("release index " + origin_ + ": " + why + " (at byte " + std::to_string(pos_) + " of the decoded index)");
+  }
+
+ private:
+  const std::string& data_;
+  const std::string& origin_;
+  size_t pos_ = 0;
+};
+
+std::string decompress(const std::string& bytes, const std::string& origin, uint64_t max) {
+  std::unique_ptr<ZSTD_DStream, decltype(&ZSTD_freeDStream)> ds(ZSTD_createDStream(), &ZSTD_freeDStream);
+  if (!ds) throw Error("release index " + origin + ": cannot start zstd");
+  ZSTD_inBuffer in{bytes.data(), bytes.size(), 0};
+  std::string out;
+  size_t ret = 1;
+  while (in.pos < in.size || ret != 0) {
+    const size_t before = out.size();
+    out.resize(before + (1 << 16));
+    ZSTD_outBuffer o{out.data() + before, 1 << 16, 0};
+    ret = ZSTD_decompressStream(ds.get(), &o, &in);
+    out.resize(before + o.pos);
+    if (ZSTD_isError(ret))
+      throw Error("release index " + origin + ": not a zstd-compressed index (" + ZSTD_getErrorName(ret) + ")");
+    if (out.size() > max)
+      throw Error("release index " + origin + ": decodes to more than " + std::to_string(max) + " bytes; refused");
+    if (o.pos == 0 && in.pos == in.size && ret != 0) throw Error("release index " + origin + ": truncated");
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string hex(const ChunkName& name) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out(64, '0');
+  for (size_t i = 0; i < name.size(); ++i) {
+    out[2 * i] = digits[name[i] >> 4];
+    out[2 * i + 1] = digits[name[i] & 15];
+  }
+  return out;
+}
+
+std::string encode_index(const ReleaseIndex& index, int zstd_level) {
+  std::string raw(kMagic, kMagicLen);
+  put_varint(raw, index.chunks.size());
+  for (const Chunk& c : index.chunks) {
+    raw.append(reinterpret_cast<const char*>(c.name.data()), c.name.size());
+    put_varint(raw, c.size);
+  }
+  put_varint(raw, index.entries.size());
+  const std::string* previous = nullptr;
+  for (const IndexEntry& e : index.entries) {
+    if (previous && !(*previous < e.path))
+      throw std::invalid_argument("release index: entries not sorted or not unique at " + e.path);
+    size_t shared = 0;
+    if (previous)
+      while (shared < previous->size() && shared < e.path.size() && (*previous)[shared] == e.path[shared]) ++shared;
+    put_varint(raw, shared);
+    put_varint(raw, e.path.size() - shared);
+    raw.append(e.path, shared, std::string::npos);
+    raw.push_back(static_cast<char>(e.type));
+    put_varint(raw, e.mode);
+    put_varint(raw, zigzag(e.mtime));
+    if (e.type == EntryType::file) {
+      put_varint(raw, e.size);
+      put_varint(raw, e.chunks.size());
+      int64_t last = -1;
+      for (uint32_t c : e.chunks) {
+        if (c >= index.chunks.size()) throw std::invalid_argument("release index: chunk index out of range in " + e.path);
+        put_varint(raw, zigzag(static_cast<int64_t>(c) - last));
+        last = c;
+      }
+    } else if (e.type == EntryType::symlink || e.type == EntryType::hardlink) {
+      put_varint(raw, e.target.size());
+      raw += e.target;
+    }
+    previous = &e.path;
+  }
+  std::string out(ZSTD_compressBound(raw.size()), '\0');
+  const size_t n = ZSTD_compress(out.data(), out.size(), raw.data(), raw.size(), zstd_level);
+  if (ZSTD_isError(n)) throw std::runtime_error(std::string("release index: zstd: ") + ZSTD_getErrorName(n));
+  out.resize(n);
+  return out;
+}
+
+ReleaseIndex decode_index(const std::string& bytes, const std::string& origin, const IndexLimits& limits) {
+  const std::string raw = decompress(bytes, origin, limits.max_decoded_bytes);
+  Reader r(raw, origin);
+  if (r.bytes(std::min(kMagicLen, r.left()), "the header") != std::string(kMagic, kMagicLen))
+    r.fail("not a haul release index (version 1)");
+  ReleaseIndex index;
+  const uint64_t nchunks = r.varint("the chunk count");
+  // 33 bytes at least per chunk: a count the data cannot hold is refused before allocating.
+  if (nchunks > limits.max_chunks || nchunks > r.left() / 33)
+    r.fail(std::to_string(nchunks) + " chunks is more than the index holds or allows");
+  index.chunks.resize(nchunks);
+  for (Chunk& c : index.chunks) {
+    const std::string name = r.bytes(32, "a chunk name");
+    std::copy(name.begin(), name.end(), c.name.begin());
+    const uint64_t size = r.varint("a chunk size");
+    if (size == 0 || size > limits.max_chunk_size)
+      r.fail("chunk " + hex(c.name) + " has size " + std::to_string(size) + "; expected 1 to " +
+             std::to_string(limits.max_chunk_size));
+    c.size = static_cast<uint32_t>(size);
+  }
+  const uint64_t nentries = r.varint("the entry count");
+  if (nentries > limits.max_entries || nentries > r.left() / 5)
+    r.fail(std::to_string(nentries) + " entries is more than the index holds or allows");
+  index.entries.resize(nentries);
+  std::unordered_map<std::string, EntryType> seen;
+  seen.reserve(nentries);
+  const std::string* previous = nullptr;
+  for (IndexEntry& e : index.entries) {
+    const uint64_t shared = r.varint("a path");
+    const uint64_t suffix = r.varint("a path");
+    if (shared > (previous ? previous->size() : 0) || suffix > limits.max_path) r.fail("a path that cannot be decoded");
+    e.path = (previous ? previous->substr(0, shared) : std::string()) + r.bytes(suffix, "a path");
+    if (std::string why = path_problem(e.path, limits.max_path); !why.empty())
+      r.fail("entry '" + e.path + "': " + why + "; a release's paths stay inside it");
+    if (previous && !(*previous < e.path))
+      r.fail("entry '" + e.path + "' is " + (*previous == e.path ? "listed twice" : "out of order"));
+    const uint8_t type = r.byte("an entry type");
+    if (type != 'f' && type != 'd' && type != 'l' && type != 'h')
+      r.fail("entry '" + e.path + "' has type " + std::to_string(type) + "; expected f, d, l or h");
+    e.type = static_cast<EntryType>(type);
+    const uint64_t mode = r.varint("a mode");
+    if (mode > 07777) r.fail("entry '" + e.path + "' has mode " + std::to_string(mode) + "; expected permission bits (0 to 07777)");
+    e.mode = static_cast<uint32_t>(mode);
+    e.mtime = unzigzag(r.varint("an mtime"));
+    if (e.type == EntryType::file) {
+      e.size = r.varint("a file size");
+      if (e.size > limits.max_file_size) r.fail("entry '" + e.path + "' claims " + std::to_string(e.size) + " bytes");
+      const uint64_t n = r.varint("a chunk list");
+      if (n > r.left() || n > nchunks + e.size) r.fail("entry '" + e.path + "' lists more chunks than the index holds");
+      e.chunks.resize(n);
+      int64_t last = -1;
+      uint64_t sum = 0;
+      for (uint32_t& c : e.chunks) {
+        const int64_t at = last + unzigzag(r.varint("a chunk list"));
+        if (at < 0 || static_cast<uint64_t>(at) >= nchunks) r.fail("entry '" + e.path + "' names a chunk the index does not have");
+        c = static_cast<uint32_t>(at);
+        sum += index.chunks[c].size;
+        last = at;
+      }
+      if (sum != e.size)
+        r.fail("entry '" + e.path + "' is " + std::to_string(e.size) + " bytes but its chunks add up to " + std::to_string(sum));
+    } else if (e.type == EntryType::symlink || e.type == EntryType::hardlink) {
+      const uint64_t len = r.varint("a link target");
+      if (len == 0 || len > limits.max_path) r.fail("entry '" + e.path + "' has a link target of " + std::to_string(len) + " bytes");
+      e.target = r.bytes(len, "a link target");
+      if (e.target.find('\0') != std::string::npos) r.fail("entry '" + e.path + "': a NUL byte in its link target");
+      if (e.type == EntryType::hardlink) {
+        auto it = seen.find(e.target);
+        if (it == seen.end() || it->second != EntryType::file)
+          r.fail("hard link '" + e.path + "' names '" + e.target + "', which is not an earlier file of the release");
+      }
+    }
+    seen.emplace(e.path, e.type);
+    previous = &e.path;
+  }
+  if (!r.done()) r.fail("trailing bytes after the last entry");
+  return index;
+}
+
+}  // namespace haul::delta
