@@ -19,11 +19,7 @@ Environment env_of(std::map<std::string, std::string> vars) {
   // Never the real environment, never a real metadata server.
   vars.emplace("NO_GCE_CHECK", "true");
   vars.emplace("HOME", "/nonexistent-home");
-  return [vars](const std::string& k) -> std::optional<std::string> {
-    auto it = vars.find(k);
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
+  return environment_of(std::move(vars));
 }
 
 GoogleCredentialSettings key_file(const fs::path& path) {
@@ -56,18 +52,10 @@ void expect_no_secret(const std::string& text, const std::vector<std::string>& s
 
 std::string get(GcsClient& c, const std::string& url, uint64_t offset = 0, const std::string& generation = "",
                 std::string* generation_out = nullptr) {
-  std::string got;
-  haul_sink s{};
-  s.struct_size = sizeof s;
-  s.ctx = &got;
-  s.write = [](void* ctx, const void* d, size_t n) {
-    static_cast<std::string*>(ctx)->append(static_cast<const char*>(d), n);
-    return 0;
-  };
-  haul::sdk::Sink sink(&s);
-  std::string g = c.get(parse_gs_url(url), offset, generation, sink);
-  if (generation_out) *generation_out = g;
-  return got;
+  return collect_bytes([&](haul::sdk::Sink& sink) {
+    std::string g = c.get(parse_gs_url(url), offset, generation, sink);
+    if (generation_out) *generation_out = g;
+  });
 }
 
 std::string pseudo_random(size_t n) {

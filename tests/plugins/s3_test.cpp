@@ -17,11 +17,7 @@ Environment env_of(std::map<std::string, std::string> vars) {
   // Never the real environment: and never real instance metadata.
   vars.emplace("AWS_EC2_METADATA_DISABLED", "true");
   vars.emplace("HOME", "/nonexistent-home");
-  return [vars](const std::string& k) -> std::optional<std::string> {
-    auto it = vars.find(k);
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
+  return environment_of(std::move(vars));
 }
 
 std::string chain_error(CredentialChain& chain) {
@@ -168,17 +164,7 @@ class S3rver : public ::testing::Test {
     return S3Client(c, std::make_shared<CredentialChain>(creds, env_of({})));
   }
   static std::string get(S3Client& c, const std::string& url, uint64_t offset = 0) {
-    std::string got;
-    haul_sink s{};
-    s.struct_size = sizeof s;
-    s.ctx = &got;
-    s.write = [](void* ctx, const void* d, size_t n) {
-      static_cast<std::string*>(ctx)->append(static_cast<const char*>(d), n);
-      return 0;
-    };
-    haul::sdk::Sink sink(&s);
-    c.get(parse_s3_url(url), offset, "", sink);
-    return got;
+    return collect_bytes([&](haul::sdk::Sink& sink) { c.get(parse_s3_url(url), offset, "", sink); });
   }
   static S3rverServer* server_;
 };

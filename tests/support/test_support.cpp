@@ -1,5 +1,7 @@
 #include "test_support.hpp"
 
+#include <haul/sdk.hpp>
+
 #include <archive.h>
 #include <archive_entry.h>
 #include <arpa/inet.h>
@@ -572,6 +574,28 @@ int GcsDouble::count(const std::string& method, const std::string& path) const {
   for (const auto& r : nlohmann::json::parse(log_json()))
     if ((method.empty() || r["method"] == method) && r["path"].get<std::string>().find(path) != std::string::npos) ++n;
   return n;
+}
+
+std::function<std::optional<std::string>(const std::string&)> environment_of(std::map<std::string, std::string> vars) {
+  return [vars = std::move(vars)](const std::string& k) -> std::optional<std::string> {
+    auto it = vars.find(k);
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+std::string collect_bytes(const std::function<void(haul::sdk::Sink&)>& fetch) {
+  std::string got;
+  haul_sink s{};
+  s.struct_size = sizeof s;
+  s.ctx = &got;
+  s.write = [](void* ctx, const void* d, size_t n) {
+    static_cast<std::string*>(ctx)->append(static_cast<const char*>(d), n);
+    return 0;
+  };
+  haul::sdk::Sink sink(&s);
+  fetch(sink);
+  return got;
 }
 
 std::string error_of(const std::function<void()>& f) {

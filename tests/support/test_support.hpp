@@ -13,9 +13,20 @@
 #include <string>
 #include <vector>
 
+namespace haul::sdk {
+class Sink;
+}
+
 namespace haul::test {
 
 namespace fs = std::filesystem;
+
+// A credential chain's environment (net/environment.hpp) made of vars only:
+// tests never read, or leak, the real one.
+std::function<std::optional<std::string>(const std::string&)> environment_of(std::map<std::string, std::string> vars);
+
+// Everything fetch delivers to the sink it is given, as one string.
+std::string collect_bytes(const std::function<void(haul::sdk::Sink&)>& fetch);
 
 // A fresh folder under $TMPDIR (or /tmp), removed at the end of the test.
 class TempDir {
