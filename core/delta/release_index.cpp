@@ -110,6 +110,8 @@ std::string hex(const ChunkName& name) {
 
 std::string encode_index(const ReleaseIndex& index, int zstd_level) {
   std::string raw(kMagic, kMagicLen);
+  put_varint(raw, index.chunk_store.size());
+  raw += index.chunk_store;
   put_varint(raw, index.chunks.size());
   for (const Chunk& c : index.chunks) {
     raw.append(reinterpret_cast<const char*>(c.name.data()), c.name.size());
@@ -157,6 +159,12 @@ ReleaseIndex decode_index(const std::string& bytes, const std::string& origin, c
   if (r.bytes(std::min(kMagicLen, r.left()), "the header") != std::string(kMagic, kMagicLen))
     r.fail("not a haul release index (version 1)");
   ReleaseIndex index;
+  const uint64_t store_len = r.varint("the chunk store");
+  if (store_len > limits.max_path) r.fail("a chunk store location of " + std::to_string(store_len) + " bytes");
+  index.chunk_store = r.bytes(store_len, "the chunk store");
+  for (char c : index.chunk_store)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+      r.fail("the chunk store location holds a control character; expected a path or URL");
   const uint64_t nchunks = r.varint("the chunk count");
   // 33 bytes at least per chunk: a count the data cannot hold is refused before allocating.
   if (nchunks > limits.max_chunks || nchunks > r.left() / 33)

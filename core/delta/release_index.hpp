@@ -6,6 +6,8 @@
 //
 // On the wire (version 1): one zstd frame holding
 //   "HAULIDX1"
+//   varint length, the chunk store: where the chunks are, as a path relative
+//     to the index's own folder ("" = that folder, "../.."), or a URL
 //   varint chunk count; per chunk: 32-byte SHA-256, varint length
 //   varint entry count; per entry:
 //     varint bytes shared with the previous path, varint suffix length, suffix
@@ -54,6 +56,9 @@ struct IndexEntry {
 };
 
 struct ReleaseIndex {
+  // Where the chunks are (chunks/<xx>/<sha256>.zst below it): relative to the
+  // index's folder, '/'-separated ("" = that folder), or an absolute URL.
+  std::string chunk_store;
   std::vector<Chunk> chunks;        // distinct
   std::vector<IndexEntry> entries;  // sorted by path, unique
 };

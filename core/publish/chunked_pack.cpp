@@ -121,6 +121,12 @@ ChunkedPackResult pack_chunked(const PackOptions& o, const fs::path& store, int 
   PackTree tree = walk_pack_tree(o);
   r.tree.skipped = std::move(tree.skipped);
   delta::ReleaseIndex index;
+  // The index says where its chunks are, relative to itself, so the pair can
+  // be copied or uploaded together anywhere.
+  const fs::path index_dir = fs::absolute(o.output).parent_path();
+  std::string relative = fs::absolute(store).lexically_normal().lexically_relative(index_dir.lexically_normal()).generic_string();
+  while (!relative.empty() && relative.back() == '/') relative.pop_back();
+  index.chunk_store = relative == "." ? "" : relative;
   ChunkStore chunks(store, chunk_level);
   std::map<std::pair<dev_t, ino_t>, std::string> first_link;
   for (const PackEntry& e : tree.entries) {

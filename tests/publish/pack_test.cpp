@@ -355,6 +355,7 @@ TEST(PackChunked, TheIndexHoldsWhatTheTarballHoldsAndTheChunksRebuildEveryFile) 
     }
   }
   EXPECT_EQ(r.tree.sha256, sha256_file(tmp / "out/app.index"));
+  EXPECT_EQ(idx.chunk_store, "../store") << "the index says where its chunks are, relative to itself";
   EXPECT_GT(r.chunks, 5u) << "the 700 KiB file is cut in several";
   EXPECT_EQ(r.new_chunks, r.chunks) << "an empty store gets every chunk";
 }

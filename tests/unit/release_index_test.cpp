@@ -46,6 +46,7 @@ ChunkName name_of(const std::string& bytes) {
 
 ReleaseIndex sample() {
   ReleaseIndex idx;
+  idx.chunk_store = "../../store";
   idx.chunks = {{name_of("a"), 1}, {name_of("bb"), 2}, {name_of("ccc"), 3}};
   idx.entries.push_back({"app", EntryType::dir, 0755, 1700000000, 0, "", {}});
   idx.entries.push_back({"app/bin", EntryType::file, 0755, -5, 6, "", {0, 1, 2}});
@@ -97,6 +98,7 @@ TEST(ReleaseIndex, RoundTripsEveryEntryType) {
   const ReleaseIndex back = decode_index(encode_index(idx), "test");
   ASSERT_EQ(back.entries.size(), idx.entries.size());
   ASSERT_EQ(back.chunks.size(), idx.chunks.size());
+  EXPECT_EQ(back.chunk_store, "../../store");
   for (size_t i = 0; i < idx.chunks.size(); ++i) {
     EXPECT_EQ(back.chunks[i].name, idx.chunks[i].name);
     EXPECT_EQ(back.chunks[i].size, idx.chunks[i].size);
@@ -127,6 +129,7 @@ TEST(ReleaseIndex, HostileIndexesAreRefusedNamingTheEntry) {
       {[](ReleaseIndex& i) { i.entries[1].mode = 0100755; }, "entry 'app/bin' has mode 33261; expected permission bits"},
       {[](ReleaseIndex& i) { i.entries[2].target = "app/nothing"; }, "hard link 'app/copy' names 'app/nothing', which is not an earlier file"},
       {[](ReleaseIndex& i) { i.chunks[1].size = 300 << 10; }, "has size 307200; expected 1 to 262144"},
+      {[](ReleaseIndex& i) { i.chunk_store = "../store\n/etc"; }, "the chunk store location holds a control character"},
   };
   for (const auto& c : cases) {
     ReleaseIndex idx = sample();
@@ -149,7 +152,7 @@ TEST(ReleaseIndex, DuplicatesAbsurdCountsAndBrokenBytesAreRefused) {
     return out;
   };
   // 2^40 chunks claimed by a few bytes: refused before anything is allocated.
-  EXPECT_NE(refusal(frame(std::string("HAULIDX1") + "\x80\x80\x80\x80\x80\x20")).find("chunks is more than the index holds"),
+  EXPECT_NE(refusal(frame(std::string("HAULIDX1") + '\0' + "\x80\x80\x80\x80\x80\x20")).find("chunks is more than the index holds"),
             std::string::npos);
   EXPECT_NE(refusal(frame("HAULIDX0")).find("not a haul release index"), std::string::npos);
   EXPECT_NE(refusal("not zstd at all").find("not a zstd-compressed index"), std::string::npos);
