@@ -10,13 +10,13 @@
 #include <cstring>
 #include <map>
 #include <optional>
-#include <random>
 #include <unordered_map>
 
 #include "delta/content_chunker.hpp"
 #include "delta/release_index.hpp"
 #include "publish/pack_tree_walk.hpp"
 #include "util/digest.hpp"
+#include "util/durable_file.hpp"
 #include "util/error.hpp"
 
 namespace fs = std::filesystem;
@@ -60,21 +60,6 @@ ChunkName sha256_of(const uint8_t* data, size_t n) {
   return name;
 }
 
-// Writes bytes to path through a temporary name in the same folder.
-void write_atomically(const fs::path& path, const std::string& bytes) {
-  static thread_local std::mt19937_64 rng(std::random_device{}());
-  const fs::path tmp = path.parent_path() / ("." + path.filename().string() + ".tmp-" + std::to_string(rng() % 1000000007));
-  FILE* f = std::fopen(tmp.c_str(), "wbx");
-  if (!f) throw Error("cannot create " + tmp.string() + ": " + std::strerror(errno));
-  const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size() && std::fflush(f) == 0 && fsync(fileno(f)) == 0;
-  const int err = errno;
-  std::fclose(f);
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw Error("cannot write " + path.string() + ": " + std::strerror(ok ? errno : err));
-  }
-}
-
 class ChunkStore {
  public:
   ChunkStore(fs::path store, int level) : store_(std::move(store)), level_(level) {}
@@ -91,13 +76,11 @@ class ChunkStore {
     const fs::path path = chunk_path(store_, delta::hex(name));
     std::error_code ec;
     if (fs::exists(path, ec)) return it->second;
-    fs::create_directories(path.parent_path(), ec);
-    if (ec) throw Error("cannot create " + path.parent_path().string() + ": " + ec.message());
     std::string z(ZSTD_compressBound(n), '\0');
     const size_t zn = ZSTD_compress(z.data(), z.size(), data, n, level_);
     if (ZSTD_isError(zn)) throw Error(std::string("zstd: ") + ZSTD_getErrorName(zn));
     z.resize(zn);
-    write_atomically(path, z);
+    write_file_durably(path, z);  // a name in the store is trusted: never a torn chunk under it
     ++r.new_chunks;
     r.new_chunk_bytes += zn;
     return it->second;
@@ -169,7 +152,7 @@ ChunkedPackResult pack_chunked(const PackOptions& o, const fs::path& store, int 
     index.entries.push_back(std::move(ie));
   }
   const std::string encoded = delta::encode_index(index);
-  write_atomically(o.output, encoded);
+  write_file_durably(o.output, encoded);
   r.tree.bytes_out = encoded.size();
   r.tree.sha256 = sha256_hex(encoded);
   return r;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
@@ -48,8 +49,11 @@ void write_file_durably(const fs::path& path, const std::string& content) {
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
   if (ec) throw Error("cannot create " + path.parent_path().string() + ": " + ec.message());
-  const fs::path tmp = path.string() + ".tmp";
-  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // A temporary of this writer's own: two processes replacing the same file
+  // (two handlers, two packs writing the same chunk) never write into one.
+  static std::atomic<uint64_t> serial{0};
+  const fs::path tmp = path.string() + ".tmp." + std::to_string(getpid()) + "." + std::to_string(++serial);
+  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) throw Error(failure("write", tmp, errno));
   if (!write_all(fd, content) || fsync(fd) != 0) {
     const int err = errno;

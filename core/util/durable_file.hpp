@@ -1,6 +1,7 @@
-// Small state files that must survive a crash whole: written to a temporary
-// name beside the target, fsync'ed, renamed over it, and the folder fsync'ed,
-// so a reader finds the old content or the new, never a torn one. Every
+// Small files that must survive a crash whole (state, store entries): written
+// to a temporary name of the writer's own beside the target, fsync'ed,
+// renamed over it, and the folder fsync'ed, so a reader finds the old content
+// or the new, never a torn one. Every
 // error names the path and the errno text ("No space left on device"), so a
 // full disk reads as one.
 #pragma once

@@ -67,10 +67,16 @@ GcsClient::GcsClient(GcsConfig config, std::shared_ptr<GoogleCredentials> creden
   haul::net::curl_init_once();
 }
 
-GcsClient::Auth GcsClient::auth() {
-  if (config_.anonymous) return {};
-  AccessToken t = credentials_->get();
-  return {t.token, t.identity};
+GcsClient::Auth GcsClient::with_token(const std::function<long(const Auth&)>& attempt) {
+  for (int round = 0;; ++round) {
+    Auth a;
+    if (!config_.anonymous) {
+      AccessToken t = credentials_->get();
+      a = {t.token, t.identity};
+    }
+    if (attempt(a) != 401 || a.token.empty() || round == 1) return a;
+    credentials_->invalidate(a.token);  // revoked or expired early: once more with a new token
+  }
 }
 
 HttpResponse GcsClient::call(HttpRequest req, Auth& a) {
@@ -79,14 +85,14 @@ HttpResponse GcsClient::call(HttpRequest req, Auth& a) {
   req.insecure = config_.insecure;
   req.headers.emplace_back("User-Agent", config_.user_agent);
   const size_t fixed = req.headers.size();
-  for (int attempt = 0;; ++attempt) {
-    a = auth();
+  HttpResponse r;
+  a = with_token([&](const Auth& t) {
     req.headers.resize(fixed);
-    if (!a.token.empty()) req.headers.emplace_back("Authorization", "Bearer " + a.token);
-    HttpResponse r = haul::net::http_call(req);
-    if (r.status != 401 || a.token.empty() || attempt == 1) return r;
-    credentials_->invalidate(a.token);  // revoked or expired early: one more try with a new token
-  }
+    if (!t.token.empty()) req.headers.emplace_back("Authorization", "Bearer " + t.token);
+    r = haul::net::http_call(req);
+    return r.status;
+  });
+  return r;
 }
 
 void GcsClient::fail(const std::string& op, const GcsLocation& loc, long status, const std::string& body,
@@ -121,23 +127,20 @@ std::string GcsClient::get(const GcsLocation& loc, uint64_t offset, const std::s
   o.ca_file = config_.ca_file;
   o.insecure = config_.insecure;
   o.user_agent = config_.user_agent;
-  const size_t fixed = o.headers.size();
-  for (int attempt = 0;; ++attempt) {
-    Auth a = auth();
-    o.headers.resize(fixed);
-    if (!a.token.empty()) o.headers.push_back("Authorization: Bearer " + a.token);
-    auto r = haul::net::curl_stream(o, sink);  // an error answer never reaches the sink: trying again is safe
-    if (r.status == 401 && !a.token.empty() && attempt == 0) {
-      credentials_->invalidate(a.token);
-      continue;
-    }
-    if (r.status && (r.status < 200 || r.status >= 300) && !r.complete_at_offset) fail("GET", loc, r.status, r.error_body, a);
-    if (r.curl_code != 0)
-      throw std::runtime_error("GET " + loc.url() + ": " +
-                               (r.stalled ? "stalled for " + std::to_string(o.low_speed_time_s) + "s" : r.curl_error));
-    auto g = r.headers.find("x-goog-generation");
-    return g == r.headers.end() ? generation : g->second;
-  }
+  haul::net::CurlStreamResult r;
+  // An error answer never reaches the sink: trying again after a 401 is safe.
+  const Auth a = with_token([&](const Auth& t) {
+    o.headers.clear();
+    if (!t.token.empty()) o.headers.push_back("Authorization: Bearer " + t.token);
+    r = haul::net::curl_stream(o, sink);
+    return r.status;
+  });
+  if (r.status && (r.status < 200 || r.status >= 300) && !r.complete_at_offset) fail("GET", loc, r.status, r.error_body, a);
+  if (r.curl_code != 0)
+    throw std::runtime_error("GET " + loc.url() + ": " +
+                             (r.stalled ? "stalled for " + std::to_string(o.low_speed_time_s) + "s" : r.curl_error));
+  auto g = r.headers.find("x-goog-generation");
+  return g == r.headers.end() ? generation : g->second;
 }
 
 void GcsClient::put_file(const GcsLocation& loc, const std::string& path) {

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -60,9 +61,11 @@ class GcsClient {
   struct Auth {
     std::string token, identity;  // empty when anonymous
   };
-  Auth auth();
-  // One request with the token; a 401 drops the token and tries once more
-  // with a new one. `auth` is set to the credentials of the last attempt.
+  // Runs attempt (which returns the HTTP status) with the current token; a
+  // 401 drops that token and runs it once more with a new one. Returns the
+  // credentials of the last attempt, for messages.
+  Auth with_token(const std::function<long(const Auth&)>& attempt);
+  // One small request through with_token; `auth` is set as it returns.
   haul::net::HttpResponse call(haul::net::HttpRequest req, Auth& auth);
   void resumable_upload(const GcsLocation& loc, const std::string& path, uint64_t size);
   [[noreturn]] void fail(const std::string& op, const GcsLocation& loc, long status, const std::string& body,
