@@ -2,6 +2,7 @@
 
 #include <zstd.h>
 
+#include <cstring>
 #include <memory>
 #include <stdexcept>
 #include <unordered_map>
@@ -153,8 +154,18 @@ std::string encode_index(const ReleaseIndex& index, int zstd_level) {
   return out;
 }
 
+bool is_index_payload(const void* data, size_t n) {
+  return n >= kMagicLen && std::memcmp(data, kMagic, kMagicLen) == 0;
+}
+
 ReleaseIndex decode_index(const std::string& bytes, const std::string& origin, const IndexLimits& limits) {
-  const std::string raw = decompress(bytes, origin, limits.max_decoded_bytes);
+  return decode_index_payload(decompress(bytes, origin, limits.max_decoded_bytes), origin, limits);
+}
+
+ReleaseIndex decode_index_payload(const std::string& raw, const std::string& origin, const IndexLimits& limits) {
+  if (raw.size() > limits.max_decoded_bytes)
+    throw Error("release index " + origin + ": decodes to more than " + std::to_string(limits.max_decoded_bytes) +
+                " bytes; refused");
   Reader r(raw, origin);
   if (r.bytes(std::min(kMagicLen, r.left()), "the header") != std::string(kMagic, kMagicLen))
     r.fail("not a haul release index (version 1)");

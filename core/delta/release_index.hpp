@@ -27,6 +27,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -76,5 +77,10 @@ struct IndexLimits {
 std::string encode_index(const ReleaseIndex& index, int zstd_level = 19);
 // origin: the index's URL or file, for messages.
 ReleaseIndex decode_index(const std::string& bytes, const std::string& origin, const IndexLimits& limits = {});
+// The same, for an index already decompressed (the deploy's artifact stream
+// decompresses zstd on its own thread).
+ReleaseIndex decode_index_payload(const std::string& raw, const std::string& origin, const IndexLimits& limits = {});
+// Whether decompressed bytes start like an index ("HAULIDX1").
+bool is_index_payload(const void* data, size_t n);
 
 }  // namespace haul::delta

@@ -4,10 +4,13 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <thread>
 
+#include "delta/release_index.hpp"
 #include "deploy/byte_pipe.hpp"
 #include "deploy/decompress_thread.hpp"
+#include "deploy/index_assembly.hpp"
 #include "deploy/transfer_progress.hpp"
 #include "util/digest.hpp"
 #include "util/error.hpp"
@@ -104,7 +107,38 @@ ExtractStats extract_once(DeployContext& ctx, const fs::path& staging, ExtractOp
   options.limits.allow_setuid = ctx.options.allow_setuid;
   ctx.log.info("Fetching " + ctx.manifest.src + " into " + staging.string());
   ExtractStats stats;
-  stream_artifact(ctx, [&](const ChunkReader& reader) { stats = extract_archive(reader, staging, ctx.manifest.src, options); });
+  std::optional<std::string> index;  // a chunked release: assembled once the checksum holds
+  stream_artifact(ctx, [&](const ChunkReader& reader) {
+    // Enough of the start to tell an index from a tarball.
+    std::string head;
+    bool ended = false;
+    while (head.size() < 8 && !ended) {
+      const auto [data, n] = reader();
+      ended = n == 0;
+      head.append(static_cast<const char*>(data ? data : ""), n);
+    }
+    if (delta::is_index_payload(head.data(), head.size())) {
+      index.emplace(std::move(head));
+      const uint64_t max = delta::IndexLimits{}.max_decoded_bytes;
+      for (auto more = reader(); more.second; more = reader()) {
+        if (index->size() + more.second > max)
+          throw Error("release index " + ctx.manifest.src + ": decodes to more than " + format_bytes(max) + "; refused");
+        index->append(static_cast<const char*>(more.first), more.second);
+      }
+      return;
+    }
+    bool replayed = false;
+    const ChunkReader replay = [&]() -> std::pair<const void*, size_t> {
+      if (!replayed) {
+        replayed = true;
+        if (!head.empty()) return {head.data(), head.size()};
+      }
+      if (ended) return {nullptr, 0};
+      return reader();
+    };
+    stats = extract_archive(replay, staging, ctx.manifest.src, options);
+  });
+  if (index) stats = assemble_from_index(ctx, *index, staging, options);
   ctx.log.info("Extracted " + count_of(stats.entries, "entry", "entries") + " (" + format_bytes(stats.bytes) + ")" +
                (stats.kept_files ? "; " + count_of(stats.kept_files, "file", "files") +
                                        " unchanged in dest (same size, mtime and content) not written"

@@ -37,6 +37,12 @@ SourceInstance& SourceSet::for_url(const std::string& url) const {
   throw Error(url + ": no source plugin serves the scheme '" + scheme + "'; available: " + list);
 }
 
+SourceSet SourceSet::twin() const {
+  SourceSet copy;
+  for (const auto& source : sources_) copy.add(source->twin());
+  return copy;
+}
+
 std::vector<std::string> SourceSet::schemes() const {
   std::vector<std::string> out;
   for (const auto& [s, src] : by_scheme_) out.push_back(s);

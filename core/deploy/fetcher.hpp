@@ -24,6 +24,8 @@ class SourceSet {
   // The source serving url's scheme; an error lists the schemes available.
   SourceInstance& for_url(const std::string& url) const;
   std::vector<std::string> schemes() const;
+  // The same sources, as new instances (see SourceInstance::twin).
+  SourceSet twin() const;
 
  private:
   std::vector<std::unique_ptr<SourceInstance>> sources_;

@@ -84,15 +84,18 @@ class ReleasePlacement {
   // extracted release is estimated from the previous one (or 4x the
   // artifact, a generous tar.gz ratio).
   void check_room_for(uint64_t artifact, uint64_t previous_size) const {
+    check_room(previous_size ? previous_size : artifact * 4,
+               "the previous release's size, or 4x the " + format_bytes(artifact) + " artifact");
+  }
+
+  void check_room(uint64_t needed, const std::string& why) const {
     struct statvfs vfs;
     const fs::path dir = store_.releases_dir();
     if (statvfs(dir.c_str(), &vfs) != 0) return;
     const uint64_t free_bytes = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
-    const uint64_t needed = previous_size ? previous_size : artifact * 4;
     if (free_bytes < needed)
       throw Error("not enough space for release " + ctx_.release_id + " in " + dir.string() + ": " +
-                  format_bytes(free_bytes) + " free, about " + format_bytes(needed) +
-                  " needed (the previous release's size, or 4x the " + format_bytes(artifact) + " artifact)");
+                  format_bytes(free_bytes) + " free, about " + format_bytes(needed) + " needed (" + why + ")");
   }
 
   // Extracted, committed as releases/<id>, pre run, shared paths linked,
@@ -121,6 +124,11 @@ class ReleasePlacement {
     staging.path = store_.new_staging(id);
     const uint64_t previous_size = previous_meta ? previous_meta->size_bytes : 0;
     ctx_.on_artifact_size = [this, previous_size](uint64_t artifact) { check_room_for(artifact, previous_size); };
+    // A chunked release states its size: the estimate without a previous release.
+    ctx_.on_release_size = [this, previous_size](uint64_t bytes) {
+      check_room(previous_size ? previous_size : bytes,
+                 previous_size ? "the previous release's size" : "the size its release index states");
+    };
     const ExtractStats stats = fetch_and_extract(ctx_, staging.path, extract);
     wait_at_rollout_gate(ctx_);
     apply_dest_mode(ctx_, staging.path);

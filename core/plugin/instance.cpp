@@ -22,7 +22,7 @@ void host_log(void* ctx, haul_log_level level, const char* message) {
 
 PluginInstance::PluginInstance(std::shared_ptr<LoadedPlugin> plugin, const PluginSettings& settings,
                                std::string label)
-    : plugin_(std::move(plugin)), label_(std::move(label)) {
+    : plugin_(std::move(plugin)), settings_(settings), label_(std::move(label)) {
   host_.struct_size = sizeof(host_);
   host_.abi_major = HAUL_ABI_MAJOR;
   host_.abi_minor = HAUL_ABI_MINOR;
@@ -80,6 +80,10 @@ void sink_total(void* ctx, uint64_t total) {
 }
 
 }  // namespace
+
+std::unique_ptr<SourceInstance> SourceInstance::twin() const {
+  return std::make_unique<SourceInstance>(shared_plugin(), settings(), label());
+}
 
 haul_rc SourceInstance::fetch(const std::string& url, uint64_t offset, FetchSink& sink) {
   haul_sink s{};

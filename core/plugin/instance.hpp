@@ -28,7 +28,9 @@ class PluginInstance {
   PluginInstance& operator=(const PluginInstance&) = delete;
 
   const LoadedPlugin& plugin() const { return *plugin_; }
+  const std::shared_ptr<LoadedPlugin>& shared_plugin() const { return plugin_; }
   const std::string& label() const { return label_; }  // e.g. "web/http"
+  const PluginSettings& settings() const { return settings_; }
 
  protected:
   std::string last_error() const;
@@ -37,6 +39,7 @@ class PluginInstance {
 
  private:
   std::shared_ptr<LoadedPlugin> plugin_;
+  PluginSettings settings_;
   std::string label_;
   haul_host host_{};
 };
@@ -73,6 +76,9 @@ class SourceInstance : public PluginInstance {
   // under a resumed fetch).
   haul_rc fetch(const std::string& url, uint64_t offset, FetchSink& sink);
   bool can_store() const { return plugin().store_callback() != nullptr; }
+  // Another instance of the same plugin with the same settings: a source
+  // fetches one object at a time, so parallel fetches each need their own.
+  std::unique_ptr<SourceInstance> twin() const;
   // Uploads the file at path to url (replacing it whole); throws haul::Error
   // with the plugin's message, or when this source cannot upload.
   void store(const std::string& url, const std::string& path, const std::string& content_type = "");

@@ -1,18 +1,16 @@
 #include "publish/chunked_pack.hpp"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
-#include <sys/mman.h>
 #include <unistd.h>
-#include <zstd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <map>
-#include <optional>
 #include <unordered_map>
 
+#include "delta/chunk_name.hpp"
 #include "delta/content_chunker.hpp"
+#include "delta/file_chunks.hpp"
 #include "delta/release_index.hpp"
 #include "publish/pack_tree_walk.hpp"
 #include "util/digest.hpp"
@@ -24,65 +22,26 @@ namespace fs = std::filesystem;
 namespace haul {
 namespace {
 
-using delta::ChunkName;
-
-// A file's bytes for the time it is chunked: mapped, so a large file is
-// never copied into memory.
-class MappedFile {
- public:
-  explicit MappedFile(const fs::path& path, uint64_t size) : size_(size) {
-    if (size_ == 0) return;
-    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw Error("cannot read " + path.string() + ": " + std::strerror(errno));
-    void* p = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-    const int err = errno;
-    close(fd);
-    if (p == MAP_FAILED) throw Error("cannot read " + path.string() + ": " + std::strerror(err));
-    data_ = static_cast<const uint8_t*>(p);
-  }
-  ~MappedFile() {
-    if (data_) munmap(const_cast<uint8_t*>(data_), size_);
-  }
-  MappedFile(const MappedFile&) = delete;
-  MappedFile& operator=(const MappedFile&) = delete;
-  const uint8_t* data() const { return data_; }
-
- private:
-  const uint8_t* data_ = nullptr;
-  uint64_t size_;
-};
-
-ChunkName sha256_of(const uint8_t* data, size_t n) {
-  ChunkName name{};
-  unsigned int len = 0;
-  if (EVP_Digest(data, n, name.data(), &len, EVP_sha256(), nullptr) != 1 || len != name.size())
-    throw Error("SHA-256 failed");
-  return name;
-}
-
 class ChunkStore {
  public:
   ChunkStore(fs::path store, int level) : store_(std::move(store)), level_(level) {}
 
   // The chunk's index in the release's table; stores it when new.
   uint32_t add(const uint8_t* data, size_t n, delta::ReleaseIndex& index, ChunkedPackResult& r) {
-    const ChunkName name = sha256_of(data, n);
+    const delta::ChunkName name = delta::chunk_name_of(data, n);
     const std::string key(reinterpret_cast<const char*>(name.data()), name.size());
     auto [it, fresh] = seen_.emplace(key, static_cast<uint32_t>(index.chunks.size()));
     if (!fresh) return it->second;
     index.chunks.push_back({name, static_cast<uint32_t>(n)});
     ++r.chunks;
     r.chunk_bytes += n;
-    const fs::path path = chunk_path(store_, delta::hex(name));
+    const fs::path path = store_ / delta::chunk_key(name);
     std::error_code ec;
     if (fs::exists(path, ec)) return it->second;
-    std::string z(ZSTD_compressBound(n), '\0');
-    const size_t zn = ZSTD_compress(z.data(), z.size(), data, n, level_);
-    if (ZSTD_isError(zn)) throw Error(std::string("zstd: ") + ZSTD_getErrorName(zn));
-    z.resize(zn);
+    const std::string z = delta::compress_chunk(data, n, level_);
     write_file_durably(path, z);  // a name in the store is trusted: never a torn chunk under it
     ++r.new_chunks;
-    r.new_chunk_bytes += zn;
+    r.new_chunk_bytes += z.size();
     return it->second;
   }
 
@@ -93,10 +52,6 @@ class ChunkStore {
 };
 
 }  // namespace
-
-fs::path chunk_path(const fs::path& store, const std::string& hex_name) {
-  return store / "chunks" / hex_name.substr(0, 2) / (hex_name + ".zst");
-}
 
 ChunkedPackResult pack_chunked(const PackOptions& o, const fs::path& store, int chunk_level) {
   if (o.output.empty()) throw Error("haul pack --chunked needs an output file for the index (-o FILE)");
@@ -134,16 +89,24 @@ ChunkedPackResult pack_chunked(const PackOptions& o, const fs::path& store, int 
     } else {
       ie.type = delta::EntryType::file;
       ie.size = static_cast<uint64_t>(e.st.st_size);
-      std::optional<MappedFile> mapped;
-      const uint8_t* data = reinterpret_cast<const uint8_t*>(e.extra ? e.extra->content.data() : nullptr);
-      if (!e.extra) {
-        mapped.emplace(e.abs, ie.size);
-        data = mapped->data();
-      }
-      for (uint64_t at = 0; at < ie.size;) {
-        const size_t n = delta::chunk_length(data + at, ie.size - at);
-        ie.chunks.push_back(chunks.add(data + at, n, index, r));
-        at += n;
+      auto add = [&](uint64_t, const uint8_t* data, size_t n) { ie.chunks.push_back(chunks.add(data, n, index, r)); };
+      if (e.extra) {
+        const auto* data = reinterpret_cast<const uint8_t*>(e.extra->content.data());
+        for (uint64_t at = 0; at < ie.size;) {
+          const size_t n = delta::chunk_length(data + at, ie.size - at);
+          add(at, data + at, n);
+          at += n;
+        }
+      } else {
+        const int fd = open(e.abs.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) throw Error("cannot read " + e.abs.string() + ": " + std::strerror(errno));
+        try {
+          delta::for_each_file_chunk(fd, ie.size, e.abs.string(), add);
+        } catch (...) {
+          close(fd);
+          throw;
+        }
+        close(fd);
       }
       r.tree.bytes_in += ie.size;
       ++r.tree.files;

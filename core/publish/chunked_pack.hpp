@@ -26,7 +26,4 @@ struct ChunkedPackResult {
 // zstd at chunk_level).
 ChunkedPackResult pack_chunked(const PackOptions& o, const std::filesystem::path& store, int chunk_level = 3);
 
-// "<store>/chunks/ab/abcdef….zst" for a chunk's hex name.
-std::filesystem::path chunk_path(const std::filesystem::path& store, const std::string& hex_name);
-
 }  // namespace haul

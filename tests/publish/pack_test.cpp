@@ -313,7 +313,7 @@ std::string assemble(const delta::ReleaseIndex& idx, const delta::IndexEntry& e,
   std::string out;
   for (uint32_t c : e.chunks) {
     const std::string name = delta::hex(idx.chunks[c].name);
-    const std::string z = read_file(chunk_path(store, name));
+    const std::string z = read_file(store / "chunks" / name.substr(0, 2) / (name + ".zst"));  // the documented layout
     std::string raw(idx.chunks[c].size, '\0');
     EXPECT_EQ(ZSTD_decompress(raw.data(), raw.size(), z.data(), z.size()), raw.size());
     EXPECT_EQ(sha256_hex(raw), name);

@@ -1,0 +1,97 @@
+// The bytes of a release's files in index order, gathered ahead of the
+// reader by worker threads. Each chunk comes from a file this machine
+// already holds when it can — the same path under one of the local roots
+// (dest, the previous release), cut the same way and hashed — and is
+// fetched from the chunk store otherwise. Nothing is used unverified: a
+// local chunk is hashed before use, a fetched one by the fetch.
+//
+// Work goes in segments (a small file, or up to 8 MiB of a large one), at
+// most `window_bytes` ahead of the reader, so memory stays flat whatever
+// the release's size. A small file's local copy is cut by content, so an
+// insertion only costs the chunks it touched; a large file's copy is
+// compared chunk by chunk at the same offsets.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "delta/release_index.hpp"
+#include "util/stop_signal.hpp"
+
+namespace haul::delta {
+
+// Fetches a chunk the machine does not hold and returns its verified bytes
+// (decompress_chunk). worker (0..workers-1) lets the caller give each thread
+// its own connections; stop is raised when the feed is abandoned.
+using ChunkFetch = std::function<std::string(size_t worker, const Chunk& chunk, StopSignal& stop)>;
+
+struct FeedOptions {
+  std::vector<std::filesystem::path> local_roots;
+  size_t workers = 8;
+  uint64_t window_bytes = 64ull << 20;
+};
+
+struct FeedStats {
+  uint64_t local_chunks = 0, local_bytes = 0;
+  uint64_t fetched_chunks = 0, fetched_bytes = 0;  // bytes: decompressed
+};
+
+class ChunkFeed {
+ public:
+  ChunkFeed(const ReleaseIndex& index, FeedOptions options, ChunkFetch fetch);
+  ~ChunkFeed();  // stops the workers and waits for them
+  ChunkFeed(const ChunkFeed&) = delete;
+  ChunkFeed& operator=(const ChunkFeed&) = delete;
+
+  // The next chunk of the next file entry, in index order. Throws the
+  // first error a worker met.
+  std::shared_ptr<const std::string> next();
+  FeedStats stats() const;
+  // Stops the workers; next() then throws. Any thread.
+  void cancel();
+
+ private:
+  struct Segment {
+    size_t entry;
+    size_t first, last;  // chunk positions in the entry, [first, last)
+    uint64_t offset;     // of chunk `first` in the file
+    uint64_t bytes;
+  };
+  using Pieces = std::vector<std::shared_ptr<const std::string>>;
+
+  void work(size_t worker);
+  Pieces gather(size_t worker, const Segment& segment);
+
+  const ReleaseIndex& index_;
+  const FeedOptions options_;
+  const ChunkFetch fetch_;
+  std::vector<Segment> segments_;
+  // How many segments still need each chunk the store was asked for once:
+  // a chunk several files share is fetched once and dropped after its last use.
+  std::vector<uint32_t> uses_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  size_t next_claim_ = 0;    // segments handed to workers
+  size_t next_read_ = 0;     // the segment the reader is in
+  size_t read_piece_ = 0;    // within it
+  uint64_t ahead_bytes_ = 0;  // claimed and not yet read
+  std::deque<std::optional<Pieces>> done_;  // from next_read_ on
+  std::vector<std::shared_ptr<const std::string>> shared_;  // by chunk, while in use
+  std::exception_ptr error_;
+  FeedStats stats_;
+  StopSignal stop_;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace haul::delta

@@ -1,0 +1,77 @@
+#include "delta/chunk_name.hpp"
+
+#include <openssl/evp.h>
+#include <zstd.h>
+
+#include "util/error.hpp"
+
+namespace haul::delta {
+
+ChunkName chunk_name_of(const void* data, size_t n) {
+  ChunkName name{};
+  unsigned int len = 0;
+  if (EVP_Digest(data, n, name.data(), &len, EVP_sha256(), nullptr) != 1 || len != name.size())
+    throw Error("SHA-256 failed");
+  return name;
+}
+
+std::string chunk_key(const ChunkName& name) {
+  const std::string h = hex(name);
+  return "chunks/" + h.substr(0, 2) + "/" + h + ".zst";
+}
+
+std::string chunk_store_url(const std::string& index_url, const std::string& store) {
+  if (store.find("://") != std::string::npos) return store.back() == '/' ? store : store + "/";
+  const size_t scheme = index_url.find("://");
+  // The root: after "scheme://authority" (file:///x has an empty authority).
+  const size_t root = scheme == std::string::npos ? 0 : index_url.find('/', scheme + 3);
+  std::string url = index_url.substr(0, index_url.find_first_of("?#"));
+  url = url.substr(0, url.rfind('/') + 1);  // the index's folder
+  size_t start = 0;
+  while (start < store.size()) {
+    size_t slash = store.find('/', start);
+    if (slash == std::string::npos) slash = store.size();
+    const std::string part = store.substr(start, slash - start);
+    start = slash + 1;
+    if (part.empty() || part == ".") continue;
+    if (part != "..") {
+      url += part + "/";
+      continue;
+    }
+    const size_t up = url.rfind('/', url.size() - 2);
+    if (root == std::string::npos || up == std::string::npos || up < root)
+      throw Error("release index " + index_url + ": its chunk store '" + store + "' is above the URL's root");
+    url.resize(up + 1);
+  }
+  return url;
+}
+
+std::string compress_chunk(const void* data, size_t n, int level) {
+  std::string z(ZSTD_compressBound(n), '\0');
+  const size_t zn = ZSTD_compress(z.data(), z.size(), data, n, level);
+  if (ZSTD_isError(zn)) throw Error(std::string("zstd: ") + ZSTD_getErrorName(zn));
+  z.resize(zn);
+  return z;
+}
+
+std::string decompress_chunk(const std::string& stored, const Chunk& expected, const std::string& origin) {
+  auto refuse = [&](const std::string& why) {
+    return Error("chunk " + origin + ": " + why + "; expected the " + std::to_string(expected.size) +
+                     " bytes named " + hex(expected.name),
+                 Error::Kind::checksum_mismatch);
+  };
+  // The frame states its size: anything but the index's is refused before
+  // a byte is decompressed (a bomb, or another chunk).
+  const unsigned long long declared = ZSTD_getFrameContentSize(stored.data(), stored.size());
+  if (declared == ZSTD_CONTENTSIZE_ERROR) throw refuse("not a zstd frame");
+  if (declared != ZSTD_CONTENTSIZE_UNKNOWN && declared != expected.size)
+    throw refuse("holds " + std::to_string(declared) + " bytes");
+  std::string out(expected.size, '\0');
+  const size_t n = ZSTD_decompress(out.data(), out.size(), stored.data(), stored.size());
+  if (ZSTD_isError(n)) throw refuse(std::string("cannot be decompressed (") + ZSTD_getErrorName(n) + ")");
+  if (n != expected.size) throw refuse("holds " + std::to_string(n) + " bytes");
+  if (chunk_name_of(out.data(), out.size()) != expected.name) throw refuse("its bytes do not hash to its name");
+  return out;
+}
+
+}  // namespace haul::delta

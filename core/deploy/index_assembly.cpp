@@ -1,0 +1,140 @@
+#include "deploy/index_assembly.hpp"
+
+#include <zstd.h>
+
+#include <atomic>
+#include <exception>
+#include <thread>
+
+#include "delta/chunk_feed.hpp"
+#include "delta/chunk_name.hpp"
+#include "delta/index_tar_writer.hpp"
+#include "deploy/byte_pipe.hpp"
+#include "deploy/fetcher.hpp"
+#include "util/error.hpp"
+#include "util/units.hpp"
+
+namespace haul {
+namespace fs = std::filesystem;
+
+namespace {
+
+// Enough to keep a few round trips in flight per core without flooding a store.
+constexpr size_t kFetchWorkers = 8;
+
+// A worker's own sources, made on its first fetch: a deploy that finds
+// every chunk locally opens no connection.
+class WorkerSources {
+ public:
+  WorkerSources(const SourceSet& first, size_t workers) : first_(first), twins_(workers) {}
+  const SourceSet& of(size_t worker) {
+    if (worker == 0) return first_;
+    std::lock_guard<std::mutex> lock(mu_);  // plugin create() is not reentrant
+    if (!twins_[worker]) twins_[worker] = std::make_unique<SourceSet>(first_.twin());
+    return *twins_[worker];
+  }
+
+ private:
+  const SourceSet& first_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<SourceSet>> twins_;
+};
+
+}  // namespace
+
+ExtractStats assemble_from_index(DeployContext& ctx, const std::string& payload, const fs::path& staging,
+                                 const ExtractOptions& options) {
+  const std::string& src = ctx.manifest.src;
+  delta::IndexLimits limits;
+  limits.max_entries = ctx.options.max_entries;
+  const delta::ReleaseIndex index = delta::decode_index_payload(payload, src, limits);
+  uint64_t total = 0;
+  for (const auto& e : index.entries) total += e.size;
+  if (total > ctx.options.max_extract_bytes)
+    throw Error("release index " + src + ": its files hold " + format_bytes(total) +
+                ", more than deploy.max_extract_bytes (" + format_bytes(ctx.options.max_extract_bytes) + ")");
+  if (ctx.on_release_size) ctx.on_release_size(total);
+  const std::string store = delta::chunk_store_url(src, index.chunk_store);
+  ctx.log.info("Release index " + src + ": " + count_of(index.entries.size(), "entry", "entries") + ", " +
+               count_of(index.chunks.size(), "chunk", "chunks") + " (" + format_bytes(total) + ") from " + store);
+
+  delta::FeedOptions feed_options;
+  for (const fs::path& root : {options.quick_check_dest, options.reuse_dir})
+    if (!root.empty()) feed_options.local_roots.push_back(root);
+  feed_options.workers = kFetchWorkers;
+  WorkerSources sources(ctx.sources, feed_options.workers);
+  std::atomic<uint64_t> stored_bytes{0};
+  const FetchPolicy policy = ctx.fetch_policy();
+  delta::ChunkFeed feed(index, feed_options, [&](size_t worker, const delta::Chunk& chunk, StopSignal& stop) {
+    const std::string url = store + delta::chunk_key(chunk.name);
+    const size_t bound = ZSTD_compressBound(chunk.size) + 64;
+    std::string stored;
+    fetch_stream(sources.of(worker), url, policy, stop, ctx.log, [&](const void* data, size_t n) {
+      if (stored.size() + n > bound)
+        throw Error("chunk " + url + ": more than the " + std::to_string(bound) + " bytes a stored " +
+                        std::to_string(chunk.size) + "-byte chunk can take",
+                    Error::Kind::checksum_mismatch);
+      stored.append(static_cast<const char*>(data), n);
+      return true;
+    });
+    if (stop.raised()) throw Error("stopped while fetching " + url);
+    stored_bytes += stored.size();
+    return delta::decompress_chunk(stored, chunk, url);
+  });
+
+  struct Relay {  // an abort stops the fetches at once
+    StopSignal& abort;
+    int id;
+    ~Relay() { abort.unlisten(id); }
+  } relay{ctx.abort, ctx.abort.listen([&feed] { feed.cancel(); })};
+
+  BytePipe pipe;
+  std::exception_ptr writer_error;
+  std::atomic<bool> cancelled{false};
+  bool writer_failed_first = false;  // not because the extraction failed and cancelled it
+  std::thread writer([&] {
+    try {
+      delta::write_index_as_tar(index, src, [&] { return feed.next(); },
+                                [&](const void* d, size_t n) { return pipe.push(d, n); });
+      pipe.close_write();
+    } catch (const std::exception& e) {
+      writer_error = std::current_exception();
+      writer_failed_first = !cancelled;
+      pipe.close_write(e.what());
+    }
+  });
+  ChunkReader reader = [&]() -> std::pair<const void*, size_t> {
+    const auto& chunk = pipe.pop();
+    if (chunk.empty()) {
+      if (auto err = pipe.error()) throw Error(*err);
+      return {nullptr, 0};
+    }
+    return {chunk.data(), chunk.size()};
+  };
+  ExtractStats stats;
+  std::exception_ptr extract_error;
+  try {
+    stats = extract_archive(reader, staging, src, options);
+  } catch (...) {
+    extract_error = std::current_exception();
+  }
+  if (extract_error) {
+    cancelled = true;
+    feed.cancel();
+  }
+  pipe.close_read();
+  writer.join();
+  ctx.bytes_fetched += stored_bytes;
+  // A chunk that failed its check is the cause of what the extractor then saw.
+  if (writer_failed_first) std::rethrow_exception(writer_error);
+  if (extract_error) std::rethrow_exception(extract_error);
+  if (writer_error) std::rethrow_exception(writer_error);
+  const delta::FeedStats fed = feed.stats();
+  ctx.log.info("Assembled " + src + ": " + count_of(fed.local_chunks, "chunk", "chunks") + " (" +
+               format_bytes(fed.local_bytes) + ") from files this machine holds, " +
+               count_of(fed.fetched_chunks, "chunk", "chunks") + " (" + format_bytes(fed.fetched_bytes) + ", " +
+               format_bytes(stored_bytes) + " transferred) from the store");
+  return stats;
+}
+
+}  // namespace haul
