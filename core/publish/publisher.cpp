@@ -6,6 +6,7 @@
 #include "config/desired_pointer.hpp"
 #include "deploy/deploy_log.hpp"
 #include "deploy/fetcher.hpp"
+#include "publish/chunked_publish.hpp"
 #include "util/digest.hpp"
 #include "signing/manifest_signature.hpp"
 #include "util/error.hpp"
@@ -91,7 +92,7 @@ std::string pointer_name(const std::string& role, const std::string& stage) {
 
 PublishResult publish_release(const PublishRequest& req, const SourceSet& sources, const PublishLog& log) {
   if (!fs::is_regular_file(req.artifact))
-    throw Error(req.artifact.string() + ": no such file; haul publish takes the tarball haul pack wrote");
+    throw Error(req.artifact.string() + ": no such file; haul publish takes the tarball or release index haul pack wrote");
   if (req.artifact_prefix.empty()) throw Error("haul publish needs --to PREFIX (s3://bucket/app, file:///srv/releases/app, https://...)");
   if (req.roles.empty()) throw Error("haul publish needs at least one --role (e.g. --role web)");
   if (req.stages.empty()) throw Error("haul publish needs a stage (--stage production) with its dest");
@@ -110,8 +111,20 @@ PublishResult publish_release(const PublishRequest& req, const SourceSet& source
   }
 
   PublishResult result;
+  ScratchDir scratch("haul-publish");
+  fs::path artifact = req.artifact;
+  if (is_release_index_file(req.artifact)) {
+    std::vector<std::string> held_from;
+    for (const auto& [stage, st] : req.stages)
+      for (const auto& role : req.roles) held_from.push_back(join_url(manifest_prefix, manifest_name(role, stage)));
+    const ChunkedPublish chunked =
+        upload_release_chunks(req.artifact, join_url(req.artifact_prefix, ""), held_from, sources, scratch.path(), log);
+    artifact = chunked.index_file;
+    result.chunks_uploaded = chunked.uploaded;
+    result.chunk_bytes_uploaded = chunked.uploaded_bytes;
+  }
   result.artifact_url = join_url(join_url(req.artifact_prefix, req.release), req.artifact.filename().string());
-  result.artifact_sha256 = sha256_of_file(req.artifact, result.artifact_bytes);
+  result.artifact_sha256 = sha256_of_file(artifact, result.artifact_bytes);
   // A release's artifact is immutable: manifests already out there name it
   // with its checksum. Same bytes again is fine (nothing to upload); other
   // bytes under the same name would make every such manifest fail.
@@ -124,10 +137,9 @@ PublishResult publish_release(const PublishRequest& req, const SourceSet& source
     log("artifact " + result.artifact_url + " is already there with the same bytes; not uploaded again");
   } else {
     log("upload " + req.artifact.string() + " (" + format_bytes(result.artifact_bytes) + ") to " + result.artifact_url);
-    sources.for_url(result.artifact_url).store(result.artifact_url, req.artifact.string(), "application/octet-stream");
+    sources.for_url(result.artifact_url).store(result.artifact_url, artifact.string(), "application/octet-stream");
   }
 
-  ScratchDir scratch("haul-publish");
   for (const auto& [stage, st] : req.stages) {
     for (const auto& role : req.roles) {
       ManifestSpec spec;

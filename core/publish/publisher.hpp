@@ -52,6 +52,7 @@ struct PublishedManifest {
 struct PublishResult {
   std::string artifact_url, artifact_sha256;
   uint64_t artifact_bytes = 0;
+  uint64_t chunks_uploaded = 0, chunk_bytes_uploaded = 0;  // a chunked release (a release index)
   std::vector<PublishedManifest> manifests;
 };
 

@@ -1,0 +1,157 @@
+#include "publish/chunked_publish.hpp"
+
+#include <zstd.h>
+
+#include <atomic>
+#include <exception>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "config/manifest.hpp"
+#include "delta/chunk_name.hpp"
+#include "delta/release_index.hpp"
+#include "util/durable_file.hpp"
+#include "util/error.hpp"
+#include "util/units.hpp"
+
+namespace fs = std::filesystem;
+
+namespace haul {
+namespace {
+
+constexpr size_t kUploadWorkers = 8;
+
+std::string read_whole(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("cannot read " + path.string());
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::string key_of(const delta::ChunkName& name) { return std::string(name.begin(), name.end()); }
+
+// The chunks of the release a published manifest names, when its src is an
+// index whose chunks live in store_url; nothing when it cannot tell.
+void add_held_chunks(const std::string& manifest_url, const std::string& store_url, const SourceSet& sources,
+                     std::set<std::string>& held, const PublishLog& log) {
+  StopSignal never;
+  DeployLog quiet("publish");
+  FetchPolicy once;
+  std::string text;
+  try {
+    text = fetch_text(sources, manifest_url, once, never, quiet);
+  } catch (const std::exception&) {
+    return;  // not published yet
+  }
+  try {
+    const Manifest m = parse_manifest(text, manifest_url, [](const std::string&) { return std::optional<std::string>("x"); },
+                                      ManifestChecks{false, false});
+    if (m.src.empty()) return;
+    std::string bytes;
+    constexpr size_t kMaxIndex = 256 << 20;
+    fetch_stream(sources, m.src, once, never, quiet, [&](const void* d, size_t n) {
+      // A tarball is not read to its end: its first frame tells.
+      if (bytes.size() >= 4 && std::string_view(bytes.data(), 4) != "\x28\xb5\x2f\xfd") return false;
+      if (bytes.size() + n > kMaxIndex) return false;
+      bytes.append(static_cast<const char*>(d), n);
+      return true;
+    });
+    if (bytes.size() < 4 || std::string_view(bytes.data(), 4) != "\x28\xb5\x2f\xfd") return;
+    const delta::ReleaseIndex index = delta::decode_index(bytes, m.src);
+    if (delta::chunk_store_url(m.src, index.chunk_store) != store_url) return;
+    for (const auto& c : index.chunks) held.insert(key_of(c.name));
+    log("the store holds the " + count_of(index.chunks.size(), "chunk", "chunks") + " of " + m.src + " (named by " +
+        manifest_url + ")");
+  } catch (const std::exception& e) {
+    log("cannot tell which chunks " + manifest_url + "'s release holds (" + e.what() + "); uploading them all");
+  }
+}
+
+}  // namespace
+
+bool is_release_index_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::unique_ptr<ZSTD_DStream, decltype(&ZSTD_freeDStream)> ds(ZSTD_createDStream(), &ZSTD_freeDStream);
+  char out[64];
+  ZSTD_outBuffer o{out, sizeof out, 0};
+  // A zstd block decodes whole: read until the first bytes come out (a block is at most 128 KiB).
+  std::vector<char> buf(64 << 10);
+  for (int reads = 0; o.pos < 8 && reads < 4 && in; ++reads) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    ZSTD_inBuffer i{buf.data(), static_cast<size_t>(in.gcount()), 0};
+    while (i.pos < i.size && o.pos < 8)
+      if (ZSTD_isError(ZSTD_decompressStream(ds.get(), &o, &i))) return false;
+  }
+  return delta::is_index_payload(out, o.pos);
+}
+
+ChunkedPublish upload_release_chunks(const fs::path& index_path, const std::string& store_url,
+                                     const std::vector<std::string>& held_from, const SourceSet& sources,
+                                     const fs::path& scratch, const PublishLog& log) {
+  delta::ReleaseIndex index = delta::decode_index(read_whole(index_path), index_path.string());
+  if (index.chunk_store.find("://") != std::string::npos)
+    throw Error(index_path.string() + ": its chunks are at " + index.chunk_store +
+                ", not on this machine; haul publish uploads chunks from the store haul pack --chunked wrote");
+  const fs::path local_store = (fs::absolute(index_path).parent_path() / index.chunk_store).lexically_normal();
+
+  std::set<std::string> held;
+  for (const auto& url : held_from) add_held_chunks(url, store_url, sources, held, log);
+
+  ChunkedPublish out;
+  out.chunks = index.chunks.size();
+  std::vector<const delta::Chunk*> todo;
+  for (const auto& c : index.chunks) {
+    if (held.count(key_of(c.name))) continue;
+    const fs::path file = local_store / delta::chunk_key(c.name);
+    std::error_code ec;
+    if (!fs::is_regular_file(file, ec))
+      throw Error(index_path.string() + " names chunk " + delta::hex(c.name) + ", which is not in its store " +
+                  local_store.string() + " (expected " + file.string() + "); pack the release again into that store");
+    todo.push_back(&c);
+  }
+  log("upload " + count_of(todo.size(), "chunk", "chunks") + " of " + std::to_string(out.chunks) + " to " + store_url +
+      "chunks/ (" + std::to_string(out.chunks - todo.size()) + " already there)");
+
+  std::atomic<size_t> next{0};
+  std::atomic<uint64_t> bytes{0};
+  std::mutex mu;
+  std::exception_ptr error;
+  std::vector<std::thread> workers;
+  const size_t n_workers = std::min(kUploadWorkers, todo.size());
+  for (size_t w = 0; w < n_workers; ++w)
+    workers.emplace_back([&, w] {
+      try {
+        std::optional<SourceSet> own;  // a source uploads one object at a time
+        if (w > 0) own.emplace(sources.twin());
+        const SourceSet& mine = own ? *own : sources;
+        for (size_t i = next++; i < todo.size(); i = next++) {
+          {
+            std::lock_guard<std::mutex> lock(mu);
+            if (error) return;
+          }
+          const std::string key = delta::chunk_key(todo[i]->name);
+          const fs::path file = local_store / key;
+          mine.for_url(store_url + key).store(store_url + key, file.string(), "application/zstd");
+          bytes += fs::file_size(file);
+        }
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (!error) error = std::current_exception();
+      }
+    });
+  for (auto& t : workers) t.join();
+  if (error) std::rethrow_exception(error);
+  out.uploaded = todo.size();
+  out.uploaded_bytes = bytes;
+
+  // Published, the index sits one folder below the store: <prefix>/<release>/<name>.
+  index.chunk_store = "..";
+  out.index_file = scratch / index_path.filename();
+  write_file_durably(out.index_file, delta::encode_index(index));
+  log("uploaded " + count_of(out.uploaded, "chunk", "chunks") + " (" + format_bytes(out.uploaded_bytes) + ")");
+  return out;
+}
+
+}  // namespace haul
