@@ -140,7 +140,7 @@ PackedArtifact pack(PackRequest req) {
   return a;
 }
 
-ChunkedPackResult pack_chunked_release(PackRequest req, const fs::path& store) {
+PackedArtifact pack_chunked_release(PackRequest req, const fs::path& store) {
   PackSource source;
   prepare_source(req, source);
   const auto start = std::chrono::steady_clock::now();
@@ -156,7 +156,7 @@ ChunkedPackResult pack_chunked_release(PackRequest req, const fs::path& store) {
                r.tree.files, format_bytes(r.tree.bytes_in), req.options.output.string(), format_bytes(r.tree.bytes_out),
                secs, source.revision.empty() ? "" : ", revision " + source.revision.substr(0, 12), r.tree.sha256,
                r.chunks, format_bytes(r.chunk_bytes), r.new_chunks, store.string(), format_bytes(r.new_chunk_bytes));
-  return r;
+  return {req.options.output, r.tree, source.revision, 0};
 }
 
 }  // namespace haul

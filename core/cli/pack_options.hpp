@@ -32,7 +32,7 @@ struct PackedArtifact {
 
 PackedArtifact pack(PackRequest req);
 
-// `haul pack --chunked`: the index at req.options.output, chunks in store.
-ChunkedPackResult pack_chunked_release(PackRequest req, const std::filesystem::path& store);
+// `haul pack --chunked`: the index at req.options.output (path), chunks in store.
+PackedArtifact pack_chunked_release(PackRequest req, const std::filesystem::path& store);
 
 }  // namespace haul

@@ -70,8 +70,8 @@ int run_release(const Args& args) {
     pr.options.excludes = project.excludes;
     pr.options.mtime = project.mtime;
     const std::string app = project.app.empty() ? default_pack_output(pr).stem().stem().string() : project.app;
-    pr.options.output = scratch.path() / (app + "." + extension(project.format));
-    PackedArtifact packed = pack(pr);
+    pr.options.output = scratch.path() / (app + (project.chunked ? ".index" : "." + std::string(extension(project.format))));
+    PackedArtifact packed = project.chunked ? pack_chunked_release(pr, scratch.path()) : pack(pr);
 
     PublishRequest req;
     req.artifact = packed.path;

@@ -126,14 +126,18 @@ ReleaseProject parse_release_project(const std::string& raw, const std::string& 
   } else if (p.source_dir.empty()) {
     p.source_dir = base.string();
   }
-  if (auto f = opt(root, "format", origin, ""); !f.empty()) {
+  if (auto f = opt(root, "format", origin, ""); f == "chunked") {
+    p.chunked = true;
+  } else if (!f.empty()) {
     try {
       p.format = parse_pack_format(f);
     } catch (const Error&) {
-      throw Error(yaml_where(origin, root["format"]) + ": format: expected tar.gz, tar.zst or tar, got '" + f + "'");
+      throw Error(yaml_where(origin, root["format"]) + ": format: expected tar.gz, tar.zst, tar or chunked, got '" + f + "'");
     }
   }
   if (root["level"].IsDefined()) p.level = whole(root["level"], origin, "level", 0, 22);
+  if (p.chunked && p.level >= 0)
+    throw Error(yaml_where(origin, root["level"]) + ": level: format chunked compresses each chunk with zstd -3; leave out level");
   p.excludes = yaml_string_list(root["exclude"], origin, "exclude");
   if (auto m = opt(root, "mtime", origin, ""); !m.empty()) {
     p.mtime = parse_timestamp(m);

@@ -5,7 +5,7 @@
 //   app: shop                       # the artifact's name (default: the folder's)
 //   source: .                       # a folder, relative to this file ...
 //   git: {repo: ., ref: main}       # ... or a commit (REVISION, commit-time mtimes)
-//   format: tar.gz                  # tar.gz | tar.zst | tar;  level: 9
+//   format: tar.gz                  # tar.gz | tar.zst | tar | chunked (delta releases);  level: 9
 //   exclude: [log/, tmp/]           # left out of the tarball (plus .haulignore)
 //   store: s3://bucket/shop         # artifacts: <store>/<release>/shop.tar.gz
 //   manifests: s3://bucket/shop/manifests   # default: store
@@ -39,6 +39,7 @@ struct ReleaseProject {
   std::string source_dir;          // or
   std::string git_repo, git_ref;
   PackFormat format = PackFormat::tar_gz;
+  bool chunked = false;  // format: chunked — a release index and its chunks
   int level = -1;
   std::vector<std::string> excludes;
   std::optional<int64_t> mtime;

@@ -1,0 +1,233 @@
+// Delta releases through the real binary, as an operator runs them: `haul
+// pack --chunked`, `haul publish` of the index, and deploys over http
+// (nginx) and file:// that fetch only the chunks the server lacks — and
+// refuse, leaving dest as it was, a chunk that is not what its name says,
+// a chunk that is missing, or an index that tries to leave the release.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <zstd.h>
+
+#include <random>
+#include <regex>
+
+#include "test_support.hpp"
+
+using namespace haul::test;
+
+namespace {
+
+// Bytes that do not compress: each chunk then costs what it weighs.
+std::string noise(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::string s(n, '\0');
+  for (auto& c : s) c = static_cast<char>(rng());
+  return s;
+}
+
+// Every regular file and symlink below root, by relative path, with its content or target.
+std::map<std::string, std::string> tree_of(const fs::path& root) {
+  std::map<std::string, std::string> out;
+  for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator(); ++it) {
+    const std::string rel = fs::relative(it->path(), root).string();
+    if (it->is_symlink())
+      out[rel] = "-> " + fs::read_symlink(it->path()).string();
+    else if (it->is_regular_file())
+      out[rel] = read_file(it->path());
+    else if (it->is_directory())
+      out[rel + "/"] = "";
+  }
+  return out;
+}
+
+// The count of a "<N> chunks (...) from the store" line in haul's log.
+long fetched_chunks(const std::string& log) {
+  std::smatch m;
+  if (!std::regex_search(log, m, std::regex(R"(, (\d+) chunks? \([^)]*\) from the store)"))) return -1;
+  return std::stol(m[1]);
+}
+
+class DeltaRelease : public ::testing::Test {
+ protected:
+  TempDir tmp;
+  fs::path app = tmp / "app";
+  fs::path site = tmp / "site";  // what nginx serves: dist/<release>/app.index and dist/chunks/
+  fs::path dest = tmp / "www/app";
+
+  void SetUp() override {
+    for (int i = 0; i < 30; ++i) write_file(app / ("lib/f" + std::to_string(i) + ".rb"), noise(1000 + i * 700, i));
+    write_file(app / "public/bundle.js", noise(1 << 20, 99));  // many chunks
+    write_file(app / "bin/run", "#!/bin/sh\necho run\n", 0755);
+    fs::create_symlink("lib/f1.rb", app / "main.rb");
+  }
+
+  ProcessResult haul(const std::vector<std::string>& args) {
+    std::vector<std::string> argv{haul_binary().string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    ProcessOptions o;
+    o.unset_env = {"CONSUL_INDEX", "SERF_USER_EVENT", "SERF_USER_LTIME"};
+    return run_process(argv, o);
+  }
+
+  // Packs app as release `name` into site/dist; returns the index's path.
+  fs::path pack(const std::string& name) {
+    const fs::path index = site / "dist" / name / "app.index";
+    const auto r = haul({"pack", app.string(), "--chunked", "-o", index.string(), "--chunk-store", (site / "dist").string()});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return index;
+  }
+
+  // A manifest for the index at src_url; returns its file:// URL.
+  std::string manifest(const std::string& name, const std::string& src_url, const fs::path& index,
+                       const std::string& extra = "") {
+    write_file(tmp / (name + ".yml"), "src: " + src_url + "\nchecksum: " + sha256_file(index) + "\ndest: " +
+                                          dest.string() + "\n" + extra);
+    return file_url(tmp / (name + ".yml"));
+  }
+
+  // A chunk file in the store that release index `index` has and `before` does not.
+  fs::path a_new_chunk(const std::set<fs::path>& before) {
+    for (const auto& e : fs::recursive_directory_iterator(site / "dist/chunks"))
+      if (e.is_regular_file() && !before.count(e.path())) return e.path();
+    ADD_FAILURE() << "no new chunk";
+    return {};
+  }
+  std::set<fs::path> chunks_now() {
+    std::set<fs::path> out;
+    for (const auto& e : fs::recursive_directory_iterator(site / "dist/chunks"))
+      if (e.is_regular_file()) out.insert(e.path());
+    return out;
+  }
+};
+
+}  // namespace
+
+TEST_F(DeltaRelease, OverHttpTheNextReleaseFetchesOnlyTheChunksThatChanged) {
+  NginxServer nginx(site);
+  const fs::path i1 = pack("r1");
+  auto r = haul({"deploy", manifest("r1", nginx.url("/dist/r1/app.index"), i1)});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(tree_of(dest), tree_of(app));
+  EXPECT_EQ(fs::status(dest / "bin/run").permissions() & fs::perms::owner_exec, fs::perms::owner_exec);
+  const long first = fetched_chunks(r.err);
+  EXPECT_GT(first, 35) << r.err;  // every chunk: nothing was there
+
+  // Two small files edited, one added, a few bytes inserted into the bundle.
+  const auto before = chunks_now();
+  write_file(app / "lib/f3.rb", noise(3100, 1003));
+  write_file(app / "lib/f7.rb", noise(5900, 1007));
+  write_file(app / "lib/new.rb", "puts 1\n");
+  std::string bundle = read_file(app / "public/bundle.js");
+  bundle.insert(600000, "/* patched */");
+  write_file(app / "public/bundle.js", bundle);
+  const fs::path i2 = pack("r2");
+  const size_t new_chunks = chunks_now().size() - before.size();
+  r = haul({"deploy", manifest("r2", nginx.url("/dist/r2/app.index"), i2)});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(tree_of(dest), tree_of(app));
+  // Exactly the chunks the pack had to add: everything else came from dest.
+  EXPECT_EQ(fetched_chunks(r.err), static_cast<long>(new_chunks)) << r.err;
+  EXPECT_LE(new_chunks, 6u);
+
+  // The same release again: nothing to fetch but the index.
+  r = haul({"deploy", manifest("r2", nginx.url("/dist/r2/app.index"), i2)});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(fetched_chunks(r.err), 0) << r.err;
+}
+
+TEST_F(DeltaRelease, AChunkThatIsNotWhatItsNameSaysFailsTheDeployAndDestStaysAsItWas) {
+  const fs::path i1 = pack("r1");
+  ASSERT_EQ(haul({"deploy", manifest("r1", file_url(i1), i1)}).exit_code, 0);
+  const auto deployed = tree_of(dest);
+  const auto before = chunks_now();
+  write_file(app / "lib/f5.rb", noise(4000, 555));
+  const fs::path i2 = pack("r2");
+  const fs::path bad = a_new_chunk(before);
+  // A valid zstd frame of the right size, of other bytes.
+  const std::string other = noise(4000, 556);
+  std::string z(ZSTD_compressBound(other.size()), '\0');
+  z.resize(ZSTD_compress(z.data(), z.size(), other.data(), other.size(), 3));
+  write_file(bad, z);
+  auto r = haul({"deploy", manifest("r2", file_url(i2), i2)});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("do not hash to its name"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(bad.filename().string()), std::string::npos) << r.err;  // names the chunk's URL
+  EXPECT_EQ(tree_of(dest), deployed);
+
+  // Gone from the store: the URL is named, dest untouched.
+  fs::remove(bad);
+  r = haul({"deploy", manifest("r2", file_url(i2), i2)});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find(bad.string()), std::string::npos) << r.err;
+  EXPECT_EQ(tree_of(dest), deployed);
+}
+
+TEST_F(DeltaRelease, AnIndexThatLeavesTheReleaseIsRefusedBeforeAnythingIsFetchedOrPlaced) {
+  write_file(dest / "keep.txt", "mine");
+  // Version 1 by hand: no store, no chunks, one folder entry "../escape".
+  std::string raw = "HAULIDX1";
+  raw += '\0';                    // chunk store ""
+  raw += '\0';                    // no chunks
+  raw += '\1';                    // one entry
+  raw += '\0';                    // shares nothing with the previous path
+  raw += '\x09';                  // 9 bytes of path
+  raw += "../escape";
+  raw += 'd';
+  raw += "\xed\x03";              // mode 0755
+  raw += '\0';                    // mtime 0
+  std::string z(ZSTD_compressBound(raw.size()), '\0');
+  z.resize(ZSTD_compress(z.data(), z.size(), raw.data(), raw.size(), 3));
+  write_file(tmp / "evil.index", z);
+  auto r = haul({"deploy", manifest("evil", file_url(tmp / "evil.index"), tmp / "evil.index")});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("entry '../escape'"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(tmp / "www/escape"));
+  EXPECT_EQ(read_file(dest / "keep.txt"), "mine");
+  EXPECT_EQ(fs::directory_iterator(dest)->path().filename(), "keep.txt");
+}
+
+TEST_F(DeltaRelease, TheReleaseStrategyTakesUnchangedChunksFromThePreviousReleaseAndLinksItsFiles) {
+  const fs::path i1 = pack("r1");
+  ASSERT_EQ(haul({"deploy", manifest("r1", file_url(i1), i1, "sync_strategy: release\nrelease: r1\n")}).exit_code, 0);
+  write_file(app / "lib/f9.rb", noise(2000, 909));
+  const fs::path i2 = pack("r2");
+  auto r = haul({"deploy", manifest("r2", file_url(i2), i2, "sync_strategy: release\nrelease: r2\n")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(fetched_chunks(r.err), 1) << r.err;
+  EXPECT_EQ(tree_of(dest / "releases/r2"), tree_of(app));
+  struct stat a {}, b {};
+  ASSERT_EQ(stat((dest / "releases/r1/public/bundle.js").c_str(), &a), 0);
+  ASSERT_EQ(stat((dest / "releases/r2/public/bundle.js").c_str(), &b), 0);
+  EXPECT_EQ(a.st_ino, b.st_ino);  // unchanged: one file on disk for both releases
+  EXPECT_EQ(read_file(dest / "current/lib/f9.rb"), read_file(app / "lib/f9.rb"));
+}
+
+TEST_F(DeltaRelease, PublishUploadsOnlyTheChunksTheStoreLacksAndAgentsDeployThePublishedIndex) {
+  const fs::path store = tmp / "store";
+  fs::create_directories(store);
+  auto publish = [&](const std::string& release) {
+    const fs::path index = pack(release);
+    return haul({"publish", index.string(), "--to", file_url(store), "--role", "web", "--stage", "prod", "--dest",
+                 dest.string(), "--release", release});
+  };
+  auto r = publish("r1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("(0 already there)"), std::string::npos) << r.err;
+  write_file(app / "lib/f2.rb", noise(2500, 202));
+  r = publish("r2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("upload 1 chunk of "), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::exists(store / "r2/app.index"));
+  r = haul({"deploy", file_url(store / "manifest_web_prod.yml")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(tree_of(dest), tree_of(app));
+
+  // An index whose chunks are not where it says: refused before any upload.
+  const fs::path moved = tmp / "elsewhere/app.index";
+  fs::create_directories(moved.parent_path());
+  fs::copy_file(site / "dist/r2/app.index", moved);
+  r = haul({"publish", moved.string(), "--to", file_url(tmp / "store2"), "--role", "web", "--stage", "prod", "--dest",
+            dest.string()});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("which is not in its store"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(tmp / "store2"));
+}
