@@ -46,7 +46,7 @@ bool read_exactly(int fd, std::string& out, uint64_t offset) {
 
 ChunkFeed::ChunkFeed(const ReleaseIndex& index, FeedOptions options, ChunkFetch fetch)
     : index_(index), options_(std::move(options)), fetch_(std::move(fetch)), uses_(index.chunks.size(), 0),
-      shared_(index.chunks.size()) {
+      same_as_first_root_(index.entries.size(), 0), shared_(index.chunks.size()) {
   for (size_t i = 0; i < index_.entries.size(); ++i) {
     const IndexEntry& e = index_.entries[i];
     if (e.type != EntryType::file) continue;
@@ -73,7 +73,8 @@ ChunkFeed::~ChunkFeed() {
 void ChunkFeed::cancel() {
   stop_.raise();
   std::lock_guard<std::mutex> lock(mu_);
-  cv_.notify_all();
+  work_cv_.notify_all();
+  read_cv_.notify_all();
 }
 
 FeedStats ChunkFeed::stats() const {
@@ -95,11 +96,11 @@ std::shared_ptr<const std::string> ChunkFeed::next() {
         ahead_bytes_ -= segments_[next_read_].bytes;
         ++next_read_;
         read_piece_ = 0;
-        cv_.notify_all();
+        work_cv_.notify_one();  // room in the window for one more
       }
       return piece;
     }
-    cv_.wait(lock);
+    read_cv_.wait(lock);
   }
 }
 
@@ -109,25 +110,29 @@ void ChunkFeed::work(size_t worker) {
     {
       std::unique_lock<std::mutex> lock(mu_);
       // The segment the reader waits for is always taken; others only within the window.
-      cv_.wait(lock, [&] {
+      work_cv_.wait(lock, [&] {
         return stop_.raised() || error_ || next_claim_ >= segments_.size() || next_claim_ == next_read_ ||
                ahead_bytes_ + segments_[next_claim_].bytes <= options_.window_bytes;
       });
       if (stop_.raised() || error_ || next_claim_ >= segments_.size()) return;
       i = next_claim_++;
       ahead_bytes_ += segments_[i].bytes;
+      // Maybe room for another: pass the turn on rather than wake everyone at each read.
+      if (next_claim_ < segments_.size() && ahead_bytes_ + segments_[next_claim_].bytes <= options_.window_bytes)
+        work_cv_.notify_one();
     }
     try {
       Pieces pieces = gather(worker, segments_[i]);
       std::lock_guard<std::mutex> lock(mu_);
       if (done_.size() <= i - next_read_) done_.resize(i - next_read_ + 1);
       done_[i - next_read_] = std::move(pieces);
-      cv_.notify_all();
+      if (i == next_read_) read_cv_.notify_one();
     } catch (...) {
       std::lock_guard<std::mutex> lock(mu_);
       if (!error_) error_ = std::current_exception();
       stop_.raise();
-      cv_.notify_all();
+      work_cv_.notify_all();
+      read_cv_.notify_all();
       return;
     }
   }
@@ -150,7 +155,9 @@ ChunkFeed::Pieces ChunkFeed::gather(size_t worker, const Segment& s) {
   }
   const bool whole = s.first == 0 && s.last == e.chunks.size();
   uint64_t local_chunks = 0, local_bytes = 0;
-  for (const auto& root : options_.local_roots) {
+  size_t in_place = 0;  // chunks found at their own position in the first root's copy, of the same size
+  for (size_t r = 0; r < options_.local_roots.size(); ++r) {
+    const auto& root = options_.local_roots[r];
     if (missing == 0 || stop_.raised()) break;
     const std::filesystem::path path = root / e.path;
     Fd fd(path);
@@ -168,12 +175,15 @@ ChunkFeed::Pieces ChunkFeed::gather(size_t worker, const Segment& s) {
         std::unordered_multimap<uint32_t, size_t> by_size;
         for (size_t k = 0; k < n; ++k)
           if (!out[k]) by_size.emplace(index_.chunks[e.chunks[k]].size, k);
+        size_t position = 0;  // of this local chunk in the local copy
         for_each_file_chunk(fd.get(), size, path.string(), [&](uint64_t, const uint8_t* data, size_t len) {
+          const size_t here = position++;
           auto [lo, hi] = by_size.equal_range(static_cast<uint32_t>(len));
           if (lo == hi) return;
           const ChunkName name = chunk_name_of(data, len);
           for (auto it = lo; it != hi;) {
             if (!out[it->second] && index_.chunks[e.chunks[it->second]].name == name) {
+              if (r == 0 && it->second == here && size == e.size) ++in_place;
               use(it->second, data, len);
               it = by_size.erase(it);
             } else {
@@ -215,6 +225,7 @@ ChunkFeed::Pieces ChunkFeed::gather(size_t worker, const Segment& s) {
   stats_.local_bytes += local_bytes;
   stats_.fetched_chunks += fetched_chunks;
   stats_.fetched_bytes += fetched_bytes;
+  if (whole && in_place == n) same_as_first_root_[s.entry] = 1;
   for (size_t k = 0; k < n; ++k) {
     const uint32_t c = e.chunks[s.first + k];
     if (--uses_[c] == 0)

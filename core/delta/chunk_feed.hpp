@@ -59,6 +59,10 @@ class ChunkFeed {
   FeedStats stats() const;
   // Stops the workers; next() then throws. Any thread.
   void cancel();
+  // Whether file entry `entry`, already read through next(), was found
+  // whole and byte for byte in the first local root (same path, same size,
+  // every chunk hashed in place).
+  bool same_as_first_root(size_t entry) const { return same_as_first_root_[entry] != 0; }
 
  private:
   struct Segment {
@@ -79,9 +83,13 @@ class ChunkFeed {
   // How many segments still need each chunk the store was asked for once:
   // a chunk several files share is fetched once and dropped after its last use.
   std::vector<uint32_t> uses_;
+  // By entry; written by the worker before its segment is published, read
+  // by whoever got the entry's bytes through next() (ordered by mu_).
+  std::vector<char> same_as_first_root_;
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable work_cv_;  // workers: room in the window, or stop
+  std::condition_variable read_cv_;  // the reader: its segment is done, or an error
   size_t next_claim_ = 0;    // segments handed to workers
   size_t next_read_ = 0;     // the segment the reader is in
   size_t read_piece_ = 0;    // within it

@@ -2,10 +2,11 @@
 
 #include <zstd.h>
 
+#include <algorithm>
+
 #include <cstring>
 #include <memory>
 #include <stdexcept>
-#include <unordered_map>
 
 #include "util/error.hpp"
 
@@ -194,8 +195,6 @@ ReleaseIndex decode_index_payload(const std::string& raw, const std::string& ori
   if (nentries > limits.max_entries || nentries > r.left() / 5)
     r.fail(std::to_string(nentries) + " entries is more than the index holds or allows");
   index.entries.resize(nentries);
-  std::unordered_map<std::string, EntryType> seen;
-  seen.reserve(nentries);
   const std::string* previous = nullptr;
   for (IndexEntry& e : index.entries) {
     const uint64_t shared = r.varint("a path");
@@ -237,12 +236,14 @@ ReleaseIndex decode_index_payload(const std::string& raw, const std::string& ori
       e.target = r.bytes(len, "a link target");
       if (e.target.find('\0') != std::string::npos) r.fail("entry '" + e.path + "': a NUL byte in its link target");
       if (e.type == EntryType::hardlink) {
-        auto it = seen.find(e.target);
-        if (it == seen.end() || it->second != EntryType::file)
+        // Sorted: an earlier entry is found by bisection among those decoded.
+        const auto end = index.entries.begin() + (&e - index.entries.data());
+        const auto it = std::lower_bound(index.entries.begin(), end, e.target,
+                                         [](const IndexEntry& x, const std::string& p) { return x.path < p; });
+        if (it == end || it->path != e.target || it->type != EntryType::file)
           r.fail("hard link '" + e.path + "' names '" + e.target + "', which is not an earlier file of the release");
       }
     }
-    seen.emplace(e.path, e.type);
     previous = &e.path;
   }
   if (!r.done()) r.fail("trailing bytes after the last entry");

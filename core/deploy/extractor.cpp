@@ -114,6 +114,18 @@ class Extraction {
   // written.
   void write_unless_same_as_dest(const AdmittedEntry& e, const struct stat& have) {
     const std::string& rel = *e.rel;
+    if (options_.known_same_as_dest && options_.known_same_as_dest(rel)) {
+      if (tree()) {
+        file_hash_.reset();
+        read_blocks(e, [&](const void* buf, size_t size, int64_t offset) {
+          file_hash_.update_at(buf, size, static_cast<uint64_t>(offset));
+        });
+        tree()->file(rel, e.attrs.perm, e.declared, e.attrs.mtime, file_hash_.digest(e.declared).view());
+      }
+      quick_->keep_file(rel, have, e.attrs);
+      ++stats_.kept_files;
+      return;
+    }
     const auto compare = quick_->compare(rel);
     bool writing = false;
     auto write = [&](const void* buf, size_t size, int64_t offset) {

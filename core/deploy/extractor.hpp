@@ -13,6 +13,7 @@
 #include <functional>
 #include <string>
 #include <map>
+#include <string_view>
 #include <sys/stat.h>
 #include <utility>
 
@@ -55,6 +56,10 @@ struct ExtractOptions {
   std::filesystem::path quick_check_dest;
   KeptIndex* kept = nullptr;
   std::string always_extract;
+  // Files whose bytes are already known to be dest's copy's (a chunked
+  // release hashed dest's copy against the index before sending the entry):
+  // with the quick check passed, they are kept without comparing again.
+  std::function<bool(std::string_view rel)> known_same_as_dest;
   // Filled with every entry as it lands in the tree — kept ones included —
   // with each file's content hash, for drift detection (`haul diff`).
   TreeRecordWriter* tree = nullptr;

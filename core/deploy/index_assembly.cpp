@@ -2,6 +2,7 @@
 
 #include <zstd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <exception>
 #include <thread>
@@ -111,10 +112,18 @@ ExtractStats assemble_from_index(DeployContext& ctx, const std::string& payload,
     }
     return {chunk.data(), chunk.size()};
   };
+  ExtractOptions extract = options;
+  if (!options.quick_check_dest.empty())  // dest is the feed's first local root
+    extract.known_same_as_dest = [&](std::string_view rel) {
+      const auto it = std::lower_bound(index.entries.begin(), index.entries.end(), rel,
+                                       [](const delta::IndexEntry& e, std::string_view p) { return e.path < p; });
+      return it != index.entries.end() && it->path == rel &&
+             feed.same_as_first_root(static_cast<size_t>(it - index.entries.begin()));
+    };
   ExtractStats stats;
   std::exception_ptr extract_error;
   try {
-    stats = extract_archive(reader, staging, src, options);
+    stats = extract_archive(reader, staging, src, extract);
   } catch (...) {
     extract_error = std::current_exception();
   }
