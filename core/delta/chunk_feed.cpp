@@ -15,7 +15,9 @@
 namespace haul::delta {
 namespace {
 
-constexpr uint64_t kSegmentBytes = 8ull << 20;
+constexpr uint64_t kPartBytes = 8ull << 20;
+constexpr uint64_t kSegmentBytes = 1ull << 20;
+constexpr size_t kSegmentParts = 64;
 
 class Fd {
  public:
@@ -46,20 +48,29 @@ bool read_exactly(int fd, std::string& out, uint64_t offset) {
 
 ChunkFeed::ChunkFeed(const ReleaseIndex& index, FeedOptions options, ChunkFetch fetch)
     : index_(index), options_(std::move(options)), fetch_(std::move(fetch)), uses_(index.chunks.size(), 0),
-      same_as_first_root_(index.entries.size(), 0), shared_(index.chunks.size()) {
+      same_as_first_root_(index.entries.size(), 0), shared_(index.chunks.size()),
+      cpu_free_(options_.local_readers ? options_.local_readers : std::max(1u, std::thread::hardware_concurrency())) {
   for (size_t i = 0; i < index_.entries.size(); ++i) {
     const IndexEntry& e = index_.entries[i];
     if (e.type != EntryType::file) continue;
     uint64_t offset = 0;
     for (size_t first = 0; first < e.chunks.size();) {
-      Segment s{i, first, first, offset, 0};
-      while (s.last < e.chunks.size() && (s.last == first || s.bytes + index_.chunks[e.chunks[s.last]].size <= kSegmentBytes))
-        s.bytes += index_.chunks[e.chunks[s.last++]].size;
-      for (size_t k = s.first; k < s.last; ++k) ++uses_[e.chunks[k]];
-      offset += s.bytes;
-      first = s.last;
-      segments_.push_back(s);
+      Part p{i, first, first, offset, 0};
+      while (p.last < e.chunks.size() && (p.last == first || p.bytes + index_.chunks[e.chunks[p.last]].size <= kPartBytes))
+        p.bytes += index_.chunks[e.chunks[p.last++]].size;
+      for (size_t k = p.first; k < p.last; ++k) ++uses_[e.chunks[k]];
+      offset += p.bytes;
+      first = p.last;
+      parts_.push_back(p);
     }
+  }
+  for (size_t first = 0; first < parts_.size();) {
+    Segment s{first, first, 0};
+    while (s.last_part < parts_.size() && s.last_part - first < kSegmentParts &&
+           (s.last_part == first || s.bytes + parts_[s.last_part].bytes <= kSegmentBytes))
+      s.bytes += parts_[s.last_part++].bytes;
+    first = s.last_part;
+    segments_.push_back(s);
   }
   const size_t workers = std::min(std::max<size_t>(options_.workers, 1), segments_.size());
   for (size_t w = 0; w < workers; ++w) threads_.emplace_back([this, w] { work(w); });
@@ -83,22 +94,25 @@ FeedStats ChunkFeed::stats() const {
 }
 
 std::shared_ptr<const std::string> ChunkFeed::next() {
+  if (read_piece_ < reading_.size()) return std::move(reading_[read_piece_++]);
+  // The segment is used up: take the next one whole (one lock per segment, not per chunk).
   std::unique_lock<std::mutex> lock(mu_);
+  if (!reading_.empty()) {
+    ahead_bytes_ -= segments_[next_read_].bytes;
+    ++next_read_;
+    reading_.clear();
+    work_cv_.notify_one();  // room in the window for one more
+  }
   while (true) {
     if (error_) std::rethrow_exception(error_);
     if (stop_.raised()) throw Error("stopped");
     if (next_read_ >= segments_.size()) throw Error("release index: more chunks read than its files hold");
     if (!done_.empty() && done_.front()) {
-      Pieces& pieces = *done_.front();
-      auto piece = std::move(pieces[read_piece_++]);
-      if (read_piece_ == pieces.size()) {
-        done_.pop_front();
-        ahead_bytes_ -= segments_[next_read_].bytes;
-        ++next_read_;
-        read_piece_ = 0;
-        work_cv_.notify_one();  // room in the window for one more
-      }
-      return piece;
+      reading_ = std::move(*done_.front());
+      done_.pop_front();
+      ++taken_;
+      read_piece_ = 0;
+      return std::move(reading_[read_piece_++]);
     }
     read_cv_.wait(lock);
   }
@@ -124,9 +138,9 @@ void ChunkFeed::work(size_t worker) {
     try {
       Pieces pieces = gather(worker, segments_[i]);
       std::lock_guard<std::mutex> lock(mu_);
-      if (done_.size() <= i - next_read_) done_.resize(i - next_read_ + 1);
-      done_[i - next_read_] = std::move(pieces);
-      if (i == next_read_) read_cv_.notify_one();
+      if (done_.size() <= i - taken_) done_.resize(i - taken_ + 1);
+      done_[i - taken_] = std::move(pieces);
+      if (i == taken_) read_cv_.notify_one();
     } catch (...) {
       std::lock_guard<std::mutex> lock(mu_);
       if (!error_) error_ = std::current_exception();
@@ -138,39 +152,29 @@ void ChunkFeed::work(size_t worker) {
   }
 }
 
-ChunkFeed::Pieces ChunkFeed::gather(size_t worker, const Segment& s) {
+// Looks for the part's missing chunks in the local copies; counts in
+// `in_place` the chunks found at their own position in the first root's copy
+// of the same size.
+void ChunkFeed::find_locally(const Part& s, std::shared_ptr<const std::string>* out, size_t& in_place,
+                             FeedStats& stats) const {
   const IndexEntry& e = index_.entries[s.entry];
   const size_t n = s.last - s.first;
-  Pieces out(n);
-  size_t missing = n;
-  auto found = [&](size_t k, std::shared_ptr<const std::string> bytes) {
-    out[k] = std::move(bytes);
-    --missing;
-  };
-  // A chunk several places share may be in hand already.
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (size_t k = 0; k < n; ++k)
-      if (shared_[e.chunks[s.first + k]]) found(k, shared_[e.chunks[s.first + k]]);
-  }
+  size_t missing = static_cast<size_t>(std::count(out, out + n, nullptr));
   const bool whole = s.first == 0 && s.last == e.chunks.size();
-  uint64_t local_chunks = 0, local_bytes = 0;
-  size_t in_place = 0;  // chunks found at their own position in the first root's copy, of the same size
-  for (size_t r = 0; r < options_.local_roots.size(); ++r) {
-    const auto& root = options_.local_roots[r];
-    if (missing == 0 || stop_.raised()) break;
-    const std::filesystem::path path = root / e.path;
+  for (size_t r = 0; r < options_.local_roots.size() && missing > 0; ++r) {
+    const std::filesystem::path path = options_.local_roots[r] / e.path;
     Fd fd(path);
     struct stat st {};
     if (fd.get() < 0 || fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
     const auto size = static_cast<uint64_t>(st.st_size);
     auto use = [&](size_t k, const uint8_t* data, size_t len) {
-      found(k, std::make_shared<const std::string>(reinterpret_cast<const char*>(data), len));
-      ++local_chunks;
-      local_bytes += len;
+      out[k] = std::make_shared<const std::string>(reinterpret_cast<const char*>(data), len);
+      --missing;
+      ++stats.local_chunks;
+      stats.local_bytes += len;
     };
     try {
-      if (whole && size <= kSegmentBytes) {
+      if (whole && size <= kPartBytes) {
         // Cut the local copy by content; only a cut of a size still missing is hashed.
         std::unordered_multimap<uint32_t, size_t> by_size;
         for (size_t k = 0; k < n; ++k)
@@ -206,32 +210,71 @@ ChunkFeed::Pieces ChunkFeed::gather(size_t worker, const Segment& s) {
       // A local copy that cannot be read is no source; the store is.
     }
   }
-  uint64_t fetched_chunks = 0, fetched_bytes = 0;
-  for (size_t k = 0; k < n && !stop_.raised(); ++k) {
-    if (out[k]) continue;
-    const uint32_t c = e.chunks[s.first + k];
-    const auto twin = std::find(e.chunks.begin() + s.first, e.chunks.begin() + s.first + k, c);
-    if (twin != e.chunks.begin() + s.first + k) {  // the same chunk earlier in this segment
-      out[k] = out[twin - (e.chunks.begin() + s.first)];
-      continue;
+}
+
+ChunkFeed::Pieces ChunkFeed::gather(size_t worker, const Segment& seg) {
+  // Where each part's chunks start in the segment's pieces.
+  std::vector<size_t> at{0};
+  for (size_t p = seg.first_part; p < seg.last_part; ++p) at.push_back(at.back() + parts_[p].last - parts_[p].first);
+  Pieces out(at.back());
+  auto chunk_of = [&](size_t p, size_t k) { return index_.entries[parts_[p].entry].chunks[parts_[p].first + k]; };
+  // Chunks several places share may be in hand already: one lock for the segment.
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t p = seg.first_part; p < seg.last_part; ++p)
+      for (size_t k = 0; k < parts_[p].last - parts_[p].first; ++k) out[at[p - seg.first_part] + k] = shared_[chunk_of(p, k)];
+  }
+  FeedStats stats;
+  std::vector<char> in_place(seg.last_part - seg.first_part, 0);
+  if (!options_.local_roots.empty() && std::count(out.begin(), out.end(), nullptr) > 0) {
+    // The local part holds one of the cores' turns; fetches do not.
+    std::unique_lock<std::mutex> turn(cpu_mu_);
+    cpu_cv_.wait(turn, [&] { return cpu_free_ > 0; });
+    --cpu_free_;
+    turn.unlock();
+    for (size_t p = seg.first_part; p < seg.last_part && !stop_.raised(); ++p) {
+      const Part& part = parts_[p];
+      size_t placed = 0;
+      find_locally(part, &out[at[p - seg.first_part]], placed, stats);
+      const IndexEntry& e = index_.entries[part.entry];
+      in_place[p - seg.first_part] = part.first == 0 && part.last == e.chunks.size() && placed == part.last - part.first;
     }
-    out[k] = std::make_shared<const std::string>(fetch_(worker, index_.chunks[c], stop_));
-    ++fetched_chunks;
-    fetched_bytes += out[k]->size();
+    turn.lock();
+    ++cpu_free_;
+    cpu_cv_.notify_one();
+  }
+  std::unordered_map<uint32_t, size_t> fetched_at;  // a chunk twice in the segment is fetched once
+  for (size_t p = seg.first_part; p < seg.last_part && !stop_.raised(); ++p) {
+    const size_t n = parts_[p].last - parts_[p].first;
+    for (size_t k = 0; k < n && !stop_.raised(); ++k) {
+      auto& piece = out[at[p - seg.first_part] + k];
+      if (piece) continue;
+      const uint32_t c = chunk_of(p, k);
+      auto [twin, fresh] = fetched_at.emplace(c, at[p - seg.first_part] + k);
+      if (!fresh) {
+        piece = out[twin->second];
+        continue;
+      }
+      piece = std::make_shared<const std::string>(fetch_(worker, index_.chunks[c], stop_));
+      ++stats.fetched_chunks;
+      stats.fetched_bytes += piece->size();
+    }
   }
   if (stop_.raised()) throw Error("stopped");
   std::lock_guard<std::mutex> lock(mu_);
-  stats_.local_chunks += local_chunks;
-  stats_.local_bytes += local_bytes;
-  stats_.fetched_chunks += fetched_chunks;
-  stats_.fetched_bytes += fetched_bytes;
-  if (whole && in_place == n) same_as_first_root_[s.entry] = 1;
-  for (size_t k = 0; k < n; ++k) {
-    const uint32_t c = e.chunks[s.first + k];
-    if (--uses_[c] == 0)
-      shared_[c].reset();
-    else if (!shared_[c])
-      shared_[c] = out[k];
+  stats_.local_chunks += stats.local_chunks;
+  stats_.local_bytes += stats.local_bytes;
+  stats_.fetched_chunks += stats.fetched_chunks;
+  stats_.fetched_bytes += stats.fetched_bytes;
+  for (size_t p = seg.first_part; p < seg.last_part; ++p) {
+    if (in_place[p - seg.first_part]) same_as_first_root_[parts_[p].entry] = 1;
+    for (size_t k = 0; k < parts_[p].last - parts_[p].first; ++k) {
+      const uint32_t c = chunk_of(p, k);
+      if (--uses_[c] == 0)
+        shared_[c].reset();
+      else if (!shared_[c])
+        shared_[c] = out[at[p - seg.first_part] + k];
+    }
   }
   return out;
 }

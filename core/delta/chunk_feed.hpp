@@ -5,8 +5,8 @@
 // fetched from the chunk store otherwise. Nothing is used unverified: a
 // local chunk is hashed before use, a fetched one by the fetch.
 //
-// Work goes in segments (a small file, or up to 8 MiB of a large one), at
-// most `window_bytes` ahead of the reader, so memory stays flat whatever
+// Work goes in segments (runs of small files, or up to 8 MiB of a large
+// one), at most `window_bytes` ahead of the reader, so memory stays flat whatever
 // the release's size. A small file's local copy is cut by content, so an
 // insertion only costs the chunks it touched; a large file's copy is
 // compared chunk by chunk at the same offsets.
@@ -37,7 +37,10 @@ using ChunkFetch = std::function<std::string(size_t worker, const Chunk& chunk, 
 
 struct FeedOptions {
   std::vector<std::filesystem::path> local_roots;
-  size_t workers = 8;
+  size_t workers = 8;  // fetches in flight at most
+  // Local copies read and hashed at once at most: more threads than cores
+  // on that CPU-bound part only cost switches (0 = the machine's cores).
+  size_t local_readers = 0;
   uint64_t window_bytes = 64ull << 20;
 };
 
@@ -65,20 +68,29 @@ class ChunkFeed {
   bool same_as_first_root(size_t entry) const { return same_as_first_root_[entry] != 0; }
 
  private:
-  struct Segment {
+  // A file, or up to 8 MiB of a large one: the unit of local lookup.
+  struct Part {
     size_t entry;
     size_t first, last;  // chunk positions in the entry, [first, last)
     uint64_t offset;     // of chunk `first` in the file
+    uint64_t bytes;
+  };
+  // Consecutive parts handed to a worker at once: handing over each small
+  // file between threads cost more than reading it.
+  struct Segment {
+    size_t first_part, last_part;
     uint64_t bytes;
   };
   using Pieces = std::vector<std::shared_ptr<const std::string>>;
 
   void work(size_t worker);
   Pieces gather(size_t worker, const Segment& segment);
+  void find_locally(const Part& part, std::shared_ptr<const std::string>* out, size_t& in_place, FeedStats& stats) const;
 
   const ReleaseIndex& index_;
   const FeedOptions options_;
   const ChunkFetch fetch_;
+  std::vector<Part> parts_;
   std::vector<Segment> segments_;
   // How many segments still need each chunk the store was asked for once:
   // a chunk several files share is fetched once and dropped after its last use.
@@ -92,13 +104,18 @@ class ChunkFeed {
   std::condition_variable read_cv_;  // the reader: its segment is done, or an error
   size_t next_claim_ = 0;    // segments handed to workers
   size_t next_read_ = 0;     // the segment the reader is in
+  Pieces reading_;           // the reader's segment, taken whole (the reader's own)
   size_t read_piece_ = 0;    // within it
   uint64_t ahead_bytes_ = 0;  // claimed and not yet read
-  std::deque<std::optional<Pieces>> done_;  // from next_read_ on
+  size_t taken_ = 0;         // segments the reader took from done_
+  std::deque<std::optional<Pieces>> done_;  // segments from taken_ on
   std::vector<std::shared_ptr<const std::string>> shared_;  // by chunk, while in use
   std::exception_ptr error_;
   FeedStats stats_;
   StopSignal stop_;
+  std::mutex cpu_mu_;
+  std::condition_variable cpu_cv_;
+  size_t cpu_free_;  // local readers that may start
   std::vector<std::thread> threads_;
 };
 

@@ -85,12 +85,34 @@ int on_progress(void* ctx, curl_off_t, curl_off_t dlnow, curl_off_t, curl_off_t)
   return 0;
 }
 
+// One handle per thread, reset between transfers: its connection cache
+// keeps the connection to a server open for the next request, which is what
+// makes a delta deploy's many small chunk fetches cheap (a new TCP — or TLS
+// — connection per chunk cost more than the chunk).
+class ThreadHandle {
+ public:
+  ~ThreadHandle() {
+    if (curl_) curl_easy_cleanup(curl_);
+  }
+  CURL* get() {
+    if (curl_)
+      curl_easy_reset(curl_);
+    else
+      curl_ = curl_easy_init();
+    return curl_;
+  }
+
+ private:
+  CURL* curl_ = nullptr;
+};
+
 }  // namespace
 
 CurlStreamResult curl_stream(const CurlStreamOptions& o, haul::sdk::Sink& sink) {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-  CURL* curl = curl_easy_init();
+  thread_local ThreadHandle handle;
+  CURL* curl = handle.get();
   if (!curl) throw std::runtime_error("cannot create a libcurl handle");
   CurlStreamResult result;
   Transfer t{&sink, curl, o.offset, false, false, &result, StallCheck(o.low_speed_limit, o.low_speed_time_s)};
@@ -128,8 +150,8 @@ CurlStreamResult curl_stream(const CurlStreamOptions& o, haul::sdk::Sink& sink) 
   if (o.offset) curl_easy_setopt(curl, CURLOPT_RANGE, range.c_str());
   CURLcode rc = curl_easy_perform(curl);
   if (!t.checked) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &result.status);
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);  // the list is freed; the handle lives on
   curl_slist_free_all(headers);
-  curl_easy_cleanup(curl);
   if (t.stopped) throw haul::sdk::Cancelled();
   result.curl_code = rc;
   result.curl_error = errbuf[0] ? errbuf : curl_easy_strerror(rc);

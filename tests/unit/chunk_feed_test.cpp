@@ -134,20 +134,20 @@ TEST(ChunkFeed, AFailedFetchIsWhatTheReaderGetsWithItsKind) {
 
 TEST(ChunkFeed, WorkersStayWithinTheWindowAheadOfTheReader) {
   std::vector<std::pair<std::string, std::string>> files;
-  for (int i = 0; i < 40; ++i) files.push_back({"f" + std::to_string(100 + i), noise(10000, 100 + i)});
+  for (int i = 0; i < 12; ++i) files.push_back({"f" + std::to_string(100 + i), noise(400 << 10, 100 + i)});
   const Built b = build(files);
-  std::atomic<int> fetched{0};
+  std::atomic<uint64_t> fetched{0};
   delta::FeedOptions o;
   o.workers = 4;
-  o.window_bytes = 50000;  // five files
+  o.window_bytes = 2 << 20;  // two segments of two files
   ChunkFeed feed(b.index, o, [&](size_t, const delta::Chunk& c, StopSignal&) {
-    ++fetched;
+    fetched += c.size;
     return b.bytes.at(delta::hex(c.name));
   });
-  // Nothing read yet: the workers stop at the window.
-  ASSERT_TRUE(wait_until([&] { return fetched >= 5; }));
-  EXPECT_LE(fetched.load(), 6);
+  // Nothing read yet: the workers stop at the window, whatever they do meanwhile.
+  ASSERT_TRUE(wait_until([&] { return fetched >= (800u << 10); }));
+  EXPECT_LE(fetched.load(), o.window_bytes);
   const auto all = read_all(b, feed);
   for (size_t i = 0; i < files.size(); ++i) EXPECT_EQ(all[i], files[i].second);
-  EXPECT_EQ(fetched.load(), 40);
+  EXPECT_EQ(fetched.load(), 12u * (400 << 10));
 }
