@@ -22,6 +22,7 @@ int run_diff(const Args& args);      // `haul diff DEST`: drift since the last d
 int run_pack(const Args& args);     // `haul pack DIR -o FILE`
 int run_publish(const Args& args);  // `haul publish ARTIFACT --to PREFIX ...`
 int run_kick(const Args& args);     // `haul kick URL --name EVENT`
+int run_gc(const Args& args);       // `haul gc --store PREFIX --keep N`: prune a chunk store
 int run_release(const Args& args);  // `haul release [STAGE]` from haul-release.yaml
 int run_keygen(const Args& args);   // `haul keygen -o NAME`
 

@@ -34,10 +34,13 @@ const char* kUsage =
     "  haul version                  print the version\n"
     "\n"
     "build side (replaces capistrano-stretcher):\n"
-    "  haul pack DIR -o FILE         reproducible tarball (--git REPO --ref REF, --format tar.zst, --mtime T)\n"
+    "  haul pack DIR -o FILE         reproducible tarball (--git REPO --ref REF, --format tar.zst, --mtime T;\n"
+    "                                --chunked: a release index and its chunks, for delta releases)\n"
     "  haul publish FILE --to PREFIX --role R --stage S --dest D\n"
     "                                upload, render manifest_<role>_<stage>.yml (--hooks F, --sign KEY)\n"
     "  haul kick URL --name EVENT    fire the deploy event via Consul (or --via serf)\n"
+    "  haul gc --store PREFIX --keep N\n"
+    "                                prune a chunk store: old release indexes, chunks no kept release needs\n"
     "  haul release [STAGE]          pack + publish + kick, from haul-release.yaml\n"
     "  haul keygen -o NAME           Ed25519 key pair for signed releases (NAME.key, NAME.pub)\n"
     "\n"
@@ -71,6 +74,7 @@ int main(int argc, char** argv) {
   if (cmd == "rollout") return haul::run_rollout(rest);
   if (cmd == "pack") return haul::run_pack(rest);
   if (cmd == "publish") return haul::run_publish(rest);
+  if (cmd == "gc") return haul::run_gc(rest);
   if (cmd == "kick") return haul::run_kick(rest);
   if (cmd == "release") return haul::run_release(rest);
   if (cmd == "keygen") return haul::run_keygen(rest);

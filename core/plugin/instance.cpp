@@ -81,6 +81,23 @@ void sink_total(void* ctx, uint64_t total) {
 
 }  // namespace
 
+std::vector<SourceInstance::StoredObject> SourceInstance::list(const std::string& prefix_url) {
+  const auto cb = plugin().list_callback();
+  if (!cb) throw Error(prefix_url + ": the '" + plugin().name() + "' source plugin cannot list objects (ABI 1.4 list)");
+  std::vector<StoredObject> out;
+  auto each = [](void* ctx, const haul_object* o) {
+    static_cast<std::vector<StoredObject>*>(ctx)->push_back({o->name ? o->name : "", o->size, o->mtime_unix});
+  };
+  if (cb(self_, prefix_url.c_str(), each, &out) != HAUL_OK) throw Error(label() + ": " + last_error());
+  return out;
+}
+
+void SourceInstance::remove(const std::string& url) {
+  const auto cb = plugin().remove_callback();
+  if (!cb) throw Error(url + ": the '" + plugin().name() + "' source plugin cannot remove objects (ABI 1.4 remove)");
+  if (cb(self_, url.c_str()) != HAUL_OK) throw Error(label() + ": " + last_error());
+}
+
 std::unique_ptr<SourceInstance> SourceInstance::twin() const {
   return std::make_unique<SourceInstance>(shared_plugin(), settings(), label());
 }

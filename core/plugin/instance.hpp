@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "plugin/config_schema.hpp"
 #include "plugin/loaded_plugin.hpp"
@@ -76,6 +77,15 @@ class SourceInstance : public PluginInstance {
   // under a resumed fetch).
   haul_rc fetch(const std::string& url, uint64_t offset, FetchSink& sink);
   bool can_store() const { return plugin().store_callback() != nullptr; }
+  // ABI 1.4: the objects below prefix_url (ending in '/'), and removing one.
+  // Throw haul::Error with the plugin's message, or when this source cannot.
+  struct StoredObject {
+    std::string name;  // relative to the prefix
+    uint64_t size = 0;
+    int64_t mtime_unix = 0;
+  };
+  std::vector<StoredObject> list(const std::string& prefix_url);
+  void remove(const std::string& url);
   // Another instance of the same plugin with the same settings: a source
   // fetches one object at a time, so parallel fetches each need their own.
   std::unique_ptr<SourceInstance> twin() const;

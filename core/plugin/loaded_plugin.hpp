@@ -24,6 +24,9 @@ struct LoadedPlugin {
   // The ABI 1.1 store callback, or nullptr: NULL in the plugin, or a 1.0
   // plugin whose struct ends before the field.
   decltype(haul_plugin_info::store) store_callback() const;
+  // ABI 1.4 (haul gc): likewise.
+  decltype(haul_plugin_info::list) list_callback() const;
+  decltype(haul_plugin_info::remove) remove_callback() const;
 };
 
 const char* kind_name(haul_kind kind);  // "trigger", "source", "hook"

@@ -24,11 +24,18 @@ std::vector<const haul_config_field*> LoadedPlugin::fields() const {
   return out;
 }
 
-decltype(haul_plugin_info::store) LoadedPlugin::store_callback() const {
-  constexpr size_t end = offsetof(haul_plugin_info, store) + sizeof(haul_plugin_info::store);
-  if (info->kind != HAUL_KIND_SOURCE || info->struct_size < end) return nullptr;
-  return info->store;
-}
+// A source's optional field of a later ABI minor: nullptr when the plugin's
+// struct ends before it (built against an older minor).
+#define HAUL_SOURCE_FIELD(field)                                                                      \
+  (info->kind == HAUL_KIND_SOURCE &&                                                                  \
+           info->struct_size >= offsetof(haul_plugin_info, field) + sizeof(haul_plugin_info::field) \
+       ? info->field                                                                                  \
+       : nullptr)
+
+decltype(haul_plugin_info::store) LoadedPlugin::store_callback() const { return HAUL_SOURCE_FIELD(store); }
+decltype(haul_plugin_info::list) LoadedPlugin::list_callback() const { return HAUL_SOURCE_FIELD(list); }
+decltype(haul_plugin_info::remove) LoadedPlugin::remove_callback() const { return HAUL_SOURCE_FIELD(remove); }
+#undef HAUL_SOURCE_FIELD
 
 const char* kind_name(haul_kind kind) {
   switch (kind) {

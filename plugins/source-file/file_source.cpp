@@ -2,7 +2,8 @@
 // percent-decoding. Resumes by seeking to the requested offset. Stores by
 // writing a temporary file beside the target, fsync, then rename(2): a reader
 // (an agent fetching a manifest or pointer on NFS or a shared disk) sees the
-// old file or the whole new one.
+// old file or the whole new one. Lists and removes for `haul gc`; the
+// temporaries of stores in progress are not listed.
 #include <fcntl.h>
 #include <haul/sdk.hpp>
 #include <sys/stat.h>
@@ -97,6 +98,27 @@ class FileSource {
       if (n == 0) return;
       sink.write(buf.data(), static_cast<size_t>(n));
     }
+  }
+
+  void list(const std::string& prefix_url, const std::function<void(const haul::sdk::StoredObject&)>& each) {
+    namespace fs = std::filesystem;
+    const fs::path root = path_of(prefix_url);
+    std::error_code ec;
+    if (!fs::exists(root, ec)) return;  // an empty store
+    fs::recursive_directory_iterator it(root, ec), end;
+    if (ec) throw std::runtime_error("list " + root.string() + ": " + ec.message());
+    for (; it != end; it.increment(ec)) {
+      if (ec) throw std::runtime_error("list " + root.string() + ": " + ec.message());
+      struct stat st;
+      if (it->path().filename().string().rfind('.', 0) == 0 || lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+        continue;
+      each({it->path().lexically_relative(root).generic_string(), static_cast<uint64_t>(st.st_size), st.st_mtime});
+    }
+  }
+
+  void remove(const std::string& url) {
+    const std::string path = path_of(url);
+    if (unlink(path.c_str()) != 0 && errno != ENOENT) fail("remove", path);
   }
 
   void store(const std::string& url, const std::string& from, const std::string&) {

@@ -1,5 +1,7 @@
 #include "s3_client.hpp"
 
+#include <ctime>
+
 #include <fstream>
 #include <stdexcept>
 
@@ -60,6 +62,14 @@ S3Location parse_s3_url(const std::string& url) {
   return {rest.substr(0, slash), rest.substr(slash + 1)};
 }
 
+S3Location parse_s3_prefix(const std::string& url) {
+  const std::string prefix = "s3://";
+  const size_t slash = url.find('/', prefix.size());
+  if (url.compare(0, prefix.size(), prefix) != 0 || slash == std::string::npos || slash == prefix.size())
+    throw std::runtime_error(url + ": expected s3://BUCKET/ or s3://BUCKET/PREFIX/");
+  return {url.substr(prefix.size(), slash - prefix.size()), url.substr(slash + 1)};
+}
+
 S3Config resolve_s3_config(S3Config c, const Environment& env, const std::string& profile) {
   if (c.endpoint.empty())
     for (const char* name : {"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"})
@@ -97,7 +107,8 @@ S3Client::Target S3Client::target(const S3Location& loc, const Query& query) con
     t.host = loc.bucket + ".s3." + config_.region + ".amazonaws.com";
     base = "https://" + t.host;
   }
-  t.path = path_style ? "/" + loc.bucket + "/" + loc.key : "/" + loc.key;
+  // A bucket-level request (a listing) has no key: "/bucket", not "/bucket/".
+  t.path = path_style ? "/" + loc.bucket + (loc.key.empty() ? "" : "/" + loc.key) : "/" + loc.key;
   t.url = base + uri_encode(t.path, true) + query_string(query);
   return t;
 }
@@ -190,6 +201,35 @@ HttpResponse S3Client::call(const std::string& method, const S3Location& loc, co
   req.ca_file = config_.ca_file;
   req.insecure = config_.insecure;
   return http_call(req);
+}
+
+std::vector<S3Object> S3Client::list(const S3Location& prefix) {
+  std::vector<S3Object> out;
+  std::string token;
+  while (true) {
+    Query q{{"list-type", "2"}, {"prefix", prefix.key}};
+    if (!token.empty()) q.emplace_back("continuation-token", token);
+    HttpResponse r = call("GET", {prefix.bucket, "", prefix.scheme}, q, "");
+    if (r.status != 200) fail("LIST", prefix, r.status, r.headers, r.body);
+    for (size_t at = r.body.find("<Contents>"); at != std::string::npos; at = r.body.find("<Contents>", at + 1)) {
+      const size_t end = r.body.find("</Contents>", at);
+      const std::string item = r.body.substr(at, end == std::string::npos ? std::string::npos : end - at);
+      S3Object o;
+      o.key = xml_value(item, "Key");
+      o.size = std::strtoull(xml_value(item, "Size").c_str(), nullptr, 10);
+      std::tm tm{};  // LastModified: 2026-11-30T10:00:00.000Z
+      if (strptime(xml_value(item, "LastModified").c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) o.last_modified_unix = timegm(&tm);
+      out.push_back(std::move(o));
+    }
+    if (xml_value(r.body, "IsTruncated") != "true") return out;
+    token = xml_value(r.body, "NextContinuationToken");
+    if (token.empty()) throw std::runtime_error("LIST " + prefix.url() + ": a truncated listing without a continuation token");
+  }
+}
+
+void S3Client::remove(const S3Location& loc) {
+  HttpResponse r = call("DELETE", loc, {}, "");
+  if (r.status != 204 && r.status != 200 && r.status != 404) fail("DELETE", loc, r.status, r.headers, r.body);
 }
 
 std::string S3Client::put(const S3Location& loc, const std::string& body) {

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "aws_credentials.hpp"
 #include "net/http_call.hpp"
@@ -31,6 +32,14 @@ struct S3Location {
 
 // "s3://bucket/path/to/key" → {bucket, key}; throws for anything else.
 S3Location parse_s3_url(const std::string& url);
+// "s3://bucket/" or "s3://bucket/some/prefix/" → {bucket, prefix}: what list() takes.
+S3Location parse_s3_prefix(const std::string& url);
+
+struct S3Object {
+  std::string key;
+  uint64_t size = 0;
+  int64_t last_modified_unix = 0;
+};
 
 struct S3Config {
   std::string region;    // required on AWS; "us-east-1" is used for an endpoint override without one
@@ -61,6 +70,11 @@ class S3Client {
   // PUT a file: one request up to multipart_threshold, multipart above it
   // (aborted on any failure, so no orphaned parts are billed). Returns the ETag.
   std::string put_file(const S3Location& loc, const std::string& path);
+
+  // ListObjectsV2, every page: the objects whose keys start with prefix.key.
+  std::vector<S3Object> list(const S3Location& prefix);
+  // DeleteObject; an absent key is not an error (S3 says 204 either way).
+  void remove(const S3Location& loc);
 
   const S3Config& config() const { return config_; }
   int last_upload_parts() const { return last_upload_parts_; }  // 1 = single PUT

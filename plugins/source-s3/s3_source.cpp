@@ -51,6 +51,14 @@ class S3Source {
     if (offset == 0) etags_[url] = etag;
   }
 
+  void list(const std::string& prefix_url, const std::function<void(const haul::sdk::StoredObject&)>& each) {
+    const S3Location prefix = parse_s3_prefix(prefix_url);
+    for (const S3Object& o : client_->list(prefix))
+      each({o.key.substr(prefix.key.size()), o.size, o.last_modified_unix});
+  }
+
+  void remove(const std::string& url) { client_->remove(parse_s3_url(url)); }
+
   // One PUT, or multipart above multipart_threshold: S3 makes the object
   // visible only when the upload completes, never a part of it.
   void store(const std::string& url, const std::string& path, const std::string&) {

@@ -7,9 +7,12 @@
 #include <sys/stat.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <random>
 #include <regex>
+#include <set>
 
+#include "delta/release_index.hpp"
 #include "test_support.hpp"
 
 using namespace haul::test;
@@ -230,4 +233,67 @@ TEST_F(DeltaRelease, PublishUploadsOnlyTheChunksTheStoreLacksAndAgentsDeployTheP
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("which is not in its store"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(tmp / "store2"));
+}
+
+TEST_F(DeltaRelease, GcKeepsTheNewestReleasesAndThoseManifestsNameAndRemovesOnlyChunksNoneOfThemNeeds) {
+  const fs::path store = tmp / "store";
+  auto publish = [&](const std::string& release, const std::string& stage) {
+    const auto r = haul({"publish", pack(release).string(), "--to", file_url(store), "--role", "web", "--stage", stage,
+                         "--dest", dest.string(), "--release", release});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+  };
+  auto chunks_in_store = [&] {
+    std::set<std::string> out;
+    for (const auto& e : fs::recursive_directory_iterator(store / "chunks"))
+      if (e.is_regular_file()) out.insert(e.path().filename().string());
+    return out;
+  };
+  auto chunks_of = [&](const std::string& release) {
+    std::set<std::string> out;
+    const auto index = haul::delta::decode_index(read_file(store / release / "app.index"), release);
+    for (const auto& c : index.chunks) out.insert(haul::delta::hex(c.name) + ".zst");
+    return out;
+  };
+  write_file(app / "lib/only-r1.rb", noise(3000, 1));
+  publish("r1", "prod");
+  const auto r1_chunks = chunks_of("r1");
+  fs::remove(app / "lib/only-r1.rb");
+  write_file(app / "lib/f4.rb", noise(3000, 2));
+  publish("r2", "prod");     // manifest_web_prod names r2
+  write_file(app / "lib/f5.rb", noise(3000, 3));
+  publish("r3", "staging");  // the newest; manifest_web_staging names it
+  const auto before = chunks_in_store();
+
+  // Fresh chunks are left: a publish in progress uploads chunks before its index.
+  auto r = haul({"gc", "--store", file_url(store), "--keep", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("younger than --min-age"), std::string::npos) << r.err;
+  EXPECT_EQ(chunks_in_store(), before);
+  EXPECT_FALSE(fs::exists(store / "r1/app.index"));  // r1's index went all the same
+  EXPECT_TRUE(fs::exists(store / "r2/app.index"));   // named by manifest_web_prod.yml
+  EXPECT_TRUE(fs::exists(store / "r3/app.index"));   // the newest
+
+  r = haul({"gc", "--store", file_url(store), "--keep", "1", "--min-age", "0s", "--dry-run"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("would remove"), std::string::npos) << r.out;
+  EXPECT_EQ(chunks_in_store(), before);
+
+  r = haul({"gc", "--store", file_url(store), "--keep", "1", "--min-age", "0s"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::set<std::string> needed = chunks_of("r2"), r3 = chunks_of("r3");
+  needed.insert(r3.begin(), r3.end());
+  EXPECT_EQ(chunks_in_store(), needed);  // exactly what r2 and r3 need
+  EXPECT_FALSE(std::includes(needed.begin(), needed.end(), r1_chunks.begin(), r1_chunks.end()));  // r1's own went
+  ASSERT_EQ(haul({"deploy", file_url(store / "manifest_web_prod.yml")}).exit_code, 0);
+  ASSERT_EQ(haul({"deploy", file_url(store / "manifest_web_staging.yml")}).exit_code, 0);
+  EXPECT_EQ(tree_of(dest), tree_of(app));
+
+  // Held wrong: a clear answer, nothing removed.
+  r = haul({"gc", "--store", file_url(store), "--keep", "0"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--keep: expected at least 1"), std::string::npos) << r.err;
+  r = haul({"gc", "--store", "http://127.0.0.1:9/app", "--keep", "1"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("cannot list and remove objects"), std::string::npos) << r.err;
+  EXPECT_EQ(chunks_in_store(), needed);
 }

@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 #define HAUL_ABI_MAJOR 1
-#define HAUL_ABI_MINOR 3
+#define HAUL_ABI_MINOR 4
 
 #if defined(_WIN32)
 #define HAUL_EXPORT __declspec(dllexport)
@@ -257,6 +257,16 @@ typedef struct haul_gate_request {
   int (*cancelled)(void *log_ctx);
 } haul_gate_request;
 
+/* ---- listing a store (ABI 1.4) ----------------------------------------- */
+
+/* One object a source's list() found. */
+typedef struct haul_object {
+  const char *name;   /* relative to the prefix listed, e.g. "chunks/ab/ab12….zst" */
+  uint64_t size;
+  int64_t mtime_unix; /* last modified, unix seconds; 0 when unknown */
+} haul_object;
+typedef void (*haul_object_fn)(void *ctx, const haul_object *object);
+
 /* ---- the plugin -------------------------------------------------------- */
 
 typedef struct haul_plugin_info {
@@ -326,6 +336,16 @@ typedef struct haul_plugin_info {
    *  "nodes":{node:{"state","canary","since_ms","error"}}}]} */
   haul_rc (*gate_control)(void *self, const char *verb, const char *pipeline, const char *release,
                           const char *reason, const char **out_json);
+
+  /* ---- ABI 1.4 ---- */
+  /* source — optional (NULL: this source cannot list). Calls each(ctx, o)
+   * for every object whose URL starts with prefix_url (which ends in '/'),
+   * in any order; o and its strings are valid during the call. For `haul gc`,
+   * which prunes a chunk store. */
+  haul_rc (*list)(void *self, const char *prefix_url, haul_object_fn each, void *ctx);
+  /* source — optional (NULL: this source cannot remove). Deletes the object
+   * at url; an object already absent is not an error. */
+  haul_rc (*remove)(void *self, const char *url);
 
   /* Append new fields only below this line, and bump HAUL_ABI_MINOR. */
 } haul_plugin_info;

@@ -17,7 +17,8 @@
 // haul::sdk::Event&)` and a thread-safe `void cancel()`; a source class
 // provides `void fetch(const std::string& url, uint64_t offset, haul::sdk::Sink&)`
 // and, if it can upload (ABI 1.1), `void store(const std::string& url,
-// const std::string& path, const std::string& content_type)`. A gate class
+// const std::string& path, const std::string& content_type)`; to be pruned
+// by `haul gc` (ABI 1.4), `list` and `remove` (see has_list below). A gate class
 // (ABI 1.3) provides `Verdict enter(const GateRequest&)`, `void leave(const
 // GateRequest&, bool succeeded, const std::string& error)`,
 // `std::optional<Verdict> watch(const GateRequest&, std::chrono::milliseconds)`
@@ -32,6 +33,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -54,6 +56,13 @@ struct Cancelled : std::runtime_error {
 // and the core fetches the whole object again.
 struct ObjectChanged : std::runtime_error {
   using std::runtime_error::runtime_error;
+};
+
+// One object a source's list() reports (ABI 1.4).
+struct StoredObject {
+  std::string name;  // relative to the prefix listed
+  uint64_t size = 0;
+  int64_t mtime_unix = 0;  // 0 when unknown
 };
 
 // s without leading and trailing blanks (spaces, tabs, CR, LF): what event
@@ -327,6 +336,38 @@ haul_rc store(void* self, const haul_store_request* req) {
   });
 }
 
+// ABI 1.4: a source class with `void list(const std::string& prefix_url,
+// const std::function<void(const haul::sdk::StoredObject&)>& each)` can
+// list a store, and with `void remove(const std::string& url)` prune it.
+template <class T>
+haul_rc list(void* self, const char* prefix_url, haul_object_fn each, void* ctx) {
+  return guarded<T>(self, [&](T& impl, Instance<T>&) {
+    impl.list(std::string(prefix_url), [&](const StoredObject& o) {
+      const haul_object c{o.name.c_str(), o.size, o.mtime_unix};
+      each(ctx, &c);
+    });
+    return HAUL_OK;
+  });
+}
+
+template <class T>
+haul_rc remove(void* self, const char* url) {
+  return guarded<T>(self, [&](T& impl, Instance<T>&) {
+    impl.remove(std::string(url));
+    return HAUL_OK;
+  });
+}
+
+template <class T, class = void>
+struct has_list : std::false_type {};
+template <class T>
+struct has_list<T, std::void_t<decltype(std::declval<T&>().list(std::string(), std::function<void(const StoredObject&)>()))>>
+    : std::true_type {};
+template <class T, class = void>
+struct has_remove : std::false_type {};
+template <class T>
+struct has_remove<T, std::void_t<decltype(std::declval<T&>().remove(std::string()))>> : std::true_type {};
+
 // Whether a source class has a store() member: then it can upload.
 template <class T, class = void>
 struct has_store : std::false_type {};
@@ -402,6 +443,8 @@ haul_plugin_info make_info(const char* name, const char* version, const char* de
     info.schemes = schemes;
     info.fetch = &fetch<T>;
     if constexpr (has_store<T>::value) info.store = &store<T>;
+    if constexpr (has_list<T>::value) info.list = &list<T>;
+    if constexpr (has_remove<T>::value) info.remove = &remove<T>;
   } else if constexpr (Kind == HAUL_KIND_HOOK) {
     info.on_phase = &on_phase<T>;
   } else if constexpr (Kind == HAUL_KIND_GATE) {

@@ -1,0 +1,192 @@
+#include "publish/chunk_store_gc.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <ctime>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include "config/manifest.hpp"
+#include "delta/chunk_name.hpp"
+#include "delta/release_index.hpp"
+#include "util/error.hpp"
+#include "util/units.hpp"
+
+namespace haul {
+namespace {
+
+constexpr size_t kRemoveWorkers = 8;
+
+struct Release {
+  std::string id, index_name;  // "r1", "r1/app.index"
+  int64_t uploaded = 0;
+};
+
+bool is_chunk_name(const std::string& name) {
+  // chunks/ab/<64 hex>.zst
+  if (name.size() != 7 + 3 + 64 + 4 || name.compare(0, 7, "chunks/") != 0 || name.compare(name.size() - 4, 4, ".zst") != 0)
+    return false;
+  return name.compare(7, 2, name, 10, 2) == 0 && name[9] == '/';
+}
+
+std::string fetch_all(const SourceSet& sources, const std::string& url, size_t max) {
+  StopSignal never;
+  DeployLog quiet("gc");
+  FetchPolicy policy;
+  policy.retry = 2;
+  policy.retry_wait = std::chrono::milliseconds(500);
+  std::string bytes;
+  fetch_stream(sources, url, policy, never, quiet, [&](const void* d, size_t n) {
+    if (bytes.size() + n > max) throw Error(url + ": larger than " + format_bytes(max));
+    bytes.append(static_cast<const char*>(d), n);
+    return true;
+  });
+  return bytes;
+}
+
+// The release ids the manifests at `manifests` name, when their src is an index in this store.
+std::set<std::string> named_by_manifests(const std::string& manifests, const std::string& prefix,
+                                         const SourceSet& sources, const PublishLog& log) {
+  std::set<std::string> out;
+  SourceInstance& src = sources.for_url(manifests);
+  for (const auto& o : src.list(manifests)) {
+    if (o.name.rfind("manifest_", 0) != 0 || o.name.find('/') != std::string::npos) continue;
+    const std::string url = manifests + o.name;
+    const std::string text = fetch_all(sources, url, 4 << 20);
+    const Manifest m = parse_manifest(text, url, [](const std::string&) { return std::optional<std::string>("x"); },
+                                      ManifestChecks{false, false});
+    if (m.src.rfind(prefix, 0) != 0) continue;
+    const std::string rel = m.src.substr(prefix.size());
+    const size_t slash = rel.find('/');
+    if (slash == std::string::npos) continue;
+    out.insert(rel.substr(0, slash));
+    log(url + " names release " + rel.substr(0, slash) + ": kept");
+  }
+  return out;
+}
+
+// Removes urls, several at once; the first error is thrown after all stop.
+void remove_all(const std::vector<std::string>& urls, const SourceSet& sources) {
+  std::atomic<size_t> next{0};
+  std::mutex mu;
+  std::exception_ptr error;
+  std::vector<std::thread> workers;
+  for (size_t w = 0; w < std::min(kRemoveWorkers, urls.size()); ++w)
+    workers.emplace_back([&, w] {
+      try {
+        std::optional<SourceSet> own;  // a source does one request at a time
+        if (w > 0) own.emplace(sources.twin());
+        const SourceSet& mine = own ? *own : sources;
+        for (size_t i = next++; i < urls.size(); i = next++) {
+          {
+            std::lock_guard<std::mutex> lock(mu);
+            if (error) return;
+          }
+          mine.for_url(urls[i]).remove(urls[i]);
+        }
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (!error) error = std::current_exception();
+      }
+    });
+  for (auto& t : workers) t.join();
+  if (error) std::rethrow_exception(error);
+}
+
+}  // namespace
+
+GcResult collect_chunk_store(const GcRequest& req, const SourceSet& sources, const PublishLog& log) {
+  if (req.store.empty()) throw UsageError("haul gc needs --store PREFIX (the --to of haul publish)");
+  if (req.keep < 1) throw UsageError("--keep: expected at least 1 release to keep, got " + std::to_string(req.keep));
+  const std::string prefix = join_url(req.store, "");
+  const std::string manifests = req.manifests.empty() ? prefix : join_url(req.manifests, "");
+  SourceInstance& store = sources.for_url(prefix);
+  if (!store.plugin().list_callback() || !store.plugin().remove_callback())
+    throw Error(prefix + ": the '" + store.plugin().name() +
+                "' source plugin cannot list and remove objects, which haul gc needs (ABI 1.4 list and remove)");
+
+  const auto objects = store.list(prefix);
+  std::map<std::string, Release> releases;
+  std::map<std::string, uint64_t> chunk_sizes;  // name -> size
+  std::map<std::string, int64_t> chunk_times;
+  for (const auto& o : objects) {
+    const size_t slash = o.name.find('/');
+    if (is_chunk_name(o.name)) {
+      chunk_sizes[o.name] = o.size;
+      chunk_times[o.name] = o.mtime_unix;
+    } else if (slash != std::string::npos && o.name.find('/', slash + 1) == std::string::npos &&
+               o.name.size() > 6 && o.name.compare(o.name.size() - 6, 6, ".index") == 0) {
+      Release& r = releases[o.name.substr(0, slash)];
+      r.id = o.name.substr(0, slash);
+      r.index_name = o.name;
+      r.uploaded = std::max(r.uploaded, o.mtime_unix);
+    }
+  }
+  GcResult result;
+  result.chunks = chunk_sizes.size();
+  std::vector<Release> order;
+  for (const auto& [id, r] : releases) order.push_back(r);
+  std::sort(order.begin(), order.end(), [](const Release& a, const Release& b) {
+    return a.uploaded != b.uploaded ? a.uploaded > b.uploaded : a.id > b.id;
+  });
+  const std::set<std::string> named = named_by_manifests(manifests, prefix, sources, log);
+  std::vector<const Release*> kept, removed;
+  for (size_t i = 0; i < order.size(); ++i)
+    (static_cast<int>(i) < req.keep || named.count(order[i].id) ? kept : removed).push_back(&order[i]);
+
+  // What the kept releases need: every kept index must be read, or nothing goes.
+  std::set<std::string> needed;
+  for (const Release* r : kept) {
+    const std::string url = prefix + r->index_name;
+    delta::ReleaseIndex index;
+    try {
+      index = delta::decode_index(fetch_all(sources, url, 256u << 20), url);
+    } catch (const std::exception& e) {
+      throw Error(std::string(e.what()) + "; haul gc removed nothing (a kept release's chunks must be known first)");
+    }
+    if (delta::chunk_store_url(url, index.chunk_store) != prefix) {
+      log("release " + r->id + " keeps its chunks elsewhere (" + delta::chunk_store_url(url, index.chunk_store) + ")");
+      continue;
+    }
+    for (const auto& c : index.chunks) needed.insert(delta::chunk_key(c.name));
+    result.kept.push_back(r->id);
+  }
+  const int64_t cutoff = static_cast<int64_t>(std::time(nullptr)) - req.min_age.count();
+  std::vector<std::string> doomed_indexes, doomed_chunks;
+  for (const Release* r : removed) {
+    doomed_indexes.push_back(prefix + r->index_name);
+    result.removed.push_back(r->id);
+  }
+  for (const auto& [name, size] : chunk_sizes) {
+    if (needed.count(name)) continue;
+    if (chunk_times[name] > cutoff) {
+      ++result.chunks_too_young;
+      continue;
+    }
+    doomed_chunks.push_back(prefix + name);
+    ++result.chunks_removed;
+    result.bytes_removed += size;
+  }
+  std::string kept_list, removed_list;
+  for (const auto& id : result.kept) kept_list += (kept_list.empty() ? "" : ", ") + id;
+  for (const auto& id : result.removed) removed_list += (removed_list.empty() ? "" : ", ") + id;
+  log(std::string(req.dry_run ? "would keep" : "keeping") + " " + count_of(result.kept.size(), "release", "releases") +
+      (kept_list.empty() ? "" : " (" + kept_list + ")") + "; " + (req.dry_run ? "would remove " : "removing ") +
+      count_of(result.removed.size(), "release index", "release indexes") +
+      (removed_list.empty() ? "" : " (" + removed_list + ")") + " and " +
+      count_of(result.chunks_removed, "chunk", "chunks") + " of " + std::to_string(result.chunks) + " (" +
+      format_bytes(result.bytes_removed) + ")" +
+      (result.chunks_too_young ? "; " + count_of(result.chunks_too_young, "unneeded chunk", "unneeded chunks") +
+                                     " younger than --min-age left for now"
+                               : ""));
+  if (req.dry_run) return result;
+  remove_all(doomed_indexes, sources);  // first: no agent starts on a release losing its chunks
+  remove_all(doomed_chunks, sources);
+  return result;
+}
+
+}  // namespace haul
