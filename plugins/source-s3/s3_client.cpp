@@ -203,11 +203,11 @@ HttpResponse S3Client::call(const std::string& method, const S3Location& loc, co
   return http_call(req);
 }
 
-std::vector<S3Object> S3Client::list(const S3Location& prefix) {
+std::vector<S3Object> S3Client::list(const S3Location& prefix, int page_size) {
   std::vector<S3Object> out;
   std::string token;
   while (true) {
-    Query q{{"list-type", "2"}, {"prefix", prefix.key}};
+    Query q{{"list-type", "2"}, {"max-keys", std::to_string(page_size)}, {"prefix", prefix.key}};
     if (!token.empty()) q.emplace_back("continuation-token", token);
     HttpResponse r = call("GET", {prefix.bucket, "", prefix.scheme}, q, "");
     if (r.status != 200) fail("LIST", prefix, r.status, r.headers, r.body);

@@ -71,8 +71,9 @@ class S3Client {
   // (aborted on any failure, so no orphaned parts are billed). Returns the ETag.
   std::string put_file(const S3Location& loc, const std::string& path);
 
-  // ListObjectsV2, every page: the objects whose keys start with prefix.key.
-  std::vector<S3Object> list(const S3Location& prefix);
+  // ListObjectsV2, every page (of page_size keys; S3's most is 1000): the
+  // objects whose keys start with prefix.key.
+  std::vector<S3Object> list(const S3Location& prefix, int page_size = 1000);
   // DeleteObject; an absent key is not an error (S3 says 204 either way).
   void remove(const S3Location& loc);
 

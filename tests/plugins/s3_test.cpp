@@ -241,6 +241,61 @@ TEST_F(S3rver, S3ErrorDocumentsBecomeActionableMessages) {
   }
 }
 
+TEST_F(S3rver, ListingFollowsEveryPageAndRemoveIsIdempotent) {
+  S3Client c = client();
+  for (const std::string key : {"gc/a.txt", "gc/chunks/ab/ab1.zst", "gc/chunks/cd/cd2.zst", "gc/r1/app.index", "other/x"})
+    c.put({"releases", key}, "body of " + key);
+  auto keys = [&] {
+    std::map<std::string, uint64_t> out;
+    for (const auto& o : c.list(parse_s3_prefix("s3://releases/gc/"), 2)) {  // 2 a page: three pages
+      EXPECT_GT(o.last_modified_unix, 1700000000) << o.key;
+      out[o.key] = o.size;
+    }
+    return out;
+  };
+  const auto all = keys();
+  ASSERT_EQ(all.size(), 4u);
+  EXPECT_EQ(all.at("gc/chunks/ab/ab1.zst"), std::string("body of gc/chunks/ab/ab1.zst").size());
+  c.remove({"releases", "gc/chunks/ab/ab1.zst"});
+  c.remove({"releases", "gc/chunks/ab/ab1.zst"});  // already gone: not an error
+  EXPECT_EQ(keys().size(), 3u);
+  EXPECT_EQ(keys().count("gc/chunks/ab/ab1.zst"), 0u);
+}
+
+TEST_F(S3rver, ChunkedReleasesPublishDeployAndCollectOnS3) {
+  TempDir tmp;
+  ProcessOptions o;
+  o.env = aws_env();
+  o.unset_env = {"CONSUL_INDEX", "SERF_USER_EVENT", "AWS_PROFILE"};
+  auto haul = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), haul_binary().string());
+    return run_process(args, o);
+  };
+  const fs::path dest = tmp / "dest";
+  for (const std::string release : {"r1", "r2"}) {
+    write_file(tmp / "app/VERSION", release);
+    write_file(tmp / "app/lib/big.bin", std::string(300000, 'x') + release);
+    auto r = haul({"pack", (tmp / "app").string(), "--chunked", "-o", (tmp / release / "app.index").string(),
+                   "--chunk-store", (tmp / "chunkstore").string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    r = haul({"publish", (tmp / release / "app.index").string(), "--to", "s3://releases/delta", "--role", "web",
+              "--stage", "prod", "--dest", dest.string(), "--release", release});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    r = haul({"deploy", "s3://releases/delta/manifest_web_prod.yml"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(read_file(dest / "VERSION"), release);
+  }
+  auto r = haul({"gc", "--store", "s3://releases/delta", "--keep", "1", "--min-age", "0s"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("removed 1 release(s)"), std::string::npos) << r.out;
+  S3Client c = client();
+  for (const auto& obj : c.list(parse_s3_prefix("s3://releases/delta/"))) EXPECT_EQ(obj.key.find("delta/r1/"), std::string::npos);
+  fs::remove_all(dest);
+  r = haul({"deploy", "s3://releases/delta/manifest_web_prod.yml"});  // r2 is whole
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_file(dest / "lib/big.bin"), std::string(300000, 'x') + "r2");
+}
+
 TEST_F(S3rver, HaulDeploysWithManifestAndSrcOnS3) {
   TempDir tmp;
   S3Client c = client();
