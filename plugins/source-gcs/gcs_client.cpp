@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <ctime>
+
 #include <fstream>
 #include <stdexcept>
 #include <thread>
@@ -57,6 +59,14 @@ GcsLocation parse_gs_url(const std::string& url) {
   if (slash == std::string::npos || slash == 0 || slash + 1 >= rest.size())
     throw std::runtime_error(url + ": expected gs://BUCKET/OBJECT");
   return {rest.substr(0, slash), rest.substr(slash + 1)};
+}
+
+GcsLocation parse_gs_prefix(const std::string& url) {
+  const std::string prefix = "gs://";
+  const size_t slash = url.find('/', prefix.size());
+  if (url.compare(0, prefix.size(), prefix) != 0 || slash == std::string::npos || slash == prefix.size())
+    throw std::runtime_error(url + ": expected gs://BUCKET/ or gs://BUCKET/PREFIX/");
+  return {url.substr(prefix.size(), slash - prefix.size()), url.substr(slash + 1)};
 }
 
 GcsClient::GcsClient(GcsConfig config, std::shared_ptr<GoogleCredentials> credentials)
@@ -141,6 +151,42 @@ std::string GcsClient::get(const GcsLocation& loc, uint64_t offset, const std::s
                              (r.stalled ? "stalled for " + std::to_string(o.low_speed_time_s) + "s" : r.curl_error));
   auto g = r.headers.find("x-goog-generation");
   return g == r.headers.end() ? generation : g->second;
+}
+
+std::vector<GcsObject> GcsClient::list(const GcsLocation& prefix, int page_size) {
+  std::vector<GcsObject> out;
+  std::string token;
+  while (true) {
+    HttpRequest req;
+    req.method = "GET";
+    req.url = config_.endpoint + "/storage/v1/b/" + uri_encode(prefix.bucket, false) + "/o?prefix=" +
+              uri_encode(prefix.object, false) + "&maxResults=" + std::to_string(page_size) +
+              "&fields=items(name,size,updated),nextPageToken" + (token.empty() ? "" : "&pageToken=" + uri_encode(token, false));
+    Auth a;
+    HttpResponse r = call(req, a);
+    if (r.status != 200) fail("LIST", prefix, r.status, r.body, a);
+    const auto j = nlohmann::json::parse(r.body, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) throw std::runtime_error("LIST " + prefix.url() + ": the answer is not JSON");
+    for (const auto& item : j.value("items", nlohmann::json::array())) {
+      GcsObject o;
+      o.name = item.value("name", "");
+      o.size = std::strtoull(item.value("size", "0").c_str(), nullptr, 10);  // int64 as a JSON string, as Google sends it
+      std::tm tm{};  // updated: 2026-11-30T10:00:00.000Z
+      if (strptime(item.value("updated", "").c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) o.updated_unix = timegm(&tm);
+      out.push_back(std::move(o));
+    }
+    token = j.value("nextPageToken", "");
+    if (token.empty()) return out;
+  }
+}
+
+void GcsClient::remove(const GcsLocation& loc) {
+  HttpRequest req;
+  req.method = "DELETE";
+  req.url = config_.endpoint + "/storage/v1/b/" + uri_encode(loc.bucket, false) + "/o/" + uri_encode(loc.object, false);
+  Auth a;
+  HttpResponse r = call(req, a);
+  if (r.status != 204 && r.status != 200 && r.status != 404) fail("DELETE", loc, r.status, r.body, a);
 }
 
 void GcsClient::put_file(const GcsLocation& loc, const std::string& path) {

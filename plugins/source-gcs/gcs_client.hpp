@@ -3,7 +3,8 @@
 // ifGenerationMatch, so a resumed download never splices two versions), and
 // uploads — one request up to resumable_threshold, a resumable upload above
 // it, sent in chunks, each chunk recovered from where the server says it
-// stopped, and the session cancelled if the upload gives up. A token the
+// stopped, and the session cancelled if the upload gives up — and, for
+// `haul gc`, listing and deleting. A token the
 // server refuses (401) is fetched again once. Errors name the gs:// URL, the
 // HTTP status and Google's error reason; no token ever appears in one.
 #pragma once
@@ -15,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "google_credentials.hpp"
 #include "net/http_call.hpp"
@@ -28,6 +30,14 @@ struct GcsLocation {
 
 // "gs://bucket/path/to/object" → {bucket, object}; throws for anything else.
 GcsLocation parse_gs_url(const std::string& url);
+// "gs://bucket/" or "gs://bucket/some/prefix/" → {bucket, prefix}: what list() takes.
+GcsLocation parse_gs_prefix(const std::string& url);
+
+struct GcsObject {
+  std::string name;
+  uint64_t size = 0;
+  int64_t updated_unix = 0;
+};
 
 struct GcsConfig {
   std::string endpoint = "https://storage.googleapis.com";
@@ -53,6 +63,10 @@ class GcsClient {
   // object's generation. Throws haul::sdk::ObjectChanged when it changed.
   std::string get(const GcsLocation& loc, uint64_t offset, const std::string& generation, haul::sdk::Sink& sink);
   void put_file(const GcsLocation& loc, const std::string& path);
+  // objects.list, every page: the objects whose names start with prefix.object.
+  std::vector<GcsObject> list(const GcsLocation& prefix, int page_size = 1000);
+  // objects.delete; an absent object is not an error.
+  void remove(const GcsLocation& loc);
 
   const GcsConfig& config() const { return config_; }
   int last_upload_requests() const { return last_upload_requests_; }  // 1 = one simple upload

@@ -103,6 +103,21 @@ class GcsSource {
     else json_->put_file(parse_gs_url(url), path);
   }
 
+  void list(const std::string& prefix_url, const std::function<void(const haul::sdk::StoredObject&)>& each) {
+    const GcsLocation prefix = parse_gs_prefix(prefix_url);
+    if (xml_) {
+      for (const auto& o : xml_->list({prefix.bucket, prefix.object, "gs"}))
+        each({o.key.substr(prefix.object.size()), o.size, o.last_modified_unix});
+    } else {
+      for (const auto& o : json_->list(prefix)) each({o.name.substr(prefix.object.size()), o.size, o.updated_unix});
+    }
+  }
+
+  void remove(const std::string& url) {
+    if (xml_) xml_->remove(as_s3(url));
+    else json_->remove(parse_gs_url(url));
+  }
+
  private:
   static haul::s3::S3Location as_s3(const std::string& url) {
     GcsLocation g = parse_gs_url(url);

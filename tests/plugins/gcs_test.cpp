@@ -236,6 +236,27 @@ TEST_F(GcsJson, DownloadsObjectsWhoseNamesNeedEncodingAndResumesFromAnOffset) {
   EXPECT_EQ(get(c, "gs://releases/range.bin", 40000, generation), data.substr(40000));
 }
 
+TEST_F(GcsJson, ListingFollowsEveryPageAndDeleteIsIdempotent) {
+  GcsClient c = client();
+  for (const std::string name : {"gc/a.txt", "gc/chunks/ab/ab1.zst", "gc/chunks/cd/cd2.zst", "gc/r1/app.index", "other/x"})
+    gcs_.put("releases", name, "body of " + name);
+  auto names = [&] {
+    std::map<std::string, uint64_t> out;
+    for (const auto& o : c.list(parse_gs_prefix("gs://releases/gc/"), 2)) {  // 2 a page: three pages
+      EXPECT_GT(o.updated_unix, 1700000000) << o.name;
+      out[o.name] = o.size;
+    }
+    return out;
+  };
+  const auto all = names();
+  ASSERT_EQ(all.size(), 4u);
+  EXPECT_EQ(all.at("gc/r1/app.index"), std::string("body of gc/r1/app.index").size());
+  c.remove({"releases", "gc/r1/app.index"});
+  c.remove({"releases", "gc/r1/app.index"});  // already gone: not an error
+  EXPECT_EQ(names().count("gc/r1/app.index"), 0u);
+  EXPECT_EQ(names().size(), 3u);
+}
+
 TEST_F(GcsJson, AResumeAfterTheObjectChangedIsRefused) {
   GcsClient c = client();
   gcs_.put("releases", "moving.bin", pseudo_random(5000));
@@ -379,6 +400,35 @@ TEST(GcsHaul, TheDropInHandlerReadsGsThroughTheEmulatorVariableAsGooglesLibrarie
   r = haul_run({}, {{"STORAGE_EMULATOR_HOST", gcs.endpoint()}}, "gs://releases/web/nothing.yml\n");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("GET gs://releases/web/nothing.yml: no such object in bucket releases"), std::string::npos) << r.err;
+}
+
+TEST(GcsHaul, AChunkedReleaseIsPublishedDeployedAndCollectedOnGs) {
+  GcsDouble::Options o;
+  o.allow_anonymous = true;
+  GcsDouble gcs(o);
+  TempDir tmp;
+  const std::map<std::string, std::string> env{{"STORAGE_EMULATOR_HOST", gcs.endpoint()}};
+  for (const std::string release : {"r1", "r2"}) {
+    write_file(tmp / "app/VERSION", release);
+    write_file(tmp / "app/lib/big.bin", pseudo_random(200000) + release);
+    auto r = haul_run({"pack", (tmp / "app").string(), "--chunked", "-o", (tmp / release / "app.index").string(),
+                       "--chunk-store", (tmp / "chunkstore").string()}, env);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    r = haul_run({"publish", (tmp / release / "app.index").string(), "--to", "gs://releases/delta", "--role", "web",
+                  "--stage", "prod", "--dest", (tmp / "dest").string(), "--release", release}, env);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    r = haul_run({"deploy", "gs://releases/delta/manifest_web_prod.yml"}, env);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(read_file(tmp / "dest/VERSION"), release);
+  }
+  auto r = haul_run({"gc", "--store", "gs://releases/delta", "--keep", "1", "--min-age", "0s"}, env);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("removed 1 release(s)"), std::string::npos) << r.out;
+  EXPECT_EQ(gcs.count("DELETE", "/storage/v1/b/releases/o/delta%2Fr1%2Fapp.index"), 1);
+  fs::remove_all(tmp / "dest");
+  r = haul_run({"deploy", "gs://releases/delta/manifest_web_prod.yml"}, env);  // r2 is whole
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_file(tmp / "dest/VERSION"), "r2");
 }
 
 TEST(GcsHaul, PublishResumablyThenDeployWithAServiceAccountResumingACutDownloadAndNoSecretInTheLog) {

@@ -19,6 +19,10 @@ the APIs haul speaks, and checks haul's credentials with independent code:
   GET  /storage/v1/b/B/o/O?alt=media   JSON API media download; Range: bytes=N-
                               (206, 416 past the end); x-goog-generation;
                               ifGenerationMatch (412 conditionNotMet)
+  GET  /storage/v1/b/B/o?prefix=P&maxResults=N&pageToken=T   objects.list:
+                              {"items": [{"name", "size" (a string),
+                              "updated" (RFC 3339)}], "nextPageToken"}
+  DELETE /storage/v1/b/B/o/O  objects.delete (204; 404 notFound when absent)
   POST /upload/storage/v1/b/B/o?uploadType=media&name=O       simple upload
   POST /upload/storage/v1/b/B/o?uploadType=resumable&name=O   a session URI in
                               Location; PUT to it with Content-Range
@@ -73,6 +77,7 @@ class State:
         self.token_url = "http://127.0.0.1:%d/token" % args.port
         self.buckets = set(args.bucket or ["releases"])
         self.objects = {}  # (bucket, name) -> (bytes, generation)
+        self.updated = {}  # (bucket, name) -> unix time of the last write
         self.generation = 1000
         self.tokens = {}  # token -> (expiry, identity)
         self.sessions = {}  # upload id -> dict
@@ -92,6 +97,7 @@ class State:
         with self.lock:
             self.generation += 1
             self.objects[(bucket, name)] = (bytes(data), self.generation)
+            self.updated[(bucket, name)] = time.time()
             return self.generation
 
     def issue(self, identity):
@@ -305,6 +311,14 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(404, json_error(404, "notFound", "The specified bucket does not exist."))
         if upload:
             return self.json_upload(bucket)
+        if len(parts) == 2 and parts[1] == "o" and self.command == "GET":
+            return self.json_list(bucket)
+        if len(parts) == 3 and parts[1] == "o" and self.command == "DELETE":
+            with st.lock:
+                gone = st.objects.pop((bucket, unquote(parts[2])), None)
+            if gone is None:
+                return self.send(404, json_error(404, "notFound", "No such object: %s/%s" % (bucket, unquote(parts[2]))))
+            return self.send(204, b"")
         if len(parts) < 3 or parts[1] != "o" or self.command != "GET" or self.query.get("alt") != "media":
             return self.send(400, json_error(400, "invalid", "only media downloads are served"))
         name = unquote(parts[2])
@@ -341,6 +355,22 @@ class Handler(BaseHTTPRequestHandler):
         self.connection.shutdown(socket.SHUT_RDWR)
         self.close_connection = True
         self.record["status"] = "cut"
+
+    def json_list(self, bucket):
+        st = self.state
+        prefix = self.query.get("prefix", "")
+        size = int(self.query.get("maxResults", "1000"))
+        start = self.query.get("pageToken", "")  # the double's token: the last name of the previous page
+        with st.lock:
+            names = sorted(n for (b, n) in st.objects if b == bucket and n.startswith(prefix) and n > start)
+            page = names[:size]
+            items = [{"name": n, "size": str(len(st.objects[(bucket, n)][0])),
+                      "updated": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(st.updated[(bucket, n)]))}
+                     for n in page]
+        answer = {"kind": "storage#objects", "items": items}
+        if len(names) > size:
+            answer["nextPageToken"] = page[-1]
+        return self.send(200, json.dumps(answer).encode(), {}, "application/json")
 
     def json_upload(self, bucket):
         st = self.state
