@@ -62,7 +62,7 @@ class ChunkFeed {
   FeedStats stats() const;
   // Stops the workers; next() then throws. Any thread.
   void cancel();
-  // Whether file entry `entry`, already read through next(), was found
+  // Whether file entry `entry`, whose first chunk was read through next(), was found
   // whole and byte for byte in the first local root (same path, same size,
   // every chunk hashed in place).
   bool same_as_first_root(size_t entry) const { return same_as_first_root_[entry] != 0; }

@@ -64,10 +64,13 @@ void write_index_as_tar(const ReleaseIndex& index, const std::string& origin,
         archive_entry_set_size(ae.get(), static_cast<la_int64_t>(e.size));
         break;
     }
+    // A file's first chunk is in hand before its header goes out: whatever
+    // the reader learns of the file from the chunks' source is settled by then.
+    std::shared_ptr<const std::string> first = e.type == EntryType::file && !e.chunks.empty() ? next_chunk() : nullptr;
     if (!check(archive_write_header(a.get(), ae.get()), "write the header of '" + e.path + "'")) return;
     if (e.type != EntryType::file) continue;
     for (size_t k = 0; k < e.chunks.size(); ++k) {
-      const auto bytes = next_chunk();
+      const auto bytes = k == 0 ? std::move(first) : next_chunk();
       if (archive_write_data(a.get(), bytes->data(), bytes->size()) != static_cast<la_ssize_t>(bytes->size()) &&
           !check(ARCHIVE_FATAL, "write '" + e.path + "'"))
         return;

@@ -16,7 +16,7 @@
 namespace haul::delta {
 
 // Writes every entry in index order; a file's bytes are its chunks, asked of
-// next_chunk one by one. out returns false when the reader has gone (the
+// next_chunk one by one — the first before the file's header is written. out returns false when the reader has gone (the
 // writing then stops quietly). Throws haul::Error naming origin.
 void write_index_as_tar(const ReleaseIndex& index, const std::string& origin,
                         const std::function<std::shared_ptr<const std::string>()>& next_chunk,
