@@ -46,14 +46,7 @@ void stream_artifact(DeployContext& ctx, const std::function<void(const ChunkRea
       pipe.close_write(fetch_error);
     }
   });
-  ChunkReader raw = [&]() -> std::pair<const void*, size_t> {
-    const auto& chunk = pipe.pop();
-    if (chunk.empty()) {
-      if (auto err = pipe.error()) throw Error(*err);
-      return {nullptr, 0};
-    }
-    return {chunk.data(), chunk.size()};
-  };
+  ChunkReader raw = [&] { return pipe.read(); };
   std::string consume_error;
   // Declared out here: the decompression thread reads them until stop() below.
   std::pair<const void*, size_t> first{nullptr, 0};

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "util/error.hpp"
+
 namespace haul {
 
 void BytePipe::Chunk::reserve(size_t n) {
@@ -99,6 +101,15 @@ void BytePipe::close_read() {
   spare_.clear();
   queued_ = 0;
   cv_.notify_all();
+}
+
+std::pair<const void*, size_t> BytePipe::read() {
+  const Chunk& chunk = pop();
+  if (chunk.empty()) {
+    if (auto err = error()) throw Error(*err);
+    return {nullptr, 0};
+  }
+  return {chunk.data(), chunk.size()};
 }
 
 }  // namespace haul

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace haul {
@@ -67,6 +68,10 @@ class BytePipe {
   // chunk means end of stream. Check error() after the end.
   const Chunk& pop();
   std::optional<std::string> error() const;
+  // Consumer, as a ChunkReader reads: the next chunk's bytes (valid until the
+  // next call), {nullptr, 0} at the end; throws haul::Error with the
+  // producer's error when the stream failed.
+  std::pair<const void*, size_t> read();
   // Consumer: stop; wakes and fails a blocked producer.
   void close_read();
 

@@ -104,14 +104,7 @@ ExtractStats assemble_from_index(DeployContext& ctx, const std::string& payload,
       pipe.close_write(e.what());
     }
   });
-  ChunkReader reader = [&]() -> std::pair<const void*, size_t> {
-    const auto& chunk = pipe.pop();
-    if (chunk.empty()) {
-      if (auto err = pipe.error()) throw Error(*err);
-      return {nullptr, 0};
-    }
-    return {chunk.data(), chunk.size()};
-  };
+  ChunkReader reader = [&] { return pipe.read(); };
   ExtractOptions extract = options;
   if (!options.quick_check_dest.empty())  // dest is the feed's first local root
     extract.known_same_as_dest = [&](std::string_view rel) {

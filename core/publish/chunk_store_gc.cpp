@@ -1,18 +1,15 @@
 #include "publish/chunk_store_gc.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <ctime>
-#include <exception>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <set>
-#include <thread>
 
 #include "config/manifest.hpp"
 #include "delta/chunk_name.hpp"
 #include "delta/release_index.hpp"
+#include "deploy/parallel_sources.hpp"
 #include "util/error.hpp"
 #include "util/units.hpp"
 
@@ -57,8 +54,7 @@ std::set<std::string> named_by_manifests(const std::string& manifests, const std
     if (o.name.rfind("manifest_", 0) != 0 || o.name.find('/') != std::string::npos) continue;
     const std::string url = manifests + o.name;
     const std::string text = fetch_all(sources, url, 4 << 20);
-    const Manifest m = parse_manifest(text, url, [](const std::string&) { return std::optional<std::string>("x"); },
-                                      ManifestChecks{false, false});
+    const Manifest m = parse_published_manifest(text, url);
     if (m.src.rfind(prefix, 0) != 0) continue;
     const std::string rel = m.src.substr(prefix.size());
     const size_t slash = rel.find('/');
@@ -69,32 +65,9 @@ std::set<std::string> named_by_manifests(const std::string& manifests, const std
   return out;
 }
 
-// Removes urls, several at once; the first error is thrown after all stop.
 void remove_all(const std::vector<std::string>& urls, const SourceSet& sources) {
-  std::atomic<size_t> next{0};
-  std::mutex mu;
-  std::exception_ptr error;
-  std::vector<std::thread> workers;
-  for (size_t w = 0; w < std::min(kRemoveWorkers, urls.size()); ++w)
-    workers.emplace_back([&, w] {
-      try {
-        std::optional<SourceSet> own;  // a source does one request at a time
-        if (w > 0) own.emplace(sources.twin());
-        const SourceSet& mine = own ? *own : sources;
-        for (size_t i = next++; i < urls.size(); i = next++) {
-          {
-            std::lock_guard<std::mutex> lock(mu);
-            if (error) return;
-          }
-          mine.for_url(urls[i]).remove(urls[i]);
-        }
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(mu);
-        if (!error) error = std::current_exception();
-      }
-    });
-  for (auto& t : workers) t.join();
-  if (error) std::rethrow_exception(error);
+  for_each_with_sources(sources, urls.size(), kRemoveWorkers,
+                        [&](const SourceSet& mine, size_t i) { mine.for_url(urls[i]).remove(urls[i]); });
 }
 
 }  // namespace

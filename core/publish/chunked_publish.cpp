@@ -3,16 +3,14 @@
 #include <zstd.h>
 
 #include <atomic>
-#include <exception>
 #include <fstream>
-#include <mutex>
 #include <set>
-#include <thread>
 #include <vector>
 
 #include "config/manifest.hpp"
 #include "delta/chunk_name.hpp"
 #include "delta/release_index.hpp"
+#include "deploy/parallel_sources.hpp"
 #include "util/durable_file.hpp"
 #include "util/error.hpp"
 #include "util/units.hpp"
@@ -46,8 +44,7 @@ void add_held_chunks(const std::string& manifest_url, const std::string& store_u
     return;  // not published yet
   }
   try {
-    const Manifest m = parse_manifest(text, manifest_url, [](const std::string&) { return std::optional<std::string>("x"); },
-                                      ManifestChecks{false, false});
+    const Manifest m = parse_published_manifest(text, manifest_url);
     if (m.src.empty()) return;
     std::string bytes;
     constexpr size_t kMaxIndex = 256 << 20;
@@ -114,35 +111,13 @@ ChunkedPublish upload_release_chunks(const fs::path& index_path, const std::stri
   log("upload " + count_of(todo.size(), "chunk", "chunks") + " of " + std::to_string(out.chunks) + " to " + store_url +
       "chunks/ (" + std::to_string(out.chunks - todo.size()) + " already there)");
 
-  std::atomic<size_t> next{0};
   std::atomic<uint64_t> bytes{0};
-  std::mutex mu;
-  std::exception_ptr error;
-  std::vector<std::thread> workers;
-  const size_t n_workers = std::min(kUploadWorkers, todo.size());
-  for (size_t w = 0; w < n_workers; ++w)
-    workers.emplace_back([&, w] {
-      try {
-        std::optional<SourceSet> own;  // a source uploads one object at a time
-        if (w > 0) own.emplace(sources.twin());
-        const SourceSet& mine = own ? *own : sources;
-        for (size_t i = next++; i < todo.size(); i = next++) {
-          {
-            std::lock_guard<std::mutex> lock(mu);
-            if (error) return;
-          }
-          const std::string key = delta::chunk_key(todo[i]->name);
-          const fs::path file = local_store / key;
-          mine.for_url(store_url + key).store(store_url + key, file.string(), "application/zstd");
-          bytes += fs::file_size(file);
-        }
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(mu);
-        if (!error) error = std::current_exception();
-      }
-    });
-  for (auto& t : workers) t.join();
-  if (error) std::rethrow_exception(error);
+  for_each_with_sources(sources, todo.size(), kUploadWorkers, [&](const SourceSet& mine, size_t i) {
+    const std::string key = delta::chunk_key(todo[i]->name);
+    const fs::path file = local_store / key;
+    mine.for_url(store_url + key).store(store_url + key, file.string(), "application/zstd");
+    bytes += fs::file_size(file);
+  });
   out.uploaded = todo.size();
   out.uploaded_bytes = bytes;
 

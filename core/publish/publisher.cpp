@@ -90,6 +90,11 @@ std::string pointer_name(const std::string& role, const std::string& stage) {
   return "latest_" + role + "_" + stage + ".yml";
 }
 
+Manifest parse_published_manifest(const std::string& text, const std::string& origin) {
+  return parse_manifest(text, origin, [](const std::string&) { return std::optional<std::string>("x"); },
+                        ManifestChecks{false, false});
+}
+
 PublishResult publish_release(const PublishRequest& req, const SourceSet& sources, const PublishLog& log) {
   if (!fs::is_regular_file(req.artifact))
     throw Error(req.artifact.string() + ": no such file; haul publish takes the tarball or release index haul pack wrote");
@@ -160,9 +165,7 @@ PublishResult publish_release(const PublishRequest& req, const SourceSet& source
       spec.commands = req.hooks.for_role(role);
       const std::string text = render_manifest(spec);
       // What agents will parse must parse: a bad entry fails here, not on the fleet.
-      // {{ env }} is the agents' to fill, so any value stands in for it.
-      parse_manifest(text, manifest_name(role, stage), [](const std::string&) { return std::optional<std::string>("x"); },
-                     ManifestChecks{false, false});
+      parse_published_manifest(text, manifest_name(role, stage));
 
       PublishedManifest m;
       m.role = role;

@@ -65,5 +65,8 @@ std::string default_release_id(int64_t unix_seconds, const std::string& revision
 std::string join_url(const std::string& prefix, const std::string& name);
 std::string manifest_name(const std::string& role, const std::string& stage);  // manifest_web_production.yml
 std::string pointer_name(const std::string& role, const std::string& stage);   // latest_web_production.yml
+// A manifest as haul publish wrote it, read on the build side: {{ env }} is
+// the agents' to fill, so any value stands in for it. Throws like parse_manifest.
+Manifest parse_published_manifest(const std::string& text, const std::string& origin);
 
 }  // namespace haul

@@ -19,14 +19,6 @@ using namespace haul::test;
 
 namespace {
 
-// Bytes that do not compress: each chunk then costs what it weighs.
-std::string noise(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::string s(n, '\0');
-  for (auto& c : s) c = static_cast<char>(rng());
-  return s;
-}
-
 // Every regular file and symlink below root, by relative path, with its content or target.
 std::map<std::string, std::string> tree_of(const fs::path& root) {
   std::map<std::string, std::string> out;
@@ -57,8 +49,8 @@ class DeltaRelease : public ::testing::Test {
   fs::path dest = tmp / "www/app";
 
   void SetUp() override {
-    for (int i = 0; i < 30; ++i) write_file(app / ("lib/f" + std::to_string(i) + ".rb"), noise(1000 + i * 700, i));
-    write_file(app / "public/bundle.js", noise(1 << 20, 99));  // many chunks
+    for (int i = 0; i < 30; ++i) write_file(app / ("lib/f" + std::to_string(i) + ".rb"), random_bytes(1000 + i * 700, i));
+    write_file(app / "public/bundle.js", random_bytes(1 << 20, 99));  // many chunks
     write_file(app / "bin/run", "#!/bin/sh\necho run\n", 0755);
     fs::create_symlink("lib/f1.rb", app / "main.rb");
   }
@@ -116,8 +108,8 @@ TEST_F(DeltaRelease, OverHttpTheNextReleaseFetchesOnlyTheChunksThatChanged) {
 
   // Two small files edited, one added, a few bytes inserted into the bundle.
   const auto before = chunks_now();
-  write_file(app / "lib/f3.rb", noise(3100, 1003));
-  write_file(app / "lib/f7.rb", noise(5900, 1007));
+  write_file(app / "lib/f3.rb", random_bytes(3100, 1003));
+  write_file(app / "lib/f7.rb", random_bytes(5900, 1007));
   write_file(app / "lib/new.rb", "puts 1\n");
   std::string bundle = read_file(app / "public/bundle.js");
   bundle.insert(600000, "/* patched */");
@@ -142,11 +134,11 @@ TEST_F(DeltaRelease, AChunkThatIsNotWhatItsNameSaysFailsTheDeployAndDestStaysAsI
   ASSERT_EQ(haul({"deploy", manifest("r1", file_url(i1), i1)}).exit_code, 0);
   const auto deployed = tree_of(dest);
   const auto before = chunks_now();
-  write_file(app / "lib/f5.rb", noise(4000, 555));
+  write_file(app / "lib/f5.rb", random_bytes(4000, 555));
   const fs::path i2 = pack("r2");
   const fs::path bad = a_new_chunk(before);
   // A valid zstd frame of the right size, of other bytes.
-  const std::string other = noise(4000, 556);
+  const std::string other = random_bytes(4000, 556);
   std::string z(ZSTD_compressBound(other.size()), '\0');
   z.resize(ZSTD_compress(z.data(), z.size(), other.data(), other.size(), 3));
   write_file(bad, z);
@@ -191,7 +183,7 @@ TEST_F(DeltaRelease, AnIndexThatLeavesTheReleaseIsRefusedBeforeAnythingIsFetched
 TEST_F(DeltaRelease, TheReleaseStrategyTakesUnchangedChunksFromThePreviousReleaseAndLinksItsFiles) {
   const fs::path i1 = pack("r1");
   ASSERT_EQ(haul({"deploy", manifest("r1", file_url(i1), i1, "sync_strategy: release\nrelease: r1\n")}).exit_code, 0);
-  write_file(app / "lib/f9.rb", noise(2000, 909));
+  write_file(app / "lib/f9.rb", random_bytes(2000, 909));
   const fs::path i2 = pack("r2");
   auto r = haul({"deploy", manifest("r2", file_url(i2), i2, "sync_strategy: release\nrelease: r2\n")});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -215,7 +207,7 @@ TEST_F(DeltaRelease, PublishUploadsOnlyTheChunksTheStoreLacksAndAgentsDeployTheP
   auto r = publish("r1");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("(0 already there)"), std::string::npos) << r.err;
-  write_file(app / "lib/f2.rb", noise(2500, 202));
+  write_file(app / "lib/f2.rb", random_bytes(2500, 202));
   r = publish("r2");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("upload 1 chunk of "), std::string::npos) << r.err;
@@ -254,13 +246,13 @@ TEST_F(DeltaRelease, GcKeepsTheNewestReleasesAndThoseManifestsNameAndRemovesOnly
     for (const auto& c : index.chunks) out.insert(haul::delta::hex(c.name) + ".zst");
     return out;
   };
-  write_file(app / "lib/only-r1.rb", noise(3000, 1));
+  write_file(app / "lib/only-r1.rb", random_bytes(3000, 1));
   publish("r1", "prod");
   const auto r1_chunks = chunks_of("r1");
   fs::remove(app / "lib/only-r1.rb");
-  write_file(app / "lib/f4.rb", noise(3000, 2));
+  write_file(app / "lib/f4.rb", random_bytes(3000, 2));
   publish("r2", "prod");     // manifest_web_prod names r2
-  write_file(app / "lib/f5.rb", noise(3000, 3));
+  write_file(app / "lib/f5.rb", random_bytes(3000, 3));
   publish("r3", "staging");  // the newest; manifest_web_staging names it
   const auto before = chunks_in_store();
 

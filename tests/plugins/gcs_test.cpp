@@ -58,13 +58,6 @@ std::string get(GcsClient& c, const std::string& url, uint64_t offset = 0, const
   });
 }
 
-std::string pseudo_random(size_t n) {
-  std::string data(n, '\0');
-  uint64_t x = 7;
-  for (auto& ch : data) ch = static_cast<char>((x = x * 6364136223846793005ull + 1442695040888963407ull) >> 56);
-  return data;
-}
-
 }  // namespace
 
 TEST(GsUrl, ParsesBucketAndObject) {
@@ -228,7 +221,7 @@ TEST_F(GcsJson, DownloadsObjectsWhoseNamesNeedEncodingAndResumesFromAnOffset) {
     gcs_.put("releases", name, "body of " + name);
     EXPECT_EQ(get(c, "gs://releases/" + name), "body of " + name);
   }
-  const std::string data = pseudo_random(100000);
+  const std::string data = random_bytes(100000, 7);
   gcs_.put("releases", "range.bin", data);
   std::string generation;
   EXPECT_EQ(get(c, "gs://releases/range.bin", 0, "", &generation), data);
@@ -259,7 +252,7 @@ TEST_F(GcsJson, ListingFollowsEveryPageAndDeleteIsIdempotent) {
 
 TEST_F(GcsJson, AResumeAfterTheObjectChangedIsRefused) {
   GcsClient c = client();
-  gcs_.put("releases", "moving.bin", pseudo_random(5000));
+  gcs_.put("releases", "moving.bin", random_bytes(5000, 7));
   std::string generation;
   get(c, "gs://releases/moving.bin", 0, "", &generation);
   gcs_.put("releases", "moving.bin", "a newer release");
@@ -318,7 +311,7 @@ TEST_F(GcsJson, SmallFilesGoInOneRequestLargeOnesResumableInChunks) {
   EXPECT_EQ(c.last_upload_requests(), 1);
   EXPECT_EQ(gcs_.object("releases", "up/small.bin"), "small");
 
-  const std::string big = pseudo_random(1100 * 1024);  // 4 full chunks and a part
+  const std::string big = random_bytes(1100 * 1024, 7);  // 4 full chunks and a part
   write_file(tmp / "big.bin", big);
   c.put_file({"releases", "up/big.bin"}, (tmp / "big.bin").string());
   EXPECT_EQ(c.last_upload_requests(), 6) << "start + 5 chunks";
@@ -327,7 +320,7 @@ TEST_F(GcsJson, SmallFilesGoInOneRequestLargeOnesResumableInChunks) {
 
 TEST_F(GcsJson, AResumableUploadAsksWhatTheServerKeptAfterAFailedChunkAndGoesOn) {
   TempDir tmp;
-  const std::string big = pseudo_random(1100 * 1024);
+  const std::string big = random_bytes(1100 * 1024, 7);
   write_file(tmp / "big.bin", big);
   GcsClient c = client(512 * 1024, 256 * 1024);
   gcs_.fail("/upload/storage/v1/b/releases/o", 503, "backendError", 1, "PUT", 2);  // the third chunk
@@ -345,7 +338,7 @@ TEST_F(GcsJson, AResumableUploadAsksWhatTheServerKeptAfterAFailedChunkAndGoesOn)
 
 TEST_F(GcsJson, AnUploadThatKeepsFailingIsCancelledAndSaysWhere) {
   TempDir tmp;
-  write_file(tmp / "big.bin", pseudo_random(700 * 1024));
+  write_file(tmp / "big.bin", random_bytes(700 * 1024, 7));
   GcsClient c = client(512 * 1024, 256 * 1024);
   gcs_.fail("/upload/storage/v1/b/releases/o", 503, "backendError", 100, "PUT");
   std::string e = error_of([&] { c.put_file({"releases", "up/doomed.bin"}, (tmp / "big.bin").string()); });
@@ -410,7 +403,7 @@ TEST(GcsHaul, AChunkedReleaseIsPublishedDeployedAndCollectedOnGs) {
   const std::map<std::string, std::string> env{{"STORAGE_EMULATOR_HOST", gcs.endpoint()}};
   for (const std::string release : {"r1", "r2"}) {
     write_file(tmp / "app/VERSION", release);
-    write_file(tmp / "app/lib/big.bin", pseudo_random(200000) + release);
+    write_file(tmp / "app/lib/big.bin", random_bytes(200000, 7) + release);
     auto r = haul_run({"pack", (tmp / "app").string(), "--chunked", "-o", (tmp / release / "app.index").string(),
                        "--chunk-store", (tmp / "chunkstore").string()}, env);
     ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -436,7 +429,7 @@ TEST(GcsHaul, PublishResumablyThenDeployWithAServiceAccountResumingACutDownloadA
   TempDir tmp;
   write_file(tmp / "haul.yaml", "pipelines:\n  web:\n    trigger: consul-watch\n    sources:\n      gcs: { endpoint: \"" +
                                     gcs.endpoint() + "\", resumable_threshold: 256KiB, chunk_size: 256KiB }\n");
-  const std::string payload = pseudo_random(700 * 1024);
+  const std::string payload = random_bytes(700 * 1024, 7);
   write_file(tmp / "app.tgz", make_tar({file_entry("index.html", "v1"), file_entry("big.bin", payload)}));
   std::map<std::string, std::string> env = {{"GOOGLE_APPLICATION_CREDENTIALS", gcs.service_account().string()}};
   const std::string config = (tmp / "haul.yaml").string();

@@ -189,9 +189,7 @@ TEST_F(S3rver, RangeResumeDeliversTheRest) {
 
 TEST_F(S3rver, MultipartUploadAboveTheThreshold) {
   TempDir tmp;
-  std::string data(12 << 20, '\0');
-  uint64_t x = 1;
-  for (auto& ch : data) ch = static_cast<char>((x = x * 6364136223846793005ull + 1442695040888963407ull) >> 56);
+  const std::string data = random_bytes(12 << 20, 1);
   write_file(tmp / "big.bin", data);
   S3Client c = client("S3RVER", 6 << 20);
   std::string etag = c.put_file({"releases", "big.bin"}, (tmp / "big.bin").string());

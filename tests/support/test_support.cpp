@@ -70,6 +70,13 @@ std::string sha256_hex(const std::string& bytes) {
   return out;
 }
 
+std::string random_bytes(size_t n, uint32_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string s(n, '\0');
+  for (auto& c : s) c = static_cast<char>(rng());
+  return s;
+}
+
 std::string sha256_file(const fs::path& path) { return sha256_hex(read_file(path)); }
 
 namespace {

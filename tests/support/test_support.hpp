@@ -44,6 +44,8 @@ void write_file(const fs::path& path, const std::string& content, unsigned mode 
 std::string read_file(const fs::path& path);
 std::string sha256_hex(const std::string& bytes);
 std::string sha256_file(const fs::path& path);
+// n bytes that do not compress, the same for the same seed.
+std::string random_bytes(size_t n, uint32_t seed);
 
 struct ProcessResult {
   int exit_code = -1;  // -1: killed by a signal or timed out

@@ -21,13 +21,6 @@ using delta::ChunkFeed;
 
 namespace {
 
-std::string noise(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::string s(n, '\0');
-  for (auto& c : s) c = static_cast<char>(rng());
-  return s;
-}
-
 // An index of these files, cut as haul pack cuts them, and the chunks' bytes by name.
 struct Built {
   delta::ReleaseIndex index;
@@ -85,11 +78,11 @@ TEST(ChunkStoreUrl, RelativeToTheIndexFolderOrAUrlAndNeverAboveTheRoot) {
 
 TEST(ChunkFeed, LocalCopiesThatHashRightAreUsedAndOnlyTheRestIsFetchedOnceEach) {
   TempDir tmp;
-  const std::string big = noise(600 << 10, 1), small = noise(3000, 2);
+  const std::string big = random_bytes(600 << 10, 1), small = random_bytes(3000, 2);
   std::string edited = big;
   edited.insert(300 << 10, "an insertion");
   // New release: the big file edited, the small one unchanged, a copy of the small one under another name twice.
-  const Built b = build({{"a/big", edited}, {"a/small", small}, {"b/copy1", noise(5000, 3)}, {"b/copy2", noise(5000, 3)}});
+  const Built b = build({{"a/big", edited}, {"a/small", small}, {"b/copy1", random_bytes(5000, 3)}, {"b/copy2", random_bytes(5000, 3)}});
   write_file(tmp / "dest/a/big", big);
   write_file(tmp / "dest/a/small", small.substr(0, 100) + "X" + small.substr(101));  // same size, other bytes
   std::mutex mu;
@@ -116,7 +109,7 @@ TEST(ChunkFeed, LocalCopiesThatHashRightAreUsedAndOnlyTheRestIsFetchedOnceEach) 
 }
 
 TEST(ChunkFeed, AFailedFetchIsWhatTheReaderGetsWithItsKind) {
-  const Built b = build({{"f1", noise(2000, 7)}, {"f2", noise(2000, 8)}, {"f3", noise(2000, 9)}});
+  const Built b = build({{"f1", random_bytes(2000, 7)}, {"f2", random_bytes(2000, 8)}, {"f3", random_bytes(2000, 9)}});
   ChunkFeed feed(b.index, {}, [&](size_t, const delta::Chunk& c, StopSignal&) -> std::string {
     if (c.name == b.index.chunks[b.index.entries[1].chunks[0]].name)
       throw Error("chunk http://x/chunks/ab.zst: its bytes do not hash to its name", Error::Kind::checksum_mismatch);
@@ -134,7 +127,7 @@ TEST(ChunkFeed, AFailedFetchIsWhatTheReaderGetsWithItsKind) {
 
 TEST(ChunkFeed, WorkersStayWithinTheWindowAheadOfTheReader) {
   std::vector<std::pair<std::string, std::string>> files;
-  for (int i = 0; i < 12; ++i) files.push_back({"f" + std::to_string(100 + i), noise(400 << 10, 100 + i)});
+  for (int i = 0; i < 12; ++i) files.push_back({"f" + std::to_string(100 + i), random_bytes(400 << 10, 100 + i)});
   const Built b = build(files);
   std::atomic<uint64_t> fetched{0};
   delta::FeedOptions o;

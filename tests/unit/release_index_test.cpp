@@ -16,15 +16,9 @@
 #include <zstd.h>
 
 using namespace haul::delta;
+using haul::test::random_bytes;
 
 namespace {
-
-std::string random_bytes(size_t n, uint32_t seed) {
-  std::mt19937_64 rng(seed);
-  std::string s(n, '\0');
-  for (auto& c : s) c = static_cast<char>(rng());
-  return s;
-}
 
 std::vector<std::string> chunks_of(const std::string& data) {
   std::vector<std::string> out;
