@@ -70,14 +70,16 @@ ExtractStats assemble_from_index(DeployContext& ctx, const std::string& payload,
     const std::string url = store + delta::chunk_key(chunk.name);
     const size_t bound = ZSTD_compressBound(chunk.size) + 64;
     std::string stored;
+    bool too_big = false;  // the sink runs inside the plugin's C frames: it stops, it does not throw
     fetch_stream(sources.of(worker), url, policy, stop, ctx.log, [&](const void* data, size_t n) {
-      if (stored.size() + n > bound)
-        throw Error("chunk " + url + ": more than the " + std::to_string(bound) + " bytes a stored " +
-                        std::to_string(chunk.size) + "-byte chunk can take",
-                    Error::Kind::checksum_mismatch);
-      stored.append(static_cast<const char*>(data), n);
-      return true;
+      too_big = stored.size() + n > bound;
+      if (!too_big) stored.append(static_cast<const char*>(data), n);
+      return !too_big;
     });
+    if (too_big)
+      throw Error("chunk " + url + ": more than the " + std::to_string(bound) + " bytes a stored " +
+                      std::to_string(chunk.size) + "-byte chunk can take",
+                  Error::Kind::checksum_mismatch);
     if (stop.raised()) throw Error("stopped while fetching " + url);
     stored_bytes += stored.size();
     return delta::decompress_chunk(stored, chunk, url);
@@ -128,6 +130,8 @@ ExtractStats assemble_from_index(DeployContext& ctx, const std::string& payload,
   writer.join();
   ctx.bytes_fetched += stored_bytes;
   // A chunk that failed its check is the cause of what the extractor then saw.
+  if (ctx.abort.raised() && (writer_error || extract_error))
+    throw Error("assembling " + src + " stopped: haul is stopping or the deploy timed out");
   if (writer_failed_first) std::rethrow_exception(writer_error);
   if (extract_error) std::rethrow_exception(extract_error);
   if (writer_error) std::rethrow_exception(writer_error);

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -28,6 +29,19 @@ std::string read_whole(const fs::path& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+// Whether zstd-compressed bytes begin with an index's magic; nullopt when
+// they end before the first bytes decode.
+std::optional<bool> starts_like_index(const std::string& compressed) {
+  std::unique_ptr<ZSTD_DStream, decltype(&ZSTD_freeDStream)> ds(ZSTD_createDStream(), &ZSTD_freeDStream);
+  char out[64];
+  ZSTD_outBuffer o{out, sizeof out, 0};
+  ZSTD_inBuffer i{compressed.data(), compressed.size(), 0};
+  while (i.pos < i.size && o.pos < 8)
+    if (ZSTD_isError(ZSTD_decompressStream(ds.get(), &o, &i))) return false;
+  if (o.pos < 8) return std::nullopt;
+  return delta::is_index_payload(out, o.pos);
+}
+
 std::string key_of(const delta::ChunkName& name) { return std::string(name.begin(), name.end()); }
 
 // The chunks of the release a published manifest names, when its src is an
@@ -47,15 +61,15 @@ void add_held_chunks(const std::string& manifest_url, const std::string& store_u
     const Manifest m = parse_published_manifest(text, manifest_url);
     if (m.src.empty()) return;
     std::string bytes;
+    std::optional<bool> index_like;
     constexpr size_t kMaxIndex = 256 << 20;
     fetch_stream(sources, m.src, once, never, quiet, [&](const void* d, size_t n) {
-      // A tarball is not read to its end: its first frame tells.
-      if (bytes.size() >= 4 && std::string_view(bytes.data(), 4) != "\x28\xb5\x2f\xfd") return false;
-      if (bytes.size() + n > kMaxIndex) return false;
       bytes.append(static_cast<const char*>(d), n);
-      return true;
+      // A tarball is not read to its end: its first bytes tell.
+      if (!index_like) index_like = starts_like_index(bytes);
+      return index_like.value_or(true) && bytes.size() <= kMaxIndex;
     });
-    if (bytes.size() < 4 || std::string_view(bytes.data(), 4) != "\x28\xb5\x2f\xfd") return;
+    if (!index_like.value_or(false)) return;
     const delta::ReleaseIndex index = delta::decode_index(bytes, m.src);
     if (delta::chunk_store_url(m.src, index.chunk_store) != store_url) return;
     for (const auto& c : index.chunks) held.insert(key_of(c.name));
@@ -70,18 +84,10 @@ void add_held_chunks(const std::string& manifest_url, const std::string& store_u
 
 bool is_release_index_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
-  std::unique_ptr<ZSTD_DStream, decltype(&ZSTD_freeDStream)> ds(ZSTD_createDStream(), &ZSTD_freeDStream);
-  char out[64];
-  ZSTD_outBuffer o{out, sizeof out, 0};
-  // A zstd block decodes whole: read until the first bytes come out (a block is at most 128 KiB).
-  std::vector<char> buf(64 << 10);
-  for (int reads = 0; o.pos < 8 && reads < 4 && in; ++reads) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    ZSTD_inBuffer i{buf.data(), static_cast<size_t>(in.gcount()), 0};
-    while (i.pos < i.size && o.pos < 8)
-      if (ZSTD_isError(ZSTD_decompressStream(ds.get(), &o, &i))) return false;
-  }
-  return delta::is_index_payload(out, o.pos);
+  std::string head(256 << 10, '\0');  // a zstd block is at most 128 KiB: the first decodes from this
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<size_t>(in.gcount()));
+  return starts_like_index(head).value_or(false);
 }
 
 ChunkedPublish upload_release_chunks(const fs::path& index_path, const std::string& store_url,
