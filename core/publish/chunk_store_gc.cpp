@@ -50,8 +50,10 @@ std::set<std::string> named_by_manifests(const std::string& manifests, const std
                                          const SourceSet& sources, const PublishLog& log) {
   std::set<std::string> out;
   SourceInstance& src = sources.for_url(manifests);
+  size_t seen = 0;
   for (const auto& o : src.list(manifests)) {
     if (o.name.rfind("manifest_", 0) != 0 || o.name.find('/') != std::string::npos) continue;
+    ++seen;
     const std::string url = manifests + o.name;
     const std::string text = fetch_all(sources, url, 4 << 20);
     const Manifest m = parse_published_manifest(text, url);
@@ -62,6 +64,9 @@ std::set<std::string> named_by_manifests(const std::string& manifests, const std
     out.insert(rel.substr(0, slash));
     log(url + " names release " + rel.substr(0, slash) + ": kept");
   }
+  if (seen == 0)
+    log("no manifest_*.yml in " + manifests + ": only the newest releases are kept (if the manifests live elsewhere, "
+        "pass --manifests, as to haul publish)");
   return out;
 }
 
