@@ -19,7 +19,11 @@ alternating in the same run on W1.
 Prints the median wall time of --runs runs and the bytes each fetched
 (haul: its own log; casync: its store's new chunks + index).
 
-usage: delta_deploy.py --data DIR --work DIR [--runs 5]   (both on tmpfs)
+With --max-bandwidth BYTES (e.g. 12.5M, 100 Mbit/s), every transfer is capped
+(haul's --max-bandwidth, casync's --rate-limit-bps): loopback's free bytes
+are what a real network does not give.
+
+usage: delta_deploy.py --data DIR --work DIR [--runs 5] [--max-bandwidth 12.5M]   (both on tmpfs)
 """
 import argparse
 import os
@@ -51,6 +55,14 @@ def timed(cmd):
     return time.monotonic() - start, p.stderr
 
 
+def bytes_per_s(text):
+    units = {"": 1, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9}
+    m = re.fullmatch(r"([\d.]+)([kKMG]?)", text)
+    if not m:
+        raise SystemExit("--max-bandwidth: expected a number of bytes/s like 12.5M, got " + text)
+    return int(float(m.group(1)) * units[m.group(2)])
+
+
 def haul_fetched(log):
     """Bytes haul fetched: the artifact (the 'Fetched X: <size>' line) plus chunks ('<size> transferred')."""
     total = 0.0
@@ -69,6 +81,7 @@ def main():
     ap.add_argument("--data", required=True)
     ap.add_argument("--work", required=True)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--max-bandwidth", default="", help="cap every transfer, e.g. 12.5M (bytes/s)")
     a = ap.parse_args()
     tree = os.path.join(a.data, "W1", "tree")
     if not os.path.isdir(tree):
@@ -116,13 +129,16 @@ def main():
                     shutil.rmtree(dest, ignore_errors=True)
                     if mode == "changed":
                         run([HAUL, "deploy", manifests[kind, "1"], "--log-level", "warn"])
-                    secs, log = timed([HAUL, "deploy", manifests[kind, "2"]])
+                    cap = ["--max-bandwidth", a.max_bandwidth] if a.max_bandwidth else []
+                    secs, log = timed([HAUL, "deploy", manifests[kind, "2"]] + cap)
                     times.setdefault((mode, "haul " + kind), []).append(secs)
                     fetched[mode, "haul " + kind] = haul_fetched(log)
                 if have_casync:
                     out = os.path.join(a.work, "casync-out")
                     shutil.rmtree(out, ignore_errors=True)
                     cmd = ["casync", "extract", "--store=http://127.0.0.1:%d/castore/" % nginx.port]
+                    if a.max_bandwidth:
+                        cmd.append("--rate-limit-bps=%d" % bytes_per_s(a.max_bandwidth))
                     if mode == "changed":
                         shutil.rmtree(dest, ignore_errors=True)
                         shutil.copytree(tree, dest, symlinks=True)
@@ -134,7 +150,8 @@ def main():
         nginx.stop()
 
     tgz = os.path.getsize(os.path.join(site, "r2.tar.gz"))
-    print("W1 over http, release 2 (1%% of files edited); tar.gz %.1f MB; median of %d runs" % (tgz / 1e6, a.runs))
+    print("W1 over http, release 2 (1%% of files edited); tar.gz %.1f MB; median of %d runs%s" % (
+        tgz / 1e6, a.runs, "; transfers capped at %s bytes/s" % a.max_bandwidth if a.max_bandwidth else ""))
     print("%-8s %-14s %9s %14s %10s" % ("mode", "tool", "time", "fetched", "vs tar.gz"))
     for mode in ("fresh", "changed"):
         base = statistics.median(times[mode, "haul tar.gz"])

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <exception>
 #include <thread>
 
@@ -65,7 +66,12 @@ ExtractStats assemble_from_index(DeployContext& ctx, const std::string& payload,
   feed_options.workers = kFetchWorkers;
   WorkerSources sources(ctx.sources, feed_options.workers);
   std::atomic<uint64_t> stored_bytes{0};
-  const FetchPolicy policy = ctx.fetch_policy();
+  FetchPolicy policy = ctx.fetch_policy();
+  // --max-bandwidth caps the deploy, not each of the 8 fetches at once: the
+  // chunks are paced together, from the first one on.
+  const uint64_t rate = policy.max_bandwidth_bytes_per_s;
+  policy.max_bandwidth_bytes_per_s = 0;
+  const auto started = std::chrono::steady_clock::now();
   delta::ChunkFeed feed(index, feed_options, [&](size_t worker, const delta::Chunk& chunk, StopSignal& stop) {
     const std::string url = store + delta::chunk_key(chunk.name);
     const size_t bound = ZSTD_compressBound(chunk.size) + 64;
@@ -81,7 +87,13 @@ ExtractStats assemble_from_index(DeployContext& ctx, const std::string& payload,
                       std::to_string(chunk.size) + "-byte chunk can take",
                   Error::Kind::checksum_mismatch);
     if (stop.raised()) throw Error("stopped while fetching " + url);
-    stored_bytes += stored.size();
+    const uint64_t so_far = stored_bytes += stored.size();
+    if (rate > 0) {
+      const auto due = started + std::chrono::microseconds(static_cast<int64_t>(1e6 * static_cast<double>(so_far) / rate));
+      const auto now = std::chrono::steady_clock::now();
+      if (due > now && !stop.sleep_for(std::chrono::duration_cast<std::chrono::milliseconds>(due - now)))
+        throw Error("stopped while fetching " + url);
+    }
     return delta::decompress_chunk(stored, chunk, url);
   });
 
