@@ -92,8 +92,8 @@ class ChunkFeed {
   const ChunkFetch fetch_;
   std::vector<Part> parts_;
   std::vector<Segment> segments_;
-  // How many segments still need each chunk the store was asked for once:
-  // a chunk several files share is fetched once and dropped after its last use.
+  // How many places not yet gathered use each chunk: a chunk several files
+  // share is kept in shared_ once found and dropped after its last use.
   std::vector<uint32_t> uses_;
   // By entry; written by the worker before its segment is published, read
   // by whoever got the entry's bytes through next() (ordered by mu_).

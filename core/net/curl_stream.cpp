@@ -150,11 +150,14 @@ CurlStreamResult curl_stream(const CurlStreamOptions& o, haul::sdk::Sink& sink) 
   if (o.offset) curl_easy_setopt(curl, CURLOPT_RANGE, range.c_str());
   CURLcode rc = curl_easy_perform(curl);
   if (!t.checked) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &result.status);
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);  // the list is freed; the handle lives on
+  const std::string error_text = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+  // The handle outlives this call: it keeps no pointer to the call's buffer or header list.
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
   curl_slist_free_all(headers);
   if (t.stopped) throw haul::sdk::Cancelled();
   result.curl_code = rc;
-  result.curl_error = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+  result.curl_error = error_text;
   result.stalled = t.stalled;
   if (t.stalled)
     result.curl_error = "under " + std::to_string(o.low_speed_limit) + " bytes/s for " +

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "net/curl_stream.hpp"
+#include "s3_client.hpp"
 #include "sigv4.hpp"
 
 namespace haul::gcs {
@@ -62,11 +63,8 @@ GcsLocation parse_gs_url(const std::string& url) {
 }
 
 GcsLocation parse_gs_prefix(const std::string& url) {
-  const std::string prefix = "gs://";
-  const size_t slash = url.find('/', prefix.size());
-  if (url.compare(0, prefix.size(), prefix) != 0 || slash == std::string::npos || slash == prefix.size())
-    throw std::runtime_error(url + ": expected gs://BUCKET/ or gs://BUCKET/PREFIX/");
-  return {url.substr(prefix.size(), slash - prefix.size()), url.substr(slash + 1)};
+  const haul::s3::S3Location p = haul::s3::parse_s3_prefix(url, "gs");
+  return {p.bucket, p.key};
 }
 
 GcsClient::GcsClient(GcsConfig config, std::shared_ptr<GoogleCredentials> credentials)

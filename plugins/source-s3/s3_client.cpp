@@ -62,12 +62,12 @@ S3Location parse_s3_url(const std::string& url) {
   return {rest.substr(0, slash), rest.substr(slash + 1)};
 }
 
-S3Location parse_s3_prefix(const std::string& url) {
-  const std::string prefix = "s3://";
+S3Location parse_s3_prefix(const std::string& url, const std::string& scheme) {
+  const std::string prefix = scheme + "://";
   const size_t slash = url.find('/', prefix.size());
   if (url.compare(0, prefix.size(), prefix) != 0 || slash == std::string::npos || slash == prefix.size())
-    throw std::runtime_error(url + ": expected s3://BUCKET/ or s3://BUCKET/PREFIX/");
-  return {url.substr(prefix.size(), slash - prefix.size()), url.substr(slash + 1)};
+    throw std::runtime_error(url + ": expected " + prefix + "BUCKET/ or " + prefix + "BUCKET/PREFIX/");
+  return {url.substr(prefix.size(), slash - prefix.size()), url.substr(slash + 1), scheme};
 }
 
 S3Config resolve_s3_config(S3Config c, const Environment& env, const std::string& profile) {

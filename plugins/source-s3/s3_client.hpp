@@ -32,8 +32,9 @@ struct S3Location {
 
 // "s3://bucket/path/to/key" → {bucket, key}; throws for anything else.
 S3Location parse_s3_url(const std::string& url);
-// "s3://bucket/" or "s3://bucket/some/prefix/" → {bucket, prefix}: what list() takes.
-S3Location parse_s3_prefix(const std::string& url);
+// "s3://bucket/" or "s3://bucket/some/prefix/" → {bucket, prefix}: what list()
+// takes. scheme "gs" reads Cloud Storage's gs:// prefixes the same way.
+S3Location parse_s3_prefix(const std::string& url, const std::string& scheme = "s3");
 
 struct S3Object {
   std::string key;

@@ -65,7 +65,7 @@ std::vector<std::string> read_all(const Built& b, ChunkFeed& feed) {
 TEST(ChunkStoreUrl, RelativeToTheIndexFolderOrAUrlAndNeverAboveTheRoot) {
   EXPECT_EQ(delta::chunk_store_url("http://h:8080/dist/r1/app.index", ".."), "http://h:8080/dist/");
   EXPECT_EQ(delta::chunk_store_url("http://h/dist/r1/app.index?sig=x", ""), "http://h/dist/r1/");
-  EXPECT_EQ(delta::chunk_store_url("s3://bucket/app/r1/app.index", "../../shared/store"), "s3://bucket/shared/store/");
+  EXPECT_EQ(delta::chunk_store_url("s3://bucket/app/r1/app.index", "../../common/store"), "s3://bucket/common/store/");
   EXPECT_EQ(delta::chunk_store_url("file:///srv/r/app.index", "../chunkstore"), "file:///srv/chunkstore/");
   EXPECT_EQ(delta::chunk_store_url("file:///srv/r/app.index", "https://cdn/x"), "https://cdn/x/");
   try {
