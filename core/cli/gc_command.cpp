@@ -42,7 +42,10 @@ int run_gc(const Args& args) {
     auto pipeline = wire_pipeline(selected);
     const GcResult r = collect_chunk_store(req, pipeline->sources, [](const std::string& m) { spdlog::info("{}", m); });
     std::cout << (req.dry_run ? "would remove " : "removed ") << r.removed.size() << " release(s), " << r.chunks_removed
-              << " chunk(s) (" << format_bytes(r.bytes_removed) << "); kept " << r.kept.size() << " release(s)\n";
+              << " chunk(s) (" << format_bytes(r.bytes_removed) << "); kept " << r.kept.size() << " release(s)"
+              << (r.bases.empty() ? "" : " and the index of " + std::to_string(r.bases.size()) +
+                                             " release(s) a kept index is a delta of")
+              << "\n";
     return 0;
   });
 }

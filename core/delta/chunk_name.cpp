@@ -20,18 +20,22 @@ std::string chunk_key(const ChunkName& name) {
   return "chunks/" + h.substr(0, 2) + "/" + h + ".zst";
 }
 
-std::string chunk_store_url(const std::string& index_url, const std::string& store) {
-  if (store.find("://") != std::string::npos) return store.back() == '/' ? store : store + "/";
+namespace {
+
+// rel resolved against index_url's folder, ending in '/' (or rel itself when
+// it is a URL); `what` names it in the error for a path above the root.
+std::string relative_to_index(const std::string& index_url, const std::string& rel, const char* what) {
+  if (rel.find("://") != std::string::npos) return rel;
   const size_t scheme = index_url.find("://");
   // The root: after "scheme://authority" (file:///x has an empty authority).
   const size_t root = scheme == std::string::npos ? 0 : index_url.find('/', scheme + 3);
   std::string url = index_url.substr(0, index_url.find_first_of("?#"));
   url = url.substr(0, url.rfind('/') + 1);  // the index's folder
   size_t start = 0;
-  while (start < store.size()) {
-    size_t slash = store.find('/', start);
-    if (slash == std::string::npos) slash = store.size();
-    const std::string part = store.substr(start, slash - start);
+  while (start < rel.size()) {
+    size_t slash = rel.find('/', start);
+    if (slash == std::string::npos) slash = rel.size();
+    const std::string part = rel.substr(start, slash - start);
     start = slash + 1;
     if (part.empty() || part == ".") continue;
     if (part != "..") {
@@ -40,9 +44,24 @@ std::string chunk_store_url(const std::string& index_url, const std::string& sto
     }
     const size_t up = url.rfind('/', url.size() - 2);
     if (root == std::string::npos || up == std::string::npos || up < root)
-      throw Error("release index " + index_url + ": its chunk store '" + store + "' is above the URL's root");
+      throw Error("release index " + index_url + ": its " + what + " '" + rel + "' is above the URL's root");
     url.resize(up + 1);
   }
+  return url;
+}
+
+}  // namespace
+
+std::string chunk_store_url(const std::string& index_url, const std::string& store) {
+  std::string url = relative_to_index(index_url, store, "chunk store");
+  if (url.empty() || url.back() != '/') url += '/';
+  return url;
+}
+
+std::string index_base_url(const std::string& index_url, const std::string& location) {
+  if (location.find("://") != std::string::npos) return location;
+  std::string url = relative_to_index(index_url, location, "base index");
+  if (url.back() == '/' && url.size() > 1) url.pop_back();
   return url;
 }
 

@@ -22,6 +22,8 @@ std::string chunk_key(const ChunkName& name);
 // Throws haul::Error naming both when a relative store climbs above the
 // URL's root.
 std::string chunk_store_url(const std::string& index_url, const std::string& store);
+// Likewise the base index a delta names (index_delta.hpp), a file.
+std::string index_base_url(const std::string& index_url, const std::string& location);
 
 std::string compress_chunk(const void* data, size_t n, int level);
 

@@ -7,6 +7,8 @@
 #include <memory>
 #include <stdexcept>
 
+#include "delta/index_delta.hpp"
+#include "delta/varint_reader.hpp"
 #include "util/error.hpp"
 
 namespace haul::delta {
@@ -15,13 +17,6 @@ namespace {
 const char kMagic[] = "HAULIDX1";
 constexpr size_t kMagicLen = sizeof kMagic - 1;
 
-void put_varint(std::string& out, uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
 uint64_t zigzag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
 int64_t unzigzag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
 
@@ -43,40 +38,9 @@ std::string path_problem(const std::string& p, size_t max_len) {
   return "";
 }
 
-// Reads the decoded index; every read is checked against what is left.
-class Reader {
- public:
-  Reader(const std::string& data, const std::string& origin) : data_(data), origin_(origin) {}
-  uint64_t varint(const char* what) {
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (pos_ >= data_.size()) fail("ends inside " + std::string(what));
-      const auto b = static_cast<uint8_t>(data_[pos_++]);
-      v |= static_cast<uint64_t>(b & 0x7f) << shift;
-      if (!(b & 0x80)) return v;
-    }
-    fail(std::string(what) + " is not a valid number");
-  }
-  std::string bytes(size_t n, const char* what) {
-    if (n > data_.size() - pos_) fail("ends inside " + std::string(what));
-    std::string s = data_.substr(pos_, n);
-    pos_ += n;
-    return s;
-  }
-  uint8_t byte(const char* what) { return static_cast<uint8_t>(bytes(1, what)[0]); }
-  bool done() const { return pos_ == data_.size(); }
-  size_t left() const { return data_.size() - pos_; }
-  [[noreturn]] void fail(const std::string& why) const {
-    throw Error("release index " + origin_ + ": " + why + " (at byte " + std::to_string(pos_) + " of the decoded index)");
-  }
+}  // namespace
 
- private:
-  const std::string& data_;
-  const std::string& origin_;
-  size_t pos_ = 0;
-};
-
-std::string decompress(const std::string& bytes, const std::string& origin, uint64_t max) {
+std::string decompress_index(const std::string& bytes, const std::string& origin, uint64_t max) {
   std::unique_ptr<ZSTD_DStream, decltype(&ZSTD_freeDStream)> ds(ZSTD_createDStream(), &ZSTD_freeDStream);
   if (!ds) throw Error("release index " + origin + ": cannot start zstd");
   ZSTD_inBuffer in{bytes.data(), bytes.size(), 0};
@@ -97,8 +61,6 @@ std::string decompress(const std::string& bytes, const std::string& origin, uint
   return out;
 }
 
-}  // namespace
-
 std::string hex(const ChunkName& name) {
   static const char digits[] = "0123456789abcdef";
   std::string out(64, '0');
@@ -109,7 +71,7 @@ std::string hex(const ChunkName& name) {
   return out;
 }
 
-std::string encode_index(const ReleaseIndex& index, int zstd_level) {
+std::string encode_index_payload(const ReleaseIndex& index) {
   std::string raw(kMagic, kMagicLen);
   put_varint(raw, index.chunk_store.size());
   raw += index.chunk_store;
@@ -147,6 +109,11 @@ std::string encode_index(const ReleaseIndex& index, int zstd_level) {
     }
     previous = &e.path;
   }
+  return raw;
+}
+
+std::string encode_index(const ReleaseIndex& index, int zstd_level) {
+  const std::string raw = encode_index_payload(index);
   std::string out(ZSTD_compressBound(raw.size()), '\0');
   const size_t n = ZSTD_compress(out.data(), out.size(), raw.data(), raw.size(), zstd_level);
   if (ZSTD_isError(n)) throw std::runtime_error(std::string("release index: zstd: ") + ZSTD_getErrorName(n));
@@ -158,15 +125,21 @@ bool is_index_payload(const void* data, size_t n) {
   return n >= kMagicLen && std::memcmp(data, kMagic, kMagicLen) == 0;
 }
 
+bool is_index_or_delta_payload(const void* data, size_t n) {
+  return is_index_payload(data, n) || is_index_delta_payload(data, n);
+}
+
 ReleaseIndex decode_index(const std::string& bytes, const std::string& origin, const IndexLimits& limits) {
-  return decode_index_payload(decompress(bytes, origin, limits.max_decoded_bytes), origin, limits);
+  return decode_index_payload(decompress_index(bytes, origin, limits.max_decoded_bytes), origin, limits);
 }
 
 ReleaseIndex decode_index_payload(const std::string& raw, const std::string& origin, const IndexLimits& limits) {
   if (raw.size() > limits.max_decoded_bytes)
     throw Error("release index " + origin + ": decodes to more than " + std::to_string(limits.max_decoded_bytes) +
                 " bytes; refused");
-  Reader r(raw, origin);
+  VarintReader r(raw, "release index " + origin);
+  if (is_index_delta_payload(raw.data(), raw.size()))
+    r.fail("a delta of another index (haul publish uploads those), not a whole index; deploy it from its URL");
   if (r.bytes(std::min(kMagicLen, r.left()), "the header") != std::string(kMagic, kMagicLen))
     r.fail("not a haul release index (version 1)");
   ReleaseIndex index;

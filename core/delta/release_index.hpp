@@ -75,6 +75,11 @@ struct IndexLimits {
 
 // Throws std::invalid_argument for an index that decode_index would refuse.
 std::string encode_index(const ReleaseIndex& index, int zstd_level = 19);
+// The same, not yet compressed: what decode_index_payload reads.
+std::string encode_index_payload(const ReleaseIndex& index);
+// An index file's (or a delta's, index_delta.hpp) decompressed bytes;
+// refuses more than max. Throws haul::Error naming origin.
+std::string decompress_index(const std::string& bytes, const std::string& origin, uint64_t max);
 // origin: the index's URL or file, for messages.
 ReleaseIndex decode_index(const std::string& bytes, const std::string& origin, const IndexLimits& limits = {});
 // The same, for an index already decompressed (the deploy's artifact stream
@@ -82,5 +87,7 @@ ReleaseIndex decode_index(const std::string& bytes, const std::string& origin, c
 ReleaseIndex decode_index_payload(const std::string& raw, const std::string& origin, const IndexLimits& limits = {});
 // Whether decompressed bytes start like an index ("HAULIDX1").
 bool is_index_payload(const void* data, size_t n);
+// Or like either an index or a delta of one (index_delta.hpp).
+bool is_index_or_delta_payload(const void* data, size_t n);
 
 }  // namespace haul::delta

@@ -110,7 +110,7 @@ ExtractStats extract_once(DeployContext& ctx, const fs::path& staging, ExtractOp
       ended = n == 0;
       head.append(static_cast<const char*>(data ? data : ""), n);
     }
-    if (delta::is_index_payload(head.data(), head.size())) {
+    if (delta::is_index_or_delta_payload(head.data(), head.size())) {
       index.emplace(std::move(head));
       const uint64_t max = delta::IndexLimits{}.max_decoded_bytes;
       for (auto more = reader(); more.second; more = reader()) {

@@ -13,6 +13,7 @@
 #include "delta/index_tar_writer.hpp"
 #include "deploy/byte_pipe.hpp"
 #include "deploy/fetcher.hpp"
+#include "deploy/index_chain.hpp"
 #include "util/error.hpp"
 #include "util/units.hpp"
 
@@ -42,14 +43,26 @@ class WorkerSources {
   std::vector<std::unique_ptr<SourceSet>> twins_;
 };
 
+// Where the indexes deployed to this dest are kept, for the next release's
+// delta: with the release strategy's own state, else beside dest like its
+// journal.
+fs::path index_cache_dir(const Manifest& m) {
+  const fs::path dest = fs::path(m.dest).lexically_normal();
+  if (m.sync_strategy == SyncStrategy::release) return dest / ".haul" / "indexes";
+  return dest.parent_path() / (".haul-" + dest.filename().string() + ".indexes");
+}
+
 }  // namespace
 
-ExtractStats assemble_from_index(DeployContext& ctx, const std::string& payload, const fs::path& staging,
+ExtractStats assemble_from_index(DeployContext& ctx, const std::string& fetched, const fs::path& staging,
                                  const ExtractOptions& options) {
   const std::string& src = ctx.manifest.src;
   delta::IndexLimits limits;
   limits.max_entries = ctx.options.max_entries;
-  const delta::ReleaseIndex index = delta::decode_index_payload(payload, src, limits);
+  IndexChain chain(ctx.sources, ctx.fetch_policy(), ctx.abort, ctx.log, index_cache_dir(ctx.manifest));
+  const ResolvedIndex resolved = chain.resolve(fetched, src, limits.max_decoded_bytes);
+  ctx.bytes_fetched += resolved.bytes_fetched;
+  const delta::ReleaseIndex index = delta::decode_index_payload(resolved.payload, src, limits);
   uint64_t total = 0;
   for (const auto& e : index.entries) total += e.size;
   if (total > ctx.options.max_extract_bytes)
@@ -147,6 +160,7 @@ ExtractStats assemble_from_index(DeployContext& ctx, const std::string& payload,
   if (writer_failed_first) std::rethrow_exception(writer_error);
   if (extract_error) std::rethrow_exception(extract_error);
   if (writer_error) std::rethrow_exception(writer_error);
+  chain.remember(resolved.payload);
   const delta::FeedStats fed = feed.stats();
   ctx.log.info("Assembled " + src + ": " + count_of(fed.local_chunks, "chunk", "chunks") + " (" +
                format_bytes(fed.local_bytes) + ") from files this machine holds, " +

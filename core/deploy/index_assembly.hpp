@@ -16,8 +16,9 @@
 
 namespace haul {
 
-// payload: the index, decompressed. staging must be empty.
-ExtractStats assemble_from_index(DeployContext& ctx, const std::string& payload, const std::filesystem::path& staging,
+// fetched: the index (or a delta of one, index_chain.hpp), decompressed.
+// staging must be empty.
+ExtractStats assemble_from_index(DeployContext& ctx, const std::string& fetched, const std::filesystem::path& staging,
                                  const ExtractOptions& options);
 
 }  // namespace haul

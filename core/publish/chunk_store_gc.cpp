@@ -9,6 +9,7 @@
 #include "config/manifest.hpp"
 #include "delta/chunk_name.hpp"
 #include "delta/release_index.hpp"
+#include "deploy/index_chain.hpp"
 #include "deploy/parallel_sources.hpp"
 #include "util/error.hpp"
 #include "util/units.hpp"
@@ -116,13 +117,31 @@ GcResult collect_chunk_store(const GcRequest& req, const SourceSet& sources, con
   for (size_t i = 0; i < order.size(); ++i)
     (static_cast<int>(i) < req.keep || named.count(order[i].id) ? kept : removed).push_back(&order[i]);
 
-  // What the kept releases need: every kept index must be read, or nothing goes.
+  // What the kept releases need: every kept index must be read, or nothing
+  // goes. A kept index published as a delta needs the indexes it is made
+  // from, but not their chunks.
+  StopSignal never;
+  DeployLog quiet("gc");
+  FetchPolicy policy;
+  policy.retry = 2;
+  policy.retry_wait = std::chrono::milliseconds(500);
+  IndexChain chain(sources, policy, never, quiet);
   std::set<std::string> needed;
   for (const Release* r : kept) {
     const std::string url = prefix + r->index_name;
     delta::ReleaseIndex index;
     try {
-      index = delta::decode_index(fetch_all(sources, url, 256u << 20), url);
+      const ResolvedIndex resolved = chain.fetch(url, 256u << 20);
+      for (const std::string& base : resolved.bases) {
+        const auto it = std::find_if(removed.begin(), removed.end(),
+                                     [&](const Release* x) { return prefix + x->index_name == base; });
+        if (it == removed.end()) continue;
+        log("release " + (*it)->id + ": its index stays (release " + r->id +
+            "'s index is a delta of it), its chunks go unless a kept release needs them");
+        result.bases.push_back((*it)->id);
+        removed.erase(it);
+      }
+      index = delta::decode_index_payload(resolved.payload, url);
     } catch (const std::exception& e) {
       throw Error(std::string(e.what()) + "; haul gc removed nothing (a kept release's chunks must be known first)");
     }

@@ -32,6 +32,7 @@ struct GcRequest {
 
 struct GcResult {
   std::vector<std::string> kept, removed;  // release ids
+  std::vector<std::string> bases;          // not kept, but a kept index is a delta of theirs: index only
   uint64_t chunks = 0;                     // in the store before
   uint64_t chunks_removed = 0, bytes_removed = 0;
   uint64_t chunks_too_young = 0;           // unneeded, but younger than min_age

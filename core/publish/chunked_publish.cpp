@@ -10,7 +10,9 @@
 
 #include "config/manifest.hpp"
 #include "delta/chunk_name.hpp"
+#include "delta/index_delta.hpp"
 #include "delta/release_index.hpp"
+#include "deploy/index_chain.hpp"
 #include "deploy/parallel_sources.hpp"
 #include "util/durable_file.hpp"
 #include "util/error.hpp"
@@ -22,6 +24,10 @@ namespace haul {
 namespace {
 
 constexpr size_t kUploadWorkers = 8;
+constexpr size_t kMaxIndex = 256 << 20;
+// A new agent fetches the whole chain: past this many deltas, the index
+// is published whole again.
+constexpr uint32_t kMaxPublishedDepth = 8;
 
 std::string read_whole(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -39,15 +45,24 @@ std::optional<bool> starts_like_index(const std::string& compressed) {
   while (i.pos < i.size && o.pos < 8)
     if (ZSTD_isError(ZSTD_decompressStream(ds.get(), &o, &i))) return false;
   if (o.pos < 8) return std::nullopt;
-  return delta::is_index_payload(out, o.pos);
+  return delta::is_index_or_delta_payload(out, o.pos);
 }
 
 std::string key_of(const delta::ChunkName& name) { return std::string(name.begin(), name.end()); }
 
-// The chunks of the release a published manifest names, when its src is an
-// index whose chunks live in store_url; nothing when it cannot tell.
-void add_held_chunks(const std::string& manifest_url, const std::string& store_url, const SourceSet& sources,
-                     std::set<std::string>& held, const PublishLog& log) {
+// A chunked release a current manifest names: its chunks are in the store,
+// and agents hold its index — the base for the next index's delta.
+struct HeldRelease {
+  std::string src;
+  ResolvedIndex index;
+  size_t chunks = 0;
+};
+
+// The release a published manifest names, when its src is an index whose
+// chunks live in store_url; nothing when it cannot tell.
+std::optional<HeldRelease> read_held_release(const std::string& manifest_url, const std::string& store_url,
+                                             IndexChain& chain, const SourceSet& sources,
+                                             std::set<std::string>& held, const PublishLog& log) {
   StopSignal never;
   DeployLog quiet("publish");
   FetchPolicy once;
@@ -55,29 +70,64 @@ void add_held_chunks(const std::string& manifest_url, const std::string& store_u
   try {
     text = fetch_text(sources, manifest_url, once, never, quiet);
   } catch (const std::exception&) {
-    return;  // not published yet
+    return std::nullopt;  // not published yet
   }
   try {
     const Manifest m = parse_published_manifest(text, manifest_url);
-    if (m.src.empty()) return;
+    if (m.src.empty()) return std::nullopt;
     std::string bytes;
     std::optional<bool> index_like;
-    constexpr size_t kMaxIndex = 256 << 20;
     fetch_stream(sources, m.src, once, never, quiet, [&](const void* d, size_t n) {
       bytes.append(static_cast<const char*>(d), n);
       // A tarball is not read to its end: its first bytes tell.
       if (!index_like) index_like = starts_like_index(bytes);
       return index_like.value_or(true) && bytes.size() <= kMaxIndex;
     });
-    if (!index_like.value_or(false)) return;
-    const delta::ReleaseIndex index = delta::decode_index(bytes, m.src);
-    if (delta::chunk_store_url(m.src, index.chunk_store) != store_url) return;
+    if (!index_like.value_or(false)) return std::nullopt;
+    HeldRelease release{m.src, chain.resolve(delta::decompress_index(bytes, m.src, kMaxIndex), m.src, kMaxIndex), 0};
+    const delta::ReleaseIndex index = delta::decode_index_payload(release.index.payload, m.src);
+    if (delta::chunk_store_url(m.src, index.chunk_store) != store_url) return std::nullopt;
     for (const auto& c : index.chunks) held.insert(key_of(c.name));
+    release.chunks = index.chunks.size();
     log("the store holds the " + count_of(index.chunks.size(), "chunk", "chunks") + " of " + m.src + " (named by " +
         manifest_url + ")");
+    return release;
   } catch (const std::exception& e) {
     log("cannot tell which chunks " + manifest_url + "'s release holds (" + e.what() + "); uploading them all");
+    return std::nullopt;
   }
+}
+
+// Where `base` is, as seen from `index_url`'s folder: relative when both
+// are in the store, so a mirrored store still works.
+std::string base_location(const std::string& base, const std::string& index_url, const std::string& store_url) {
+  if (base.rfind(store_url, 0) != 0 || index_url.rfind(store_url, 0) != 0) return base;
+  std::string up;
+  const std::string rest = index_url.substr(store_url.size());
+  for (char c : rest)
+    if (c == '/') up += "../";
+  return up + base.substr(store_url.size());
+}
+
+// The bytes already published at index_url, when they make the same index
+// (publishing a release again): uploading other bytes there would break
+// the manifests that name it with their checksum.
+std::optional<std::string> same_index_published(const std::string& index_url, const std::string& payload,
+                                                IndexChain& chain, const SourceSet& sources) {
+  StopSignal never;
+  DeployLog quiet("publish");
+  std::string bytes;
+  try {
+    bytes = fetch_text(sources, index_url, FetchPolicy{}, never, quiet, kMaxIndex);
+  } catch (const std::exception&) {
+    return std::nullopt;  // not there (or unreadable: the upload's own check reports it)
+  }
+  try {
+    if (chain.resolve(delta::decompress_index(bytes, index_url, kMaxIndex), index_url, kMaxIndex).payload == payload)
+      return bytes;
+  } catch (const std::exception&) {
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -91,16 +141,22 @@ bool is_release_index_file(const fs::path& path) {
 }
 
 ChunkedPublish upload_release_chunks(const fs::path& index_path, const std::string& store_url,
-                                     const std::vector<std::string>& held_from, const SourceSet& sources,
-                                     const fs::path& scratch, const PublishLog& log) {
+                                     const std::string& index_url, const std::vector<std::string>& held_from,
+                                     const SourceSet& sources, const fs::path& scratch, const PublishLog& log) {
   delta::ReleaseIndex index = delta::decode_index(read_whole(index_path), index_path.string());
   if (index.chunk_store.find("://") != std::string::npos)
     throw Error(index_path.string() + ": its chunks are at " + index.chunk_store +
                 ", not on this machine; haul publish uploads chunks from the store haul pack --chunked wrote");
   const fs::path local_store = (fs::absolute(index_path).parent_path() / index.chunk_store).lexically_normal();
 
+  StopSignal never;
+  DeployLog quiet("publish");
+  IndexChain chain(sources, FetchPolicy{}, never, quiet);
   std::set<std::string> held;
-  for (const auto& url : held_from) add_held_chunks(url, store_url, sources, held, log);
+  std::optional<HeldRelease> base;  // what the agents hold: the first release a manifest names
+  for (const auto& url : held_from)
+    if (auto release = read_held_release(url, store_url, chain, sources, held, log))
+      if (!base && release->src != index_url) base = std::move(release);
 
   ChunkedPublish out;
   out.chunks = index.chunks.size();
@@ -129,8 +185,21 @@ ChunkedPublish upload_release_chunks(const fs::path& index_path, const std::stri
 
   // Published, the index sits one folder below the store: <prefix>/<release>/<name>.
   index.chunk_store = "..";
+  const std::string payload = delta::encode_index_payload(index);
+  std::string file;
+  if (auto same = same_index_published(index_url, payload, chain, sources)) {
+    file = std::move(*same);
+  } else if (base && base->index.depth < kMaxPublishedDepth) {
+    file = delta::encode_index_delta(base->index.payload, payload, base_location(base->src, index_url, store_url),
+                                     base->index.depth + 1);
+    log("the index goes as a delta of " + base->src + "'s: " + format_bytes(file.size()) + " (whole, it would be " +
+        format_bytes(delta::encode_index(index).size()) + ")");
+  } else {
+    file = delta::encode_index(index);
+    if (base) log("the index goes whole: " + base->src + " is " + std::to_string(base->index.depth) + " deltas deep");
+  }
   out.index_file = scratch / index_path.filename();
-  write_file_durably(out.index_file, delta::encode_index(index));
+  write_file_durably(out.index_file, file);
   log("uploaded " + count_of(out.uploaded, "chunk", "chunks") + " (" + format_bytes(out.uploaded_bytes) + ")");
   return out;
 }

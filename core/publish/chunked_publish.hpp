@@ -20,7 +20,8 @@
 
 namespace haul {
 
-// Whether the file's bytes are a release index (a zstd frame that starts "HAULIDX1").
+// Whether the file's bytes are a release index (a zstd frame that starts
+// "HAULIDX1", or "HAULIDXD" for a delta, which publishing then refuses).
 bool is_release_index_file(const std::filesystem::path& path);
 
 struct ChunkedPublish {
@@ -30,10 +31,14 @@ struct ChunkedPublish {
 
 // Uploads what the store at store_url lacks of the index at index_path
 // (its chunks found where the index says, relative to its file), and
-// writes the index to upload into scratch. held_from: manifests whose
-// releases' chunks the store holds.
+// writes the index to upload to index_url into scratch. held_from:
+// manifests whose releases' chunks the store holds. The first of those
+// releases is the base the index is published as a delta of
+// (delta/index_delta.hpp), unless its chain is already 8 deep; an index_url
+// that already makes the same index keeps its bytes.
 ChunkedPublish upload_release_chunks(const std::filesystem::path& index_path, const std::string& store_url,
-                                     const std::vector<std::string>& held_from, const SourceSet& sources,
-                                     const std::filesystem::path& scratch, const PublishLog& log);
+                                     const std::string& index_url, const std::vector<std::string>& held_from,
+                                     const SourceSet& sources, const std::filesystem::path& scratch,
+                                     const PublishLog& log);
 
 }  // namespace haul

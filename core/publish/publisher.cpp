@@ -118,17 +118,17 @@ PublishResult publish_release(const PublishRequest& req, const SourceSet& source
   PublishResult result;
   ScratchDir scratch("haul-publish");
   fs::path artifact = req.artifact;
+  result.artifact_url = join_url(join_url(req.artifact_prefix, req.release), req.artifact.filename().string());
   if (is_release_index_file(req.artifact)) {
     std::vector<std::string> held_from;
     for (const auto& [stage, st] : req.stages)
       for (const auto& role : req.roles) held_from.push_back(join_url(manifest_prefix, manifest_name(role, stage)));
-    const ChunkedPublish chunked =
-        upload_release_chunks(req.artifact, join_url(req.artifact_prefix, ""), held_from, sources, scratch.path(), log);
+    const ChunkedPublish chunked = upload_release_chunks(req.artifact, join_url(req.artifact_prefix, ""),
+                                                         result.artifact_url, held_from, sources, scratch.path(), log);
     artifact = chunked.index_file;
     result.chunks_uploaded = chunked.uploaded;
     result.chunk_bytes_uploaded = chunked.uploaded_bytes;
   }
-  result.artifact_url = join_url(join_url(req.artifact_prefix, req.release), req.artifact.filename().string());
   result.artifact_sha256 = sha256_of_file(artifact, result.artifact_bytes);
   // A release's artifact is immutable: manifests already out there name it
   // with its checksum. Same bytes again is fine (nothing to upload); other

@@ -12,6 +12,8 @@
 #include <regex>
 #include <set>
 
+#include "delta/chunk_name.hpp"
+#include "delta/index_delta.hpp"
 #include "delta/release_index.hpp"
 #include "test_support.hpp"
 
@@ -39,6 +41,16 @@ long fetched_chunks(const std::string& log) {
   std::smatch m;
   if (!std::regex_search(log, m, std::regex(R"(, (\d+) chunks? \([^)]*\) from the store)"))) return -1;
   return std::stol(m[1]);
+}
+
+// A published index file made whole: a delta is applied to the base it names, in turn.
+std::string whole_index(const fs::path& file) {
+  const std::string url = "file://" + file.string();
+  std::string payload = haul::delta::decompress_index(read_file(file), url, 1 << 30);
+  if (!haul::delta::is_index_delta_payload(payload.data(), payload.size())) return payload;
+  const auto delta = haul::delta::read_index_delta(payload, url);
+  const std::string base = haul::delta::index_base_url(url, delta.base_location);
+  return haul::delta::apply_index_delta(delta, whole_index(base.substr(7)), url, 1 << 30);
 }
 
 class DeltaRelease : public ::testing::Test {
@@ -242,7 +254,7 @@ TEST_F(DeltaRelease, GcKeepsTheNewestReleasesAndThoseManifestsNameAndRemovesOnly
   };
   auto chunks_of = [&](const std::string& release) {
     std::set<std::string> out;
-    const auto index = haul::delta::decode_index(read_file(store / release / "app.index"), release);
+    const auto index = haul::delta::decode_index_payload(whole_index(store / release / "app.index"), release);
     for (const auto& c : index.chunks) out.insert(haul::delta::hex(c.name) + ".zst");
     return out;
   };
@@ -261,7 +273,8 @@ TEST_F(DeltaRelease, GcKeepsTheNewestReleasesAndThoseManifestsNameAndRemovesOnly
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("younger than --min-age"), std::string::npos) << r.err;
   EXPECT_EQ(chunks_in_store(), before);
-  EXPECT_FALSE(fs::exists(store / "r1/app.index"));  // r1's index went all the same
+  EXPECT_TRUE(fs::exists(store / "r1/app.index"));  // kept r2's index is a delta of r1's
+  EXPECT_NE(r.err.find("release r1: its index stays"), std::string::npos) << r.err;
   EXPECT_TRUE(fs::exists(store / "r2/app.index"));   // named by manifest_web_prod.yml
   EXPECT_TRUE(fs::exists(store / "r3/app.index"));   // the newest
 
