@@ -10,7 +10,10 @@ alternating in the same run on W1.
   changed  dest holds release 1, release 2 deployed (what a fleet does every day)
 
   haul tar.gz    haul deploy of the tar.gz (stretcher's artifact)
-  haul chunked   haul deploy of the release index; chunks from nginx
+  haul chunked   haul deploy of the release index as `haul publish` put it
+                 in the store nginx serves (release 2's: a delta of release
+                 1's); chunks from nginx. Fresh, the agent holds no index
+                 and fetches release 1's as the base
   casync         casync extract of the .caidx from its store over http
                  (casync-http), with --seed=dest when dest holds release 1;
                  the extracted folder is not synced into dest, so casync is
@@ -92,10 +95,13 @@ def main():
     shutil.rmtree(a.work, ignore_errors=True)
     site = os.path.join(a.work, "site")
     os.makedirs(site)
+    packs = os.path.join(a.work, "packs")
     for r, src in (("r1", tree), ("r2", edited)):
         run([HAUL, "pack", src, "-o", os.path.join(site, r + ".tar.gz"), "--mtime", "1700000000", "--log-level", "warn"])
-        run([HAUL, "pack", src, "--chunked", "-o", os.path.join(site, r, "app.index"), "--chunk-store", site,
+        run([HAUL, "pack", src, "--chunked", "-o", os.path.join(packs, r, "app.index"), "--chunk-store", packs,
              "--mtime", "1700000000", "--log-level", "warn"])
+        run([HAUL, "publish", os.path.join(packs, r, "app.index"), "--to", "file://" + site, "--role", "web",
+             "--stage", "prod", "--dest", "/srv/app", "--release", r, "--log-level", "warn"])
     have_casync = shutil.which("casync") is not None
     cstore = os.path.join(site, "castore")
     if have_casync:
@@ -112,6 +118,7 @@ def main():
 
     nginx = Nginx(site)
     dest = os.path.join(a.work, "dest")
+    dest_indexes = os.path.join(a.work, ".haul-dest.indexes")  # the indexes the agent deployed
     manifests = {}
     for kind, src in (("tar.gz", "r%s.tar.gz"), ("chunked", "r%s/app.index")):
         for r in ("1", "2"):
@@ -127,6 +134,7 @@ def main():
             for mode in ("fresh", "changed"):
                 for kind in ("tar.gz", "chunked"):
                     shutil.rmtree(dest, ignore_errors=True)
+                    shutil.rmtree(dest_indexes, ignore_errors=True)
                     if mode == "changed":
                         run([HAUL, "deploy", manifests[kind, "1"], "--log-level", "warn"])
                     cap = ["--max-bandwidth", a.max_bandwidth] if a.max_bandwidth else []

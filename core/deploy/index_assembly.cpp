@@ -62,6 +62,9 @@ ExtractStats assemble_from_index(DeployContext& ctx, const std::string& fetched,
   IndexChain chain(ctx.sources, ctx.fetch_policy(), ctx.abort, ctx.log, index_cache_dir(ctx.manifest));
   const ResolvedIndex resolved = chain.resolve(fetched, src, limits.max_decoded_bytes);
   ctx.bytes_fetched += resolved.bytes_fetched;
+  if (!resolved.bases.empty())
+    ctx.log.info("Fetched " + count_of(resolved.bases.size(), "base index", "base indexes") + ": " +
+                 format_bytes(resolved.bytes_fetched));
   const delta::ReleaseIndex index = delta::decode_index_payload(resolved.payload, src, limits);
   uint64_t total = 0;
   for (const auto& e : index.entries) total += e.size;

@@ -239,6 +239,77 @@ TEST_F(DeltaRelease, PublishUploadsOnlyTheChunksTheStoreLacksAndAgentsDeployTheP
   EXPECT_FALSE(fs::exists(tmp / "store2"));
 }
 
+TEST_F(DeltaRelease, TheNextIndexGoesAsADeltaThatAgentsApplyToTheIndexTheyHoldOrFetchTheBaseOf) {
+  const fs::path store = tmp / "store";
+  const fs::path cache = dest.parent_path() / ".haul-app.indexes";
+  int n = 0;
+  auto publish = [&] {
+    const std::string release = "r" + std::to_string(++n);
+    write_file(app / "VERSION", release);
+    return haul({"publish", pack(release).string(), "--to", file_url(store), "--role", "web", "--stage", "prod",
+                 "--dest", dest.string(), "--release", release});
+  };
+  auto is_delta = [&](const std::string& release) {
+    const std::string p = haul::delta::decompress_index(read_file(store / release / "app.index"), release, 1 << 30);
+    return haul::delta::is_index_delta_payload(p.data(), p.size());
+  };
+  const std::string manifest_url = file_url(store / "manifest_web_prod.yml");
+
+  auto r = publish();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(is_delta("r1"));
+  ASSERT_EQ(haul({"deploy", manifest_url}).exit_code, 0);
+  EXPECT_EQ(std::distance(fs::directory_iterator(cache), {}), 1);  // r1's index, for the next delta
+
+  r = publish();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("the index goes as a delta of " + file_url(store / "r1/app.index") + "'s"), std::string::npos)
+      << r.err;
+  EXPECT_TRUE(is_delta("r2"));
+  EXPECT_LT(fs::file_size(store / "r2/app.index") * 4, fs::file_size(store / "r1/app.index"));
+  r = haul({"deploy", manifest_url});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("which this machine holds"), std::string::npos) << r.err;
+  EXPECT_EQ(tree_of(dest), tree_of(app));
+  // Published again: the same bytes, so the manifests naming it stay valid.
+  r = haul({"publish", (site / "dist/r2/app.index").string(), "--to", file_url(store), "--role", "web", "--stage",
+            "prod", "--dest", dest.string(), "--release", "r2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("already there with the same bytes"), std::string::npos) << r.err;
+
+  // The base is not what the delta was made of: refused, dest as it was.
+  const auto before = tree_of(dest);
+  const std::string r1_index = read_file(store / "r1/app.index");
+  fs::copy_file(site / "dist/r2/app.index", store / "r1/app.index", fs::copy_options::overwrite_existing);
+  fs::remove_all(cache);
+  write_file(app / "VERSION", "r3");
+  r = haul({"deploy", manifest("r2", file_url(store / "r2/app.index"), store / "r2/app.index")});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("its base ../r1/app.index is not the index it was made against"), std::string::npos) << r.err;
+  EXPECT_EQ(tree_of(dest), before);
+  write_file(store / "r1/app.index", r1_index);
+
+  // A new machine (no cache), or a damaged cache: the base is fetched.
+  write_file(cache / "0000", "not an index");
+  r = haul({"deploy", manifest_url});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("is a delta of " + file_url(store / "r1/app.index") + ": fetching that"), std::string::npos)
+      << r.err;
+  write_file(app / "VERSION", "r2");
+  EXPECT_EQ(tree_of(dest), tree_of(app));
+
+  // Eight deltas deep, the next index goes whole again: a new machine fetches at most nine.
+  for (int i = 0; i < 8; ++i) ASSERT_EQ(publish().exit_code, 0);
+  EXPECT_TRUE(is_delta("r9"));
+  EXPECT_FALSE(is_delta("r10"));
+  fs::remove_all(dest);
+  fs::remove_all(cache);
+  ASSERT_EQ(publish().exit_code, 0);  // r11, a delta of r10
+  r = haul({"deploy", manifest_url});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(tree_of(dest), tree_of(app));
+}
+
 TEST_F(DeltaRelease, GcKeepsTheNewestReleasesAndThoseManifestsNameAndRemovesOnlyChunksNoneOfThemNeeds) {
   const fs::path store = tmp / "store";
   auto publish = [&](const std::string& release, const std::string& stage) {
