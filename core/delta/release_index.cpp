@@ -139,7 +139,8 @@ ReleaseIndex decode_index_payload(const std::string& raw, const std::string& ori
                 " bytes; refused");
   VarintReader r(raw, "release index " + origin);
   if (is_index_delta_payload(raw.data(), raw.size()))
-    r.fail("a delta of another index (haul publish uploads those), not a whole index; deploy it from its URL");
+    r.fail("a delta of another index (as haul publish uploads an index), not a whole one; use the index haul pack "
+           "--chunked wrote, or deploy this one from the URL it was published at");
   if (r.bytes(std::min(kMagicLen, r.left()), "the header") != std::string(kMagic, kMagicLen))
     r.fail("not a haul release index (version 1)");
   ReleaseIndex index;

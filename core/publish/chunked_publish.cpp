@@ -186,17 +186,19 @@ ChunkedPublish upload_release_chunks(const fs::path& index_path, const std::stri
   // Published, the index sits one folder below the store: <prefix>/<release>/<name>.
   index.chunk_store = "..";
   const std::string payload = delta::encode_index_payload(index);
-  std::string file;
+  std::string file = delta::encode_index(index);
   if (auto same = same_index_published(index_url, payload, chain, sources)) {
     file = std::move(*same);
   } else if (base && base->index.depth < kMaxPublishedDepth) {
-    file = delta::encode_index_delta(base->index.payload, payload, base_location(base->src, index_url, store_url),
-                                     base->index.depth + 1);
-    log("the index goes as a delta of " + base->src + "'s: " + format_bytes(file.size()) + " (whole, it would be " +
-        format_bytes(delta::encode_index(index).size()) + ")");
-  } else {
-    file = delta::encode_index(index);
-    if (base) log("the index goes whole: " + base->src + " is " + std::to_string(base->index.depth) + " deltas deep");
+    std::string patch = delta::encode_index_delta(base->index.payload, payload,
+                                                  base_location(base->src, index_url, store_url), base->index.depth + 1);
+    if (patch.size() < file.size()) {  // a tiny index may be smaller whole
+      log("the index goes as a delta of " + base->src + "'s: " + format_bytes(patch.size()) + " (whole, it would be " +
+          format_bytes(file.size()) + ")");
+      file = std::move(patch);
+    }
+  } else if (base) {
+    log("the index goes whole: " + base->src + " is " + std::to_string(base->index.depth) + " deltas deep");
   }
   out.index_file = scratch / index_path.filename();
   write_file_durably(out.index_file, file);

@@ -308,6 +308,15 @@ TEST_F(DeltaRelease, TheNextIndexGoesAsADeltaThatAgentsApplyToTheIndexTheyHoldOr
   r = haul({"deploy", manifest_url});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(tree_of(dest), tree_of(app));
+
+  // The cache is a convenience: one that cannot be written costs a later fetch, not the deploy.
+  fs::remove_all(cache);
+  write_file(cache, "a file where the folder goes");
+  ASSERT_EQ(publish().exit_code, 0);
+  r = haul({"deploy", manifest_url});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("Cannot keep the release index in " + cache.string()), std::string::npos) << r.err;
+  EXPECT_EQ(tree_of(dest), tree_of(app));
 }
 
 TEST_F(DeltaRelease, GcKeepsTheNewestReleasesAndThoseManifestsNameAndRemovesOnlyChunksNoneOfThemNeeds) {
