@@ -169,6 +169,13 @@ Manifest parse_manifest(const std::string& raw, const std::string& origin, const
   if (checks.dest_path)
     if (const std::string why = refused_dest(m.dest); !why.empty())
       throw Error(yaml_where(origin, root["dest"]) + ": dest: " + why);
+  // Stretcher hands dest to rsync, where "/srv/app/" and "/srv/app" are the
+  // same folder; haul names files beside dest after its last component, so
+  // it must have one.
+  if (!m.dest.empty() && m.dest[0] == '/') {
+    m.dest = std::filesystem::path(m.dest).lexically_normal().string();
+    while (m.dest.size() > 1 && m.dest.back() == '/') m.dest.pop_back();
+  }
   if (!m.src.empty()) {
     if (m.dest.empty()) throw Error(origin + ": dest: required when src is set");
     if (m.checksum.empty())

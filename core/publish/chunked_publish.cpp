@@ -55,7 +55,6 @@ std::string key_of(const delta::ChunkName& name) { return std::string(name.begin
 struct HeldRelease {
   std::string src;
   ResolvedIndex index;
-  size_t chunks = 0;
 };
 
 // The release a published manifest names, when its src is an index whose
@@ -84,11 +83,10 @@ std::optional<HeldRelease> read_held_release(const std::string& manifest_url, co
       return index_like.value_or(true) && bytes.size() <= kMaxIndex;
     });
     if (!index_like.value_or(false)) return std::nullopt;
-    HeldRelease release{m.src, chain.resolve(delta::decompress_index(bytes, m.src, kMaxIndex), m.src, kMaxIndex), 0};
+    HeldRelease release{m.src, chain.resolve(delta::decompress_index(bytes, m.src, kMaxIndex), m.src, kMaxIndex)};
     const delta::ReleaseIndex index = delta::decode_index_payload(release.index.payload, m.src);
     if (delta::chunk_store_url(m.src, index.chunk_store) != store_url) return std::nullopt;
     for (const auto& c : index.chunks) held.insert(key_of(c.name));
-    release.chunks = index.chunks.size();
     log("the store holds the " + count_of(index.chunks.size(), "chunk", "chunks") + " of " + m.src + " (named by " +
         manifest_url + ")");
     return release;

@@ -54,6 +54,24 @@ TEST_F(Operator, RelativeDestIsRefusedWhereverHaulRuns) {
   EXPECT_FALSE(fs::exists(tmp / "relwww"));
 }
 
+TEST_F(Operator, ADestWrittenWithATrailingSlashIsTheSameFolder) {
+  // rsync, behind stretcher, takes "/srv/app/" as "/srv/app"; so does haul.
+  for (const std::string strategy : {"rsync", "release"}) {
+    SCOPED_TRACE(strategy);
+    const std::string tar = make_tar({file_entry("index.html", strategy)});
+    write_file(tmp / "slash.tgz", tar);
+    const fs::path where = tmp / ("slash-" + strategy);
+    write_file(tmp / "slash.yml", "src: " + file_url(tmp / "slash.tgz") + "\nchecksum: " + sha256_hex(tar) +
+                                      "\ndest: " + where.string() + "//\nsync_strategy: " + strategy + "\n");
+    for (int i = 0; i < 2; ++i) {  // a missing dest, then one that exists
+      auto r = haul({"deploy", file_url(tmp / "slash.yml")});
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+    }
+    EXPECT_EQ(read_file(where / (strategy == "release" ? "current/index.html" : "index.html")), strategy);
+    EXPECT_FALSE(fs::exists(where / ".haul-.applied.json"));  // haul's own files go beside dest, not in it
+  }
+}
+
 TEST_F(Operator, PlanSaysWhatTheDeployWouldDoAndChangesNothing) {
   write_file(dest / "stray.txt", "not haul's");
   write_file(dest / "tmp/app.pid", "1");

@@ -157,3 +157,8 @@ TEST(Manifest, RelativeDestAndSystemFoldersAreRefused) {
   EXPECT_EQ(error_of("src: file:///a\ndest: /var/www/app\nchecksum: " + kSha + "\n"), "");
   EXPECT_EQ(error_of("src: file:///a\ndest: /app\nchecksum: " + kSha + "\n"), "") << "a folder of its own at depth one";
 }
+
+TEST(Manifest, DestIsTheFolderItNamesWhateverItsSlashes) {
+  EXPECT_EQ(parse("src: file:///a\ndest: /var/www/app/\nchecksum: " + kSha + "\n").dest, "/var/www/app");
+  EXPECT_EQ(parse("src: file:///a\ndest: /var//www/./app//\nchecksum: " + kSha + "\n").dest, "/var/www/app");
+}
