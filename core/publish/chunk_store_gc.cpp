@@ -31,14 +31,19 @@ bool is_chunk_name(const std::string& name) {
   return name.compare(7, 2, name, 10, 2) == 0 && name[9] == '/';
 }
 
-std::string fetch_all(const SourceSet& sources, const std::string& url, size_t max) {
-  StopSignal never;
-  DeployLog quiet("gc");
+// A store's listing came back a moment ago: a failed read is worth two more tries.
+FetchPolicy gc_fetch_policy() {
   FetchPolicy policy;
   policy.retry = 2;
   policy.retry_wait = std::chrono::milliseconds(500);
+  return policy;
+}
+
+std::string fetch_all(const SourceSet& sources, const std::string& url, size_t max) {
+  StopSignal never;
+  DeployLog quiet("gc");
   std::string bytes;
-  fetch_stream(sources, url, policy, never, quiet, [&](const void* d, size_t n) {
+  fetch_stream(sources, url, gc_fetch_policy(), never, quiet, [&](const void* d, size_t n) {
     if (bytes.size() + n > max) throw Error(url + ": larger than " + format_bytes(max));
     bytes.append(static_cast<const char*>(d), n);
     return true;
@@ -122,10 +127,7 @@ GcResult collect_chunk_store(const GcRequest& req, const SourceSet& sources, con
   // from, but not their chunks.
   StopSignal never;
   DeployLog quiet("gc");
-  FetchPolicy policy;
-  policy.retry = 2;
-  policy.retry_wait = std::chrono::milliseconds(500);
-  IndexChain chain(sources, policy, never, quiet);
+  IndexChain chain(sources, gc_fetch_policy(), never, quiet);
   std::set<std::string> needed;
   for (const Release* r : kept) {
     const std::string url = prefix + r->index_name;

@@ -6,7 +6,8 @@
 // other releases first — no agent starts on a release whose chunks are
 // going — then every chunk no kept index names and older than min_age: a
 // publish in progress uploads its chunks before its index, and they must
-// survive until the index that names them is there.
+// survive until the index that names them is there. An index a kept index
+// is a delta of (delta/index_delta.hpp) stays, but not for its chunks' sake.
 //
 // Any kept index that cannot be read stops the collection before anything
 // is removed: a chunk is only removed when every kept index was read.
