@@ -3,7 +3,7 @@
 // changes 200 of 20,253 chunk names), and the chunk table does not compress
 // (33 bytes a chunk), so publishing the whole index again cost more than the
 // changed chunks themselves. A delta is `zstd --patch-from`: the new index
-// compressed with the base index as zstd's prefix — about 60 bytes a
+// compressed with the base index as zstd's prefix — about 70 bytes a
 // changed file. An agent that deployed the base keeps it (index_chain.hpp)
 // and fetches only the delta; a new agent fetches the base too.
 //
