@@ -1,6 +1,5 @@
 #include "delta/index_delta.hpp"
 
-#include <openssl/sha.h>
 #include <zstd.h>
 
 #include <algorithm>
@@ -9,6 +8,7 @@
 #include <stdexcept>
 
 #include "util/error.hpp"
+#include "delta/chunk_name.hpp"
 #include "delta/varint_reader.hpp"
 
 namespace haul::delta {
@@ -22,12 +22,6 @@ using DCtx = std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)>;
 
 void check(size_t ret, const char* what) {
   if (ZSTD_isError(ret)) throw std::runtime_error(std::string("index delta: zstd ") + what + ": " + ZSTD_getErrorName(ret));
-}
-
-ChunkName sha256_of(const std::string& bytes) {
-  ChunkName out;
-  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), out.data());
-  return out;
 }
 
 // A window that holds the base and the index: matches reach back into all of it.
@@ -59,7 +53,7 @@ std::string encode_index_delta(const std::string& base, const std::string& index
   patch.resize(n);
 
   std::string raw(kMagic, kMagicLen);
-  const ChunkName name = sha256_of(base);
+  const ChunkName name = chunk_name_of(base.data(), base.size());
   raw.append(reinterpret_cast<const char*>(name.data()), name.size());
   put_varint(raw, base.size());
   put_varint(raw, base_location.size());
@@ -97,7 +91,7 @@ IndexDelta read_index_delta(const std::string& payload, const std::string& origi
 std::string apply_index_delta(const IndexDelta& delta, const std::string& base, const std::string& origin,
                               uint64_t max) {
   const std::string where = "index delta " + origin + ": ";
-  if (base.size() != delta.base_size || sha256_of(base) != delta.base)
+  if (base.size() != delta.base_size || chunk_name_of(base.data(), base.size()) != delta.base)
     throw Error(where + "its base " + delta.base_location + " is not the index it was made against (expected sha256 " +
                     hex(delta.base) + ", " + std::to_string(delta.base_size) + " bytes)",
                 Error::Kind::checksum_mismatch);

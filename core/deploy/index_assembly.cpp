@@ -14,6 +14,7 @@
 #include "deploy/byte_pipe.hpp"
 #include "deploy/fetcher.hpp"
 #include "deploy/index_chain.hpp"
+#include "util/beside_dest.hpp"
 #include "util/error.hpp"
 #include "util/units.hpp"
 
@@ -47,9 +48,8 @@ class WorkerSources {
 // delta: with the release strategy's own state, else beside dest like its
 // journal.
 fs::path index_cache_dir(const Manifest& m) {
-  const fs::path dest = fs::path(m.dest).lexically_normal();
-  if (m.sync_strategy == SyncStrategy::release) return dest / ".haul" / "indexes";
-  return dest.parent_path() / (".haul-" + dest.filename().string() + ".indexes");
+  if (m.sync_strategy == SyncStrategy::release) return fs::path(m.dest) / ".haul" / "indexes";
+  return beside_dest(m.dest, "indexes");
 }
 
 }  // namespace

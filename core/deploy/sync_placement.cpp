@@ -19,6 +19,7 @@
 #include "deploy/journal_scope.hpp"
 #include "util/error.hpp"
 #include "util/units.hpp"
+#include "util/beside_dest.hpp"
 
 namespace haul {
 namespace fs = std::filesystem;
@@ -107,7 +108,7 @@ void place_by_sync(DeployContext& ctx, const fs::path& dest) {
   const Manifest& m = ctx.manifest;
   const bool rsync = m.sync_strategy == SyncStrategy::rsync;
   const fs::path parent = dest.parent_path();
-  DestLock lock(parent / (".haul-" + dest.filename().string() + ".lock"), ctx.options.lock_timeout, ctx.before_start);
+  DestLock lock(beside_dest(dest, "lock"), ctx.options.lock_timeout, ctx.before_start);
   JournalScope journal(DeployJournal::beside(dest), journal_entry(ctx, "fetch", ""), dest.string(), ctx.log);
   remove_staging_leftovers(ctx, dest);
 

@@ -9,6 +9,7 @@
 #include "config/exclude_rules.hpp"
 #include "drift/tree_record_format.hpp"
 #include "util/error.hpp"
+#include "util/beside_dest.hpp"
 
 namespace haul {
 namespace {
@@ -225,8 +226,7 @@ TreeRecord TreeRecord::load(const std::filesystem::path& file) {
 }
 
 std::filesystem::path TreeRecord::beside(const std::filesystem::path& dest) {
-  const auto d = dest.lexically_normal();
-  return d.parent_path() / (".haul-" + d.filename().string() + ".tree");
+  return beside_dest(dest, "tree");
 }
 
 }  // namespace haul

@@ -8,14 +8,14 @@
 
 #include "util/durable_file.hpp"
 #include "util/error.hpp"
+#include "util/beside_dest.hpp"
 
 namespace fs = std::filesystem;
 
 namespace haul {
 
 fs::path applied_release_path(const fs::path& dest) {
-  const fs::path d = fs::absolute(dest).lexically_normal();
-  return d.parent_path() / (".haul-" + d.filename().string() + ".applied.json");
+  return beside_dest(fs::absolute(dest), "applied.json");
 }
 
 std::optional<AppliedRelease> read_applied_release(const fs::path& dest) {

@@ -6,11 +6,12 @@
 #include <sstream>
 
 #include "util/durable_file.hpp"
+#include "util/beside_dest.hpp"
 
 namespace haul {
 
 DeployJournal DeployJournal::beside(const std::filesystem::path& dest) {
-  return DeployJournal(At{}, dest.parent_path() / (".haul-" + dest.filename().string() + ".journal.json"));
+  return DeployJournal(At{}, beside_dest(dest, "journal.json"));
 }
 
 std::optional<JournalEntry> DeployJournal::read() const {
