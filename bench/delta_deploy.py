@@ -7,7 +7,8 @@ alternating in the same run on W1.
   release 2:  1% of the files with 8 bytes overwritten (delta_bytes.py's "edited")
 
   fresh    dest empty, release 2 deployed
-  changed  dest holds release 1, release 2 deployed (what a fleet does every day)
+  changed  dest holds release 1 as haul deployed it (with its stamps), release 2
+           deployed (what a fleet does every day)
 
   haul tar.gz    haul deploy of the tar.gz (stretcher's artifact)
   haul chunked   haul deploy of the release index as `haul publish` put it
@@ -119,6 +120,7 @@ def main():
     nginx = Nginx(site)
     dest = os.path.join(a.work, "dest")
     dest_indexes = os.path.join(a.work, ".haul-dest.indexes")  # the indexes the agent deployed
+    dest_stamps = os.path.join(a.work, ".haul-dest.stamps")  # what it knows of dest's files
     manifests = {}
     for kind, src in (("tar.gz", "r%s.tar.gz"), ("chunked", "r%s/app.index")):
         for r in ("1", "2"):
@@ -135,6 +137,8 @@ def main():
                 for kind in ("tar.gz", "chunked"):
                     shutil.rmtree(dest, ignore_errors=True)
                     shutil.rmtree(dest_indexes, ignore_errors=True)
+                    if os.path.exists(dest_stamps):
+                        os.unlink(dest_stamps)
                     if mode == "changed":
                         run([HAUL, "deploy", manifests[kind, "1"], "--log-level", "warn"])
                     cap = ["--max-bandwidth", a.max_bandwidth] if a.max_bandwidth else []

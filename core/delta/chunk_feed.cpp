@@ -48,11 +48,12 @@ bool read_exactly(int fd, std::string& out, uint64_t offset) {
 
 ChunkFeed::ChunkFeed(const ReleaseIndex& index, FeedOptions options, ChunkFetch fetch)
     : index_(index), options_(std::move(options)), fetch_(std::move(fetch)), uses_(index.chunks.size(), 0),
-      same_as_first_root_(index.entries.size(), 0), shared_(index.chunks.size()),
+      same_as_first_root_(index.entries.size(), 0), first_root_inode_(index.entries.size()),
+      shared_(index.chunks.size()),
       cpu_free_(options_.local_readers ? options_.local_readers : std::max(1u, std::thread::hardware_concurrency())) {
   for (size_t i = 0; i < index_.entries.size(); ++i) {
     const IndexEntry& e = index_.entries[i];
-    if (e.type != EntryType::file) continue;
+    if (e.type != EntryType::file || (i < options_.left_out.size() && options_.left_out[i])) continue;
     uint64_t offset = 0;
     for (size_t first = 0; first < e.chunks.size();) {
       Part p{i, first, first, offset, 0};
@@ -156,7 +157,7 @@ void ChunkFeed::work(size_t worker) {
 // `in_place` the chunks found at their own position in the first root's copy
 // of the same size.
 void ChunkFeed::find_locally(const Part& s, std::shared_ptr<const std::string>* out, size_t& in_place,
-                             FeedStats& stats) const {
+                             InodeStamp& first_root, FeedStats& stats) const {
   const IndexEntry& e = index_.entries[s.entry];
   const size_t n = s.last - s.first;
   size_t missing = static_cast<size_t>(std::count(out, out + n, nullptr));
@@ -166,6 +167,7 @@ void ChunkFeed::find_locally(const Part& s, std::shared_ptr<const std::string>* 
     Fd fd(path);
     struct stat st {};
     if (fd.get() < 0 || fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (r == 0) first_root = InodeStamp::of(st);
     const auto size = static_cast<uint64_t>(st.st_size);
     auto use = [&](size_t k, const uint8_t* data, size_t len) {
       out[k] = std::make_shared<const std::string>(reinterpret_cast<const char*>(data), len);
@@ -236,6 +238,7 @@ ChunkFeed::Pieces ChunkFeed::gather(size_t worker, const Segment& seg) {
   }
   FeedStats stats;
   std::vector<char> in_place(seg.last_part - seg.first_part, 0);
+  std::vector<InodeStamp> first_root(seg.last_part - seg.first_part);
   if (!options_.local_roots.empty() && std::count(out.begin(), out.end(), nullptr) > 0) {
     // The local part holds one of the cores' turns; fetches do not.
     std::unique_lock<std::mutex> turn(cpu_mu_);
@@ -245,7 +248,7 @@ ChunkFeed::Pieces ChunkFeed::gather(size_t worker, const Segment& seg) {
     for (size_t p = seg.first_part; p < seg.last_part && !stop_.raised(); ++p) {
       const Part& part = parts_[p];
       size_t placed = 0;
-      find_locally(part, &out[at[p - seg.first_part]], placed, stats);
+      find_locally(part, &out[at[p - seg.first_part]], placed, first_root[p - seg.first_part], stats);
       const IndexEntry& e = index_.entries[part.entry];
       in_place[p - seg.first_part] = part.first == 0 && part.last == e.chunks.size() && placed == part.last - part.first;
     }
@@ -277,7 +280,10 @@ ChunkFeed::Pieces ChunkFeed::gather(size_t worker, const Segment& seg) {
   stats_.fetched_chunks += stats.fetched_chunks;
   stats_.fetched_bytes += stats.fetched_bytes;
   for (size_t p = seg.first_part; p < seg.last_part; ++p) {
-    if (in_place[p - seg.first_part]) same_as_first_root_[parts_[p].entry] = 1;
+    if (in_place[p - seg.first_part]) {
+      same_as_first_root_[parts_[p].entry] = 1;
+      first_root_inode_[parts_[p].entry] = first_root[p - seg.first_part];
+    }
     for (size_t k = 0; k < parts_[p].last - parts_[p].first; ++k) {
       const uint32_t c = chunk_of(p, k);
       if (--uses_[c] == 0)

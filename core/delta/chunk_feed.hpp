@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "delta/release_index.hpp"
+#include "util/inode_stamp.hpp"
 #include "util/stop_signal.hpp"
 
 namespace haul::delta {
@@ -42,6 +43,8 @@ struct FeedOptions {
   // on that CPU-bound part only cost switches (0 = the machine's cores).
   size_t local_readers = 0;
   uint64_t window_bytes = 64ull << 20;
+  // Entries whose bytes are not wanted (by entry; empty: none).
+  std::vector<char> left_out;
 };
 
 struct FeedStats {
@@ -56,7 +59,7 @@ class ChunkFeed {
   ChunkFeed(const ChunkFeed&) = delete;
   ChunkFeed& operator=(const ChunkFeed&) = delete;
 
-  // The next chunk of the next file entry, in index order. Throws the
+  // The next chunk of the next file entry not left out, in index order. Throws the
   // first error a worker met.
   std::shared_ptr<const std::string> next();
   FeedStats stats() const;
@@ -64,8 +67,11 @@ class ChunkFeed {
   void cancel();
   // Whether file entry `entry`, whose first chunk was read through next(), was found
   // whole and byte for byte in the first local root (same path, same size,
-  // every chunk hashed in place).
-  bool same_as_first_root(size_t entry) const { return same_as_first_root_[entry] != 0; }
+  // every chunk hashed in place): that copy as fstat saw it before it was
+  // read, else nullptr.
+  const InodeStamp* same_as_first_root(size_t entry) const {
+    return same_as_first_root_[entry] ? &first_root_inode_[entry] : nullptr;
+  }
 
  private:
   // A file, or up to 8 MiB of a large one: the unit of local lookup.
@@ -85,7 +91,8 @@ class ChunkFeed {
 
   void work(size_t worker);
   Pieces gather(size_t worker, const Segment& segment);
-  void find_locally(const Part& part, std::shared_ptr<const std::string>* out, size_t& in_place, FeedStats& stats) const;
+  void find_locally(const Part& part, std::shared_ptr<const std::string>* out, size_t& in_place,
+                    InodeStamp& first_root, FeedStats& stats) const;
 
   const ReleaseIndex& index_;
   const FeedOptions options_;
@@ -98,6 +105,7 @@ class ChunkFeed {
   // By entry; written by the worker before its segment is published, read
   // by whoever got the entry's bytes through next() (ordered by mu_).
   std::vector<char> same_as_first_root_;
+  std::vector<InodeStamp> first_root_inode_;  // by entry, where same_as_first_root_
 
   mutable std::mutex mu_;
   std::condition_variable work_cv_;  // workers: room in the window, or stop

@@ -15,6 +15,15 @@ ChunkName chunk_name_of(const void* data, size_t n) {
   return name;
 }
 
+std::string chunk_list_digest(const ReleaseIndex& index, const IndexEntry& entry) {
+  // Most files are one chunk: its name is the file's hash already.
+  if (entry.chunks.size() == 1) return hex(index.chunks[entry.chunks[0]].name);
+  std::string names = "haul chunk list\n";  // never the bytes of a one-chunk file of the same size
+  names.reserve(names.size() + entry.chunks.size() * sizeof(ChunkName));
+  for (const uint32_t c : entry.chunks) names.append(reinterpret_cast<const char*>(index.chunks[c].name.data()), sizeof(ChunkName));
+  return hex(chunk_name_of(names.data(), names.size()));
+}
+
 std::string chunk_key(const ChunkName& name) {
   const std::string h = hex(name);
   return "chunks/" + h.substr(0, 2) + "/" + h + ".zst";

@@ -14,6 +14,11 @@ namespace haul::delta {
 
 ChunkName chunk_name_of(const void* data, size_t n);
 
+// A file entry's content, named without its bytes: its one chunk's name, or
+// the hex SHA-256 of its chunks' names in order (the names fix the bytes, so
+// equal digests mean equal files).
+std::string chunk_list_digest(const ReleaseIndex& index, const IndexEntry& entry);
+
 // "chunks/ab/abcdef….zst": where a chunk lives below its store.
 std::string chunk_key(const ChunkName& name);
 

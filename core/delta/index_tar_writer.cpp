@@ -26,7 +26,7 @@ la_ssize_t write_cb(struct archive*, void* ctx, const void* data, size_t n) {
 
 void write_index_as_tar(const ReleaseIndex& index, const std::string& origin,
                         const std::function<std::shared_ptr<const std::string>()>& next_chunk,
-                        const std::function<bool(const void*, size_t)>& out) {
+                        const std::function<bool(const void*, size_t)>& out, const std::vector<char>& left_out) {
   Sink sink{&out};
   std::unique_ptr<struct archive, int (*)(struct archive*)> a(archive_write_new(), archive_write_free);
   auto check = [&](int r, const std::string& what) {
@@ -41,7 +41,9 @@ void write_index_as_tar(const ReleaseIndex& index, const std::string& origin,
       !check(archive_write_open2(a.get(), &sink, nullptr, write_cb, nullptr, nullptr), "write tar"))
     return;
   std::unique_ptr<archive_entry, void (*)(archive_entry*)> ae(archive_entry_new(), archive_entry_free);
-  for (const IndexEntry& e : index.entries) {
+  for (size_t i = 0; i < index.entries.size(); ++i) {
+    const IndexEntry& e = index.entries[i];
+    if (i < left_out.size() && left_out[i]) continue;
     archive_entry_clear(ae.get());
     archive_entry_set_pathname(ae.get(), e.path.c_str());
     archive_entry_set_uid(ae.get(), 0);

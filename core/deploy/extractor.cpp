@@ -51,17 +51,16 @@ class Extraction {
         if (stats_.entries == 0 && !in_.stream_failed()) throw in_.fail(TarStream::kNotATar);
         throw in_.fail("corrupt or truncated archive after " + std::to_string(stats_.entries) + " entries");
       }
-      AdmittedEntry e = guard_.admit(header, out_bytes());
+      const char* name = archive_entry_pathname(header);
+      keep_unread_before(name ? name : "");
+      AdmittedEntry e = admit(header);
       if (!e.rel) {  // the "./" entry: its mtime belongs to the folder itself
         if (e.type == AE_IFDIR) root_mtime = e.attrs.mtime.tv_sec;
         continue;
       }
-      if (e.dropped_setuid) ++stats_.dropped_setuid;
-      e.attrs.uid = writer_.resolve_uid(archive_entry_uname(header), static_cast<uid_t>(archive_entry_uid(header)));
-      e.attrs.gid = writer_.resolve_gid(archive_entry_gname(header), static_cast<gid_t>(archive_entry_gid(header)));
-      ++stats_.entries;
       place(e);
     }
+    keep_unread_before(std::nullopt);
     writer_.finish();
     if (root_mtime) {
       struct timespec times[2] = {{*root_mtime, 0}, {*root_mtime, 0}};
@@ -72,6 +71,45 @@ class Extraction {
 
  private:
   uint64_t out_bytes() const { return stats_.bytes + stats_.linked_bytes; }
+
+  // Through the guard, with the owner resolved; counted once it has a name.
+  AdmittedEntry admit(struct archive_entry* header) {
+    AdmittedEntry e = guard_.admit(header, out_bytes());
+    if (!e.rel) return e;
+    if (e.dropped_setuid) ++stats_.dropped_setuid;
+    e.attrs.uid = writer_.resolve_uid(archive_entry_uname(header), static_cast<uid_t>(archive_entry_uid(header)));
+    e.attrs.gid = writer_.resolve_gid(archive_entry_gname(header), static_cast<gid_t>(archive_entry_gid(header)));
+    ++stats_.entries;
+    return e;
+  }
+
+  // The unread files that come before `name` in archive order (all when
+  // there is no next entry), each admitted from the header the stream would
+  // have carried and kept in dest.
+  void keep_unread_before(std::optional<std::string_view> name) {
+    const auto* unread = options_.kept_unread;
+    for (; unread && next_unread_ < unread->size() && (!name || (*unread)[next_unread_].path < *name); ++next_unread_) {
+      const UnreadFile& f = (*unread)[next_unread_];
+      std::unique_ptr<archive_entry, void (*)(archive_entry*)> header(archive_entry_new(), archive_entry_free);
+      archive_entry_set_pathname(header.get(), f.path.c_str());
+      archive_entry_set_filetype(header.get(), AE_IFREG);
+      archive_entry_set_perm(header.get(), f.mode);
+      archive_entry_set_mtime(header.get(), f.mtime, 0);
+      archive_entry_set_size(header.get(), static_cast<la_int64_t>(f.size));
+      const AdmittedEntry e = admit(header.get());
+      if (!quick_ || !e.rel) throw Error(in_.origin() + ": '" + f.path + "' left out of the stream with no dest to keep");
+      quick_->keep_file(*e.rel, f.have, e.attrs);
+      const InodeStamp stamp = InodeStamp::of(f.have);
+      if (tree()) record_file(*e.rel, e.attrs.perm, e.declared, e.attrs.mtime, f.hash, &stamp);
+      ++stats_.kept_files;
+    }
+  }
+
+  void record_file(const std::string& rel, mode_t perm, uint64_t size, const struct timespec& mtime,
+                   std::string_view hash, const InodeStamp* kept_as = nullptr) {
+    tree()->file(rel, perm, size, mtime, hash);
+    if (options_.on_file_recorded) options_.on_file_recorded(rel, hash, kept_as);
+  }
   void check_ratio() const { guard_.check_ratio(out_bytes(), in_.compressed()); }
   TreeRecordWriter* tree() const { return options_.tree; }
 
@@ -114,13 +152,13 @@ class Extraction {
   // written.
   void write_unless_same_as_dest(const AdmittedEntry& e, const struct stat& have) {
     const std::string& rel = *e.rel;
-    if (options_.known_same_as_dest && options_.known_same_as_dest(rel)) {
+    if (const InodeStamp* read_as = options_.known_same_as_dest ? options_.known_same_as_dest(rel) : nullptr) {
       if (tree()) {
         file_hash_.reset();
         read_blocks(e, [&](const void* buf, size_t size, int64_t offset) {
           file_hash_.update_at(buf, size, static_cast<uint64_t>(offset));
         });
-        tree()->file(rel, e.attrs.perm, e.declared, e.attrs.mtime, file_hash_.digest(e.declared).view());
+        record_file(rel, e.attrs.perm, e.declared, e.attrs.mtime, file_hash_.digest(e.declared).view(), read_as);
       }
       quick_->keep_file(rel, have, e.attrs);
       ++stats_.kept_files;
@@ -144,8 +182,11 @@ class Extraction {
       if (!writing) start_writing();
       write(buf, size, offset);
     });
-    if (tree()) tree()->file(rel, e.attrs.perm, e.declared, e.attrs.mtime, file_hash_.digest(e.declared).view());
     if (!writing && !compare->same(e.declared)) start_writing();  // dest's copy is longer, or the entry empty
+    const InodeStamp compared = InodeStamp::of(have);  // stat'ed before the comparison read it
+    if (tree())
+      record_file(rel, e.attrs.perm, e.declared, e.attrs.mtime, file_hash_.digest(e.declared).view(),
+                  writing ? nullptr : &compared);
     if (writing) {
       writer_.close_file(e.declared);
       ++stats_.rewritten_same_stamp;
@@ -179,7 +220,7 @@ class Extraction {
     if (tree()) {
       file_hash_.reset();
       file_hash_.update(data.data(), data.size());
-      tree()->file(rel, e.attrs.perm, e.declared, e.attrs.mtime, file_hash_.digest(e.declared).view());
+      record_file(rel, e.attrs.perm, e.declared, e.attrs.mtime, file_hash_.digest(e.declared).view());
     }
     if (sum == previous.sha256 && writer_.link_from(options_.reuse_dir / rel, rel)) {
       ++stats_.linked_files;
@@ -206,7 +247,7 @@ class Extraction {
       });
     writer_.close_file(e.declared);
     if (sha256) record(e, sha256->hex_digest());
-    if (tree()) tree()->file(*e.rel, e.attrs.perm, e.declared, e.attrs.mtime, file_hash_.digest(e.declared).view());
+    if (tree()) record_file(*e.rel, e.attrs.perm, e.declared, e.attrs.mtime, file_hash_.digest(e.declared).view());
   }
 
   // The entry's data blocks, as libarchive hands them over (sparse files
@@ -237,6 +278,7 @@ class Extraction {
   EntryGuard guard_;
   std::optional<DestQuickCheck> quick_;
   ContentHash file_hash_;  // one state, reset per file
+  size_t next_unread_ = 0;  // in options_.kept_unread
   ExtractStats stats_;
 };
 

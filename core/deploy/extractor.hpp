@@ -16,11 +16,14 @@
 #include <string_view>
 #include <sys/stat.h>
 #include <utility>
+#include <vector>
 
+#include "deploy/dest_stamps.hpp"
 #include "deploy/entry_guard.hpp"
 #include "deploy/kept_index.hpp"
 #include "drift/tree_record_writer.hpp"
 #include "release/release_store.hpp"
+#include "util/inode_stamp.hpp"
 
 namespace haul {
 
@@ -36,6 +39,17 @@ struct ExtractStats {
   uint64_t linked_bytes = 0;
   uint64_t kept_files = 0;    // unchanged in dest (quick check and content): not written at all
   uint64_t rewritten_same_stamp = 0;  // dest's size and mtime, other bytes: written
+};
+
+// A file of a chunked release that dest's copy is known to hold without
+// reading it (deploy/dest_stamps.hpp): the stream does not carry it.
+struct UnreadFile {
+  std::string path;
+  uint64_t size = 0;
+  int64_t mtime = 0;
+  unsigned mode = 0;
+  std::string hash;  // its content hash, for the content record
+  struct stat have {};  // dest's copy, as its stamp matched
 };
 
 // For releases: record what was extracted, and reuse unchanged files.
@@ -58,11 +72,24 @@ struct ExtractOptions {
   std::string always_extract;
   // Files whose bytes are already known to be dest's copy's (a chunked
   // release hashed dest's copy against the index before sending the entry):
-  // with the quick check passed, they are kept without comparing again.
-  std::function<bool(std::string_view rel)> known_same_as_dest;
+  // with the quick check passed, they are kept without comparing again. The
+  // answer is dest's copy as stat saw it before it was read; nullptr: not known.
+  std::function<const InodeStamp*(std::string_view rel)> known_same_as_dest;
+  // Files the stream leaves out because dest's copy is known to hold them
+  // (with quick_check_dest), in archive order. Each passes the guard as its
+  // header would have, then is kept like a file whose bytes matched.
+  const std::vector<UnreadFile>* kept_unread = nullptr;
+  // Not the extractor's: a chunked release tells it each file's chunk list
+  // (and reads the last deploy's stamps for kept_unread), for the stamps the
+  // rsync strategy writes once dest holds the release.
+  DestStampsWriter* stamps = nullptr;
   // Filled with every entry as it lands in the tree — kept ones included —
   // with each file's content hash, for drift detection (`haul diff`).
   TreeRecordWriter* tree = nullptr;
+  // Told each file's content hash as it goes into the tree record, and when
+  // dest keeps its copy, that copy as stat saw it before its bytes were
+  // found the same.
+  std::function<void(std::string_view rel, std::string_view hash, const InodeStamp* kept_as)> on_file_recorded;
 };
 
 // origin names the archive (its URL) in errors. dir must exist and be empty:

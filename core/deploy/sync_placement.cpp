@@ -8,6 +8,7 @@
 
 #include "deploy/artifact_stream.hpp"
 #include "deploy/deploy_hooks.hpp"
+#include "deploy/dest_stamps.hpp"
 #include "deploy/rollout_gate.hpp"
 #include "deploy/staging.hpp"
 #include "deploy/tree_sync.hpp"
@@ -125,6 +126,8 @@ void place_by_sync(DeployContext& ctx, const fs::path& dest) {
   TreeRecordWriter record(TreeRecord::beside(dest));
   ExtractOptions extract;
   extract.tree = &record;
+  DestStampsWriter stamps;  // a chunked release's: the next one need not read what this one placed
+  if (rsync) extract.stamps = &stamps;
   if (rsync && fs::is_directory(dest)) {
     extract.quick_check_dest = dest;
     extract.kept = &kept;
@@ -157,6 +160,11 @@ void place_by_sync(DeployContext& ctx, const fs::path& dest) {
     record.commit();
   } catch (const std::exception& e) {
     ctx.log.warn(std::string(e.what()) + "; haul diff cannot check dest until the next deploy");
+  }
+  try {
+    if (rsync) stamps.write(dest);
+  } catch (const std::exception& e) {
+    ctx.log.warn(std::string(e.what()) + "; the next chunked deploy reads dest's files again");
   }
   journal.phase_best_effort("post");
   run_phase(ctx, HAUL_PHASE_POST, m.commands.post, &journal);

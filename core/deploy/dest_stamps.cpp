@@ -1,0 +1,192 @@
+#include "deploy/dest_stamps.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+
+#include "deploy/dir_cursor.hpp"
+#include "util/beside_dest.hpp"
+#include "util/durable_file.hpp"
+
+namespace haul {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::string_view kHeader = "haul-dest-stamps 1\n";
+
+struct timespec coarse_now() {
+  struct timespec t {};
+  clock_gettime(CLOCK_REALTIME_COARSE, &t);
+  return t;
+}
+
+bool before(const struct timespec& a, const struct timespec& b) {
+  return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
+}
+
+
+// A regular file at rel below the cursor's root, no symlink followed on the way.
+bool stat_file(DirCursor& dest, std::string_view rel, struct stat& st) {
+  const auto [folder, name] = DirCursor::split(rel);
+  const int fd = dest.at(folder);
+  return fd >= 0 && fstatat(fd, std::string(name).c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+}
+
+// Fields of a stamps line, in order.
+class LineReader {
+ public:
+  explicit LineReader(std::string_view line) : rest_(line) {}
+  bool word(std::string_view& out) {
+    const size_t space = rest_.find(' ');
+    if (space == std::string_view::npos || space == 0) return false;
+    out = rest_.substr(0, space);
+    rest_.remove_prefix(space + 1);
+    return true;
+  }
+  template <typename T>
+  bool number(T& out) {
+    std::string_view w;
+    if (!word(w)) return false;
+    const auto [end, ec] = std::from_chars(w.data(), w.data() + w.size(), out);
+    return ec == std::errc() && end == w.data() + w.size();
+  }
+  bool time(struct timespec& out) {
+    int64_t sec = 0;
+    long nsec = 0;
+    if (!number(sec) || !number(nsec)) return false;
+    out = {static_cast<time_t>(sec), nsec};
+    return true;
+  }
+  std::string_view rest() const { return rest_; }
+
+ private:
+  std::string_view rest_;
+};
+
+template <typename T>
+void put_number(std::string& out, T value) {
+  char buf[24];
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+  out.append(buf, end);
+  out += ' ';
+}
+
+}  // namespace
+
+fs::path DestStamps::beside(const fs::path& dest) { return beside_dest(dest, "stamps"); }
+
+DestStamps DestStamps::load(const fs::path& dest) {
+  DestStamps stamps;
+  std::ifstream in(beside(dest), std::ios::binary | std::ios::ate);
+  if (!in) return stamps;
+  stamps.text_.resize(static_cast<size_t>(std::max<std::streamoff>(in.tellg(), 0)));
+  in.seekg(0);
+  if (!in.read(stamps.text_.data(), static_cast<std::streamsize>(stamps.text_.size()))) return {};
+  std::string_view text = stamps.text_;
+  if (text.substr(0, kHeader.size()) != kHeader) return {};
+  text.remove_prefix(kHeader.size());
+  stamps.files_.reserve(static_cast<size_t>(std::count(text.begin(), text.end(), '\n')));
+  while (!text.empty()) {
+    const size_t eol = text.find('\n');
+    if (eol == std::string_view::npos) break;
+    const std::string_view line = text.substr(0, eol);
+    text.remove_prefix(eol + 1);
+    if (line.substr(0, 4) == "end ") {
+      size_t count = 0;
+      const auto [end, ec] = std::from_chars(line.data() + 4, line.data() + line.size(), count);
+      const bool whole = ec == std::errc() && end == line.data() + line.size() && count == stamps.files_.size() &&
+                         text.empty() &&
+                         std::is_sorted(stamps.files_.begin(), stamps.files_.end(),
+                                        [](const FileStamp& a, const FileStamp& b) { return a.path < b.path; });
+      return whole ? std::move(stamps) : DestStamps();
+    }
+    LineReader r(line);
+    FileStamp s;
+    if (!r.word(s.chunks) || !r.word(s.content) || !r.number(s.inode.dev) || !r.number(s.inode.ino) ||
+        !r.number(s.inode.size) || !r.time(s.inode.mtime) || !r.time(s.inode.ctime) || r.rest().empty())
+      break;
+    s.path = r.rest();
+    stamps.files_.push_back(s);
+  }
+  return {};  // no end line, or a line that is not a stamp: torn, or not ours
+}
+
+const FileStamp* DestStamps::unchanged(DirCursor& dest, std::string_view rel, std::string_view chunks, uint64_t size,
+                                       int64_t mtime_sec, struct stat& st) const {
+  const auto it = std::lower_bound(files_.begin(), files_.end(), rel,
+                                   [](const FileStamp& s, std::string_view p) { return s.path < p; });
+  if (it == files_.end() || it->path != rel) return nullptr;
+  if (it->chunks != chunks || it->inode.size != size || it->inode.mtime.tv_sec != mtime_sec) return nullptr;
+  if (!stat_file(dest, rel, st) || !(InodeStamp::of(st) == it->inode)) return nullptr;
+  return &*it;
+}
+
+void DestStampsWriter::start(size_t files) {
+  started_ = true;
+  started_at_ = coarse_now();
+  files_.clear();
+  files_.reserve(files);
+}
+
+void DestStampsWriter::file(std::string rel, std::string chunks) {
+  files_.push_back({std::move(rel), std::move(chunks)});
+}
+
+void DestStampsWriter::hashed(std::string_view rel, std::string_view content, const InodeStamp* kept_as) {
+  const auto it = std::lower_bound(files_.begin(), files_.end(), rel,
+                                   [](const Pending& p, std::string_view r) { return p.path < r; });
+  if (it == files_.end() || it->path != rel || content.size() != sizeof it->content.hex) return;
+  std::copy(content.begin(), content.end(), it->content.hex);
+  it->hashed = true;
+  it->kept = kept_as != nullptr;
+  if (kept_as) it->inode = *kept_as;
+}
+
+void DestStampsWriter::write(const fs::path& dest) const {
+  if (!started_) return;
+  // Wait for the clock to tick past the sync's last write: a file the sync
+  // wrote then has an older ctime than `since`, and any later change a newer
+  // or equal one. At most one tick (a few ms).
+  const struct timespec synced = coarse_now();
+  struct timespec since = synced;
+  while (InodeStamp::same(since, synced)) {
+    const struct timespec ms{0, 1'000'000};
+    nanosleep(&ms, nullptr);
+    since = coarse_now();
+  }
+  std::string out(kHeader);
+  out.reserve(files_.size() * 200);
+  size_t count = 0;
+  DirCursor folders(dest, /*create_missing=*/false);
+  for (const Pending& p : files_) {
+    if (!p.hashed || p.path.find('\n') != std::string::npos) continue;
+    InodeStamp inode = p.inode;
+    if (!p.kept) {
+      struct stat st {};
+      if (!stat_file(folders, p.path, st) || before(st.st_ctim, started_at_) || !before(st.st_ctim, since)) continue;
+      inode = InodeStamp::of(st);
+    }
+    out += p.chunks;
+    out += ' ';
+    out.append(p.content.view());
+    out += ' ';
+    put_number(out, inode.dev);
+    put_number(out, inode.ino);
+    put_number(out, inode.size);
+    put_number(out, static_cast<int64_t>(inode.mtime.tv_sec));
+    put_number(out, inode.mtime.tv_nsec);
+    put_number(out, static_cast<int64_t>(inode.ctime.tv_sec));
+    put_number(out, inode.ctime.tv_nsec);
+    out += p.path;
+    out += '\n';
+    ++count;
+  }
+  out += "end " + std::to_string(count) + "\n";
+  write_file_durably(DestStamps::beside(dest), out);
+}
+
+}  // namespace haul
