@@ -53,7 +53,7 @@ ChunkFeed::ChunkFeed(const ReleaseIndex& index, FeedOptions options, ChunkFetch 
       cpu_free_(options_.local_readers ? options_.local_readers : std::max(1u, std::thread::hardware_concurrency())) {
   for (size_t i = 0; i < index_.entries.size(); ++i) {
     const IndexEntry& e = index_.entries[i];
-    if (e.type != EntryType::file || (i < options_.left_out.size() && options_.left_out[i])) continue;
+    if (e.type != EntryType::file) continue;
     uint64_t offset = 0;
     for (size_t first = 0; first < e.chunks.size();) {
       Part p{i, first, first, offset, 0};
@@ -225,21 +225,38 @@ void ChunkFeed::find_locally(const Part& s, std::shared_ptr<const std::string>* 
 }
 
 ChunkFeed::Pieces ChunkFeed::gather(size_t worker, const Segment& seg) {
-  // Where each part's chunks start in the segment's pieces.
+  const size_t parts = seg.last_part - seg.first_part;
+  std::vector<char> left_out(parts, 0);
+  if (options_.leave_out)
+    for (size_t p = seg.first_part; p < seg.last_part; ++p) {
+      const Part& part = parts_[p];
+      left_out[p - seg.first_part] = part.first == 0 && part.last == index_.entries[part.entry].chunks.size() &&
+                                     options_.leave_out(part.entry);
+    }
+  // Chunks in hand or wanted from each part: a left-out file's one marker holds none.
+  auto wanted = [&](size_t p) { return left_out[p - seg.first_part] ? 0 : parts_[p].last - parts_[p].first; };
+  // Where each part's pieces start in the segment's.
   std::vector<size_t> at{0};
-  for (size_t p = seg.first_part; p < seg.last_part; ++p) at.push_back(at.back() + parts_[p].last - parts_[p].first);
+  for (size_t p = seg.first_part; p < seg.last_part; ++p)
+    at.push_back(at.back() + (left_out[p - seg.first_part] ? 1 : wanted(p)));
   Pieces out(at.back());
   auto chunk_of = [&](size_t p, size_t k) { return index_.entries[parts_[p].entry].chunks[parts_[p].first + k]; };
   // Chunks several places share may be in hand already: one lock for the segment.
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (size_t p = seg.first_part; p < seg.last_part; ++p)
-      for (size_t k = 0; k < parts_[p].last - parts_[p].first; ++k) out[at[p - seg.first_part] + k] = shared_[chunk_of(p, k)];
+      for (size_t k = 0; k < wanted(p); ++k) out[at[p - seg.first_part] + k] = shared_[chunk_of(p, k)];
   }
   FeedStats stats;
   std::vector<char> in_place(seg.last_part - seg.first_part, 0);
   std::vector<InodeStamp> first_root(seg.last_part - seg.first_part);
-  if (!options_.local_roots.empty() && std::count(out.begin(), out.end(), nullptr) > 0) {
+  const auto missing = [&] {
+    for (size_t p = seg.first_part; p < seg.last_part; ++p)
+      for (size_t k = 0; k < wanted(p); ++k)
+        if (!out[at[p - seg.first_part] + k]) return true;
+    return false;
+  };
+  if (!options_.local_roots.empty() && missing()) {
     // The local part holds one of the cores' turns; fetches do not.
     std::unique_lock<std::mutex> turn(cpu_mu_);
     cpu_cv_.wait(turn, [&] { return cpu_free_ > 0; });
@@ -247,6 +264,7 @@ ChunkFeed::Pieces ChunkFeed::gather(size_t worker, const Segment& seg) {
     turn.unlock();
     for (size_t p = seg.first_part; p < seg.last_part && !stop_.raised(); ++p) {
       const Part& part = parts_[p];
+      if (left_out[p - seg.first_part]) continue;
       size_t placed = 0;
       find_locally(part, &out[at[p - seg.first_part]], placed, first_root[p - seg.first_part], stats);
       const IndexEntry& e = index_.entries[part.entry];
@@ -258,7 +276,7 @@ ChunkFeed::Pieces ChunkFeed::gather(size_t worker, const Segment& seg) {
   }
   std::unordered_map<uint32_t, size_t> fetched_at;  // a chunk twice in the segment is fetched once
   for (size_t p = seg.first_part; p < seg.last_part && !stop_.raised(); ++p) {
-    const size_t n = parts_[p].last - parts_[p].first;
+    const size_t n = wanted(p);
     for (size_t k = 0; k < n && !stop_.raised(); ++k) {
       auto& piece = out[at[p - seg.first_part] + k];
       if (piece) continue;
@@ -288,7 +306,7 @@ ChunkFeed::Pieces ChunkFeed::gather(size_t worker, const Segment& seg) {
       const uint32_t c = chunk_of(p, k);
       if (--uses_[c] == 0)
         shared_[c].reset();
-      else if (!shared_[c])
+      else if (!shared_[c] && k < wanted(p))
         shared_[c] = out[at[p - seg.first_part] + k];
     }
   }

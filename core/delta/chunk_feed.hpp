@@ -43,8 +43,11 @@ struct FeedOptions {
   // on that CPU-bound part only cost switches (0 = the machine's cores).
   size_t local_readers = 0;
   uint64_t window_bytes = 64ull << 20;
-  // Entries whose bytes are not wanted (by entry; empty: none).
-  std::vector<char> left_out;
+  // Asked, on a worker thread, of each file held in one part (up to 8 MiB)
+  // before its bytes are looked for: true leaves the file out — no bytes
+  // read or fetched, and one nullptr in next()'s stream where its chunks
+  // would be. Must be safe to call from several threads at once.
+  std::function<bool(size_t entry)> leave_out;
 };
 
 struct FeedStats {
@@ -59,7 +62,8 @@ class ChunkFeed {
   ChunkFeed(const ChunkFeed&) = delete;
   ChunkFeed& operator=(const ChunkFeed&) = delete;
 
-  // The next chunk of the next file entry not left out, in index order. Throws the
+  // The next chunk of the next file entry, in index order; nullptr for a
+  // file left out (FeedOptions::leave_out). Throws the
   // first error a worker met.
   std::shared_ptr<const std::string> next();
   FeedStats stats() const;

@@ -26,7 +26,8 @@ la_ssize_t write_cb(struct archive*, void* ctx, const void* data, size_t n) {
 
 void write_index_as_tar(const ReleaseIndex& index, const std::string& origin,
                         const std::function<std::shared_ptr<const std::string>()>& next_chunk,
-                        const std::function<bool(const void*, size_t)>& out, const std::vector<char>& left_out) {
+                        const std::function<bool(const void*, size_t)>& out,
+                        const std::function<void(size_t entry)>& left_out) {
   Sink sink{&out};
   std::unique_ptr<struct archive, int (*)(struct archive*)> a(archive_write_new(), archive_write_free);
   auto check = [&](int r, const std::string& what) {
@@ -43,7 +44,6 @@ void write_index_as_tar(const ReleaseIndex& index, const std::string& origin,
   std::unique_ptr<archive_entry, void (*)(archive_entry*)> ae(archive_entry_new(), archive_entry_free);
   for (size_t i = 0; i < index.entries.size(); ++i) {
     const IndexEntry& e = index.entries[i];
-    if (i < left_out.size() && left_out[i]) continue;
     archive_entry_clear(ae.get());
     archive_entry_set_pathname(ae.get(), e.path.c_str());
     archive_entry_set_uid(ae.get(), 0);
@@ -69,6 +69,11 @@ void write_index_as_tar(const ReleaseIndex& index, const std::string& origin,
     // A file's first chunk is in hand before its header goes out: whatever
     // the reader learns of the file from the chunks' source is settled by then.
     std::shared_ptr<const std::string> first = e.type == EntryType::file && !e.chunks.empty() ? next_chunk() : nullptr;
+    if (e.type == EntryType::file && !e.chunks.empty() && !first) {
+      if (!left_out) throw Error("release index " + origin + ": no bytes for '" + e.path + "'");
+      left_out(i);
+      continue;
+    }
     if (!check(archive_write_header(a.get(), ae.get()), "write the header of '" + e.path + "'")) return;
     if (e.type != EntryType::file) continue;
     for (size_t k = 0; k < e.chunks.size(); ++k) {

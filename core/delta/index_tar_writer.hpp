@@ -10,7 +10,6 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <vector>
 
 #include "delta/release_index.hpp"
 
@@ -18,11 +17,13 @@ namespace haul::delta {
 
 // Writes every entry in index order; a file's bytes are its chunks, asked of
 // next_chunk one by one — the first before the file's header is written.
-// Entries marked in `left_out` (by entry; empty: none) are not written: the
-// reader learns of them another way. out returns false when the reader has
-// gone (the writing then stops quietly). Throws haul::Error naming origin.
+// A file whose first chunk comes as nullptr is left out of the stream, and
+// told to left_out (by entry) instead: the reader learns of it another way.
+// out returns false when the reader has gone (the writing then stops
+// quietly). Throws haul::Error naming origin.
 void write_index_as_tar(const ReleaseIndex& index, const std::string& origin,
                         const std::function<std::shared_ptr<const std::string>()>& next_chunk,
-                        const std::function<bool(const void*, size_t)>& out, const std::vector<char>& left_out = {});
+                        const std::function<bool(const void*, size_t)>& out,
+                        const std::function<void(size_t entry)>& left_out = {});
 
 }  // namespace haul::delta

@@ -148,6 +148,7 @@ ExtractStats extract_once(DeployContext& ctx, const fs::path& staging, ExtractOp
 }  // namespace
 
 ExtractStats fetch_and_extract(DeployContext& ctx, const fs::path& staging, ExtractOptions options) {
+  bool stamps_held = !options.stamps || options.stamps->trusted();
   for (int attempt = 0;; ++attempt) {
     try {
       return extract_once(ctx, staging, options);
@@ -156,16 +157,24 @@ ExtractStats fetch_and_extract(DeployContext& ctx, const fs::path& staging, Extr
       // is fetched again here; other failures were already retried.
       const bool changed = e.kind() == Error::Kind::source_changed;
       if (e.kind() != Error::Kind::checksum_mismatch && !changed) throw;
-      // A changed object is not a fault: it gets one fresh start even with retry 0.
-      const int budget = std::max(ctx.options.retry, changed ? 1 : 0);
-      if (attempt >= budget) throw;
-      ctx.log.warn(std::string(e.what()) + "; fetching the whole artifact again (retry " + std::to_string(attempt + 1) +
-                   "/" + std::to_string(std::max(ctx.options.retry, 1)) + ")");
       std::error_code ec;
       for (const auto& entry : fs::directory_iterator(staging, ec)) fs::remove_all(entry.path(), ec);
       if (options.record) options.record->clear();
       if (options.kept) options.kept->clear();
       if (options.tree) options.tree->restart();
+      // A stamp of dest's that did not hold up is no fault of the source:
+      // start over at once, reading every file, without spending a retry.
+      if (stamps_held && options.stamps && !options.stamps->trusted()) {
+        stamps_held = false;
+        ctx.log.warn(std::string(e.what()) + "; starting over, reading every file dest holds");
+        --attempt;
+        continue;
+      }
+      // A changed object is not a fault: it gets one fresh start even with retry 0.
+      const int budget = std::max(ctx.options.retry, changed ? 1 : 0);
+      if (attempt >= budget) throw;
+      ctx.log.warn(std::string(e.what()) + "; fetching the whole artifact again (retry " + std::to_string(attempt + 1) +
+                   "/" + std::to_string(std::max(ctx.options.retry, 1)) + ")");
       if (!ctx.abort.sleep_for(ctx.options.retry_wait)) throw;
     }
   }

@@ -115,38 +115,43 @@ DestStamps DestStamps::load(const fs::path& dest) {
   return {};  // no end line, or a line that is not a stamp: torn, or not ours
 }
 
-const FileStamp* DestStamps::unchanged(DirCursor& dest, std::string_view rel, std::string_view chunks, uint64_t size,
-                                       int64_t mtime_sec, struct stat& st) const {
+const FileStamp* DestStamps::unchanged(const fs::path& dest, std::string_view rel, std::string_view chunks,
+                                       uint64_t size, int64_t mtime_sec) const {
   const auto it = std::lower_bound(files_.begin(), files_.end(), rel,
                                    [](const FileStamp& s, std::string_view p) { return s.path < p; });
   if (it == files_.end() || it->path != rel) return nullptr;
   if (it->chunks != chunks || it->inode.size != size || it->inode.mtime.tv_sec != mtime_sec) return nullptr;
-  if (!stat_file(dest, rel, st) || !(InodeStamp::of(st) == it->inode)) return nullptr;
+  std::string path = dest.native();
+  path += '/';
+  path += rel;
+  struct stat st {};
+  if (fstatat(AT_FDCWD, path.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+      !(InodeStamp::of(st) == it->inode))
+    return nullptr;
   return &*it;
 }
 
 void DestStampsWriter::start(size_t files) {
+  std::lock_guard<std::mutex> lock(mu_);
   started_ = true;
   started_at_ = coarse_now();
   files_.clear();
   files_.reserve(files);
 }
 
-void DestStampsWriter::file(std::string rel, std::string chunks) {
-  files_.push_back({std::move(rel), std::move(chunks)});
+void DestStampsWriter::add(std::string_view rel, std::string chunks, std::string_view content,
+                           const InodeStamp* kept_as) {
+  Pending p{std::string(rel), std::move(chunks)};
+  if (content.size() != sizeof p.content.hex) return;
+  std::copy(content.begin(), content.end(), p.content.hex);
+  p.kept = kept_as != nullptr;
+  if (kept_as) p.inode = *kept_as;
+  std::lock_guard<std::mutex> lock(mu_);
+  files_.push_back(std::move(p));
 }
 
-void DestStampsWriter::hashed(std::string_view rel, std::string_view content, const InodeStamp* kept_as) {
-  const auto it = std::lower_bound(files_.begin(), files_.end(), rel,
-                                   [](const Pending& p, std::string_view r) { return p.path < r; });
-  if (it == files_.end() || it->path != rel || content.size() != sizeof it->content.hex) return;
-  std::copy(content.begin(), content.end(), it->content.hex);
-  it->hashed = true;
-  it->kept = kept_as != nullptr;
-  if (kept_as) it->inode = *kept_as;
-}
-
-void DestStampsWriter::write(const fs::path& dest) const {
+void DestStampsWriter::write(const fs::path& dest) {
+  std::lock_guard<std::mutex> lock(mu_);
   if (!started_) return;
   // Wait for the clock to tick past the sync's last write: a file the sync
   // wrote then has an older ctime than `since`, and any later change a newer
@@ -158,12 +163,14 @@ void DestStampsWriter::write(const fs::path& dest) const {
     nanosleep(&ms, nullptr);
     since = coarse_now();
   }
+  // Added from two threads; the stamps file is in path order.
+  std::sort(files_.begin(), files_.end(), [](const Pending& a, const Pending& b) { return a.path < b.path; });
   std::string out(kHeader);
   out.reserve(files_.size() * 200);
   size_t count = 0;
   DirCursor folders(dest, /*create_missing=*/false);
   for (const Pending& p : files_) {
-    if (!p.hashed || p.path.find('\n') != std::string::npos) continue;
+    if (p.path.find('\n') != std::string::npos) continue;
     InodeStamp inode = p.inode;
     if (!p.kept) {
       struct stat st {};

@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <ctime>
 #include <filesystem>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,8 +36,6 @@
 #include "util/inode_stamp.hpp"
 
 namespace haul {
-
-class DirCursor;
 
 struct FileStamp {
   std::string_view path;
@@ -52,11 +51,12 @@ class DestStamps {
   static DestStamps load(const std::filesystem::path& dest);
   static std::filesystem::path beside(const std::filesystem::path& dest);
 
-  // dest's copy of rel when it is still the file stamped with these chunks
-  // (and the size and mtime second the release wants), with st filled;
-  // nullptr otherwise. dest: a cursor on dest, moved through files in path order.
-  const FileStamp* unchanged(DirCursor& dest, std::string_view rel, std::string_view chunks, uint64_t size,
-                             int64_t mtime_sec, struct stat& st) const;
+  // The stamp of dest's copy of rel when that copy is still the file stamped
+  // with these chunks (and the size and mtime second the release wants);
+  // nullptr otherwise. Any thread. Symlinks on the way are followed here:
+  // the extractor checks the inode again through dest's folders.
+  const FileStamp* unchanged(const std::filesystem::path& dest, std::string_view rel, std::string_view chunks,
+                             uint64_t size, int64_t mtime_sec) const;
   size_t size() const { return files_.size(); }
 
  private:
@@ -67,30 +67,33 @@ class DestStamps {
 // Collects what a deploy would stamp, and stamps it once dest holds it.
 class DestStampsWriter {
  public:
-  // The extraction (or its retry) of a release of `files` files starts:
+  // The extraction (or its retry) of a release with `files` files starts:
   // what was collected goes.
   void start(size_t files);
-  // A file of the release, with its chunk list's digest; in path order.
-  void file(std::string rel, std::string chunks);
-  // The content hash the extraction recorded for it, and when dest kept its
-  // copy, that copy's stamp from before its content was found the same.
-  void hashed(std::string_view rel, std::string_view content, const InodeStamp* kept_as);
+  // A stamp did not hold up: the rest of this deploy reads every file.
+  void distrust() { trusted_ = false; }
+  bool trusted() const { return trusted_; }
+  // A file the release placed, with its chunk list's digest and content
+  // hash; kept_as: dest kept its copy, as stat saw it before its content
+  // was found the same (or its stamp matched). Any thread.
+  void add(std::string_view rel, std::string chunks, std::string_view content, const InodeStamp* kept_as);
 
   // After the sync: stamps the collected files dest now holds and replaces
   // the stamps file. Nothing collected (a tarball deploy) leaves the stamps
   // file alone. Throws haul::Error naming the file when it cannot be written.
-  void write(const std::filesystem::path& dest) const;
+  void write(const std::filesystem::path& dest);
 
  private:
   struct Pending {
     std::string path, chunks;
     ContentDigest content{};
-    bool hashed = false, kept = false;
+    bool kept = false;
     InodeStamp inode;  // kept: dest's copy before it was compared
   };
-  bool started_ = false;
+  bool started_ = false, trusted_ = true;
   struct timespec started_at_ {};
-  std::vector<Pending> files_;  // in path order
+  std::mutex mu_;
+  std::vector<Pending> files_;
 };
 
 }  // namespace haul

@@ -87,20 +87,23 @@ class Extraction {
   // there is no next entry), each admitted from the header the stream would
   // have carried and kept in dest.
   void keep_unread_before(std::optional<std::string_view> name) {
-    const auto* unread = options_.kept_unread;
-    for (; unread && next_unread_ < unread->size() && (!name || (*unread)[next_unread_].path < *name); ++next_unread_) {
-      const UnreadFile& f = (*unread)[next_unread_];
+    if (!options_.kept_unread) return;
+    while (const auto f = options_.kept_unread->pop_before(name)) {
       std::unique_ptr<archive_entry, void (*)(archive_entry*)> header(archive_entry_new(), archive_entry_free);
-      archive_entry_set_pathname(header.get(), f.path.c_str());
+      archive_entry_set_pathname(header.get(), f->path.c_str());
       archive_entry_set_filetype(header.get(), AE_IFREG);
-      archive_entry_set_perm(header.get(), f.mode);
-      archive_entry_set_mtime(header.get(), f.mtime, 0);
-      archive_entry_set_size(header.get(), static_cast<la_int64_t>(f.size));
+      archive_entry_set_perm(header.get(), f->mode);
+      archive_entry_set_mtime(header.get(), f->mtime, 0);
+      archive_entry_set_size(header.get(), static_cast<la_int64_t>(f->size));
       const AdmittedEntry e = admit(header.get());
-      if (!quick_ || !e.rel) throw Error(in_.origin() + ": '" + f.path + "' left out of the stream with no dest to keep");
-      quick_->keep_file(*e.rel, f.have, e.attrs);
-      const InodeStamp stamp = InodeStamp::of(f.have);
-      if (tree()) record_file(*e.rel, e.attrs.perm, e.declared, e.attrs.mtime, f.hash, &stamp);
+      // Found through dest's folders, no symlink followed, it must be the
+      // inode the stamp named; else a fresh start reads it.
+      const auto have = quick_ && e.rel ? quick_->same_stamp(*e.rel, e.declared, e.attrs) : std::nullopt;
+      if (!have || !(InodeStamp::of(*have) == f->stamp))
+        throw Error(in_.origin() + ": dest's copy of '" + f->path + "' is no longer the file its stamp names",
+                    Error::Kind::source_changed);
+      quick_->keep_file(*e.rel, *have, e.attrs);
+      if (tree()) tree()->file(*e.rel, e.attrs.perm, e.declared, e.attrs.mtime, f->hash);
       ++stats_.kept_files;
     }
   }
@@ -278,7 +281,6 @@ class Extraction {
   EntryGuard guard_;
   std::optional<DestQuickCheck> quick_;
   ContentHash file_hash_;  // one state, reset per file
-  size_t next_unread_ = 0;  // in options_.kept_unread
   ExtractStats stats_;
 };
 

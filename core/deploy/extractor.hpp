@@ -16,10 +16,10 @@
 #include <string_view>
 #include <sys/stat.h>
 #include <utility>
-#include <vector>
 
 #include "deploy/dest_stamps.hpp"
 #include "deploy/entry_guard.hpp"
+#include "deploy/unread_files.hpp"
 #include "deploy/kept_index.hpp"
 #include "drift/tree_record_writer.hpp"
 #include "release/release_store.hpp"
@@ -39,17 +39,6 @@ struct ExtractStats {
   uint64_t linked_bytes = 0;
   uint64_t kept_files = 0;    // unchanged in dest (quick check and content): not written at all
   uint64_t rewritten_same_stamp = 0;  // dest's size and mtime, other bytes: written
-};
-
-// A file of a chunked release that dest's copy is known to hold without
-// reading it (deploy/dest_stamps.hpp): the stream does not carry it.
-struct UnreadFile {
-  std::string path;
-  uint64_t size = 0;
-  int64_t mtime = 0;
-  unsigned mode = 0;
-  std::string hash;  // its content hash, for the content record
-  struct stat have {};  // dest's copy, as its stamp matched
 };
 
 // For releases: record what was extracted, and reuse unchanged files.
@@ -76,12 +65,13 @@ struct ExtractOptions {
   // answer is dest's copy as stat saw it before it was read; nullptr: not known.
   std::function<const InodeStamp*(std::string_view rel)> known_same_as_dest;
   // Files the stream leaves out because dest's copy is known to hold them
-  // (with quick_check_dest), in archive order. Each passes the guard as its
-  // header would have, then is kept like a file whose bytes matched.
-  const std::vector<UnreadFile>* kept_unread = nullptr;
-  // Not the extractor's: a chunked release tells it each file's chunk list
-  // (and reads the last deploy's stamps for kept_unread), for the stamps the
-  // rsync strategy writes once dest holds the release.
+  // (with quick_check_dest). Each passes the guard as its header would have,
+  // is found through dest's folders to be the inode its stamp named, and is
+  // kept like a file whose bytes matched.
+  UnreadFiles* kept_unread = nullptr;
+  // Not the extractor's: a chunked release reads the last deploy's stamps
+  // (for kept_unread) and tells this one what to stamp once the rsync
+  // strategy's dest holds the release.
   DestStampsWriter* stamps = nullptr;
   // Filled with every entry as it lands in the tree — kept ones included —
   // with each file's content hash, for drift detection (`haul diff`).

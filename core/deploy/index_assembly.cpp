@@ -14,7 +14,7 @@
 #include "delta/index_tar_writer.hpp"
 #include "deploy/byte_pipe.hpp"
 #include "deploy/dest_stamps.hpp"
-#include "deploy/dir_cursor.hpp"
+#include "deploy/unread_files.hpp"
 #include "deploy/fetcher.hpp"
 #include "deploy/index_chain.hpp"
 #include "util/beside_dest.hpp"
@@ -55,61 +55,6 @@ fs::path index_cache_dir(const Manifest& m) {
   return beside_dest(m.dest, "indexes");
 }
 
-// The files dest's copy is known to hold without reading them (their
-// stamps from the last deploy match), which the stream then leaves out; and
-// every file's chunk list, for the stamps this deploy leaves.
-struct UnreadPlan {
-  std::vector<char> left_out;  // by entry
-  std::vector<UnreadFile> files;
-};
-
-UnreadPlan plan_unread(const delta::ReleaseIndex& index, const ExtractOptions& options) {
-  UnreadPlan plan;
-  if (!options.stamps) return plan;
-  const size_t n = index.entries.size();
-  const auto files = static_cast<size_t>(std::count_if(index.entries.begin(), index.entries.end(), [](const auto& e) {
-    return e.type == delta::EntryType::file;
-  }));
-  options.stamps->start(files);
-  const fs::path& dest = options.quick_check_dest;
-  const DestStamps stamps = dest.empty() ? DestStamps() : DestStamps::load(dest);
-  plan.left_out.assign(n, 0);
-  std::vector<std::string> digests(n);
-  std::vector<const FileStamp*> matched(stamps.size() > 0 ? n : 0, nullptr);
-  std::vector<struct stat> have(matched.size());
-  // Each stat is a syscall, and a VM makes those dear: two halves at once.
-  auto check = [&](size_t from, size_t to) {
-    std::optional<DirCursor> folders;
-    if (!matched.empty()) folders.emplace(dest, /*create_missing=*/false);
-    for (size_t i = from; i < to; ++i) {
-      const delta::IndexEntry& e = index.entries[i];
-      if (e.type != delta::EntryType::file) continue;
-      digests[i] = delta::chunk_list_digest(index, e);
-      if (folders && e.size > 0 && e.path != options.always_extract)
-        matched[i] = stamps.unchanged(*folders, e.path, digests[i], e.size, e.mtime, have[i]);
-    }
-  };
-  {
-    std::thread second([&] { check(n / 2, n); });
-    struct Join {
-      std::thread& t;
-      ~Join() { t.join(); }
-    } join{second};
-    check(0, n / 2);
-  }
-  if (!matched.empty()) plan.files.reserve(files);
-  for (size_t i = 0; i < n; ++i) {
-    const delta::IndexEntry& e = index.entries[i];
-    if (e.type != delta::EntryType::file) continue;
-    if (!matched.empty() && matched[i]) {
-      plan.left_out[i] = 1;
-      plan.files.push_back({e.path, e.size, e.mtime, e.mode, std::string(matched[i]->content), have[i]});
-    }
-    options.stamps->file(e.path, std::move(digests[i]));
-  }
-  return plan;
-}
-
 }  // namespace
 
 ExtractStats assemble_from_index(DeployContext& ctx, const std::string& fetched, const fs::path& staging,
@@ -134,13 +79,35 @@ ExtractStats assemble_from_index(DeployContext& ctx, const std::string& fetched,
   ctx.log.info("Release index " + src + ": " + count_of(index.entries.size(), "entry", "entries") + ", " +
                count_of(index.chunks.size(), "chunk", "chunks") + " (" + format_bytes(total) + ") from " + store);
 
-  const UnreadPlan unread = plan_unread(index, options);
-  if (!unread.files.empty())
-    ctx.log.info(count_of(unread.files.size(), "file", "files") +
-                 " unchanged in dest since the last deploy stamped them: not read");
+  // Files dest's copy still holds since the last deploy stamped them are
+  // left out of the stream unread (dest_stamps.hpp); the feed's workers ask.
+  const fs::path& dest = options.quick_check_dest;
+  DestStamps stamps;
+  if (options.stamps) {
+    options.stamps->start(static_cast<size_t>(std::count_if(
+        index.entries.begin(), index.entries.end(), [](const auto& e) { return e.type == delta::EntryType::file; })));
+    if (!dest.empty() && options.stamps->trusted()) stamps = DestStamps::load(dest);
+  }
+  std::vector<const FileStamp*> stamp_of(stamps.size() > 0 ? index.entries.size() : 0, nullptr);
+  UnreadFiles unread;
+  std::atomic<uint64_t> unread_count{0};
 
   delta::FeedOptions feed_options;
-  feed_options.left_out = unread.left_out;
+  if (!stamp_of.empty())
+    feed_options.leave_out = [&](size_t entry) {
+      const delta::IndexEntry& e = index.entries[entry];
+      if (e.size == 0 || e.path == options.always_extract) return false;
+      stamp_of[entry] = stamps.unchanged(dest, e.path, delta::chunk_list_digest(index, e), e.size, e.mtime);
+      return stamp_of[entry] != nullptr;
+    };
+  // On the stream's thread, after the feed's worker decided (the feed's lock orders the two).
+  auto left_out = [&](size_t entry) {
+    const delta::IndexEntry& e = index.entries[entry];
+    const FileStamp& s = *stamp_of.at(entry);
+    options.stamps->add(e.path, std::string(s.chunks), s.content, &s.inode);
+    unread.push({e.path, e.size, e.mtime, e.mode, std::string(s.content), s.inode});
+    ++unread_count;
+  };
   for (const fs::path& root : {options.quick_check_dest, options.reuse_dir})
     if (!root.empty()) feed_options.local_roots.push_back(root);
   feed_options.workers = kFetchWorkers;
@@ -190,7 +157,7 @@ ExtractStats assemble_from_index(DeployContext& ctx, const std::string& fetched,
   std::thread writer([&] {
     try {
       delta::write_index_as_tar(index, src, [&] { return feed.next(); },
-                                [&](const void* d, size_t n) { return pipe.push(d, n); }, unread.left_out);
+                                [&](const void* d, size_t n) { return pipe.push(d, n); }, left_out);
       pipe.close_write();
     } catch (const std::exception& e) {
       writer_error = std::current_exception();
@@ -200,11 +167,13 @@ ExtractStats assemble_from_index(DeployContext& ctx, const std::string& fetched,
   });
   ChunkReader reader = [&] { return pipe.read(); };
   ExtractOptions extract = options;
-  extract.kept_unread = &unread.files;
+  extract.kept_unread = &unread;
   if (options.stamps)
-    extract.on_file_recorded = [stamps = options.stamps](std::string_view rel, std::string_view hash,
-                                                         const InodeStamp* kept_as) {
-      stamps->hashed(rel, hash, kept_as);
+    extract.on_file_recorded = [&](std::string_view rel, std::string_view hash, const InodeStamp* kept_as) {
+      const auto it = std::lower_bound(index.entries.begin(), index.entries.end(), rel,
+                                       [](const delta::IndexEntry& e, std::string_view p) { return e.path < p; });
+      if (it != index.entries.end() && it->path == rel && it->type == delta::EntryType::file)
+        options.stamps->add(rel, delta::chunk_list_digest(index, *it), hash, kept_as);
     };
   if (!options.quick_check_dest.empty())  // dest is the feed's first local root
     extract.known_same_as_dest = [&](std::string_view rel) -> const InodeStamp* {
@@ -223,6 +192,14 @@ ExtractStats assemble_from_index(DeployContext& ctx, const std::string& fetched,
   if (extract_error) {
     cancelled = true;
     feed.cancel();
+    if (unread_count > 0) {  // a stamp that did not hold up: a fresh start reads every file
+      try {
+        std::rethrow_exception(extract_error);
+      } catch (const Error& e) {
+        if (e.kind() == Error::Kind::source_changed) options.stamps->distrust();
+      } catch (...) {
+      }
+    }
   }
   pipe.close_read();
   writer.join();
@@ -234,6 +211,8 @@ ExtractStats assemble_from_index(DeployContext& ctx, const std::string& fetched,
   if (extract_error) std::rethrow_exception(extract_error);
   if (writer_error) std::rethrow_exception(writer_error);
   chain.remember(resolved.payload);
+  if (unread_count > 0)
+    ctx.log.info(count_of(unread_count, "file", "files") + " unchanged in dest since the last deploy stamped them: not read");
   const delta::FeedStats fed = feed.stats();
   ctx.log.info("Assembled " + src + ": " + count_of(fed.local_chunks, "chunk", "chunks") + " (" +
                format_bytes(fed.local_bytes) + ") from files this machine holds, " +

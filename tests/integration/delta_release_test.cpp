@@ -382,3 +382,79 @@ TEST_F(DeltaRelease, GcKeepsTheNewestReleasesAndThoseManifestsNameAndRemovesOnly
   EXPECT_NE(r.err.find("cannot list and remove objects"), std::string::npos) << r.err;
   EXPECT_EQ(chunks_in_store(), needed);
 }
+
+namespace {
+// The count of a "<N> files unchanged in dest since the last deploy stamped them" line; 0 without one.
+long unread_files(const std::string& log) {
+  std::smatch m;
+  if (!std::regex_search(log, m, std::regex(R"((\d+) files? unchanged in dest since the last deploy stamped them)")))
+    return 0;
+  return std::stol(m[1]);
+}
+}  // namespace
+
+TEST_F(DeltaRelease, StampsLetTheNextDeployKeepUnchangedFilesUnreadButNeverAFileChangedBehindHaulsBack) {
+  const fs::path i1 = pack("r1");
+  const std::string m1 = manifest("r1", file_url(i1), i1);
+  const fs::path stamps = dest.parent_path() / ".haul-app.stamps";
+  auto r = haul({"deploy", m1});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(unread_files(r.err), 0) << r.err;  // nothing stamped yet
+  ASSERT_TRUE(fs::exists(stamps));
+
+  // The same release again: every file (30 in lib/, the bundle, bin/run) kept unread.
+  r = haul({"deploy", m1});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(unread_files(r.err), 32) << r.err;
+  EXPECT_EQ(tree_of(dest), tree_of(app));
+
+  // Changed behind haul's back with its size and mtime kept (rsync's quick
+  // check would pass it): its ctime moved, so it is read and put right.
+  const auto mtime = fs::last_write_time(dest / "lib/f5.rb");
+  write_file(dest / "lib/f5.rb", random_bytes(fs::file_size(dest / "lib/f5.rb"), 555));
+  fs::last_write_time(dest / "lib/f5.rb", mtime);
+  r = haul({"deploy", m1});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(unread_files(r.err), 31) << r.err;
+  EXPECT_EQ(tree_of(dest), tree_of(app));
+
+  // The next release: its changed file is fetched, the rest kept unread.
+  write_file(app / "lib/f3.rb", random_bytes(3100, 1003));
+  const fs::path i2 = pack("r2");
+  const std::string m2 = manifest("r2", file_url(i2), i2);
+  r = haul({"deploy", m2});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(unread_files(r.err), 31) << r.err;
+  EXPECT_EQ(tree_of(dest), tree_of(app));
+
+  // A torn stamps file is no stamps at all: every file is read, and stamped again.
+  const std::string whole = read_file(stamps);
+  write_file(stamps, whole.substr(0, whole.size() / 2));
+  r = haul({"deploy", m2});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(unread_files(r.err), 0) << r.err;
+  EXPECT_EQ(tree_of(dest), tree_of(app));
+  r = haul({"deploy", m2});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(unread_files(r.err), 32) << r.err;
+}
+
+TEST_F(DeltaRelease, AFolderOfDestSwappedForASymlinkToItsOwnFilesIsPlacedAsTheReleaseSays) {
+  const fs::path i1 = pack("r1");
+  const std::string m1 = manifest("r1", file_url(i1), i1);
+  auto r = haul({"deploy", m1});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // The very inodes the stamps name, now reached through a symlink: haul
+  // never keeps a file through one, so lib/ is a folder again after the deploy.
+  fs::create_directories(tmp / "elsewhere");
+  fs::rename(dest / "lib", tmp / "elsewhere/lib");
+  fs::create_directory_symlink(tmp / "elsewhere/lib", dest / "lib");
+  r = haul({"deploy", m1});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("is no longer the file its stamp names; starting over, reading every file dest holds"),
+            std::string::npos) << r.err;
+  EXPECT_EQ(unread_files(r.err), 0) << r.err;
+  EXPECT_FALSE(fs::is_symlink(dest / "lib"));
+  EXPECT_EQ(tree_of(dest), tree_of(app));
+  EXPECT_EQ(tree_of(tmp / "elsewhere/lib"), tree_of(app / "lib"));  // the symlink's target is left alone
+}
