@@ -4,12 +4,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstdio>
+#include <cstring>
 #include <fstream>
+#include <thread>
 
-#include "deploy/dir_cursor.hpp"
 #include "util/beside_dest.hpp"
-#include "util/durable_file.hpp"
+#include "util/error.hpp"
 
 namespace haul {
 namespace fs = std::filesystem;
@@ -29,11 +32,26 @@ bool before(const struct timespec& a, const struct timespec& b) {
 }
 
 
-// A regular file at rel below the cursor's root, no symlink followed on the way.
-bool stat_file(DirCursor& dest, std::string_view rel, struct stat& st) {
-  const auto [folder, name] = DirCursor::split(rel);
-  const int fd = dest.at(folder);
-  return fd >= 0 && fstatat(fd, std::string(name).c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+// Written aside and renamed over the old file, not fsync'ed: after a crash
+// the new name may hold a torn file, which load() takes for none.
+void write_replacing(const fs::path& file, const std::string& text) {
+  const fs::path part = file.string() + ".new";
+  {
+    std::ofstream out(part, std::ios::binary | std::ios::trunc);
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    out.close();
+    if (!out) {
+      std::error_code ec;
+      fs::remove(part, ec);
+      throw Error("cannot write " + part.string() + ": " + std::strerror(errno));
+    }
+  }
+  if (std::rename(part.c_str(), file.c_str()) != 0) {
+    const int err = errno;
+    std::error_code ec;
+    fs::remove(part, ec);
+    throw Error("cannot replace " + file.string() + ": " + std::strerror(err));
+  }
 }
 
 // Fields of a stamps line, in order.
@@ -168,15 +186,39 @@ void DestStampsWriter::write(const fs::path& dest) {
   std::string out(kHeader);
   out.reserve(files_.size() * 200);
   size_t count = 0;
-  DirCursor folders(dest, /*create_missing=*/false);
-  for (const Pending& p : files_) {
-    if (p.path.find('\n') != std::string::npos) continue;
-    InodeStamp inode = p.inode;
-    if (!p.kept) {
+  // The files the sync wrote, stat'ed now: one syscall a file, symlinks on
+  // the way followed (a stamp is only ever used after the extractor finds its
+  // inode through dest's folders), in two halves at once — a fresh deploy
+  // wrote every file, and a VM makes syscalls dear.
+  std::vector<char> stamped(files_.size(), 0);
+  auto stat_written = [&](size_t from, size_t to) {
+    std::string path = dest.native() + '/';
+    const size_t prefix = path.size();
+    for (size_t i = from; i < to; ++i) {
+      Pending& p = files_[i];
+      if (p.kept) {
+        stamped[i] = 1;
+        continue;
+      }
+      path.resize(prefix);
+      path += p.path;
       struct stat st {};
-      if (!stat_file(folders, p.path, st) || before(st.st_ctim, started_at_) || !before(st.st_ctim, since)) continue;
-      inode = InodeStamp::of(st);
+      if (fstatat(AT_FDCWD, path.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+          before(st.st_ctim, started_at_) || !before(st.st_ctim, since))
+        continue;
+      p.inode = InodeStamp::of(st);
+      stamped[i] = 1;
     }
+  };
+  {
+    std::thread second([&] { stat_written(files_.size() / 2, files_.size()); });
+    stat_written(0, files_.size() / 2);
+    second.join();
+  }
+  for (size_t i = 0; i < files_.size(); ++i) {
+    const Pending& p = files_[i];
+    if (!stamped[i] || p.path.find('\n') != std::string::npos) continue;
+    const InodeStamp& inode = p.inode;
     out += p.chunks;
     out += ' ';
     out.append(p.content.view());
@@ -193,7 +235,7 @@ void DestStampsWriter::write(const fs::path& dest) {
     ++count;
   }
   out += "end " + std::to_string(count) + "\n";
-  write_file_durably(DestStamps::beside(dest), out);
+  write_replacing(DestStamps::beside(dest), out);
 }
 
 }  // namespace haul
