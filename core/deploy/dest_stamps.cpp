@@ -134,7 +134,7 @@ DestStamps DestStamps::load(const fs::path& dest) {
 }
 
 const FileStamp* DestStamps::unchanged(const fs::path& dest, std::string_view rel, std::string_view chunks,
-                                       uint64_t size, int64_t mtime_sec) const {
+                                       uint64_t size, int64_t mtime_sec, struct stat& st) const {
   const auto it = std::lower_bound(files_.begin(), files_.end(), rel,
                                    [](const FileStamp& s, std::string_view p) { return s.path < p; });
   if (it == files_.end() || it->path != rel) return nullptr;
@@ -142,7 +142,6 @@ const FileStamp* DestStamps::unchanged(const fs::path& dest, std::string_view re
   std::string path = dest.native();
   path += '/';
   path += rel;
-  struct stat st {};
   if (fstatat(AT_FDCWD, path.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
       !(InodeStamp::of(st) == it->inode))
     return nullptr;

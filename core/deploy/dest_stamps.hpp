@@ -53,10 +53,10 @@ class DestStamps {
 
   // The stamp of dest's copy of rel when that copy is still the file stamped
   // with these chunks (and the size and mtime second the release wants);
-  // nullptr otherwise. Any thread. Symlinks on the way are followed here:
+  // st filled; nullptr otherwise. Any thread. Symlinks on the way are followed here:
   // the extractor checks the inode again through dest's folders.
   const FileStamp* unchanged(const std::filesystem::path& dest, std::string_view rel, std::string_view chunks,
-                             uint64_t size, int64_t mtime_sec) const;
+                             uint64_t size, int64_t mtime_sec, struct stat& st) const;
   size_t size() const { return files_.size(); }
 
  private:

@@ -17,6 +17,7 @@
 #include "deploy/entry_guard.hpp"
 #include "deploy/disk_writer.hpp"
 #include "deploy/tar_stream.hpp"
+#include "drift/tree_record.hpp"
 #include "util/digest.hpp"
 #include "util/content_hash.hpp"
 #include "util/error.hpp"
@@ -96,10 +97,18 @@ class Extraction {
       archive_entry_set_mtime(header.get(), f->mtime, 0);
       archive_entry_set_size(header.get(), static_cast<la_int64_t>(f->size));
       const AdmittedEntry e = admit(header.get());
-      // Found through dest's folders, no symlink followed, it must be the
-      // inode the stamp named; else a fresh start reads it.
-      const auto have = quick_ && e.rel ? quick_->same_stamp(*e.rel, e.declared, e.attrs) : std::nullopt;
-      if (!have || !(InodeStamp::of(*have) == f->stamp))
+      if (!quick_ || !e.rel) throw Error(in_.origin() + ": '" + f->path + "' left out with no dest to keep it in");
+      // Its stamp was checked by path. Under a folder the quick check kept
+      // (reached without following a symlink) that path is dest's; else it
+      // must be the same inode through dest's folders, or a fresh start reads it.
+      const std::string_view folder = record_parent(*e.rel);
+      std::optional<struct stat> have;
+      if (folder.empty() || quick_->kept(std::string(folder)))
+        have = f->have;
+      else if ((have = quick_->same_stamp(*e.rel, e.declared, e.attrs)) &&
+               !(InodeStamp::of(*have) == InodeStamp::of(f->have)))
+        have.reset();
+      if (!have)
         throw Error(in_.origin() + ": dest's copy of '" + f->path + "' is no longer the file its stamp names",
                     Error::Kind::source_changed);
       quick_->keep_file(*e.rel, *have, e.attrs);

@@ -88,7 +88,13 @@ ExtractStats assemble_from_index(DeployContext& ctx, const std::string& fetched,
         index.entries.begin(), index.entries.end(), [](const auto& e) { return e.type == delta::EntryType::file; })));
     if (!dest.empty() && options.stamps->trusted()) stamps = DestStamps::load(dest);
   }
-  std::vector<const FileStamp*> stamp_of(stamps.size() > 0 ? index.entries.size() : 0, nullptr);
+  struct Unchanged {  // by entry, written by the feed's worker that asked
+    const FileStamp* stamp = nullptr;
+    mode_t mode = 0;
+    uid_t uid = 0;
+    gid_t gid = 0;
+  };
+  std::vector<Unchanged> stamp_of(stamps.size() > 0 ? index.entries.size() : 0);
   UnreadFiles unread;
   std::atomic<uint64_t> unread_count{0};
 
@@ -97,15 +103,30 @@ ExtractStats assemble_from_index(DeployContext& ctx, const std::string& fetched,
     feed_options.leave_out = [&](size_t entry) {
       const delta::IndexEntry& e = index.entries[entry];
       if (e.size == 0 || e.path == options.always_extract) return false;
-      stamp_of[entry] = stamps.unchanged(dest, e.path, delta::chunk_list_digest(index, e), e.size, e.mtime);
-      return stamp_of[entry] != nullptr;
+      struct stat st {};
+      Unchanged& u = stamp_of[entry];
+      u.stamp = stamps.unchanged(dest, e.path, delta::chunk_list_digest(index, e), e.size, e.mtime, st);
+      u.mode = st.st_mode;
+      u.uid = st.st_uid;
+      u.gid = st.st_gid;
+      return u.stamp != nullptr;
     };
   // On the stream's thread, after the feed's worker decided (the feed's lock orders the two).
   auto left_out = [&](size_t entry) {
     const delta::IndexEntry& e = index.entries[entry];
-    const FileStamp& s = *stamp_of.at(entry);
+    const Unchanged& u = stamp_of.at(entry);
+    const FileStamp& s = *u.stamp;
     options.stamps->add(e.path, std::string(s.chunks), s.content, &s.inode);
-    unread.push({e.path, e.size, e.mtime, e.mode, std::string(s.content), s.inode});
+    UnreadFile f{e.path, e.size, e.mtime, e.mode, std::string(s.content)};
+    f.have.st_dev = static_cast<dev_t>(s.inode.dev);
+    f.have.st_ino = static_cast<ino_t>(s.inode.ino);
+    f.have.st_size = static_cast<off_t>(s.inode.size);
+    f.have.st_mtim = f.have.st_atim = s.inode.mtime;
+    f.have.st_ctim = s.inode.ctime;
+    f.have.st_mode = u.mode;
+    f.have.st_uid = u.uid;
+    f.have.st_gid = u.gid;
+    unread.push(std::move(f));
     ++unread_count;
   };
   for (const fs::path& root : {options.quick_check_dest, options.reuse_dir})

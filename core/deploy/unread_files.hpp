@@ -5,14 +5,14 @@
 // header, every left-out file before it is here.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <cstdint>
 #include <deque>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include "util/inode_stamp.hpp"
 
 namespace haul {
 
@@ -21,8 +21,8 @@ struct UnreadFile {
   uint64_t size = 0;
   int64_t mtime = 0;
   unsigned mode = 0;
-  std::string hash;  // its content hash, for the content record
-  InodeStamp stamp;  // dest's copy as its stamp matched
+  std::string hash;   // its content hash, for the content record
+  struct stat have {};  // dest's copy as its stamp matched
 };
 
 class UnreadFiles {
