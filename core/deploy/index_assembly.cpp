@@ -6,15 +6,13 @@
 #include <atomic>
 #include <chrono>
 #include <exception>
-#include <optional>
 #include <thread>
 
 #include "delta/chunk_feed.hpp"
 #include "delta/chunk_name.hpp"
 #include "delta/index_tar_writer.hpp"
 #include "deploy/byte_pipe.hpp"
-#include "deploy/dest_stamps.hpp"
-#include "deploy/unread_files.hpp"
+#include "deploy/stamped_files.hpp"
 #include "deploy/fetcher.hpp"
 #include "deploy/index_chain.hpp"
 #include "util/beside_dest.hpp"
@@ -80,55 +78,10 @@ ExtractStats assemble_from_index(DeployContext& ctx, const std::string& fetched,
                count_of(index.chunks.size(), "chunk", "chunks") + " (" + format_bytes(total) + ") from " + store);
 
   // Files dest's copy still holds since the last deploy stamped them are
-  // left out of the stream unread (dest_stamps.hpp); the feed's workers ask.
-  const fs::path& dest = options.quick_check_dest;
-  DestStamps stamps;
-  if (options.stamps) {
-    options.stamps->start(static_cast<size_t>(std::count_if(
-        index.entries.begin(), index.entries.end(), [](const auto& e) { return e.type == delta::EntryType::file; })));
-    if (!dest.empty() && options.stamps->trusted()) stamps = DestStamps::load(dest);
-  }
-  struct Unchanged {  // by entry, written by the feed's worker that asked
-    const FileStamp* stamp = nullptr;
-    mode_t mode = 0;
-    uid_t uid = 0;
-    gid_t gid = 0;
-  };
-  std::vector<Unchanged> stamp_of(stamps.size() > 0 ? index.entries.size() : 0);
-  UnreadFiles unread;
-  std::atomic<uint64_t> unread_count{0};
-
+  // left out of the stream unread; the feed's workers ask.
+  StampedFiles stamped(index, options);
   delta::FeedOptions feed_options;
-  if (!stamp_of.empty())
-    feed_options.leave_out = [&](size_t entry) {
-      const delta::IndexEntry& e = index.entries[entry];
-      if (e.size == 0 || e.path == options.always_extract) return false;
-      struct stat st {};
-      Unchanged& u = stamp_of[entry];
-      u.stamp = stamps.unchanged(dest, e.path, delta::chunk_list_digest(index, e), e.size, e.mtime, st);
-      u.mode = st.st_mode;
-      u.uid = st.st_uid;
-      u.gid = st.st_gid;
-      return u.stamp != nullptr;
-    };
-  // On the stream's thread, after the feed's worker decided (the feed's lock orders the two).
-  auto left_out = [&](size_t entry) {
-    const delta::IndexEntry& e = index.entries[entry];
-    const Unchanged& u = stamp_of.at(entry);
-    const FileStamp& s = *u.stamp;
-    options.stamps->add(e.path, std::string(s.chunks), s.content, &s.inode);
-    UnreadFile f{e.path, e.size, e.mtime, e.mode, std::string(s.content)};
-    f.have.st_dev = static_cast<dev_t>(s.inode.dev);
-    f.have.st_ino = static_cast<ino_t>(s.inode.ino);
-    f.have.st_size = static_cast<off_t>(s.inode.size);
-    f.have.st_mtim = f.have.st_atim = s.inode.mtime;
-    f.have.st_ctim = s.inode.ctime;
-    f.have.st_mode = u.mode;
-    f.have.st_uid = u.uid;
-    f.have.st_gid = u.gid;
-    unread.push(std::move(f));
-    ++unread_count;
-  };
+  feed_options.leave_out = stamped.leave_out();
   for (const fs::path& root : {options.quick_check_dest, options.reuse_dir})
     if (!root.empty()) feed_options.local_roots.push_back(root);
   feed_options.workers = kFetchWorkers;
@@ -178,7 +131,8 @@ ExtractStats assemble_from_index(DeployContext& ctx, const std::string& fetched,
   std::thread writer([&] {
     try {
       delta::write_index_as_tar(index, src, [&] { return feed.next(); },
-                                [&](const void* d, size_t n) { return pipe.push(d, n); }, left_out);
+                                [&](const void* d, size_t n) { return pipe.push(d, n); },
+                                [&](size_t entry) { stamped.left_out(entry); });
       pipe.close_write();
     } catch (const std::exception& e) {
       writer_error = std::current_exception();
@@ -188,14 +142,8 @@ ExtractStats assemble_from_index(DeployContext& ctx, const std::string& fetched,
   });
   ChunkReader reader = [&] { return pipe.read(); };
   ExtractOptions extract = options;
-  extract.kept_unread = &unread;
-  if (options.stamps)
-    extract.on_file_recorded = [&](std::string_view rel, std::string_view hash, const InodeStamp* kept_as) {
-      const auto it = std::lower_bound(index.entries.begin(), index.entries.end(), rel,
-                                       [](const delta::IndexEntry& e, std::string_view p) { return e.path < p; });
-      if (it != index.entries.end() && it->path == rel && it->type == delta::EntryType::file)
-        options.stamps->add(rel, delta::chunk_list_digest(index, *it), hash, kept_as);
-    };
+  extract.kept_unread = stamped.unread();
+  extract.on_file_recorded = stamped.on_file_recorded();
   if (!options.quick_check_dest.empty())  // dest is the feed's first local root
     extract.known_same_as_dest = [&](std::string_view rel) -> const InodeStamp* {
       const auto it = std::lower_bound(index.entries.begin(), index.entries.end(), rel,
@@ -213,14 +161,7 @@ ExtractStats assemble_from_index(DeployContext& ctx, const std::string& fetched,
   if (extract_error) {
     cancelled = true;
     feed.cancel();
-    if (unread_count > 0) {  // a stamp that did not hold up: a fresh start reads every file
-      try {
-        std::rethrow_exception(extract_error);
-      } catch (const Error& e) {
-        if (e.kind() == Error::Kind::source_changed) options.stamps->distrust();
-      } catch (...) {
-      }
-    }
+    stamped.extraction_failed(extract_error);
   }
   pipe.close_read();
   writer.join();
@@ -232,8 +173,8 @@ ExtractStats assemble_from_index(DeployContext& ctx, const std::string& fetched,
   if (extract_error) std::rethrow_exception(extract_error);
   if (writer_error) std::rethrow_exception(writer_error);
   chain.remember(resolved.payload);
-  if (unread_count > 0)
-    ctx.log.info(count_of(unread_count, "file", "files") + " unchanged in dest since the last deploy stamped them: not read");
+  if (stamped.unread_count() > 0)
+    ctx.log.info(count_of(stamped.unread_count(), "file", "files") + " unchanged in dest since the last deploy stamped them: not read");
   const delta::FeedStats fed = feed.stats();
   ctx.log.info("Assembled " + src + ": " + count_of(fed.local_chunks, "chunk", "chunks") + " (" +
                format_bytes(fed.local_bytes) + ") from files this machine holds, " +
