@@ -151,14 +151,18 @@ const FileStamp* DestStamps::unchanged(const fs::path& dest, std::string_view re
 void DestStampsWriter::start(size_t files) {
   std::lock_guard<std::mutex> lock(mu_);
   started_ = true;
-  started_at_ = coarse_now();
+  // The fine clock: a file changed before the deploy started has a ctime
+  // at most this, whichever clock the filesystem stamped it with.
+  clock_gettime(CLOCK_REALTIME, &started_at_);
   files_.clear();
   files_.reserve(files);
 }
 
 void DestStampsWriter::add(std::string_view rel, std::string chunks, std::string_view content,
                            const InodeStamp* kept_as) {
-  Pending p{std::string(rel), std::move(chunks)};
+  Pending p;
+  p.path.assign(rel);
+  p.chunks = std::move(chunks);
   if (content.size() != sizeof p.content.hex) return;
   std::copy(content.begin(), content.end(), p.content.hex);
   p.kept = kept_as != nullptr;
@@ -203,7 +207,7 @@ void DestStampsWriter::write(const fs::path& dest) {
       path += p.path;
       struct stat st {};
       if (fstatat(AT_FDCWD, path.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
-          before(st.st_ctim, started_at_) || !before(st.st_ctim, since))
+          !before(started_at_, st.st_ctim) || !before(st.st_ctim, since))
         continue;
       p.inode = InodeStamp::of(st);
       stamped[i] = 1;

@@ -40,7 +40,12 @@ void StampedFiles::left_out(size_t entry) {
   if (!u.stamp) throw Error("release index: '" + e.path + "' left out with no stamp");
   const FileStamp& s = *u.stamp;
   options_.stamps->add(e.path, std::string(s.chunks), s.content, &s.inode);
-  UnreadFile f{e.path, e.size, e.mtime, e.mode, std::string(s.content)};
+  UnreadFile f;
+  f.path = e.path;
+  f.size = e.size;
+  f.mtime = e.mtime;
+  f.mode = e.mode;
+  f.hash.assign(s.content);
   f.have.st_dev = static_cast<dev_t>(s.inode.dev);
   f.have.st_ino = static_cast<ino_t>(s.inode.ino);
   f.have.st_size = static_cast<off_t>(s.inode.size);

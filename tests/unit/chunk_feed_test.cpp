@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <set>
 
 #include "delta/chunk_feed.hpp"
 #include "delta/chunk_name.hpp"
@@ -106,6 +107,27 @@ TEST(ChunkFeed, LocalCopiesThatHashRightAreUsedAndOnlyTheRestIsFetchedOnceEach) 
   EXPECT_LE(st.fetched_chunks, 4u);
   EXPECT_EQ(st.fetched_chunks, fetches.size());
   EXPECT_EQ(st.local_bytes + st.fetched_bytes + 5000, edited.size() + small.size() + 10000);
+}
+
+TEST(ChunkFeed, AFileLeftOutIsOneEmptyPieceAndNeitherReadNorFetchedWhileItsTwinStillIs) {
+  const std::string shared = random_bytes(4000, 11);
+  const Built b = build({{"a", random_bytes(3000, 10)}, {"b", shared}, {"c", shared}, {"d", random_bytes(300 << 10, 12)}});
+  std::mutex mu;
+  std::set<std::string> fetched;
+  delta::FeedOptions o;
+  o.leave_out = [](size_t entry) { return entry == 1 || entry == 3; };  // "b" (whose bytes "c" shares) and "d"
+  ChunkFeed feed(b.index, o, [&](size_t, const delta::Chunk& c, StopSignal&) {
+    std::lock_guard<std::mutex> lock(mu);
+    fetched.insert(delta::hex(c.name));
+    return b.bytes.at(delta::hex(c.name));
+  });
+  EXPECT_EQ(*feed.next(), b.bytes.at(delta::hex(b.index.chunks[b.index.entries[0].chunks[0]].name)));
+  EXPECT_EQ(feed.next(), nullptr);  // b: one marker
+  EXPECT_EQ(*feed.next(), shared);  // c: its bytes, though b shared them
+  EXPECT_EQ(feed.next(), nullptr);  // d: one marker for all its chunks
+  EXPECT_EQ(fetched.size(), 2u);    // a's chunk and c's
+  for (uint32_t c : b.index.entries[3].chunks) EXPECT_EQ(fetched.count(delta::hex(b.index.chunks[c].name)), 0u);
+  EXPECT_THROW(feed.next(), Error);  // nothing more
 }
 
 TEST(ChunkFeed, AFailedFetchIsWhatTheReaderGetsWithItsKind) {
