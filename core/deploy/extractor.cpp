@@ -112,6 +112,7 @@ class Extraction {
         throw Error(in_.origin() + ": dest's copy of '" + f->path + "' is no longer the file its stamp names",
                     Error::Kind::source_changed);
       quick_->keep_file(*e.rel, *have, e.attrs);
+      // Not record_file: the stream's thread gave its stamp to the stamps writer already.
       if (tree()) tree()->file(*e.rel, e.attrs.perm, e.declared, e.attrs.mtime, f->hash);
       ++stats_.kept_files;
     }
