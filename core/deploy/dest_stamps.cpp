@@ -101,10 +101,10 @@ DestStamps DestStamps::load(const fs::path& dest) {
   DestStamps stamps;
   std::ifstream in(beside(dest), std::ios::binary | std::ios::ate);
   if (!in) return stamps;
-  stamps.text_.resize(static_cast<size_t>(std::max<std::streamoff>(in.tellg(), 0)));
+  stamps.text_ = std::make_unique<std::string>(static_cast<size_t>(std::max<std::streamoff>(in.tellg(), 0)), '\0');
   in.seekg(0);
-  if (!in.read(stamps.text_.data(), static_cast<std::streamsize>(stamps.text_.size()))) return {};
-  std::string_view text = stamps.text_;
+  if (!in.read(stamps.text_->data(), static_cast<std::streamsize>(stamps.text_->size()))) return {};
+  std::string_view text = *stamps.text_;
   if (text.substr(0, kHeader.size()) != kHeader) return {};
   text.remove_prefix(kHeader.size());
   stamps.files_.reserve(static_cast<size_t>(std::count(text.begin(), text.end(), '\n')));

@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <ctime>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -60,8 +61,8 @@ class DestStamps {
   size_t size() const { return files_.size(); }
 
  private:
-  std::string text_;
-  std::vector<FileStamp> files_;  // sorted by path, viewing text_
+  std::unique_ptr<std::string> text_;  // its own allocation, so the views survive a move
+  std::vector<FileStamp> files_;        // sorted by path, viewing *text_
 };
 
 // Collects what a deploy would stamp, and stamps it once dest holds it.
