@@ -51,7 +51,7 @@ std::vector<std::string> SourceSet::schemes() const {
 
 FetchOutcome fetch_stream(const SourceSet& sources, const std::string& url, const FetchPolicy& policy,
                           StopSignal& stop, DeployLog& log,
-                          const std::function<bool(const void*, size_t)>& consume) {
+                          const std::function<bool(const void*, size_t)>& consume, ByteRange range) {
   SourceInstance& source = sources.for_url(url);
   const auto start = Clock::now();
   const bool has_deadline = policy.timeout.count() > 0;
@@ -62,7 +62,15 @@ FetchOutcome fetch_stream(const SourceSet& sources, const std::string& url, cons
   bool consumer_stopped = false, size_checked = false;
   std::string size_error;
   FetchSink sink;
+  bool range_done = false;  // a source older than ABI 1.5 sends past the range's end
   sink.write = [&](const void* data, size_t len) {
+    if (range.length) {
+      if (out.bytes + len >= range.length) {
+        range_done = true;
+        len = static_cast<size_t>(range.length - out.bytes);
+      }
+      if (len == 0) return false;
+    }
     if (!consume(data, len)) {
       consumer_stopped = true;
       return false;
@@ -100,8 +108,8 @@ FetchOutcome fetch_stream(const SourceSet& sources, const std::string& url, cons
       if (!stop.sleep_for(policy.retry_wait)) break;
     }
     try {
-      haul_rc rc = source.fetch(url, out.bytes, sink);
-      if (rc == HAUL_OK) return out;
+      haul_rc rc = source.fetch(url, range.offset + out.bytes, range.length ? range.length - out.bytes : 0, sink);
+      if (rc == HAUL_OK || range_done) return out;
       // Cancelled: by us (consumer, stop, deadline) — never retried.
       if (consumer_stopped) {
         out.stopped_by_consumer = true;
@@ -111,6 +119,7 @@ FetchOutcome fetch_stream(const SourceSet& sources, const std::string& url, cons
     } catch (const Error& e) {
       if (e.kind() == Error::Kind::source_changed) throw;  // resuming cannot help: the caller starts over from byte 0
       last_error = e.what();
+      if (range_done) return out;  // every byte of the range is in
       if (consumer_stopped) {
         out.stopped_by_consumer = true;
         return out;

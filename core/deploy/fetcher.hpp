@@ -48,9 +48,14 @@ struct FetchOutcome {
   uint64_t bytes = 0;
   bool stopped_by_consumer = false;
 };
+// Part of an object: `length` bytes from `offset` (0 = to the end).
+struct ByteRange {
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
 FetchOutcome fetch_stream(const SourceSet& sources, const std::string& url, const FetchPolicy& policy,
                           StopSignal& stop, DeployLog& log,
-                          const std::function<bool(const void*, size_t)>& consume);
+                          const std::function<bool(const void*, size_t)>& consume, ByteRange range = {});
 
 // A small document (a manifest) into memory; larger than max_bytes is an error.
 std::string fetch_text(const SourceSet& sources, const std::string& url, const FetchPolicy& policy,

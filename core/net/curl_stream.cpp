@@ -121,7 +121,8 @@ CurlStreamResult curl_stream(const CurlStreamOptions& o, haul::sdk::Sink& sink) 
   for (const auto& h : o.headers) headers = curl_slist_append(headers, h.c_str());
   // CURLOPT_RANGE rather than RESUME_FROM: a server that ignores ranges
   // answers 200 and we skip the bytes ourselves instead of failing.
-  const std::string range = std::to_string(o.offset) + "-";
+  const std::string range =
+      std::to_string(o.offset) + "-" + (o.length ? std::to_string(o.offset + o.length - 1) : std::string());
   curl_easy_setopt(curl, CURLOPT_URL, o.url.c_str());
   // 256 KiB reads instead of libcurl's 16 KiB: a sixteenth of the recv calls
   // and write callbacks, and the chunk size the pipe to the extractor moves.
@@ -147,7 +148,7 @@ CurlStreamResult curl_stream(const CurlStreamOptions& o, haul::sdk::Sink& sink) 
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
   }
-  if (o.offset) curl_easy_setopt(curl, CURLOPT_RANGE, range.c_str());
+  if (o.offset || o.length) curl_easy_setopt(curl, CURLOPT_RANGE, range.c_str());
   CURLcode rc = curl_easy_perform(curl);
   if (!t.checked) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &result.status);
   const std::string error_text = errbuf[0] ? errbuf : curl_easy_strerror(rc);

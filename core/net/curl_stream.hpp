@@ -1,5 +1,6 @@
 // Streams one HTTP(S) response body into a haul sink with libcurl — shared by
-// the http and s3 source plugins. Resumes with a Range request from `offset`;
+// the http and s3 source plugins. Resumes with a Range request from `offset`
+// (and ends it after `length` bytes, for a part of a pack);
 // if the server ignores the range (200 instead of 206) the bytes already
 // delivered are skipped here, so the sink never sees a byte twice. A body of
 // a non-2xx answer is kept (first 4 KiB) for the caller's error message,
@@ -18,6 +19,7 @@ struct CurlStreamOptions {
   std::string url;
   std::vector<std::string> headers;  // "Name: value"
   uint64_t offset = 0;
+  uint64_t length = 0;  // bytes wanted from offset on; 0 = to the end
   long connect_timeout_ms = 10000;
   long low_speed_limit = 1;   // fewer bytes/s than this ...
   long low_speed_time_s = 30; // ... over this long = stalled (checked each second)

@@ -102,7 +102,7 @@ std::unique_ptr<SourceInstance> SourceInstance::twin() const {
   return std::make_unique<SourceInstance>(shared_plugin(), settings(), label());
 }
 
-haul_rc SourceInstance::fetch(const std::string& url, uint64_t offset, FetchSink& sink) {
+haul_rc SourceInstance::fetch(const std::string& url, uint64_t offset, uint64_t length, FetchSink& sink) {
   haul_sink s{};
   s.struct_size = sizeof s;
   s.ctx = &sink;
@@ -113,6 +113,7 @@ haul_rc SourceInstance::fetch(const std::string& url, uint64_t offset, FetchSink
   req.struct_size = sizeof req;
   req.url = url.c_str();
   req.offset = offset;
+  req.length = length;
   haul_rc rc = info().fetch(self_, &req, &s);
   if (rc == HAUL_RESTART) throw Error(url + ": " + last_error(), Error::Kind::source_changed);
   if (rc == HAUL_ERROR || rc == HAUL_TIMEOUT) throw Error(last_error());

@@ -75,7 +75,8 @@ class SourceInstance : public PluginInstance {
   // Returns HAUL_OK or HAUL_CANCELLED; HAUL_ERROR throws haul::Error,
   // HAUL_RESTART throws one of Kind::source_changed (the object changed
   // under a resumed fetch).
-  haul_rc fetch(const std::string& url, uint64_t offset, FetchSink& sink);
+  // length: bytes wanted from offset on, 0 = to the end (a plugin older than ABI 1.5 sends them all).
+  haul_rc fetch(const std::string& url, uint64_t offset, uint64_t length, FetchSink& sink);
   bool can_store() const { return plugin().store_callback() != nullptr; }
   // ABI 1.4: the objects below prefix_url (ending in '/'), and removing one.
   // Throw haul::Error with the plugin's message, or when this source cannot.

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <random>
+#include <algorithm>
 #include <vector>
 
 namespace {
@@ -77,7 +78,7 @@ class FileSource {
     if (chunk_ == 0) throw std::runtime_error("chunk_size must be at least 1 byte");
   }
 
-  void fetch(const std::string& url, uint64_t offset, haul::sdk::Sink& sink) {
+  void fetch(const std::string& url, uint64_t offset, uint64_t length, haul::sdk::Sink& sink) {
     const std::string path = path_of(url);
     Fd file(open(path.c_str(), O_RDONLY | O_CLOEXEC));
     const int fd = file.get();
@@ -90,13 +91,15 @@ class FileSource {
     if (offset && lseek(fd, static_cast<off_t>(offset), SEEK_SET) < 0)
       throw std::runtime_error("seek " + path + ": " + std::strerror(errno));
     std::vector<char> buf(chunk_);
-    while (true) {
+    uint64_t left = length ? length : UINT64_MAX;
+    while (left > 0) {
       if (sink.cancelled()) throw haul::sdk::Cancelled();
-      ssize_t n = read(fd, buf.data(), buf.size());
+      ssize_t n = read(fd, buf.data(), static_cast<size_t>(std::min<uint64_t>(buf.size(), left)));
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) fail("read", path);
       if (n == 0) return;
       sink.write(buf.data(), static_cast<size_t>(n));
+      left -= static_cast<uint64_t>(n);
     }
   }
 

@@ -124,11 +124,13 @@ void GcsClient::fail(const std::string& op, const GcsLocation& loc, long status,
   throw std::runtime_error(what + code + says);
 }
 
-std::string GcsClient::get(const GcsLocation& loc, uint64_t offset, const std::string& generation, haul::sdk::Sink& sink) {
+std::string GcsClient::get(const GcsLocation& loc, uint64_t offset, const std::string& generation, haul::sdk::Sink& sink,
+                           uint64_t length) {
   haul::net::CurlStreamOptions o;
   o.url = config_.endpoint + "/storage/v1/b/" + uri_encode(loc.bucket, false) + "/o/" + uri_encode(loc.object, false) +
           "?alt=media" + (offset && !generation.empty() ? "&ifGenerationMatch=" + generation : "");
   o.offset = offset;
+  o.length = length;
   o.max_redirects = 0;
   o.connect_timeout_ms = config_.connect_timeout_ms;
   o.low_speed_time_s = config_.low_speed_time_s;

@@ -61,7 +61,8 @@ class GcsClient {
   // Streams the object from offset into sink. generation: the one the bytes
   // before offset came from (empty for a fresh download). Returns the
   // object's generation. Throws haul::sdk::ObjectChanged when it changed.
-  std::string get(const GcsLocation& loc, uint64_t offset, const std::string& generation, haul::sdk::Sink& sink);
+  std::string get(const GcsLocation& loc, uint64_t offset, const std::string& generation, haul::sdk::Sink& sink,
+                  uint64_t length = 0);
   void put_file(const GcsLocation& loc, const std::string& path);
   // objects.list, every page: the objects whose names start with prefix.object.
   std::vector<GcsObject> list(const GcsLocation& prefix, int page_size = 1000);

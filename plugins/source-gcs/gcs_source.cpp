@@ -81,7 +81,7 @@ class GcsSource {
     json_ = std::make_unique<GcsClient>(c, creds);
   }
 
-  void fetch(const std::string& url, uint64_t offset, haul::sdk::Sink& sink) {
+  void fetch(const std::string& url, uint64_t offset, uint64_t length, haul::sdk::Sink& sink) {
     std::string pin;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -90,9 +90,9 @@ class GcsSource {
     std::string version;
     if (xml_) {
       haul::s3::S3Location loc = as_s3(url);
-      version = xml_->get(loc, offset, pin, sink);
+      version = xml_->get(loc, offset, pin, sink, length);
     } else {
-      version = json_->get(parse_gs_url(url), offset, pin, sink);
+      version = json_->get(parse_gs_url(url), offset, pin, sink, length);
     }
     std::lock_guard<std::mutex> lock(mu_);
     if (offset == 0) pins_[url] = version;

@@ -26,10 +26,11 @@ class HttpSource {
     if (opts_.insecure) host.warn("insecure_skip_verify is on: TLS certificates are NOT verified");
   }
 
-  void fetch(const std::string& url, uint64_t offset, haul::sdk::Sink& sink) {
+  void fetch(const std::string& url, uint64_t offset, uint64_t length, haul::sdk::Sink& sink) {
     haul::net::CurlStreamOptions o = opts_;
     o.url = url;
     o.offset = offset;
+    o.length = length;
     auto r = haul::net::curl_stream(o, sink);
     const std::string what = "GET " + url + ": ";
     if (r.too_many_redirects)

@@ -167,11 +167,13 @@ void S3Client::fail(const std::string& op, const S3Location& loc, long status,
                            (message.empty() ? "" : ": " + message));
 }
 
-std::string S3Client::get(const S3Location& loc, uint64_t offset, const std::string& if_match, haul::sdk::Sink& sink) {
+std::string S3Client::get(const S3Location& loc, uint64_t offset, const std::string& if_match, haul::sdk::Sink& sink,
+                          uint64_t length) {
   Target t = target(loc, {});
   haul::net::CurlStreamOptions o;
   o.url = t.url;
   o.offset = offset;
+  o.length = length;
   o.max_redirects = 0;  // S3 redirects mean a wrong region: report, don't follow
   o.connect_timeout_ms = config_.connect_timeout_ms;
   o.low_speed_time_s = config_.low_speed_time_s;

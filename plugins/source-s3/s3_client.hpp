@@ -65,7 +65,8 @@ class S3Client {
 
   // Streams the object from offset into sink. if_match: the ETag the bytes
   // before offset came from (empty for a fresh download). Returns the ETag.
-  std::string get(const S3Location& loc, uint64_t offset, const std::string& if_match, haul::sdk::Sink& sink);
+  std::string get(const S3Location& loc, uint64_t offset, const std::string& if_match, haul::sdk::Sink& sink,
+                  uint64_t length = 0);
   // One PUT; returns the ETag.
   std::string put(const S3Location& loc, const std::string& body);
   // PUT a file: one request up to multipart_threshold, multipart above it

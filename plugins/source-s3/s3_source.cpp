@@ -39,14 +39,14 @@ class S3Source {
                                          std::make_shared<CredentialChain>(creds, env));
   }
 
-  void fetch(const std::string& url, uint64_t offset, haul::sdk::Sink& sink) {
+  void fetch(const std::string& url, uint64_t offset, uint64_t length, haul::sdk::Sink& sink) {
     S3Location loc = parse_s3_url(url);
     std::string if_match;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (offset) if_match = etags_[url];
     }
-    std::string etag = client_->get(loc, offset, if_match, sink);
+    std::string etag = client_->get(loc, offset, if_match, sink, length);
     std::lock_guard<std::mutex> lock(mu_);
     if (offset == 0) etags_[url] = etag;
   }

@@ -380,6 +380,10 @@ NginxServer::NginxServer(const fs::path& root) : port_(free_port()) {
 
 NginxServer::~NginxServer() { process_.reset(); }
 
+std::string NginxServer::access_log() const {
+  return fs::exists(dir_ / "access.log") ? read_file(dir_ / "access.log") : "";
+}
+
 std::string NginxServer::url(const std::string& path) const {
   return "http://127.0.0.1:" + std::to_string(port_) + path;
 }

@@ -125,6 +125,8 @@ class NginxServer {
   ~NginxServer();
   std::string url(const std::string& path) const;  // path starts with '/'
   int port() const { return port_; }
+  // What nginx logged so far, one line per request ("GET /x HTTP/1.1" STATUS BYTES ...).
+  std::string access_log() const;
 
  private:
   TempDir dir_;

@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 #define HAUL_ABI_MAJOR 1
-#define HAUL_ABI_MINOR 4
+#define HAUL_ABI_MINOR 5
 
 #if defined(_WIN32)
 #define HAUL_EXPORT __declspec(dllexport)
@@ -157,6 +157,9 @@ typedef struct haul_fetch_request {
   uint32_t struct_size;
   const char *url;  /* required, e.g. "file:///srv/app.tgz" */
   uint64_t offset;  /* deliver bytes from this offset on (resume after a fault) */
+  /* ---- ABI 1.5: read only when struct_size covers it ---- */
+  uint64_t length;  /* deliver at most this many bytes (a part of a pack); 0: to the end.
+                       A source that delivers more is stopped by the host's sink. */
 } haul_fetch_request;
 
 /* ABI 1.1: what store() uploads. Owned by the host; valid during store(). */

@@ -16,6 +16,8 @@
 // A trigger class provides `haul::sdk::Next next(std::chrono::milliseconds,
 // haul::sdk::Event&)` and a thread-safe `void cancel()`; a source class
 // provides `void fetch(const std::string& url, uint64_t offset, haul::sdk::Sink&)`
+// (or, to serve a byte range in one request (ABI 1.5), `void fetch(const
+// std::string& url, uint64_t offset, uint64_t length, haul::sdk::Sink&)`, length 0 = to the end)
 // and, if it can upload (ABI 1.1), `void store(const std::string& url,
 // const std::string& path, const std::string& content_type)`; to be pruned
 // by `haul gc` (ABI 1.4), `list` and `remove` (see has_list below). A gate class
@@ -318,11 +320,22 @@ void cancel(void* self) noexcept {
   }
 }
 
+template <class T, class = void>
+struct has_ranged_fetch : std::false_type {};
+template <class T>
+struct has_ranged_fetch<T, std::void_t<decltype(std::declval<T&>().fetch(std::string(), uint64_t(), uint64_t(),
+                                                                         std::declval<Sink&>()))>> : std::true_type {};
+
 template <class T>
 haul_rc fetch(void* self, const haul_fetch_request* req, const haul_sink* sink) {
   return guarded<T>(self, [&](T& impl, Instance<T>&) {
     Sink s(sink);
-    impl.fetch(std::string(req->url), req->offset, s);
+    if constexpr (has_ranged_fetch<T>::value) {
+      const bool has_length = req->struct_size >= offsetof(haul_fetch_request, length) + sizeof req->length;
+      impl.fetch(std::string(req->url), req->offset, has_length ? req->length : 0, s);
+    } else {
+      impl.fetch(std::string(req->url), req->offset, s);  // the host stops it after the range
+    }
     return HAUL_OK;
   });
 }
