@@ -74,7 +74,7 @@ def haul_fetched(log):
         if "] Fetched " in line:
             m = SIZE.search(line.split(": ", 2)[-1])
             total += float(m.group(1)) * UNIT[m.group(2)]
-        m = re.search(r"([\d.]+) (B|kB|MB|GB) transferred\) from the store", line)
+        m = re.search(r"([\d.]+) (B|kB|MB|GB) transferred in", line)
         if m:
             total += float(m.group(1)) * UNIT[m.group(2)]
     return total

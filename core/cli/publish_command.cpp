@@ -45,6 +45,8 @@ int run_publish(const Args& args) {
       ("release", po::value<std::string>(), "release id (default: the UTC time, 20261126T101500Z)")
       ("created-at", po::value<std::string>(), "the manifests' created_at (default: now; the downgrade check compares it)")
       ("sign", po::value<std::string>(), "sign each manifest with this private key (haul keygen)")
+      ("pack-chunks", po::value<uint64_t>()->default_value(kDefaultPackMinChunks),
+       "a release index: once this many of its chunks are in no pack, pack them into one (0: never)")
       ("no-pointer", "do not write the latest_<role>_<stage>.yml desired-release pointers")
       ("config", po::value<std::string>(), "take upload settings (e.g. the s3 endpoint) from this pipeline config")
       ("pipeline", po::value<std::string>(), "which pipeline of --config");
@@ -85,6 +87,7 @@ int run_publish(const Args& args) {
     req.release = vm.count("release") ? vm["release"].as<std::string>() : default_release_id(req.created_at);
     if (vm.count("sign")) req.sign_key = load_signing_key(vm["sign"].as<std::string>());
     req.write_pointers = !vm.count("no-pointer");
+    req.pack_min_chunks = vm["pack-chunks"].as<uint64_t>();
 
     auto selected = select_pipeline(vm);
     auto pipeline = wire_pipeline(selected);

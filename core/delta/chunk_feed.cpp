@@ -46,6 +46,18 @@ bool read_exactly(int fd, std::string& out, uint64_t offset) {
 
 }  // namespace
 
+ChunkFetch each_chunk(std::function<std::string(size_t, const Chunk&, StopSignal&)> fetch) {
+  return [fetch = std::move(fetch)](size_t worker, const std::vector<const Chunk*>& chunks, StopSignal& stop) {
+    std::vector<std::string> out;
+    out.reserve(chunks.size());
+    for (const Chunk* c : chunks) {
+      if (stop.raised()) throw Error("stopped");
+      out.push_back(fetch(worker, *c, stop));
+    }
+    return out;
+  };
+}
+
 ChunkFeed::ChunkFeed(const ReleaseIndex& index, FeedOptions options, ChunkFetch fetch)
     : index_(index), options_(std::move(options)), fetch_(std::move(fetch)), uses_(index.chunks.size(), 0),
       same_as_first_root_(index.entries.size(), 0), first_root_inode_(index.entries.size()),
@@ -274,22 +286,28 @@ ChunkFeed::Pieces ChunkFeed::gather(size_t worker, const Segment& seg) {
     ++cpu_free_;
     cpu_cv_.notify_one();
   }
-  std::unordered_map<uint32_t, size_t> fetched_at;  // a chunk twice in the segment is fetched once
-  for (size_t p = seg.first_part; p < seg.last_part && !stop_.raised(); ++p) {
-    const size_t n = wanted(p);
-    for (size_t k = 0; k < n && !stop_.raised(); ++k) {
-      auto& piece = out[at[p - seg.first_part] + k];
-      if (piece) continue;
-      const uint32_t c = chunk_of(p, k);
-      auto [twin, fresh] = fetched_at.emplace(c, at[p - seg.first_part] + k);
-      if (!fresh) {
-        piece = out[twin->second];
-        continue;
-      }
-      piece = std::make_shared<const std::string>(fetch_(worker, index_.chunks[c], stop_));
+  // What is still missing goes to the store in one call; a chunk twice in the segment is fetched once.
+  std::unordered_map<uint32_t, size_t> fetch_slot;
+  std::vector<const Chunk*> to_fetch;
+  for (size_t p = seg.first_part; p < seg.last_part; ++p)
+    for (size_t k = 0; k < wanted(p); ++k)
+      if (!out[at[p - seg.first_part] + k] && fetch_slot.emplace(chunk_of(p, k), to_fetch.size()).second)
+        to_fetch.push_back(&index_.chunks[chunk_of(p, k)]);
+  if (!to_fetch.empty() && !stop_.raised()) {
+    std::vector<std::string> got = fetch_(worker, to_fetch, stop_);
+    if (got.size() != to_fetch.size()) throw Error("chunk fetch returned " + std::to_string(got.size()) + " of " +
+                                                   std::to_string(to_fetch.size()) + " chunks");
+    std::vector<std::shared_ptr<const std::string>> fetched(got.size());
+    for (size_t i = 0; i < got.size(); ++i) {
       ++stats.fetched_chunks;
-      stats.fetched_bytes += piece->size();
+      stats.fetched_bytes += got[i].size();
+      fetched[i] = std::make_shared<const std::string>(std::move(got[i]));
     }
+    for (size_t p = seg.first_part; p < seg.last_part; ++p)
+      for (size_t k = 0; k < wanted(p); ++k) {
+        auto& piece = out[at[p - seg.first_part] + k];
+        if (!piece) piece = fetched[fetch_slot.at(chunk_of(p, k))];
+      }
   }
   if (stop_.raised()) throw Error("stopped");
   std::lock_guard<std::mutex> lock(mu_);

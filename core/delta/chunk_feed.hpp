@@ -31,10 +31,15 @@
 
 namespace haul::delta {
 
-// Fetches a chunk the machine does not hold and returns its verified bytes
-// (decompress_chunk). worker (0..workers-1) lets the caller give each thread
-// its own connections; stop is raised when the feed is abandoned.
-using ChunkFetch = std::function<std::string(size_t worker, const Chunk& chunk, StopSignal& stop)>;
+// Fetches the chunks of one segment the machine does not hold (each once,
+// in index order) and returns their verified bytes (decompress_chunk), in
+// the same order: all at once, so neighbours in a pack can be one request.
+// worker (0..workers-1) lets the caller give each thread its own
+// connections; stop is raised when the feed is abandoned.
+using ChunkFetch =
+    std::function<std::vector<std::string>(size_t worker, const std::vector<const Chunk*>& chunks, StopSignal& stop)>;
+// A ChunkFetch that fetches one chunk at a time.
+ChunkFetch each_chunk(std::function<std::string(size_t worker, const Chunk& chunk, StopSignal& stop)> fetch);
 
 struct FeedOptions {
   std::vector<std::filesystem::path> local_roots;

@@ -3,6 +3,8 @@
 #include <openssl/evp.h>
 #include <zstd.h>
 
+#include <memory>
+
 #include "util/error.hpp"
 
 namespace haul::delta {
@@ -82,7 +84,7 @@ std::string compress_chunk(const void* data, size_t n, int level) {
   return z;
 }
 
-std::string decompress_chunk(const std::string& stored, const Chunk& expected, const std::string& origin) {
+std::string decompress_chunk(std::string_view stored, const Chunk& expected, const std::string& origin) {
   auto refuse = [&](const std::string& why) {
     return Error("chunk " + origin + ": " + why + "; expected the " + std::to_string(expected.size) +
                      " bytes named " + hex(expected.name),
@@ -95,7 +97,10 @@ std::string decompress_chunk(const std::string& stored, const Chunk& expected, c
   if (declared != ZSTD_CONTENTSIZE_UNKNOWN && declared != expected.size)
     throw refuse("holds " + std::to_string(declared) + " bytes");
   std::string out(expected.size, '\0');
-  const size_t n = ZSTD_decompress(out.data(), out.size(), stored.data(), stored.size());
+  // One context per thread: ZSTD_decompress would make and free one per chunk.
+  thread_local std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> dctx(ZSTD_createDCtx(), &ZSTD_freeDCtx);
+  if (!dctx) throw refuse("zstd cannot start");
+  const size_t n = ZSTD_decompressDCtx(dctx.get(), out.data(), out.size(), stored.data(), stored.size());
   if (ZSTD_isError(n)) throw refuse(std::string("cannot be decompressed (") + ZSTD_getErrorName(n) + ")");
   if (n != expected.size) throw refuse("holds " + std::to_string(n) + " bytes");
   if (chunk_name_of(out.data(), out.size()) != expected.name) throw refuse("its bytes do not hash to its name");

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 #include "delta/release_index.hpp"
 
@@ -35,6 +36,6 @@ std::string compress_chunk(const void* data, size_t n, int level);
 // The chunk's bytes from its stored (compressed) form. Throws haul::Error of
 // kind checksum_mismatch naming origin when they are not what the index
 // says: not zstd, another size, or another hash.
-std::string decompress_chunk(const std::string& stored, const Chunk& expected, const std::string& origin);
+std::string decompress_chunk(std::string_view stored, const Chunk& expected, const std::string& origin);
 
 }  // namespace haul::delta

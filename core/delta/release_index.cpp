@@ -17,8 +17,6 @@ namespace {
 const char kMagic[] = "HAULIDX1";
 constexpr size_t kMagicLen = sizeof kMagic - 1;
 
-uint64_t zigzag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
-int64_t unzigzag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
 
 // Why a path cannot be in a release, or "" when it can.
 std::string path_problem(const std::string& p, size_t max_len) {
@@ -41,8 +39,12 @@ std::string path_problem(const std::string& p, size_t max_len) {
 }  // namespace
 
 std::string decompress_index(const std::string& bytes, const std::string& origin, uint64_t max) {
+  return decompress_bounded(bytes, "release index " + origin, max);
+}
+
+std::string decompress_bounded(const std::string& bytes, const std::string& subject, uint64_t max) {
   std::unique_ptr<ZSTD_DStream, decltype(&ZSTD_freeDStream)> ds(ZSTD_createDStream(), &ZSTD_freeDStream);
-  if (!ds) throw Error("release index " + origin + ": cannot start zstd");
+  if (!ds) throw Error(subject + ": cannot start zstd");
   ZSTD_inBuffer in{bytes.data(), bytes.size(), 0};
   std::string out;
   size_t ret = 1;
@@ -53,10 +55,10 @@ std::string decompress_index(const std::string& bytes, const std::string& origin
     ret = ZSTD_decompressStream(ds.get(), &o, &in);
     out.resize(before + o.pos);
     if (ZSTD_isError(ret))
-      throw Error("release index " + origin + ": not a zstd-compressed index (" + ZSTD_getErrorName(ret) + ")");
+      throw Error(subject + ": not zstd-compressed (" + ZSTD_getErrorName(ret) + ")");
     if (out.size() > max)
-      throw Error("release index " + origin + ": decodes to more than " + std::to_string(max) + " bytes; refused");
-    if (o.pos == 0 && in.pos == in.size && ret != 0) throw Error("release index " + origin + ": truncated");
+      throw Error(subject + ": decodes to more than " + std::to_string(max) + " bytes; refused");
+    if (o.pos == 0 && in.pos == in.size && ret != 0) throw Error(subject + ": truncated");
   }
   return out;
 }

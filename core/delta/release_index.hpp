@@ -80,6 +80,8 @@ std::string encode_index_payload(const ReleaseIndex& index);
 // An index file's (or a delta's, index_delta.hpp) decompressed bytes;
 // refuses more than max. Throws haul::Error naming origin.
 std::string decompress_index(const std::string& bytes, const std::string& origin, uint64_t max);
+// zstd bytes from the network, decoded up to max bytes; errors begin with subject.
+std::string decompress_bounded(const std::string& bytes, const std::string& subject, uint64_t max);
 // origin: the index's URL or file, for messages.
 ReleaseIndex decode_index(const std::string& bytes, const std::string& origin, const IndexLimits& limits = {});
 // The same, for an index already decompressed (the deploy's artifact stream

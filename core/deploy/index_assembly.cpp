@@ -1,10 +1,7 @@
 #include "deploy/index_assembly.hpp"
 
-#include <zstd.h>
-
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <exception>
 #include <thread>
 
@@ -13,6 +10,7 @@
 #include "delta/index_tar_writer.hpp"
 #include "deploy/byte_pipe.hpp"
 #include "deploy/stamped_files.hpp"
+#include "deploy/store_chunks.hpp"
 #include "deploy/fetcher.hpp"
 #include "deploy/index_chain.hpp"
 #include "util/beside_dest.hpp"
@@ -26,24 +24,6 @@ namespace {
 
 // Enough to keep a few round trips in flight per core without flooding a store.
 constexpr size_t kFetchWorkers = 8;
-
-// A worker's own sources, made on its first fetch: a deploy that finds
-// every chunk locally opens no connection.
-class WorkerSources {
- public:
-  WorkerSources(const SourceSet& first, size_t workers) : first_(first), twins_(workers) {}
-  const SourceSet& of(size_t worker) {
-    if (worker == 0) return first_;
-    std::lock_guard<std::mutex> lock(mu_);  // plugin create() is not reentrant
-    if (!twins_[worker]) twins_[worker] = std::make_unique<SourceSet>(first_.twin());
-    return *twins_[worker];
-  }
-
- private:
-  const SourceSet& first_;
-  std::mutex mu_;
-  std::vector<std::unique_ptr<SourceSet>> twins_;
-};
 
 // Where the indexes deployed to this dest are kept, for the next release's
 // delta: with the release strategy's own state, else beside dest like its
@@ -85,38 +65,12 @@ ExtractStats assemble_from_index(DeployContext& ctx, const std::string& fetched,
   for (const fs::path& root : {options.quick_check_dest, options.reuse_dir})
     if (!root.empty()) feed_options.local_roots.push_back(root);
   feed_options.workers = kFetchWorkers;
-  WorkerSources sources(ctx.sources, feed_options.workers);
-  std::atomic<uint64_t> stored_bytes{0};
-  FetchPolicy policy = ctx.fetch_policy();
-  // --max-bandwidth caps the deploy, not each of the 8 fetches at once: the
-  // chunks are paced together, from the first one on.
-  const uint64_t rate = policy.max_bandwidth_bytes_per_s;
-  policy.max_bandwidth_bytes_per_s = 0;
-  const auto started = std::chrono::steady_clock::now();
-  delta::ChunkFeed feed(index, feed_options, [&](size_t worker, const delta::Chunk& chunk, StopSignal& stop) {
-    const std::string url = store + delta::chunk_key(chunk.name);
-    const size_t bound = ZSTD_compressBound(chunk.size) + 64;
-    std::string stored;
-    bool too_big = false;  // the sink runs inside the plugin's C frames: it stops, it does not throw
-    fetch_stream(sources.of(worker), url, policy, stop, ctx.log, [&](const void* data, size_t n) {
-      too_big = stored.size() + n > bound;
-      if (!too_big) stored.append(static_cast<const char*>(data), n);
-      return !too_big;
-    });
-    if (too_big)
-      throw Error("chunk " + url + ": more than the " + std::to_string(bound) + " bytes a stored " +
-                      std::to_string(chunk.size) + "-byte chunk can take",
-                  Error::Kind::checksum_mismatch);
-    if (stop.raised()) throw Error("stopped while fetching " + url);
-    const uint64_t so_far = stored_bytes += stored.size();
-    if (rate > 0) {
-      const auto due = started + std::chrono::microseconds(static_cast<int64_t>(1e6 * static_cast<double>(so_far) / rate));
-      const auto now = std::chrono::steady_clock::now();
-      if (due > now && !stop.sleep_for(std::chrono::duration_cast<std::chrono::milliseconds>(due - now)))
-        throw Error("stopped while fetching " + url);
-    }
-    return delta::decompress_chunk(stored, chunk, url);
-  });
+  StoreChunks store_chunks(index, src, resolved.payload, store, ctx.sources, feed_options.workers, ctx.fetch_policy(),
+                           ctx.abort, ctx.log);
+  delta::ChunkFeed feed(index, feed_options,
+                        [&](size_t worker, const std::vector<const delta::Chunk*>& chunks, StopSignal& stop) {
+                          return store_chunks.fetch(worker, chunks, stop);
+                        });
 
   struct Relay {  // an abort stops the fetches at once
     StopSignal& abort;
@@ -165,6 +119,7 @@ ExtractStats assemble_from_index(DeployContext& ctx, const std::string& fetched,
   }
   pipe.close_read();
   writer.join();
+  const uint64_t stored_bytes = store_chunks.bytes_transferred();
   ctx.bytes_fetched += stored_bytes;
   // A chunk that failed its check is the cause of what the extractor then saw.
   if (ctx.abort.raised() && (writer_error || extract_error))
@@ -179,7 +134,9 @@ ExtractStats assemble_from_index(DeployContext& ctx, const std::string& fetched,
   ctx.log.info("Assembled " + src + ": " + count_of(fed.local_chunks, "chunk", "chunks") + " (" +
                format_bytes(fed.local_bytes) + ") from files this machine holds, " +
                count_of(fed.fetched_chunks, "chunk", "chunks") + " (" + format_bytes(fed.fetched_bytes) + ", " +
-               format_bytes(stored_bytes) + " transferred) from the store");
+               format_bytes(stored_bytes) + " transferred in " + count_of(store_chunks.requests(), "request", "requests") +
+               (store_chunks.packed_chunks() ? "; " + std::to_string(store_chunks.packed_chunks()) + " read from packs" : "") +
+               ") from the store");
   return stats;
 }
 

@@ -8,6 +8,7 @@
 
 #include "config/manifest.hpp"
 #include "delta/chunk_name.hpp"
+#include "delta/pack_map.hpp"
 #include "delta/release_index.hpp"
 #include "deploy/index_chain.hpp"
 #include "deploy/parallel_sources.hpp"
@@ -29,6 +30,12 @@ bool is_chunk_name(const std::string& name) {
   if (name.size() != 7 + 3 + 64 + 4 || name.compare(0, 7, "chunks/") != 0 || name.compare(name.size() - 4, 4, ".zst") != 0)
     return false;
   return name.compare(7, 2, name, 10, 2) == 0 && name[9] == '/';
+}
+
+bool is_pack_name(const std::string& name) {
+  // packs/<64 hex>.pack
+  return name.size() == 6 + 64 + 5 && name.compare(0, 6, "packs/") == 0 && name.compare(name.size() - 5, 5, ".pack") == 0 &&
+         name.find_first_not_of("0123456789abcdef", 6) == name.size() - 5;
 }
 
 // A store's listing came back a moment ago: a failed read is worth two more tries.
@@ -97,11 +104,19 @@ GcResult collect_chunk_store(const GcRequest& req, const SourceSet& sources, con
   std::map<std::string, Release> releases;
   std::map<std::string, uint64_t> chunk_sizes;  // name -> size
   std::map<std::string, int64_t> chunk_times;
+  std::map<std::string, uint64_t> pack_sizes;
+  std::map<std::string, int64_t> pack_times;
+  std::set<std::string> pack_maps;  // "<release>/<name>.index.packs"
   for (const auto& o : objects) {
     const size_t slash = o.name.find('/');
     if (is_chunk_name(o.name)) {
       chunk_sizes[o.name] = o.size;
       chunk_times[o.name] = o.mtime_unix;
+    } else if (is_pack_name(o.name)) {
+      pack_sizes[o.name] = o.size;
+      pack_times[o.name] = o.mtime_unix;
+    } else if (o.name.size() > 12 && o.name.compare(o.name.size() - 12, 12, ".index.packs") == 0) {
+      pack_maps.insert(o.name);
     } else if (slash != std::string::npos && o.name.find('/', slash + 1) == std::string::npos &&
                o.name.size() > 6 && o.name.compare(o.name.size() - 6, 6, ".index") == 0) {
       Release& r = releases[o.name.substr(0, slash)];
@@ -128,10 +143,11 @@ GcResult collect_chunk_store(const GcRequest& req, const SourceSet& sources, con
   StopSignal never;
   DeployLog quiet("gc");
   IndexChain chain(sources, gc_fetch_policy(), never, quiet);
-  std::set<std::string> needed;
+  std::set<std::string> needed, needed_packs;
   for (const Release* r : kept) {
     const std::string url = prefix + r->index_name;
     delta::ReleaseIndex index;
+    std::string payload;
     try {
       const ResolvedIndex resolved = chain.fetch(url, 256u << 20);
       for (const std::string& base : resolved.bases) {
@@ -144,6 +160,7 @@ GcResult collect_chunk_store(const GcRequest& req, const SourceSet& sources, con
         removed.erase(it);
       }
       index = delta::decode_index_payload(resolved.payload, url);
+      payload = resolved.payload;
     } catch (const std::exception& e) {
       throw Error(std::string(e.what()) + "; haul gc removed nothing (a kept release's chunks must be known first)");
     }
@@ -152,13 +169,40 @@ GcResult collect_chunk_store(const GcRequest& req, const SourceSet& sources, con
       continue;
     }
     for (const auto& c : index.chunks) needed.insert(delta::chunk_key(c.name));
+    if (pack_maps.count(r->index_name + ".packs")) {
+      // A pack only speeds a deploy up (every chunk is also loose): a map
+      // that cannot be read keeps nothing, and costs its agents the speed.
+      try {
+        const std::string map_url = url + ".packs";
+        const delta::PackMap map = delta::decode_pack_map(fetch_all(sources, map_url, 64 << 20), map_url, index,
+                                                          delta::chunk_name_of(payload.data(), payload.size()));
+        needed_packs.insert(map.packs.begin(), map.packs.end());
+      } catch (const std::exception& e) {
+        log(std::string(e.what()) + "; the packs only it names are not kept for release " + r->id);
+      }
+    }
     result.kept.push_back(r->id);
   }
   const int64_t cutoff = static_cast<int64_t>(std::time(nullptr)) - req.min_age.count();
   std::vector<std::string> doomed_indexes, doomed_chunks;
   for (const Release* r : removed) {
     doomed_indexes.push_back(prefix + r->index_name);
+    if (pack_maps.count(r->index_name + ".packs")) doomed_indexes.push_back(prefix + r->index_name + ".packs");
     result.removed.push_back(r->id);
+  }
+  // A base index that stays keeps no pack: its map goes unless its release is kept.
+  for (const auto& id : result.bases)
+    for (const auto& m : pack_maps)
+      if (m.rfind(id + "/", 0) == 0) doomed_indexes.push_back(prefix + m);
+  for (const auto& [name, size] : pack_sizes) {
+    if (needed_packs.count(name)) continue;
+    if (pack_times[name] > cutoff) {
+      ++result.packs_too_young;
+      continue;
+    }
+    doomed_chunks.push_back(prefix + name);
+    ++result.packs_removed;
+    result.bytes_removed += size;
   }
   for (const auto& [name, size] : chunk_sizes) {
     if (needed.count(name)) continue;
@@ -178,10 +222,14 @@ GcResult collect_chunk_store(const GcRequest& req, const SourceSet& sources, con
       count_of(result.removed.size(), "release index", "release indexes") +
       (removed_list.empty() ? "" : " (" + removed_list + ")") + " and " +
       count_of(result.chunks_removed, "chunk", "chunks") + " of " + std::to_string(result.chunks) + " (" +
-      format_bytes(result.bytes_removed) + ")" +
+      format_bytes(result.bytes_removed) + (result.packs_removed ? ", with " + count_of(result.packs_removed, "pack", "packs") : "") +
+      ")" +
       (result.chunks_too_young ? "; " + count_of(result.chunks_too_young, "unneeded chunk", "unneeded chunks") +
                                      " younger than --min-age left for now"
-                               : ""));
+                               : "") +
+      (result.packs_too_young ? "; " + count_of(result.packs_too_young, "unneeded pack", "unneeded packs") +
+                                    " younger than --min-age left for now"
+                              : ""));
   if (req.dry_run) return result;
   remove_all(doomed_indexes, sources);  // first: no agent starts on a release losing its chunks
   remove_all(doomed_chunks, sources);

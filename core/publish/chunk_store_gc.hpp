@@ -9,6 +9,10 @@
 // survive until the index that names them is there. An index a kept index
 // is a delta of (delta/index_delta.hpp) stays, but not for its chunks' sake.
 //
+// Packs (delta/pack_map.hpp) go like chunks: kept while a kept release's
+// pack map names them, else removed once older than min_age; a removed
+// release's pack map goes with its index.
+//
 // Any kept index that cannot be read stops the collection before anything
 // is removed: a chunk is only removed when every kept index was read.
 #pragma once
@@ -37,6 +41,7 @@ struct GcResult {
   uint64_t chunks = 0;                     // in the store before
   uint64_t chunks_removed = 0, bytes_removed = 0;
   uint64_t chunks_too_young = 0;           // unneeded, but younger than min_age
+  uint64_t packs_removed = 0, packs_too_young = 0;  // packs/<sha256>.pack (their bytes in bytes_removed)
 };
 
 GcResult collect_chunk_store(const GcRequest& request, const SourceSet& sources, const PublishLog& log);

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <set>
 #include <vector>
@@ -11,9 +12,11 @@
 #include "config/manifest.hpp"
 #include "delta/chunk_name.hpp"
 #include "delta/index_delta.hpp"
+#include "delta/pack_map.hpp"
 #include "delta/release_index.hpp"
 #include "deploy/index_chain.hpp"
 #include "deploy/parallel_sources.hpp"
+#include "util/digest.hpp"
 #include "util/durable_file.hpp"
 #include "util/error.hpp"
 #include "util/units.hpp"
@@ -50,6 +53,37 @@ std::optional<bool> starts_like_index(const std::string& compressed) {
 
 std::string key_of(const delta::ChunkName& name) { return std::string(name.begin(), name.end()); }
 
+// Where a chunk the store holds is packed: a pack (below the store) and its place in it.
+struct Packed {
+  std::string pack;
+  uint64_t offset;
+  uint32_t stored;
+};
+using PackedChunks = std::map<std::string, Packed>;  // by key_of(chunk name)
+
+// What the pack map beside a held release's index says, added to `packed`;
+// nothing when it has none or one that does not fit (its chunks then count
+// as loose, and may be packed again).
+void read_held_pack_map(const std::string& index_url, const std::string& payload, const delta::ReleaseIndex& index,
+                        const SourceSet& sources, PackedChunks& packed) {
+  StopSignal never;
+  DeployLog quiet("publish");
+  std::string bytes;
+  try {
+    bytes = fetch_text(sources, index_url + ".packs", FetchPolicy{}, never, quiet, 64 << 20);
+  } catch (const std::exception&) {
+    return;
+  }
+  try {
+    const delta::PackMap map =
+        delta::decode_pack_map(bytes, index_url + ".packs", index, delta::chunk_name_of(payload.data(), payload.size()));
+    for (size_t i = 0; i < map.chunks.size(); ++i)
+      if (const auto& at = map.chunks[i])
+        packed.emplace(key_of(index.chunks[i].name), Packed{map.packs[at->pack], at->offset, at->stored});
+  } catch (const std::exception&) {
+  }
+}
+
 // A chunked release a current manifest names: its chunks are in the store,
 // and agents hold its index — the base for the next index's delta.
 struct HeldRelease {
@@ -61,7 +95,7 @@ struct HeldRelease {
 // chunks live in store_url; nothing when it cannot tell.
 std::optional<HeldRelease> read_held_release(const std::string& manifest_url, const std::string& store_url,
                                              IndexChain& chain, const SourceSet& sources,
-                                             std::set<std::string>& held, const PublishLog& log) {
+                                             std::set<std::string>& held, PackedChunks& packed, const PublishLog& log) {
   StopSignal never;
   DeployLog quiet("publish");
   FetchPolicy once;
@@ -87,6 +121,7 @@ std::optional<HeldRelease> read_held_release(const std::string& manifest_url, co
     const delta::ReleaseIndex index = delta::decode_index_payload(release.index.payload, m.src);
     if (delta::chunk_store_url(m.src, index.chunk_store) != store_url) return std::nullopt;
     for (const auto& c : index.chunks) held.insert(key_of(c.name));
+    read_held_pack_map(m.src, release.index.payload, index, sources, packed);
     log("the store holds the " + count_of(index.chunks.size(), "chunk", "chunks") + " of " + m.src + " (named by " +
         manifest_url + ")");
     return release;
@@ -128,6 +163,68 @@ std::optional<std::string> same_index_published(const std::string& index_url, co
   return std::nullopt;
 }
 
+struct PackWritten {
+  std::string key;  // below the store
+  fs::path file;
+  uint64_t chunks = 0, bytes = 0;
+};
+
+// The index's chunks in no pack, back to back in index order, when there
+// are pack_min_chunks of them; what it packs is added to `packed`.
+PackWritten write_pack(const delta::ReleaseIndex& index, const fs::path& local_store, PackedChunks& packed,
+                       uint64_t pack_min_chunks, const fs::path& scratch) {
+  std::vector<const delta::Chunk*> unpacked;
+  for (const auto& c : index.chunks) {
+    std::error_code ec;
+    if (!packed.count(key_of(c.name)) && fs::is_regular_file(local_store / delta::chunk_key(c.name), ec))
+      unpacked.push_back(&c);
+  }
+  PackWritten out;
+  if (unpacked.size() < pack_min_chunks) return out;
+  out.file = scratch / "chunks.pack";
+  std::ofstream pack(out.file, std::ios::binary | std::ios::trunc);
+  Hasher sha("sha256");
+  std::vector<std::pair<const delta::Chunk*, Packed>> placed;
+  for (const delta::Chunk* c : unpacked) {
+    const std::string stored = read_whole(local_store / delta::chunk_key(c->name));
+    placed.push_back({c, Packed{"", out.bytes, static_cast<uint32_t>(stored.size())}});
+    pack.write(stored.data(), static_cast<std::streamsize>(stored.size()));
+    sha.update(stored.data(), stored.size());
+    out.bytes += stored.size();
+  }
+  pack.close();
+  if (!pack) throw Error("cannot write " + out.file.string());
+  out.key = delta::pack_key(sha.hex_digest());
+  out.chunks = placed.size();
+  for (auto& [c, at] : placed) {
+    at.pack = out.key;
+    packed.emplace(key_of(c->name), at);
+  }
+  return out;
+}
+
+// The pack map of the index whose payload is `payload`; nothing when none of its chunks is packed.
+std::optional<std::string> pack_map_of(const delta::ReleaseIndex& index, const std::string& payload,
+                                       const PackedChunks& packed) {
+  delta::PackMap map;
+  map.index_digest = delta::chunk_name_of(payload.data(), payload.size());
+  std::map<std::string, uint32_t> pack_no;
+  bool any = false;
+  for (const auto& c : index.chunks) {
+    const auto it = packed.find(key_of(c.name));
+    if (it == packed.end()) {
+      map.chunks.emplace_back();
+      continue;
+    }
+    auto [p, fresh] = pack_no.emplace(it->second.pack, static_cast<uint32_t>(map.packs.size()));
+    if (fresh) map.packs.push_back(it->second.pack);
+    map.chunks.push_back(delta::PackedAt{p->second, it->second.offset, it->second.stored});
+    any = true;
+  }
+  if (!any) return std::nullopt;
+  return delta::encode_pack_map(map);
+}
+
 }  // namespace
 
 bool is_release_index_file(const fs::path& path) {
@@ -140,7 +237,8 @@ bool is_release_index_file(const fs::path& path) {
 
 ChunkedPublish upload_release_chunks(const fs::path& index_path, const std::string& store_url,
                                      const std::string& index_url, const std::vector<std::string>& held_from,
-                                     const SourceSet& sources, const fs::path& scratch, const PublishLog& log) {
+                                     const SourceSet& sources, const fs::path& scratch, const PublishLog& log,
+                                     uint64_t pack_min_chunks) {
   delta::ReleaseIndex index = delta::decode_index(read_whole(index_path), index_path.string());
   if (index.chunk_store.find("://") != std::string::npos)
     throw Error(index_path.string() + ": its chunks are at " + index.chunk_store +
@@ -151,9 +249,10 @@ ChunkedPublish upload_release_chunks(const fs::path& index_path, const std::stri
   DeployLog quiet("publish");
   IndexChain chain(sources, FetchPolicy{}, never, quiet);
   std::set<std::string> held;
+  PackedChunks packed;
   std::optional<HeldRelease> base;  // what the agents hold: the first release a manifest names
   for (const auto& url : held_from)
-    if (auto release = read_held_release(url, store_url, chain, sources, held, log))
+    if (auto release = read_held_release(url, store_url, chain, sources, held, packed, log))
       if (!base && release->src != index_url) base = std::move(release);
 
   ChunkedPublish out;
@@ -180,10 +279,27 @@ ChunkedPublish upload_release_chunks(const fs::path& index_path, const std::stri
   });
   out.uploaded = todo.size();
   out.uploaded_bytes = bytes;
+  if (pack_min_chunks > 0) {
+    const PackWritten pack = write_pack(index, local_store, packed, pack_min_chunks, scratch);
+    if (pack.chunks > 0) {
+      log("upload a pack of " + count_of(pack.chunks, "chunk", "chunks") + " (" + format_bytes(pack.bytes) + ") to " +
+          store_url + pack.key + ": a new server fetches them in a few requests");
+      sources.for_url(store_url + pack.key).store(store_url + pack.key, pack.file.string(), "application/octet-stream");
+      out.packed = pack.chunks;
+      out.pack_bytes = pack.bytes;
+      out.uploaded_bytes += pack.bytes;
+    }
+  }
 
   // Published, the index sits one folder below the store: <prefix>/<release>/<name>.
   index.chunk_store = "..";
   const std::string payload = delta::encode_index_payload(index);
+  if (const std::optional<std::string> map = pack_map_of(index, payload, packed)) {
+    const fs::path map_file = scratch / (index_path.filename().string() + ".packs");
+    write_file_durably(map_file, *map);
+    sources.for_url(index_url + ".packs").store(index_url + ".packs", map_file.string(), "application/zstd");
+    out.uploaded_bytes += map->size();
+  }
   std::string file = delta::encode_index(index);
   if (auto same = same_index_published(index_url, payload, chain, sources)) {
     file = std::move(*same);

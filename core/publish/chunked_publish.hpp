@@ -27,6 +27,7 @@ bool is_release_index_file(const std::filesystem::path& path);
 struct ChunkedPublish {
   std::filesystem::path index_file;  // the index as it is uploaded (its store rewritten)
   uint64_t chunks = 0, uploaded = 0, uploaded_bytes = 0;
+  uint64_t packed = 0, pack_bytes = 0;  // the new pack, if any (its bytes are in uploaded_bytes too)
 };
 
 // Uploads what the store at store_url lacks of the index at index_path
@@ -36,9 +37,15 @@ struct ChunkedPublish {
 // releases is the base the index is published as a delta of
 // (delta/index_delta.hpp), unless its chain is already 8 deep; an index_url
 // that already makes the same index keeps its bytes.
+//
+// Every chunk is uploaded loose. When pack_min_chunks (> 0) or more of the
+// index's chunks are in no pack the store holds (a first publish, or many
+// small ones since the last pack), those the local store has also go into
+// one new pack, and a pack map (delta/pack_map.hpp) goes beside the index
+// whenever any of its chunks is packed.
 ChunkedPublish upload_release_chunks(const std::filesystem::path& index_path, const std::string& store_url,
                                      const std::string& index_url, const std::vector<std::string>& held_from,
                                      const SourceSet& sources, const std::filesystem::path& scratch,
-                                     const PublishLog& log);
+                                     const PublishLog& log, uint64_t pack_min_chunks = kDefaultPackMinChunks);
 
 }  // namespace haul

@@ -124,7 +124,8 @@ PublishResult publish_release(const PublishRequest& req, const SourceSet& source
     for (const auto& [stage, st] : req.stages)
       for (const auto& role : req.roles) held_from.push_back(join_url(manifest_prefix, manifest_name(role, stage)));
     const ChunkedPublish chunked = upload_release_chunks(req.artifact, join_url(req.artifact_prefix, ""),
-                                                         result.artifact_url, held_from, sources, scratch.path(), log);
+                                                         result.artifact_url, held_from, sources, scratch.path(), log,
+                                                         req.pack_min_chunks);
     artifact = chunked.index_file;
     result.chunks_uploaded = chunked.uploaded;
     result.chunk_bytes_uploaded = chunked.uploaded_bytes;

@@ -31,6 +31,10 @@ struct StageSettings {
   std::string exclude_from;
 };
 
+// A release index's chunks in no pack yet that make a publish pack them
+// (haul publish --pack-chunks; publish/chunked_publish.hpp).
+constexpr uint64_t kDefaultPackMinChunks = 1024;
+
 struct PublishRequest {
   std::filesystem::path artifact;
   std::string artifact_prefix;  // the artifact goes to <prefix>/<release>/<file name>
@@ -42,6 +46,7 @@ struct PublishRequest {
   int64_t created_at = 0;
   std::optional<Ed25519Key> sign_key;
   bool write_pointers = true;
+  uint64_t pack_min_chunks = kDefaultPackMinChunks;
 };
 
 struct PublishedManifest {

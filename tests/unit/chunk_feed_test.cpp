@@ -91,11 +91,11 @@ TEST(ChunkFeed, LocalCopiesThatHashRightAreUsedAndOnlyTheRestIsFetchedOnceEach) 
   delta::FeedOptions o;
   o.local_roots = {tmp / "dest"};
   o.workers = 3;
-  ChunkFeed feed(b.index, o, [&](size_t, const delta::Chunk& c, StopSignal&) {
+  ChunkFeed feed(b.index, o, delta::each_chunk([&](size_t, const delta::Chunk& c, StopSignal&) {
     std::lock_guard<std::mutex> lock(mu);
     ++fetches[delta::hex(c.name)];
     return b.bytes.at(delta::hex(c.name));
-  });
+  }));
   const auto files = read_all(b, feed);
   EXPECT_EQ(files[0], edited);
   EXPECT_EQ(files[1], small);
@@ -116,11 +116,11 @@ TEST(ChunkFeed, AFileLeftOutIsOneEmptyPieceAndNeitherReadNorFetchedWhileItsTwinS
   std::set<std::string> fetched;
   delta::FeedOptions o;
   o.leave_out = [](size_t entry) { return entry == 1 || entry == 3; };  // "b" (whose bytes "c" shares) and "d"
-  ChunkFeed feed(b.index, o, [&](size_t, const delta::Chunk& c, StopSignal&) {
+  ChunkFeed feed(b.index, o, delta::each_chunk([&](size_t, const delta::Chunk& c, StopSignal&) {
     std::lock_guard<std::mutex> lock(mu);
     fetched.insert(delta::hex(c.name));
     return b.bytes.at(delta::hex(c.name));
-  });
+  }));
   EXPECT_EQ(*feed.next(), b.bytes.at(delta::hex(b.index.chunks[b.index.entries[0].chunks[0]].name)));
   EXPECT_EQ(feed.next(), nullptr);  // b: one marker
   EXPECT_EQ(*feed.next(), shared);  // c: its bytes, though b shared them
@@ -132,11 +132,11 @@ TEST(ChunkFeed, AFileLeftOutIsOneEmptyPieceAndNeitherReadNorFetchedWhileItsTwinS
 
 TEST(ChunkFeed, AFailedFetchIsWhatTheReaderGetsWithItsKind) {
   const Built b = build({{"f1", random_bytes(2000, 7)}, {"f2", random_bytes(2000, 8)}, {"f3", random_bytes(2000, 9)}});
-  ChunkFeed feed(b.index, {}, [&](size_t, const delta::Chunk& c, StopSignal&) -> std::string {
+  ChunkFeed feed(b.index, {}, delta::each_chunk([&](size_t, const delta::Chunk& c, StopSignal&) -> std::string {
     if (c.name == b.index.chunks[b.index.entries[1].chunks[0]].name)
       throw Error("chunk http://x/chunks/ab.zst: its bytes do not hash to its name", Error::Kind::checksum_mismatch);
     return b.bytes.at(delta::hex(c.name));
-  });
+  }));
   try {
     // The first file may come first or the failure may overtake it; the second never comes.
     for (int i = 0; i < 2; ++i) EXPECT_EQ(*feed.next(), b.bytes.at(delta::hex(b.index.chunks[0].name)));
@@ -155,10 +155,10 @@ TEST(ChunkFeed, WorkersStayWithinTheWindowAheadOfTheReader) {
   delta::FeedOptions o;
   o.workers = 4;
   o.window_bytes = 2 << 20;  // two segments of two files
-  ChunkFeed feed(b.index, o, [&](size_t, const delta::Chunk& c, StopSignal&) {
+  ChunkFeed feed(b.index, o, delta::each_chunk([&](size_t, const delta::Chunk& c, StopSignal&) {
     fetched += c.size;
     return b.bytes.at(delta::hex(c.name));
-  });
+  }));
   // Nothing read yet: the workers stop at the window, whatever they do meanwhile.
   ASSERT_TRUE(wait_until([&] { return fetched >= (800u << 10); }));
   EXPECT_LE(fetched.load(), o.window_bytes);
