@@ -3,13 +3,16 @@
 // first byte chooses to feed it raw instead, which exercises the zstd layer.
 // An index that decodes must encode and decode to the same entries.
 // An input that starts like a delta (index_delta.hpp) is read as one and
-// applied to a fixed base, as an agent applies one to the index it holds.
+// applied to a fixed base, as an agent applies one to the index it holds;
+// one that starts like a pack map (pack_map.hpp), as the fixed base's map
+// (its digest taken from the input, so the fuzzer gets past it).
 #include <zstd.h>
 
 #include <cstdint>
 #include <string>
 
 #include "delta/index_delta.hpp"
+#include "delta/pack_map.hpp"
 #include "delta/release_index.hpp"
 #include "util/error.hpp"
 
@@ -52,6 +55,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } else {
     framed.resize(ZSTD_compressBound(body.size()));
     framed.resize(ZSTD_compress(framed.data(), framed.size(), body.data(), body.size(), 1));
+  }
+  if (body.size() >= 40 && body.compare(0, 8, "HAULPKM1") == 0) {
+    static const auto base = haul::delta::decode_index_payload(fixed_base(), "base");
+    haul::delta::ChunkName digest{};
+    std::copy(body.begin() + 8, body.begin() + 40, digest.begin());
+    try {
+      const auto map = haul::delta::decode_pack_map(framed, "fuzz", base, digest);
+      const auto again = haul::delta::decode_pack_map(haul::delta::encode_pack_map(map), "fuzz", base, digest);
+      if (again.packs != map.packs || again.chunks.size() != map.chunks.size()) __builtin_trap();
+      for (size_t i = 0; i < map.chunks.size(); ++i)
+        if (again.chunks[i].has_value() != map.chunks[i].has_value() ||
+            (map.chunks[i] && (again.chunks[i]->offset != map.chunks[i]->offset ||
+                               again.chunks[i]->stored != map.chunks[i]->stored)))
+          __builtin_trap();
+    } catch (const haul::Error&) {
+    }
+    return 0;
   }
   try {
     const auto index = haul::delta::decode_index(framed, "fuzz", limits);

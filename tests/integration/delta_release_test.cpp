@@ -461,3 +461,119 @@ TEST_F(DeltaRelease, AFolderOfDestSwappedForASymlinkToItsOwnFilesIsPlacedAsTheRe
   EXPECT_EQ(tree_of(dest), tree_of(app));
   EXPECT_EQ(tree_of(tmp / "elsewhere/lib"), tree_of(app / "lib"));  // the symlink's target is left alone
 }
+
+namespace {
+// The "<N> requests" of the "... transferred in <N> requests ..." line; -1 without one.
+long chunk_requests(const std::string& log) {
+  std::smatch m;
+  if (!std::regex_search(log, m, std::regex(R"(transferred in (\d+) requests?)"))) return -1;
+  return std::stol(m[1]);
+}
+std::vector<fs::path> packs_in(const fs::path& store) {
+  std::vector<fs::path> out;
+  if (fs::exists(store / "packs"))
+    for (const auto& e : fs::directory_iterator(store / "packs")) out.push_back(e.path());
+  return out;
+}
+}  // namespace
+
+TEST_F(DeltaRelease, ANewServerReadsPackedChunksAsRangesOfAPackAndADamagedPackOnlyCostsLooseRequests) {
+  const fs::path store = site / "store";
+  auto publish = [&](const std::string& release, const std::string& pack_chunks) {
+    return haul({"publish", pack(release).string(), "--to", file_url(store), "--role", "web", "--stage", "prod", "--dest",
+                 dest.string(), "--release", release, "--pack-chunks", pack_chunks});
+  };
+  auto r = publish("r1", "1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("upload a pack of "), std::string::npos) << r.err;
+  ASSERT_EQ(packs_in(store).size(), 1u);
+  ASSERT_TRUE(fs::exists(store / "r1/app.index.packs"));
+  const long chunks = static_cast<long>(haul::delta::decode_index(read_file(store / "r1/app.index"), "r1").chunks.size());
+
+  NginxServer nginx(site);
+  const std::string m1 = manifest("r1", nginx.url("/store/r1/app.index"), store / "r1/app.index");
+  auto fresh_deploy = [&] {
+    fs::remove_all(dest);
+    fs::remove_all(tmp / "www/.haul-app.indexes");
+    fs::remove(tmp / "www/.haul-app.stamps");
+    return haul({"deploy", m1});
+  };
+  // Without a single loose chunk in the store, only the pack can make the release.
+  fs::rename(store / "chunks", tmp / "loose");
+  r = fresh_deploy();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(tree_of(dest), tree_of(app));
+  EXPECT_NE(r.err.find(std::to_string(chunks) + " read from packs"), std::string::npos) << r.err;
+  EXPECT_GT(chunk_requests(r.err), 0) << r.err;
+  EXPECT_LT(chunk_requests(r.err), chunks / 4) << r.err;  // ranges, not a request a chunk
+
+  // A damaged pack: its chunks come loose, with a warning, and the release is right.
+  fs::rename(tmp / "loose", store / "chunks");
+  const fs::path pack_file = packs_in(store)[0];
+  std::string bytes = read_file(pack_file);
+  bytes[bytes.size() / 2] ^= 0x5a;
+  write_file(pack_file, bytes);
+  r = fresh_deploy();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(tree_of(dest), tree_of(app));
+  EXPECT_NE(r.err.find("come loose instead"), std::string::npos) << r.err;
+
+  // Damaged pack and no loose chunks: the deploy fails naming a chunk, and places nothing.
+  fs::rename(store / "chunks", tmp / "loose");
+  r = fresh_deploy();
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("/store/chunks/"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dest));
+  fs::rename(tmp / "loose", store / "chunks");
+
+  // A map that is not its index's (a stale one) is refused whole; the chunks come loose.
+  write_file(store / "r1/app.index.packs", read_file(store / "r1/app.index.packs").substr(0, 40));
+  r = fresh_deploy();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(tree_of(dest), tree_of(app));
+  EXPECT_NE(r.err.find("pack map "), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("read from packs"), std::string::npos) << r.err;
+}
+
+TEST_F(DeltaRelease, APublishOfFewNewChunksPacksNothingAndGcRemovesAPackNoKeptReleaseMaps) {
+  const fs::path store = tmp / "store";
+  auto publish = [&](const std::string& release, const std::string& pack_chunks) {
+    return haul({"publish", pack(release).string(), "--to", file_url(store), "--role", "web", "--stage", "prod", "--dest",
+                 dest.string(), "--release", release, "--pack-chunks", pack_chunks});
+  };
+  ASSERT_EQ(publish("r1", "1").exit_code, 0);
+  const auto r1_pack = packs_in(store);
+  ASSERT_EQ(r1_pack.size(), 1u);
+  // One file changed: 1 chunk in no pack, under --pack-chunks 2. The map
+  // still says where r1's chunks are, for a new server of r2.
+  write_file(app / "lib/f2.rb", random_bytes(2500, 202));
+  auto r = publish("r2", "2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("upload a pack"), std::string::npos) << r.err;
+  EXPECT_EQ(packs_in(store), r1_pack);
+  ASSERT_TRUE(fs::exists(store / "r2/app.index.packs"));
+
+  // Every file rewritten and packed: r3 needs nothing of r1's pack.
+  write_file(app / "bin/run", "#!/bin/sh\necho run 3\n", 0755);
+  for (int i = 0; i < 30; ++i) write_file(app / ("lib/f" + std::to_string(i) + ".rb"), random_bytes(1500 + i * 500, 500 + i));
+  write_file(app / "public/bundle.js", random_bytes(1 << 20, 599));
+  r = publish("r3", "1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(packs_in(store).size(), 2u);
+
+  // --keep 1: r3 is kept (newest, and the manifest names it); r1's pack
+  // is needed by no kept map, r3's is. r1's and r2's indexes stay (r3's is
+  // a delta of them), their maps go.
+  r = haul({"gc", "--store", file_url(store), "--keep", "1", "--min-age", "0s"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("with 1 pack"), std::string::npos) << r.err;
+  const auto left = packs_in(store);
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_NE(left[0], r1_pack[0]);
+  EXPECT_FALSE(fs::exists(store / "r1/app.index.packs"));
+  EXPECT_FALSE(fs::exists(store / "r2/app.index.packs"));
+  EXPECT_TRUE(fs::exists(store / "r3/app.index.packs"));
+  r = haul({"deploy", file_url(store / "manifest_web_prod.yml")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(tree_of(dest), tree_of(app));
+}
