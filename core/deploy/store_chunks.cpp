@@ -47,14 +47,12 @@ const SourceSet& StoreChunks::sources_of(size_t worker) {
   return *twins_[worker];
 }
 
-void StoreChunks::pace(uint64_t bytes, const std::string& url, StopSignal& stop) {
+bool StoreChunks::pace(uint64_t bytes, StopSignal& stop) {
   const uint64_t so_far = transferred_ += bytes;
-  ++requests_;
-  if (rate_ == 0) return;
+  if (rate_ == 0) return true;
   const auto due = started_ + std::chrono::microseconds(static_cast<int64_t>(1e6 * static_cast<double>(so_far) / rate_));
   const auto now = std::chrono::steady_clock::now();
-  if (due > now && !stop.sleep_for(std::chrono::duration_cast<std::chrono::milliseconds>(due - now)))
-    throw Error("stopped while fetching " + url);
+  return due <= now || stop.sleep_for(std::chrono::duration_cast<std::chrono::milliseconds>(due - now));
 }
 
 const delta::PackMap* StoreChunks::pack_map(size_t worker, StopSignal& stop) {
@@ -106,8 +104,8 @@ std::string StoreChunks::fetch_loose(size_t worker, const delta::Chunk& chunk, S
     throw Error("chunk " + url + ": more than the " + std::to_string(bound) + " bytes a stored " +
                     std::to_string(chunk.size) + "-byte chunk can take",
                 Error::Kind::checksum_mismatch);
-  if (stop.raised()) throw Error("stopped while fetching " + url);
-  pace(stored.size(), url, stop);
+  ++requests_;
+  if (stop.raised() || !pace(stored.size(), stop)) throw Error("stopped while fetching " + url);
   return delta::decompress_chunk(stored, chunk, url);
 }
 
@@ -120,10 +118,10 @@ void StoreChunks::fetch_range(size_t worker, const Range& range, const std::vect
   bytes.reserve(range.length);
   fetch_stream(sources_of(worker), url, policy_, stop, log_, [&](const void* data, size_t n) {
     bytes.append(static_cast<const char*>(data), n);
-    return true;
+    return pace(n, stop);  // a range is paced as it comes, not after: it can be 16 MiB
   }, ByteRange{range.offset, range.length});
+  ++requests_;
   if (stop.raised()) throw Error("stopped while fetching " + url);
-  pace(bytes.size(), url, stop);
   if (bytes.size() != range.length)
     throw Error(url + ": bytes " + std::to_string(range.offset) + "-" + std::to_string(range.offset + range.length - 1) +
                 " end after " + std::to_string(bytes.size()) + " bytes; the pack is shorter than its map says");

@@ -51,7 +51,8 @@ class StoreChunks {
   std::string fetch_loose(size_t worker, const delta::Chunk& chunk, StopSignal& stop);
   void fetch_range(size_t worker, const Range& range, const std::vector<const delta::Chunk*>& chunks,
                    std::vector<std::string>& out, StopSignal& stop);
-  void pace(uint64_t bytes, const std::string& url, StopSignal& stop);
+  // Counts bytes transferred and, under a cap, waits until they are due; false when stopped.
+  bool pace(uint64_t bytes, StopSignal& stop);
 
   const delta::ReleaseIndex& index_;
   const std::string index_url_, store_url_;
