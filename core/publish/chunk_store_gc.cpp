@@ -194,26 +194,22 @@ GcResult collect_chunk_store(const GcRequest& req, const SourceSet& sources, con
   for (const auto& id : result.bases)
     for (const auto& m : pack_maps)
       if (m.rfind(id + "/", 0) == 0) doomed_indexes.push_back(prefix + m);
-  for (const auto& [name, size] : pack_sizes) {
-    if (needed_packs.count(name)) continue;
-    if (pack_times[name] > cutoff) {
-      ++result.packs_too_young;
-      continue;
+  // An object no kept release needs goes, unless a publish in progress may just have uploaded it.
+  auto prune = [&](const std::map<std::string, uint64_t>& sizes, std::map<std::string, int64_t>& times,
+                   const std::set<std::string>& wanted, uint64_t& removed_count, uint64_t& too_young) {
+    for (const auto& [name, size] : sizes) {
+      if (wanted.count(name)) continue;
+      if (times[name] > cutoff) {
+        ++too_young;
+        continue;
+      }
+      doomed_chunks.push_back(prefix + name);
+      ++removed_count;
+      result.bytes_removed += size;
     }
-    doomed_chunks.push_back(prefix + name);
-    ++result.packs_removed;
-    result.bytes_removed += size;
-  }
-  for (const auto& [name, size] : chunk_sizes) {
-    if (needed.count(name)) continue;
-    if (chunk_times[name] > cutoff) {
-      ++result.chunks_too_young;
-      continue;
-    }
-    doomed_chunks.push_back(prefix + name);
-    ++result.chunks_removed;
-    result.bytes_removed += size;
-  }
+  };
+  prune(pack_sizes, pack_times, needed_packs, result.packs_removed, result.packs_too_young);
+  prune(chunk_sizes, chunk_times, needed, result.chunks_removed, result.chunks_too_young);
   std::string kept_list, removed_list;
   for (const auto& id : result.kept) kept_list += (kept_list.empty() ? "" : ", ") + id;
   for (const auto& id : result.removed) removed_list += (removed_list.empty() ? "" : ", ") + id;
