@@ -45,7 +45,7 @@ int run_publish(const Args& args) {
       ("release", po::value<std::string>(), "release id (default: the UTC time, 20261126T101500Z)")
       ("created-at", po::value<std::string>(), "the manifests' created_at (default: now; the downgrade check compares it)")
       ("sign", po::value<std::string>(), "sign each manifest with this private key (haul keygen)")
-      ("pack-chunks", po::value<uint64_t>()->default_value(kDefaultPackMinChunks),
+      ("pack-chunks", po::value<int64_t>()->default_value(static_cast<int64_t>(kDefaultPackMinChunks)),
        "a release index: once this many of its chunks are in no pack, pack them into one (0: never)")
       ("no-pointer", "do not write the latest_<role>_<stage>.yml desired-release pointers")
       ("config", po::value<std::string>(), "take upload settings (e.g. the s3 endpoint) from this pipeline config")
@@ -87,7 +87,10 @@ int run_publish(const Args& args) {
     req.release = vm.count("release") ? vm["release"].as<std::string>() : default_release_id(req.created_at);
     if (vm.count("sign")) req.sign_key = load_signing_key(vm["sign"].as<std::string>());
     req.write_pointers = !vm.count("no-pointer");
-    req.pack_min_chunks = vm["pack-chunks"].as<uint64_t>();
+    const int64_t pack_chunks = vm["pack-chunks"].as<int64_t>();  // signed: boost reads "-1" as 2^64-1 for unsigned
+    if (pack_chunks < 0)
+      throw UsageError("--pack-chunks: expected a count of chunks, 0 or more (0: never pack), got " + std::to_string(pack_chunks));
+    req.pack_min_chunks = static_cast<uint64_t>(pack_chunks);
 
     auto selected = select_pipeline(vm);
     auto pipeline = wire_pipeline(selected);

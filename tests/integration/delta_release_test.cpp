@@ -541,6 +541,10 @@ TEST_F(DeltaRelease, APublishOfFewNewChunksPacksNothingAndGcRemovesAPackNoKeptRe
     return haul({"publish", pack(release).string(), "--to", file_url(store), "--role", "web", "--stage", "prod", "--dest",
                  dest.string(), "--release", release, "--pack-chunks", pack_chunks});
   };
+  auto held_wrong = publish("r1", "-1");
+  EXPECT_EQ(held_wrong.exit_code, 2);
+  EXPECT_NE(held_wrong.err.find("--pack-chunks: expected a count of chunks, 0 or more"), std::string::npos) << held_wrong.err;
+  EXPECT_FALSE(fs::exists(store));
   ASSERT_EQ(publish("r1", "1").exit_code, 0);
   const auto r1_pack = packs_in(store);
   ASSERT_EQ(r1_pack.size(), 1u);
