@@ -84,6 +84,7 @@ int run_release(const Args& args) {
     req.release = vm.count("release") ? vm["release"].as<std::string>() : default_release_id(req.created_at, packed.revision);
     req.sign_key = key;
     req.write_pointers = project.pointers;
+    req.pack_min_chunks = project.pack_chunks;
     PublishResult published = publish_release(req, pipeline->sources, [](const std::string& m) { spdlog::info("{}", m); });
     print_published(published);
 

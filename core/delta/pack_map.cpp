@@ -36,6 +36,8 @@ std::string encode_pack_map(const PackMap& map) {
       put_varint(raw, 0);
       continue;
     }
+    if (c->pack >= map.packs.size())
+      throw Error("pack map: a chunk in pack " + std::to_string(c->pack + 1ull) + " of " + std::to_string(map.packs.size()));
     put_varint(raw, c->pack + 1ull);
     put_varint(raw, zigzag(static_cast<int64_t>(c->offset - end[c->pack])));
     put_varint(raw, c->stored);

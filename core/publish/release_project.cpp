@@ -101,7 +101,7 @@ ReleaseProject parse_release_project(const std::string& raw, const std::string& 
   YAML::Node root = parse_yaml(text, origin);
   if (!root.IsMap()) throw Error(origin + ": expected a map (app, source, store, roles, stages, ...), got " + yaml_kind(root));
   reject_unknown_keys(root, {"app", "source", "git", "format", "level", "exclude", "mtime", "store", "manifests", "hooks",
-                             "roles", "stages", "sign", "pointers", "kick", "sources"},
+                             "roles", "stages", "sign", "pointers", "kick", "sources", "pack_chunks"},
                       origin, "");
   ReleaseProject p;
   p.origin = origin;
@@ -138,6 +138,11 @@ ReleaseProject parse_release_project(const std::string& raw, const std::string& 
   if (root["level"].IsDefined()) p.level = whole(root["level"], origin, "level", 0, 22);
   if (p.chunked && p.level >= 0)
     throw Error(yaml_where(origin, root["level"]) + ": level: format chunked compresses each chunk with zstd -3; leave out level");
+  if (root["pack_chunks"].IsDefined()) {
+    if (!p.chunked)
+      throw Error(yaml_where(origin, root["pack_chunks"]) + ": pack_chunks: only format chunked has chunks to pack");
+    p.pack_chunks = static_cast<uint64_t>(whole(root["pack_chunks"], origin, "pack_chunks", 0, 1 << 30));
+  }
   p.excludes = yaml_string_list(root["exclude"], origin, "exclude");
   if (auto m = opt(root, "mtime", origin, ""); !m.empty()) {
     p.mtime = parse_timestamp(m);

@@ -6,6 +6,7 @@
 //   source: .                       # a folder, relative to this file ...
 //   git: {repo: ., ref: main}       # ... or a commit (REVISION, commit-time mtimes)
 //   format: tar.gz                  # tar.gz | tar.zst | tar | chunked (delta releases);  level: 9
+//   pack_chunks: 1024               # chunked: pack once this many chunks are in no pack (0: never)
 //   exclude: [log/, tmp/]           # left out of the tarball (plus .haulignore)
 //   store: s3://bucket/shop         # artifacts: <store>/<release>/shop.tar.gz
 //   manifests: s3://bucket/shop/manifests   # default: store
@@ -41,6 +42,7 @@ struct ReleaseProject {
   PackFormat format = PackFormat::tar_gz;
   bool chunked = false;  // format: chunked — a release index and its chunks
   int level = -1;
+  uint64_t pack_chunks = kDefaultPackMinChunks;  // chunked only: haul publish --pack-chunks
   std::vector<std::string> excludes;
   std::optional<int64_t> mtime;
   std::string store, manifests;

@@ -158,4 +158,12 @@ sources:
   EXPECT_NE(e.find("store: required"), std::string::npos) << e;
   e = error_of([] { parse_release_project("store: s3://b/a\nroles: [web]\nstages: {prod: {dest: /a}}\nkick: {via: carrier-pigeon}\n", "hr.yaml"); });
   EXPECT_NE(e.find("kick.via: expected consul or serf"), std::string::npos) << e;
+  const std::string base = "store: s3://b/a\nroles: [web]\nstages: {prod: {dest: /a}}\n";
+  EXPECT_EQ(parse_release_project(base + "format: chunked\npack_chunks: 0\n", "hr.yaml").pack_chunks, 0u);
+  EXPECT_EQ(parse_release_project(base + "format: chunked\n", "hr.yaml").pack_chunks, 1024u);
+  e = error_of([&] { parse_release_project(base + "pack_chunks: 10\n", "hr.yaml"); });
+  EXPECT_NE(e.find("hr.yaml:4"), std::string::npos) << e;
+  EXPECT_NE(e.find("pack_chunks: only format chunked has chunks to pack"), std::string::npos) << e;
+  e = error_of([&] { parse_release_project(base + "format: chunked\npack_chunks: -5\n", "hr.yaml"); });
+  EXPECT_NE(e.find("pack_chunks"), std::string::npos) << e;
 }

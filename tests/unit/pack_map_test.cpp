@@ -74,9 +74,17 @@ TEST(PackMap, LiesAboutPacksAreRefused) {
   EXPECT_NE(refusal(encode_pack_map(m)).find("stored in 1048576 bytes"), std::string::npos);
   m.chunks[2]->stored = 0;
   EXPECT_NE(refusal(encode_pack_map(m)).find("stored in 0 bytes"), std::string::npos);
+  // A pack number past the list: the encoder will not write it, the decoder refuses it.
   m = a_map();
   m.chunks[0]->pack = 5;
-  EXPECT_NE(refusal(encode_pack_map(m)).find("in pack 6 of 2"), std::string::npos);
+  EXPECT_THROW(encode_pack_map(m), haul::Error);
+  m.packs.resize(6, pack_key(std::string(64, 'c')));
+  std::string bytes = encode_pack_map(m);
+  std::string raw(bytes.size() * 8, '\0');
+  raw.resize(ZSTD_decompress(raw.data(), raw.size(), bytes.data(), bytes.size()));
+  raw[8 + 32] = 2;  // the pack count: 6 -> 2 ...
+  raw.erase(8 + 32 + 1 + 2 * 76, 4 * 76);  // ... and the last 4 names gone
+  EXPECT_NE(refusal(zstd(raw)).find("in pack 6 of 2"), std::string::npos) << refusal(zstd(raw));
 }
 
 TEST(PackMap, TruncatedTrailingOrForeignBytesAreRefused) {
