@@ -285,8 +285,6 @@ ChunkedPublish upload_release_chunks(const fs::path& index_path, const std::stri
       log("upload a pack of " + count_of(pack.chunks, "chunk", "chunks") + " (" + format_bytes(pack.bytes) + ") to " +
           store_url + pack.key + ": a new server fetches them in a few requests");
       sources.for_url(store_url + pack.key).store(store_url + pack.key, pack.file.string(), "application/octet-stream");
-      out.packed = pack.chunks;
-      out.pack_bytes = pack.bytes;
       out.uploaded_bytes += pack.bytes;
     }
   }

@@ -27,7 +27,6 @@ bool is_release_index_file(const std::filesystem::path& path);
 struct ChunkedPublish {
   std::filesystem::path index_file;  // the index as it is uploaded (its store rewritten)
   uint64_t chunks = 0, uploaded = 0, uploaded_bytes = 0;
-  uint64_t packed = 0, pack_bytes = 0;  // the new pack, if any (its bytes are in uploaded_bytes too)
 };
 
 // Uploads what the store at store_url lacks of the index at index_path

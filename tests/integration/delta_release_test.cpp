@@ -98,6 +98,11 @@ class DeltaRelease : public ::testing::Test {
     ADD_FAILURE() << "no new chunk";
     return {};
   }
+  // Packs app as `release` and publishes it to the store at `store` with --pack-chunks.
+  ProcessResult publish_packed(const fs::path& store, const std::string& release, const std::string& pack_chunks) {
+    return haul({"publish", pack(release).string(), "--to", file_url(store), "--role", "web", "--stage", "prod", "--dest",
+                 dest.string(), "--release", release, "--pack-chunks", pack_chunks});
+  }
   std::set<fs::path> chunks_now() {
     std::set<fs::path> out;
     for (const auto& e : fs::recursive_directory_iterator(site / "dist/chunks"))
@@ -480,8 +485,7 @@ std::vector<fs::path> packs_in(const fs::path& store) {
 TEST_F(DeltaRelease, ANewServerReadsPackedChunksAsRangesOfAPackAndADamagedPackOnlyCostsLooseRequests) {
   const fs::path store = site / "store";
   auto publish = [&](const std::string& release, const std::string& pack_chunks) {
-    return haul({"publish", pack(release).string(), "--to", file_url(store), "--role", "web", "--stage", "prod", "--dest",
-                 dest.string(), "--release", release, "--pack-chunks", pack_chunks});
+    return publish_packed(store, release, pack_chunks);
   };
   auto r = publish("r1", "1");
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -538,8 +542,7 @@ TEST_F(DeltaRelease, ANewServerReadsPackedChunksAsRangesOfAPackAndADamagedPackOn
 TEST_F(DeltaRelease, APublishOfFewNewChunksPacksNothingAndGcRemovesAPackNoKeptReleaseMaps) {
   const fs::path store = tmp / "store";
   auto publish = [&](const std::string& release, const std::string& pack_chunks) {
-    return haul({"publish", pack(release).string(), "--to", file_url(store), "--role", "web", "--stage", "prod", "--dest",
-                 dest.string(), "--release", release, "--pack-chunks", pack_chunks});
+    return publish_packed(store, release, pack_chunks);
   };
   auto held_wrong = publish("r1", "-1");
   EXPECT_EQ(held_wrong.exit_code, 2);
