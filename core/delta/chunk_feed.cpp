@@ -131,6 +131,10 @@ std::shared_ptr<const std::string> ChunkFeed::next() {
   }
 }
 
+bool ChunkFeed::room_for(const Segment& next) const {
+  return ahead_bytes_ + next.bytes <= options_.window_bytes && next_claim_ - next_read_ < options_.window_segments;
+}
+
 void ChunkFeed::work(size_t worker) {
   while (true) {
     size_t i;
@@ -139,14 +143,13 @@ void ChunkFeed::work(size_t worker) {
       // The segment the reader waits for is always taken; others only within the window.
       work_cv_.wait(lock, [&] {
         return stop_.raised() || error_ || next_claim_ >= segments_.size() || next_claim_ == next_read_ ||
-               ahead_bytes_ + segments_[next_claim_].bytes <= options_.window_bytes;
+               room_for(segments_[next_claim_]);
       });
       if (stop_.raised() || error_ || next_claim_ >= segments_.size()) return;
       i = next_claim_++;
       ahead_bytes_ += segments_[i].bytes;
       // Maybe room for another: pass the turn on rather than wake everyone at each read.
-      if (next_claim_ < segments_.size() && ahead_bytes_ + segments_[next_claim_].bytes <= options_.window_bytes)
-        work_cv_.notify_one();
+      if (next_claim_ < segments_.size() && room_for(segments_[next_claim_])) work_cv_.notify_one();
     }
     try {
       Pieces pieces = gather(worker, segments_[i]);

@@ -37,7 +37,7 @@ void write_index_as_tar(const ReleaseIndex& index, const std::string& origin,
     throw Error("release index " + origin + ": cannot " + what + ": " + (why ? why : "libarchive error"));
   };
   if (!check(archive_write_set_format_pax_restricted(a.get()), "write tar") ||
-      !check(archive_write_set_bytes_per_block(a.get(), 64 << 10), "write tar") ||
+      !check(archive_write_set_bytes_per_block(a.get(), 0), "write tar") ||
       !check(archive_write_set_bytes_in_last_block(a.get(), 1), "write tar") ||
       !check(archive_write_open2(a.get(), &sink, nullptr, write_cb, nullptr, nullptr), "write tar"))
     return;

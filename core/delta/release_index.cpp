@@ -19,18 +19,18 @@ constexpr size_t kMagicLen = sizeof kMagic - 1;
 
 
 // Why a path cannot be in a release, or "" when it can.
-std::string path_problem(const std::string& p, size_t max_len) {
+std::string path_problem(std::string_view p, size_t max_len) {
   if (p.empty()) return "an empty path";
   if (p.size() > max_len) return "a path longer than " + std::to_string(max_len) + " bytes";
   if (p.front() == '/') return "an absolute path";
-  if (p.find('\0') != std::string::npos) return "a NUL byte in the path";
+  if (p.find('\0') != std::string_view::npos) return "a NUL byte in the path";
   size_t start = 0;
   while (start <= p.size()) {
     size_t slash = p.find('/', start);
-    if (slash == std::string::npos) slash = p.size();
-    const std::string part = p.substr(start, slash - start);
+    if (slash == std::string_view::npos) slash = p.size();
+    const std::string_view part = p.substr(start, slash - start);
     if (part.empty()) return "an empty path component";
-    if (part == "." || part == "..") return "a '" + part + "' path component";
+    if (part == "." || part == "..") return "a '" + std::string(part) + "' path component";
     start = slash + 1;
   }
   return "";
@@ -158,7 +158,7 @@ ReleaseIndex decode_index_payload(const std::string& raw, const std::string& ori
     r.fail(std::to_string(nchunks) + " chunks is more than the index holds or allows");
   index.chunks.resize(nchunks);
   for (Chunk& c : index.chunks) {
-    const std::string name = r.bytes(32, "a chunk name");
+    const std::string_view name = r.view(32, "a chunk name");
     std::copy(name.begin(), name.end(), c.name.begin());
     const uint64_t size = r.varint("a chunk size");
     if (size == 0 || size > limits.max_chunk_size)
@@ -175,7 +175,9 @@ ReleaseIndex decode_index_payload(const std::string& raw, const std::string& ori
     const uint64_t shared = r.varint("a path");
     const uint64_t suffix = r.varint("a path");
     if (shared > (previous ? previous->size() : 0) || suffix > limits.max_path) r.fail("a path that cannot be decoded");
-    e.path = (previous ? previous->substr(0, shared) : std::string()) + r.bytes(suffix, "a path");
+    e.path.reserve(shared + suffix);
+    if (previous) e.path.assign(*previous, 0, shared);
+    e.path += r.view(suffix, "a path");
     if (std::string why = path_problem(e.path, limits.max_path); !why.empty())
       r.fail("entry '" + e.path + "': " + why + "; a release's paths stay inside it");
     if (previous && !(*previous < e.path))

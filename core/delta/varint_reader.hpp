@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "util/error.hpp"
 
@@ -36,13 +37,15 @@ class VarintReader {
     }
     fail(std::string(what) + " is not a valid number");
   }
-  std::string bytes(size_t n, const char* what) {
+  // The next n bytes, valid while the data is.
+  std::string_view view(size_t n, const char* what) {
     if (n > data_.size() - pos_) fail("ends inside " + std::string(what));
-    std::string s = data_.substr(pos_, n);
+    const std::string_view v = std::string_view(data_).substr(pos_, n);
     pos_ += n;
-    return s;
+    return v;
   }
-  uint8_t byte(const char* what) { return static_cast<uint8_t>(bytes(1, what)[0]); }
+  std::string bytes(size_t n, const char* what) { return std::string(view(n, what)); }
+  uint8_t byte(const char* what) { return static_cast<uint8_t>(view(1, what)[0]); }
   bool done() const { return pos_ == data_.size(); }
   size_t left() const { return data_.size() - pos_; }
   [[noreturn]] void fail(const std::string& why) const {

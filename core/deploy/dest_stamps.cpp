@@ -31,6 +31,21 @@ bool before(const struct timespec& a, const struct timespec& b) {
   return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
 }
 
+// The next tick of the clock that stamps ctimes: a file changed before the
+// call has an older ctime, whichever clock the filesystem stamped it with
+// (the tick, or the fine clock), and one changed from the return on this
+// or a newer one. Waits at most one tick (a few ms).
+struct timespec next_tick() {
+  const struct timespec now = coarse_now();
+  struct timespec tick = now;
+  while (InodeStamp::same(tick, now)) {
+    const struct timespec ms{0, 1'000'000};
+    nanosleep(&ms, nullptr);
+    tick = coarse_now();
+  }
+  return tick;
+}
+
 
 // Written aside and renamed over the old file, not fsync'ed: after a crash
 // the new name may hold a torn file, which load() takes for none.
@@ -151,9 +166,10 @@ const FileStamp* DestStamps::unchanged(const fs::path& dest, std::string_view re
 void DestStampsWriter::start(size_t files) {
   std::lock_guard<std::mutex> lock(mu_);
   started_ = true;
-  // The fine clock: a file changed before the deploy started has a ctime
-  // at most this, whichever clock the filesystem stamped it with.
-  clock_gettime(CLOCK_REALTIME, &started_at_);
+  // From the next tick on, not the fine clock's now: a file this deploy
+  // writes in the start's own tick would have a ctime before it and go
+  // unstamped.
+  started_at_ = next_tick();
   files_.clear();
   files_.reserve(files);
 }
@@ -174,16 +190,9 @@ void DestStampsWriter::add(std::string_view rel, std::string chunks, std::string
 void DestStampsWriter::write(const fs::path& dest) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!started_) return;
-  // Wait for the clock to tick past the sync's last write: a file the sync
-  // wrote then has an older ctime than `since`, and any later change a newer
-  // or equal one. At most one tick (a few ms).
-  const struct timespec synced = coarse_now();
-  struct timespec since = synced;
-  while (InodeStamp::same(since, synced)) {
-    const struct timespec ms{0, 1'000'000};
-    nanosleep(&ms, nullptr);
-    since = coarse_now();
-  }
+  // Past the sync's last write: a file the sync wrote has an older ctime
+  // than `since`, and any later change a newer or equal one.
+  const struct timespec since = next_tick();
   // Added from two threads; the stamps file is in path order.
   std::sort(files_.begin(), files_.end(), [](const Pending& a, const Pending& b) { return a.path < b.path; });
   std::string out(kHeader);
@@ -193,21 +202,24 @@ void DestStampsWriter::write(const fs::path& dest) {
   // the way followed (a stamp is only ever used after the extractor finds its
   // inode through dest's folders), in two halves at once — a fresh deploy
   // wrote every file, and a VM makes syscalls dear.
+  // Relative to dest's descriptor: the walk down to dest was most of each lookup.
   std::vector<char> stamped(files_.size(), 0);
+  const int dest_fd = open(dest.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dest_fd < 0) throw Error("cannot open " + dest.string() + " to stamp its files: " + std::strerror(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { close(fd); }
+  } closer{dest_fd};
   auto stat_written = [&](size_t from, size_t to) {
-    std::string path = dest.native() + '/';
-    const size_t prefix = path.size();
     for (size_t i = from; i < to; ++i) {
       Pending& p = files_[i];
       if (p.kept) {
         stamped[i] = 1;
         continue;
       }
-      path.resize(prefix);
-      path += p.path;
       struct stat st {};
-      if (fstatat(AT_FDCWD, path.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
-          !before(started_at_, st.st_ctim) || !before(st.st_ctim, since))
+      if (fstatat(dest_fd, p.path.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+          before(st.st_ctim, started_at_) || !before(st.st_ctim, since))
         continue;
       p.inode = InodeStamp::of(st);
       stamped[i] = 1;

@@ -166,3 +166,24 @@ TEST(ChunkFeed, WorkersStayWithinTheWindowAheadOfTheReader) {
   for (size_t i = 0; i < files.size(); ++i) EXPECT_EQ(all[i], files[i].second);
   EXPECT_EQ(fetched.load(), 12u * (400 << 10));
 }
+
+TEST(ChunkFeed, WorkersStayWithinTheSegmentsWindowToo) {
+  // Files of 600 KiB: one a segment, far below the byte cap.
+  std::vector<std::pair<std::string, std::string>> files;
+  for (int i = 0; i < 12; ++i) files.push_back({"f" + std::to_string(100 + i), random_bytes(600 << 10, 200 + i)});
+  const Built b = build(files);
+  std::atomic<uint64_t> fetched{0};
+  delta::FeedOptions o;
+  o.workers = 4;
+  o.window_segments = 3;
+  ChunkFeed feed(b.index, o, delta::each_chunk([&](size_t, const delta::Chunk& c, StopSignal&) {
+    fetched += c.size;
+    return b.bytes.at(delta::hex(c.name));
+  }));
+  // Nothing read yet: three segments' bytes, and a fourth worker idle.
+  ASSERT_TRUE(wait_until([&] { return fetched >= 3u * (600 << 10); }));
+  EXPECT_EQ(fetched.load(), 3u * (600 << 10));
+  const auto all = read_all(b, feed);
+  for (size_t i = 0; i < files.size(); ++i) EXPECT_EQ(all[i], files[i].second);
+  EXPECT_EQ(fetched.load(), 12u * (600 << 10));
+}
