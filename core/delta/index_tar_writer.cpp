@@ -36,6 +36,8 @@ void write_index_as_tar(const ReleaseIndex& index, const std::string& origin,
     const char* why = archive_error_string(a.get());
     throw Error("release index " + origin + ": cannot " + what + ": " + (why ? why : "libarchive error"));
   };
+  // Unblocked: headers and chunks go to `out` as written (the pipe joins
+  // small writes), not copied through a block buffer first.
   if (!check(archive_write_set_format_pax_restricted(a.get()), "write tar") ||
       !check(archive_write_set_bytes_per_block(a.get(), 0), "write tar") ||
       !check(archive_write_set_bytes_in_last_block(a.get(), 1), "write tar") ||
