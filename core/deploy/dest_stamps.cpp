@@ -9,7 +9,6 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <thread>
 
 #include "util/beside_dest.hpp"
 #include "util/error.hpp"
@@ -19,7 +18,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::string_view kHeader = "haul-dest-stamps 1\n";
+// Version 2: a written file's stamp is the deploy's window (version 1's,
+// stat'ed after the sync, are read again once).
+constexpr std::string_view kHeader = "haul-dest-stamps 2\n";
 
 struct timespec coarse_now() {
   struct timespec t {};
@@ -122,6 +123,16 @@ DestStamps DestStamps::load(const fs::path& dest) {
   std::string_view text = *stamps.text_;
   if (text.substr(0, kHeader.size()) != kHeader) return {};
   text.remove_prefix(kHeader.size());
+  {
+    const size_t eol = text.find('\n');
+    if (eol == std::string_view::npos) return {};
+    LineReader r(text.substr(0, eol));  // "window <from s> <ns> <to s> <ns> "
+    std::string_view word;
+    if (!r.word(word) || word != "window" || !r.time(stamps.window_from_) || !r.time(stamps.window_to_) ||
+        !r.rest().empty())
+      return {};
+    text.remove_prefix(eol + 1);
+  }
   stamps.files_.reserve(static_cast<size_t>(std::count(text.begin(), text.end(), '\n')));
   while (!text.empty()) {
     const size_t eol = text.find('\n');
@@ -139,28 +150,43 @@ DestStamps DestStamps::load(const fs::path& dest) {
     }
     LineReader r(line);
     FileStamp s;
-    if (!r.word(s.chunks) || !r.word(s.content) || !r.number(s.inode.dev) || !r.number(s.inode.ino) ||
-        !r.number(s.inode.size) || !r.time(s.inode.mtime) || !r.time(s.inode.ctime) || r.rest().empty())
+    std::string_view how;
+    if (!r.word(s.chunks) || !r.word(s.content) || !r.word(how)) break;
+    if (how == "k") {
+      if (!r.number(s.inode.dev) || !r.number(s.inode.ino) || !r.number(s.inode.size) || !r.time(s.inode.mtime) ||
+          !r.time(s.inode.ctime))
+        break;
+    } else if (how == "w") {
+      s.written = true;
+      if (!r.number(s.inode.size) || !r.number(s.inode.mtime.tv_sec)) break;
+    } else {
       break;
+    }
+    if (r.rest().empty()) break;
     s.path = r.rest();
     stamps.files_.push_back(s);
   }
   return {};  // no end line, or a line that is not a stamp: torn, or not ours
 }
 
-const FileStamp* DestStamps::unchanged(const fs::path& dest, std::string_view rel, std::string_view chunks,
-                                       uint64_t size, int64_t mtime_sec, struct stat& st) const {
+std::optional<FileStamp> DestStamps::unchanged(const fs::path& dest, std::string_view rel, std::string_view chunks,
+                                               uint64_t size, int64_t mtime_sec, struct stat& st) const {
   const auto it = std::lower_bound(files_.begin(), files_.end(), rel,
                                    [](const FileStamp& s, std::string_view p) { return s.path < p; });
-  if (it == files_.end() || it->path != rel) return nullptr;
-  if (it->chunks != chunks || it->inode.size != size || it->inode.mtime.tv_sec != mtime_sec) return nullptr;
+  if (it == files_.end() || it->path != rel) return std::nullopt;
+  if (it->chunks != chunks || it->inode.size != size || it->inode.mtime.tv_sec != mtime_sec) return std::nullopt;
   std::string path = dest.native();
   path += '/';
   path += rel;
-  if (fstatat(AT_FDCWD, path.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
-      !(InodeStamp::of(st) == it->inode))
-    return nullptr;
-  return &*it;
+  if (fstatat(AT_FDCWD, path.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  const InodeStamp now = InodeStamp::of(st);
+  if (it->written ? now.size != size || now.mtime.tv_sec != mtime_sec || before(now.ctime, window_from_) ||
+                        !before(now.ctime, window_to_)
+                  : !(now == it->inode))
+    return std::nullopt;
+  FileStamp found = *it;
+  found.inode = now;
+  return found;
 }
 
 void DestStampsWriter::start(size_t files) {
@@ -174,15 +200,20 @@ void DestStampsWriter::start(size_t files) {
   files_.reserve(files);
 }
 
-void DestStampsWriter::add(std::string_view rel, std::string chunks, std::string_view content,
-                           const InodeStamp* kept_as) {
+void DestStampsWriter::add(std::string_view rel, std::string chunks, std::string_view content, uint64_t size,
+                           int64_t mtime_sec, const InodeStamp* kept_as) {
   Pending p;
   p.path.assign(rel);
   p.chunks = std::move(chunks);
   if (content.size() != sizeof p.content.hex) return;
   std::copy(content.begin(), content.end(), p.content.hex);
   p.kept = kept_as != nullptr;
-  if (kept_as) p.inode = *kept_as;
+  if (kept_as) {
+    p.inode = *kept_as;
+  } else {
+    p.inode.size = size;
+    p.inode.mtime.tv_sec = static_cast<time_t>(mtime_sec);
+  }
   std::lock_guard<std::mutex> lock(mu_);
   files_.push_back(std::move(p));
 }
@@ -191,60 +222,40 @@ void DestStampsWriter::write(const fs::path& dest) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!started_) return;
   // Past the sync's last write: a file the sync wrote has an older ctime
-  // than `since`, and any later change a newer or equal one.
+  // than the window's end, and any later change a newer or equal one.
   const struct timespec since = next_tick();
-  // Added from two threads; the stamps file is in path order.
-  std::sort(files_.begin(), files_.end(), [](const Pending& a, const Pending& b) { return a.path < b.path; });
+  // Added from two threads (in path order when the feed left nothing out); the stamps file is in path order.
+  const auto by_path = [](const Pending& a, const Pending& b) { return a.path < b.path; };
+  if (!std::is_sorted(files_.begin(), files_.end(), by_path)) std::sort(files_.begin(), files_.end(), by_path);
   std::string out(kHeader);
   out.reserve(files_.size() * 200);
+  out += "window ";
+  put_number(out, static_cast<int64_t>(started_at_.tv_sec));
+  put_number(out, started_at_.tv_nsec);
+  put_number(out, static_cast<int64_t>(since.tv_sec));
+  put_number(out, since.tv_nsec);
+  out += '\n';
   size_t count = 0;
-  // The files the sync wrote, stat'ed now: one syscall a file, symlinks on
-  // the way followed (a stamp is only ever used after the extractor finds its
-  // inode through dest's folders), in two halves at once — a fresh deploy
-  // wrote every file, and a VM makes syscalls dear.
-  // Relative to dest's descriptor: the walk down to dest was most of each lookup.
-  std::vector<char> stamped(files_.size(), 0);
-  const int dest_fd = open(dest.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (dest_fd < 0) throw Error("cannot open " + dest.string() + " to stamp its files: " + std::strerror(errno));
-  struct Closer {
-    int fd;
-    ~Closer() { close(fd); }
-  } closer{dest_fd};
-  auto stat_written = [&](size_t from, size_t to) {
-    for (size_t i = from; i < to; ++i) {
-      Pending& p = files_[i];
-      if (p.kept) {
-        stamped[i] = 1;
-        continue;
-      }
-      struct stat st {};
-      if (fstatat(dest_fd, p.path.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
-          before(st.st_ctim, started_at_) || !before(st.st_ctim, since))
-        continue;
-      p.inode = InodeStamp::of(st);
-      stamped[i] = 1;
-    }
-  };
-  {
-    std::thread second([&] { stat_written(files_.size() / 2, files_.size()); });
-    stat_written(0, files_.size() / 2);
-    second.join();
-  }
-  for (size_t i = 0; i < files_.size(); ++i) {
-    const Pending& p = files_[i];
-    if (!stamped[i] || p.path.find('\n') != std::string::npos) continue;
+  for (const Pending& p : files_) {
+    if (p.path.find('\n') != std::string::npos) continue;
     const InodeStamp& inode = p.inode;
     out += p.chunks;
     out += ' ';
     out.append(p.content.view());
-    out += ' ';
-    put_number(out, inode.dev);
-    put_number(out, inode.ino);
-    put_number(out, inode.size);
-    put_number(out, static_cast<int64_t>(inode.mtime.tv_sec));
-    put_number(out, inode.mtime.tv_nsec);
-    put_number(out, static_cast<int64_t>(inode.ctime.tv_sec));
-    put_number(out, inode.ctime.tv_nsec);
+    if (p.kept) {
+      out += " k ";
+      put_number(out, inode.dev);
+      put_number(out, inode.ino);
+      put_number(out, inode.size);
+      put_number(out, static_cast<int64_t>(inode.mtime.tv_sec));
+      put_number(out, inode.mtime.tv_nsec);
+      put_number(out, static_cast<int64_t>(inode.ctime.tv_sec));
+      put_number(out, inode.ctime.tv_nsec);
+    } else {
+      out += " w ";
+      put_number(out, inode.size);
+      put_number(out, static_cast<int64_t>(inode.mtime.tv_sec));
+    }
     out += p.path;
     out += '\n';
     ++count;

@@ -31,7 +31,7 @@ bool StampedFiles::check(size_t entry) {
   u.mode = st.st_mode;
   u.uid = st.st_uid;
   u.gid = st.st_gid;
-  return u.stamp != nullptr;
+  return u.stamp.has_value();
 }
 
 void StampedFiles::left_out(size_t entry) {
@@ -39,7 +39,7 @@ void StampedFiles::left_out(size_t entry) {
   const Unchanged& u = unchanged_.at(entry);  // the feed's lock ordered the worker's write before this
   if (!u.stamp) throw Error("release index: '" + e.path + "' left out with no stamp");
   const FileStamp& s = *u.stamp;
-  options_.stamps->add(e.path, std::string(s.chunks), s.content, &s.inode);
+  options_.stamps->add(e.path, std::string(s.chunks), s.content, e.size, e.mtime, &s.inode);
   UnreadFile f;
   f.path = e.path;
   f.size = e.size;
@@ -64,7 +64,7 @@ std::function<void(std::string_view, std::string_view, const InodeStamp*)> Stamp
     const auto it = std::lower_bound(index_.entries.begin(), index_.entries.end(), rel,
                                      [](const delta::IndexEntry& e, std::string_view p) { return e.path < p; });
     if (it != index_.entries.end() && it->path == rel && it->type == delta::EntryType::file)
-      options_.stamps->add(rel, delta::chunk_list_digest(index_, *it), hash, kept_as);
+      options_.stamps->add(rel, delta::chunk_list_digest(index_, *it), hash, it->size, it->mtime, kept_as);
   };
 }
 

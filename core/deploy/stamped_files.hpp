@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -43,7 +44,7 @@ class StampedFiles {
 
  private:
   struct Unchanged {  // by entry, written by the feed's worker that asked
-    const FileStamp* stamp = nullptr;
+    std::optional<FileStamp> stamp;
     mode_t mode = 0;
     uid_t uid = 0;
     gid_t gid = 0;

@@ -32,33 +32,56 @@ TEST(DestStamps, AStampHoldsUntilItsFileIsTouchedEvenWithSizeAndMtimePutBack) {
   w.start(3);
   // Written by the sync at once, in what may be the start's own tick.
   write_file(dest / "lib/written.rb", "written by the sync\n");
+  const auto mtime = [&](const char* f) { return static_cast<int64_t>(stat_of(dest / f).st_mtim.tv_sec); };
   const InodeStamp kept = InodeStamp::of(stat_of(dest / "kept.rb"));
-  w.add("kept.rb", kChunks, kContent, &kept);
-  w.add("lib/written.rb", kChunks, kContent, nullptr);
-  w.add("other.rb", kChunks, kContent, nullptr);  // not written by this deploy: an excluded path's own copy
+  w.add("kept.rb", kChunks, kContent, 5, mtime("kept.rb"), &kept);
+  w.add("lib/written.rb", kChunks, kContent, 20, mtime("lib/written.rb"), nullptr);
+  // Not written by this deploy: an excluded path's own copy, older than the deploy.
+  w.add("other.rb", kChunks, kContent, 6, mtime("other.rb"), nullptr);
   w.write(dest);
 
   const DestStamps stamps = DestStamps::load(dest);
-  EXPECT_EQ(stamps.size(), 2u);
+  EXPECT_EQ(stamps.size(), 3u);
   struct stat st {};
-  const auto mtime = [&](const char* f) { return static_cast<int64_t>(stat_of(dest / f).st_mtim.tv_sec); };
-  const FileStamp* s = stamps.unchanged(dest, "kept.rb", kChunks, 5, mtime("kept.rb"), st);
-  ASSERT_NE(s, nullptr);
+  const auto s = stamps.unchanged(dest, "kept.rb", kChunks, 5, mtime("kept.rb"), st);
+  ASSERT_TRUE(s);
   EXPECT_EQ(s->content, kContent);
-  EXPECT_NE(stamps.unchanged(dest, "lib/written.rb", kChunks, 20, mtime("lib/written.rb"), st), nullptr);
-  EXPECT_EQ(stamps.unchanged(dest, "other.rb", kChunks, 6, mtime("other.rb"), st), nullptr);
+  EXPECT_TRUE(InodeStamp::of(st) == s->inode);
+  const auto written = stamps.unchanged(dest, "lib/written.rb", kChunks, 20, mtime("lib/written.rb"), st);
+  ASSERT_TRUE(written);
+  EXPECT_TRUE(written->written);
+  EXPECT_TRUE(written->inode == InodeStamp::of(stat_of(dest / "lib/written.rb")));  // as stat sees it now
+  EXPECT_FALSE(stamps.unchanged(dest, "other.rb", kChunks, 6, mtime("other.rb"), st));
   // Other chunks, another size or mtime second: the release wants another file.
-  EXPECT_EQ(stamps.unchanged(dest, "kept.rb", std::string(64, 'b'), 5, mtime("kept.rb"), st), nullptr);
-  EXPECT_EQ(stamps.unchanged(dest, "kept.rb", kChunks, 6, mtime("kept.rb"), st), nullptr);
+  EXPECT_FALSE(stamps.unchanged(dest, "kept.rb", std::string(64, 'b'), 5, mtime("kept.rb"), st));
+  EXPECT_FALSE(stamps.unchanged(dest, "kept.rb", kChunks, 6, mtime("kept.rb"), st));
+  EXPECT_FALSE(stamps.unchanged(dest, "lib/written.rb", kChunks, 21, mtime("lib/written.rb"), st));
+  EXPECT_FALSE(stamps.unchanged(dest, "lib/written.rb", kChunks, 20, mtime("lib/written.rb") + 1, st));
 
   // Rewritten with the same size and its mtime put back: ctime moved.
-  const auto old_mtime = fs::last_write_time(dest / "kept.rb");
-  write_file(dest / "kept.rb", "KEPT\n");
-  fs::last_write_time(dest / "kept.rb", old_mtime);
-  EXPECT_EQ(stamps.unchanged(dest, "kept.rb", kChunks, 5, mtime("kept.rb"), st), nullptr);
-  // A chmod is a touch too.
-  fs::permissions(dest / "lib/written.rb", fs::perms::owner_read);
-  EXPECT_EQ(stamps.unchanged(dest, "lib/written.rb", kChunks, 20, mtime("lib/written.rb"), st), nullptr);
+  for (const char* f : {"kept.rb", "lib/written.rb"}) {
+    const auto old_mtime = fs::last_write_time(dest / f);
+    const std::string before = read_file(dest / f);
+    write_file(dest / f, std::string(before.size(), 'X'));
+    fs::last_write_time(dest / f, old_mtime);
+    EXPECT_FALSE(stamps.unchanged(dest, f, kChunks, before.size(), mtime(f), st)) << f;
+  }
+  // A chmod is a touch too, and so is a rename over the file.
+  write_file(dest / "lib/again.rb", "again\n");
+  DestStampsWriter w2;
+  w2.start(1);
+  write_file(dest / "lib/again.rb", "again\n");
+  w2.add("lib/again.rb", kChunks, kContent, 6, mtime("lib/again.rb"), nullptr);
+  write_file(dest / "lib/twin.rb", "again\n");
+  fs::last_write_time(dest / "lib/twin.rb", fs::last_write_time(dest / "lib/again.rb"));
+  w2.write(dest);
+  const DestStamps again = DestStamps::load(dest);
+  ASSERT_TRUE(again.unchanged(dest, "lib/again.rb", kChunks, 6, mtime("lib/again.rb"), st));
+  fs::rename(dest / "lib/twin.rb", dest / "lib/again.rb");  // written in the window, moved in after it
+  EXPECT_FALSE(again.unchanged(dest, "lib/again.rb", kChunks, 6, mtime("lib/again.rb"), st));
+  write_file(dest / "lib/again.rb", "again\n");
+  fs::permissions(dest / "lib/again.rb", fs::perms::owner_read);
+  EXPECT_FALSE(again.unchanged(dest, "lib/again.rb", kChunks, 6, mtime("lib/again.rb"), st));
 }
 
 TEST(DestStamps, AStampsFileThatIsNotWholeIsNoStamps) {
@@ -69,7 +92,7 @@ TEST(DestStamps, AStampsFileThatIsNotWholeIsNoStamps) {
   w.start(50);
   for (int i = 0; i < 50; ++i) {
     const InodeStamp s = InodeStamp::of(stat_of(dest / ("f" + std::to_string(i))));
-    w.add("f" + std::to_string(i), kChunks, kContent, &s);
+    w.add("f" + std::to_string(i), kChunks, kContent, 1, static_cast<int64_t>(s.mtime.tv_sec), &s);
   }
   w.write(dest);
   const fs::path file = DestStamps::beside(dest);
@@ -80,7 +103,14 @@ TEST(DestStamps, AStampsFileThatIsNotWholeIsNoStamps) {
   EXPECT_EQ(DestStamps::load(dest).size(), 0u);
   write_file(file, whole + "more\n");  // something after the end
   EXPECT_EQ(DestStamps::load(dest).size(), 0u);
-  write_file(file, "haul-dest-stamps 2\n" + whole.substr(whole.find('\n') + 1));  // another version
+  write_file(file, "haul-dest-stamps 1\n" + whole.substr(whole.find('\n') + 1));  // another version
+  EXPECT_EQ(DestStamps::load(dest).size(), 0u);
+  const size_t window = whole.find("\nwindow ") + 1;  // no window: no stamps
+  write_file(file, whole.substr(0, window) + whole.substr(whole.find('\n', window) + 1));
+  EXPECT_EQ(DestStamps::load(dest).size(), 0u);
+  std::string unknown = whole;  // a line neither kept nor written
+  unknown.replace(unknown.find(" k "), 3, " x ");
+  write_file(file, unknown);
   EXPECT_EQ(DestStamps::load(dest).size(), 0u);
   fs::remove(file);
   EXPECT_EQ(DestStamps::load(dest).size(), 0u);
