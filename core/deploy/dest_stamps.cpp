@@ -1,17 +1,13 @@
 #include "deploy/dest_stamps.hpp"
 
 #include <fcntl.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
-#include <cstdio>
-#include <cstring>
 #include <fstream>
 
 #include "util/beside_dest.hpp"
-#include "util/error.hpp"
+#include "util/durable_file.hpp"
 
 namespace haul {
 namespace fs = std::filesystem;
@@ -47,28 +43,6 @@ struct timespec next_tick() {
   return tick;
 }
 
-
-// Written aside and renamed over the old file, not fsync'ed: after a crash
-// the new name may hold a torn file, which load() takes for none.
-void write_replacing(const fs::path& file, const std::string& text) {
-  const fs::path part = file.string() + ".new";
-  {
-    std::ofstream out(part, std::ios::binary | std::ios::trunc);
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    out.close();
-    if (!out) {
-      std::error_code ec;
-      fs::remove(part, ec);
-      throw Error("cannot write " + part.string() + ": " + std::strerror(errno));
-    }
-  }
-  if (std::rename(part.c_str(), file.c_str()) != 0) {
-    const int err = errno;
-    std::error_code ec;
-    fs::remove(part, ec);
-    throw Error("cannot replace " + file.string() + ": " + std::strerror(err));
-  }
-}
 
 // Fields of a stamps line, in order.
 class LineReader {
@@ -261,7 +235,8 @@ void DestStampsWriter::write(const fs::path& dest) {
     ++count;
   }
   out += "end " + std::to_string(count) + "\n";
-  write_replacing(DestStamps::beside(dest), out);
+  // Not fsync'ed: after a crash a torn file (no end line) is no stamps, and every file is read.
+  write_file_atomically(DestStamps::beside(dest), out);
 }
 
 }  // namespace haul

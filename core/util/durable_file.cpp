@@ -45,7 +45,9 @@ void fsync_dir(const fs::path& dir) {
   }
 }
 
-void write_file_durably(const fs::path& path, const std::string& content) {
+namespace {
+
+void replace_file(const fs::path& path, const std::string& content, bool durable) {
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
   if (ec) throw Error("cannot create " + path.parent_path().string() + ": " + ec.message());
@@ -55,7 +57,7 @@ void write_file_durably(const fs::path& path, const std::string& content) {
   const fs::path tmp = path.string() + ".tmp." + std::to_string(getpid()) + "." + std::to_string(++serial);
   const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) throw Error(failure("write", tmp, errno));
-  if (!write_all(fd, content) || fsync(fd) != 0) {
+  if (!write_all(fd, content) || (durable && fsync(fd) != 0)) {
     const int err = errno;
     close(fd);
     unlink(tmp.c_str());  // a half-written temporary must not hold the space
@@ -66,8 +68,14 @@ void write_file_durably(const fs::path& path, const std::string& content) {
     unlink(tmp.c_str());
     throw Error(failure("replace", path, err));
   }
-  fsync_dir(path.parent_path());
+  if (durable) fsync_dir(path.parent_path());
 }
+
+}  // namespace
+
+void write_file_durably(const fs::path& path, const std::string& content) { replace_file(path, content, true); }
+
+void write_file_atomically(const fs::path& path, const std::string& content) { replace_file(path, content, false); }
 
 std::string InPlaceRecord::padded(const std::string& value) const {
   if (value.size() >= kSize) throw Error("internal: record value '" + value + "' is too long for " + path_.string());

@@ -15,6 +15,10 @@ namespace haul {
 // Throws haul::Error naming the path and the system's reason.
 void write_file_durably(const std::filesystem::path& path, const std::string& content);
 
+// The same without the fsyncs, for what a reader can tell torn (an end
+// line) and do without: after a crash, path may hold a torn file.
+void write_file_atomically(const std::filesystem::path& path, const std::string& content);
+
 // fsync of a folder, so a rename or an unlink in it is on disk. Best effort.
 void fsync_dir(const std::filesystem::path& dir);
 
