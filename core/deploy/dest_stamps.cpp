@@ -88,26 +88,37 @@ void put_number(std::string& out, T value) {
 fs::path DestStamps::beside(const fs::path& dest) { return beside_dest(dest, "stamps"); }
 
 DestStamps DestStamps::load(const fs::path& dest) {
-  DestStamps stamps;
   std::ifstream in(beside(dest), std::ios::binary | std::ios::ate);
-  if (!in) return stamps;
+  if (!in) return {};
+  DestStamps stamps;
   stamps.text_ = std::make_unique<std::string>(static_cast<size_t>(std::max<std::streamoff>(in.tellg(), 0)), '\0');
   in.seekg(0);
-  if (!in.read(stamps.text_->data(), static_cast<std::streamsize>(stamps.text_->size()))) return {};
-  std::string_view text = *stamps.text_;
-  if (text.substr(0, kHeader.size()) != kHeader) return {};
+  const bool read = static_cast<bool>(in.read(stamps.text_->data(), static_cast<std::streamsize>(stamps.text_->size())));
+  if (read && stamps.parse()) return stamps;
+  DestStamps none;
+  const std::string_view text = *stamps.text_;
+  const std::string_view first = text.substr(0, std::min(text.find('\n'), size_t{40}));
+  none.unusable_ = read && first.substr(0, 17) == "haul-dest-stamps " && text.substr(0, kHeader.size()) != kHeader
+                       ? "written by another version of haul (" + std::string(first) + ")"
+                       : "torn, or not a stamps file";
+  return none;
+}
+
+bool DestStamps::parse() {
+  std::string_view text = *text_;
+  if (text.substr(0, kHeader.size()) != kHeader) return false;
   text.remove_prefix(kHeader.size());
   {
     const size_t eol = text.find('\n');
-    if (eol == std::string_view::npos) return {};
+    if (eol == std::string_view::npos) return false;
     LineReader r(text.substr(0, eol));  // "window <from s> <ns> <to s> <ns> "
     std::string_view word;
-    if (!r.word(word) || word != "window" || !r.time(stamps.window_from_) || !r.time(stamps.window_to_) ||
+    if (!r.word(word) || word != "window" || !r.time(window_from_) || !r.time(window_to_) ||
         !r.rest().empty())
-      return {};
+      return false;
     text.remove_prefix(eol + 1);
   }
-  stamps.files_.reserve(static_cast<size_t>(std::count(text.begin(), text.end(), '\n')));
+  files_.reserve(static_cast<size_t>(std::count(text.begin(), text.end(), '\n')));
   while (!text.empty()) {
     const size_t eol = text.find('\n');
     if (eol == std::string_view::npos) break;
@@ -116,11 +127,11 @@ DestStamps DestStamps::load(const fs::path& dest) {
     if (line.substr(0, 4) == "end ") {
       size_t count = 0;
       const auto [end, ec] = std::from_chars(line.data() + 4, line.data() + line.size(), count);
-      const bool whole = ec == std::errc() && end == line.data() + line.size() && count == stamps.files_.size() &&
+      const bool whole = ec == std::errc() && end == line.data() + line.size() && count == files_.size() &&
                          text.empty() &&
-                         std::is_sorted(stamps.files_.begin(), stamps.files_.end(),
+                         std::is_sorted(files_.begin(), files_.end(),
                                         [](const FileStamp& a, const FileStamp& b) { return a.path < b.path; });
-      return whole ? std::move(stamps) : DestStamps();
+      return whole;
     }
     LineReader r(line);
     FileStamp s;
@@ -138,9 +149,9 @@ DestStamps DestStamps::load(const fs::path& dest) {
     }
     if (r.rest().empty()) break;
     s.path = r.rest();
-    stamps.files_.push_back(s);
+    files_.push_back(s);
   }
-  return {};  // no end line, or a line that is not a stamp: torn, or not ours
+  return false;  // no end line, or a line that is not a stamp: torn, or not ours
 }
 
 std::optional<FileStamp> DestStamps::unchanged(const fs::path& dest, std::string_view rel, std::string_view chunks,

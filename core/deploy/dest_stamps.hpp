@@ -65,11 +65,17 @@ class DestStamps {
                                      std::string_view chunks, uint64_t size, int64_t mtime_sec,
                                      struct stat& st) const;
   size_t size() const { return files_.size(); }
+  // Why a stamps file beside dest was not used (torn, another version);
+  // empty when it was, or when there is none.
+  const std::string& unusable() const { return unusable_; }
 
  private:
+  bool parse();  // text_ into files_ and the window; false when it is not one whole stamps file
+
   std::unique_ptr<std::string> text_;  // its own allocation, so the views survive a move
   std::vector<FileStamp> files_;        // sorted by path, viewing *text_
   struct timespec window_from_ {}, window_to_ {};  // the deploy's, for its written files
+  std::string unusable_;
 };
 
 // Collects what a deploy would stamp, and stamps it once dest holds it.

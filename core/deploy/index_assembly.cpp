@@ -60,6 +60,9 @@ ExtractStats assemble_from_index(DeployContext& ctx, const std::string& fetched,
   // Files dest's copy still holds since the last deploy stamped them are
   // left out of the stream unread; the feed's workers ask.
   StampedFiles stamped(index, options);
+  if (!stamped.stamps_unusable().empty())
+    ctx.log.info("Dest's stamps " + DestStamps::beside(options.quick_check_dest).string() + " not used: " +
+                 stamped.stamps_unusable() + "; every file dest holds is read once");
   delta::FeedOptions feed_options;
   feed_options.leave_out = stamped.leave_out();
   for (const fs::path& root : {options.quick_check_dest, options.reuse_dir})

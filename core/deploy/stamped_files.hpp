@@ -11,6 +11,7 @@
 #include <exception>
 #include <functional>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -38,6 +39,8 @@ class StampedFiles {
   std::function<void(std::string_view, std::string_view, const InodeStamp*)> on_file_recorded();
 
   uint64_t unread_count() const { return unread_count_; }
+  // Why dest's stamps file was not used (deploy/dest_stamps.hpp); empty when it was or there is none.
+  const std::string& stamps_unusable() const { return stamps_.unusable(); }
   // The extraction failed: if a stamp did not hold up, the fresh start the
   // deploy then makes reads every file.
   void extraction_failed(const std::exception_ptr& error);

@@ -99,12 +99,15 @@ TEST(DestStamps, AStampsFileThatIsNotWholeIsNoStamps) {
   EXPECT_EQ(file, tmp / ".haul-app.stamps");
   const std::string whole = read_file(file);
   EXPECT_EQ(DestStamps::load(dest).size(), 50u);
+  EXPECT_EQ(DestStamps::load(dest).unusable(), "");
   write_file(file, whole.substr(0, whole.size() - 20));  // torn: no end line
   EXPECT_EQ(DestStamps::load(dest).size(), 0u);
+  EXPECT_EQ(DestStamps::load(dest).unusable(), "torn, or not a stamps file");
   write_file(file, whole + "more\n");  // something after the end
   EXPECT_EQ(DestStamps::load(dest).size(), 0u);
   write_file(file, "haul-dest-stamps 1\n" + whole.substr(whole.find('\n') + 1));  // another version
   EXPECT_EQ(DestStamps::load(dest).size(), 0u);
+  EXPECT_EQ(DestStamps::load(dest).unusable(), "written by another version of haul (haul-dest-stamps 1)");
   const size_t window = whole.find("\nwindow ") + 1;  // no window: no stamps
   write_file(file, whole.substr(0, window) + whole.substr(whole.find('\n', window) + 1));
   EXPECT_EQ(DestStamps::load(dest).size(), 0u);
@@ -114,6 +117,7 @@ TEST(DestStamps, AStampsFileThatIsNotWholeIsNoStamps) {
   EXPECT_EQ(DestStamps::load(dest).size(), 0u);
   fs::remove(file);
   EXPECT_EQ(DestStamps::load(dest).size(), 0u);
+  EXPECT_EQ(DestStamps::load(dest).unusable(), "");  // none is not a fault
 
   // A deploy that collected nothing (a tarball's) leaves the file alone.
   write_file(file, whole);
