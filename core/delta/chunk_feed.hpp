@@ -7,9 +7,9 @@
 //
 // Work goes in segments (runs of small files, or up to 8 MiB of a large
 // one), at most `window_bytes` and `window_segments` ahead of the reader, so
-// memory stays flat whatever the release's size. A small file's local copy is cut by content, so an
-// insertion only costs the chunks it touched; a large file's copy is
-// compared chunk by chunk at the same offsets.
+// memory stays flat whatever the release's size. A small file's local copy
+// is cut by content, so an insertion only costs the chunks it touched; a
+// large file's copy is compared chunk by chunk at the same offsets.
 #pragma once
 
 #include <condition_variable>

@@ -43,7 +43,6 @@ struct timespec next_tick() {
   return tick;
 }
 
-
 // Fields of a stamps line, in order.
 class LineReader {
  public:

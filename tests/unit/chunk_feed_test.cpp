@@ -147,43 +147,38 @@ TEST(ChunkFeed, AFailedFetchIsWhatTheReaderGetsWithItsKind) {
   }
 }
 
-TEST(ChunkFeed, WorkersStayWithinTheWindowAheadOfTheReader) {
+namespace {
+// Twelve files of `bytes` each through a feed with `o`: what its workers had
+// fetched once they reached `ahead` bytes with nothing read yet (they stop at
+// the window, whatever they do meanwhile). Then every file is read back whole.
+uint64_t fetched_before_reading(const delta::FeedOptions& o, size_t bytes, uint64_t ahead, int seed) {
   std::vector<std::pair<std::string, std::string>> files;
-  for (int i = 0; i < 12; ++i) files.push_back({"f" + std::to_string(100 + i), random_bytes(400 << 10, 100 + i)});
+  for (int i = 0; i < 12; ++i) files.push_back({"f" + std::to_string(100 + i), random_bytes(bytes, seed + i)});
   const Built b = build(files);
   std::atomic<uint64_t> fetched{0};
-  delta::FeedOptions o;
-  o.workers = 4;
-  o.window_bytes = 2 << 20;  // two segments of two files
   ChunkFeed feed(b.index, o, delta::each_chunk([&](size_t, const delta::Chunk& c, StopSignal&) {
     fetched += c.size;
     return b.bytes.at(delta::hex(c.name));
   }));
-  // Nothing read yet: the workers stop at the window, whatever they do meanwhile.
-  ASSERT_TRUE(wait_until([&] { return fetched >= (800u << 10); }));
-  EXPECT_LE(fetched.load(), o.window_bytes);
+  EXPECT_TRUE(wait_until([&] { return fetched >= ahead; }));
+  const uint64_t before = fetched.load();
   const auto all = read_all(b, feed);
   for (size_t i = 0; i < files.size(); ++i) EXPECT_EQ(all[i], files[i].second);
-  EXPECT_EQ(fetched.load(), 12u * (400 << 10));
+  EXPECT_EQ(fetched.load(), 12u * bytes);
+  return before;
+}
+}  // namespace
+
+TEST(ChunkFeed, WorkersStayWithinTheWindowAheadOfTheReader) {
+  delta::FeedOptions o;
+  o.workers = 4;
+  o.window_bytes = 2 << 20;  // two segments of two 400 KiB files
+  EXPECT_LE(fetched_before_reading(o, 400 << 10, 800u << 10, 100), o.window_bytes);
 }
 
 TEST(ChunkFeed, WorkersStayWithinTheSegmentsWindowToo) {
-  // Files of 600 KiB: one a segment, far below the byte cap.
-  std::vector<std::pair<std::string, std::string>> files;
-  for (int i = 0; i < 12; ++i) files.push_back({"f" + std::to_string(100 + i), random_bytes(600 << 10, 200 + i)});
-  const Built b = build(files);
-  std::atomic<uint64_t> fetched{0};
   delta::FeedOptions o;
   o.workers = 4;
-  o.window_segments = 3;
-  ChunkFeed feed(b.index, o, delta::each_chunk([&](size_t, const delta::Chunk& c, StopSignal&) {
-    fetched += c.size;
-    return b.bytes.at(delta::hex(c.name));
-  }));
-  // Nothing read yet: three segments' bytes, and a fourth worker idle.
-  ASSERT_TRUE(wait_until([&] { return fetched >= 3u * (600 << 10); }));
-  EXPECT_EQ(fetched.load(), 3u * (600 << 10));
-  const auto all = read_all(b, feed);
-  for (size_t i = 0; i < files.size(); ++i) EXPECT_EQ(all[i], files[i].second);
-  EXPECT_EQ(fetched.load(), 12u * (600 << 10));
+  o.window_segments = 3;  // 600 KiB files, one a segment: far below the byte cap; a fourth worker idle
+  EXPECT_EQ(fetched_before_reading(o, 600 << 10, 3u * (600 << 10), 200), 3u * (600 << 10));
 }
