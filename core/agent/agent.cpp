@@ -165,6 +165,7 @@ class PipelineRunner {
       }
       DeployRequest request{url, ev->id, ev->ltime, next->expected_manifest_sha256, ""};
       if (p_.applied) {
+        request.unless_dest_runs_it = !p_.applied->last().has_value();
         const auto decision = p_.applied->decide(ev->id, ev->ltime);
         if (decision.kind == AppliedEvents::Decision::skip) {
           spdlog::info("[{}] {}; not deploying it again", p_.name, decision.why);

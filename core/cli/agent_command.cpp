@@ -9,6 +9,7 @@
 #include "cli/cli_common.hpp"
 #include "cli/shutdown_signals.hpp"
 #include "util/error.hpp"
+#include "util/pid_lock.hpp"
 #include "version.hpp"
 
 namespace po = boost::program_options;
@@ -29,9 +30,16 @@ int run_agent_command(const Args& args) {
     StopSignal stop, abort;
     ShutdownSignals signals(stop, &abort);
     HaulConfig cfg = load_config_file(vm["config"].as<std::string>());
+    set_long_running_host(true);  // heartbeats are the agent's
     auto registry = load_registry(cfg.plugin_path);
     std::vector<std::unique_ptr<Pipeline>> pipelines;
     const std::string state_dir = cfg.state_dir.empty() ? "/var/lib/haul" : cfg.state_dir;
+    // Two agents on one state_dir would both apply every event.
+    PidLock state_lock(std::filesystem::path(state_dir) / "agent.lock");
+    if (!state_lock.try_lock())
+      throw Error("another haul agent (" + state_lock.holder() + ") already runs with state_dir " + state_dir +
+                  " (" + cfg.origin + "): two agents would apply every event twice. Stop it first "
+                  "(systemctl stop haul-agent), or give this one a state_dir of its own");
     for (const auto& p : cfg.pipelines) pipelines.push_back(build_pipeline(p, registry, cfg.origin, true, state_dir));
     std::string names;
     for (const auto& p : pipelines) names += (names.empty() ? "" : ", ") + p->name + " (" + p->trigger->plugin().name() + ")";

@@ -2,8 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <optional>
 
 #include "cli/deploy_flags.hpp"
 #include "util/error.hpp"
@@ -135,6 +138,16 @@ SelectedPipeline select_pipeline(const po::variables_map& vm) {
   return as_startup_error([&] { return select_pipeline_from(vm); });
 }
 
+SelectedPipeline select_pipeline_of(const std::string& path, const std::string& name) {
+  SelectedPipeline s;
+  s.config = load_config_file(path);
+  const auto& pipelines = s.config.pipelines;
+  auto it = std::find_if(pipelines.begin(), pipelines.end(), [&](const auto& p) { return p.name == name; });
+  if (it == pipelines.end()) throw Error(s.config.origin + " has no pipeline named '" + name + "' any more");
+  s.pipeline = *it;
+  return s;
+}
+
 std::map<std::string, std::string> consul_connection_of(const HaulConfig& config) {
   YAML::Node node = config.consul;
   if (!node.IsDefined() || node.IsNull())
@@ -148,6 +161,36 @@ std::map<std::string, std::string> consul_connection_of(const HaulConfig& config
   for (const auto& key : consul_connection_keys())
     if (node[key].IsDefined() && node[key].IsScalar()) out[key] = node[key].Scalar();
   return out;
+}
+
+std::map<std::string, std::string> etcd_connection_of(const HaulConfig& config) {
+  std::map<std::string, std::string> out;
+  const YAML::Node& etcd = config.etcd;
+  if (!etcd.IsDefined() || !etcd.IsMap()) return out;
+  for (const auto& key : etcd_connection_keys()) {
+    const YAML::Node v = etcd[key];
+    if (!v.IsDefined()) continue;
+    if (v.IsScalar()) out[key] = v.Scalar();
+    for (size_t i = 0; v.IsSequence() && i < v.size(); ++i) out[key] += (i ? "\n" : "") + v[i].Scalar();
+  }
+  return out;
+}
+
+void add_etcd_auth_flags(const po::variables_map& vm, std::map<std::string, std::string>& fields) {
+  auto env = [](const char* name) -> std::optional<std::string> {
+    const char* v = std::getenv(name);
+    return v && *v ? std::optional<std::string>(v) : std::nullopt;
+  };
+  std::optional<std::string> user = vm.count("etcd-user") ? vm["etcd-user"].as<std::string>() : env("ETCDCTL_USER");
+  std::optional<std::string> password = vm.count("etcd-password") ? vm["etcd-password"].as<std::string>()
+                                        : env("ETCDCTL_PASSWORD") ? env("ETCDCTL_PASSWORD")
+                                                                  : env("ETCD_PASSWORD");
+  if (user && user->find(':') != std::string::npos) {  // etcdctl's --user USER:PASSWORD
+    if (!password) password = user->substr(user->find(':') + 1);
+    user = user->substr(0, user->find(':'));
+  }
+  if (user) fields["user"] = *user;
+  if (password) fields["password"] = *password;
 }
 
 std::unique_ptr<Pipeline> wire_pipeline(const SelectedPipeline& selected, const std::string& state_dir) {

@@ -45,6 +45,8 @@ struct SelectedPipeline {
   PipelineConfig pipeline;
 };
 SelectedPipeline select_pipeline(const boost::program_options::variables_map& vm);
+// Pipeline `name` of the config file at `path`, without command-line flags.
+SelectedPipeline select_pipeline_of(const std::string& path, const std::string& name);
 
 // The selected pipeline's sources and hooks, loaded and wired without its
 // trigger: what a one-shot command deploys, fetches or publishes with. The
@@ -55,5 +57,11 @@ std::unique_ptr<Pipeline> wire_pipeline(const SelectedPipeline& selected, const 
 // Consul themselves (status, kick): its consul: block, else the first
 // pipeline's consul-http trigger. Field → value; empty when neither.
 std::map<std::string, std::string> consul_connection_of(const HaulConfig& config);
+// Its etcd: block likewise (endpoints one per line, as a list field holds them).
+std::map<std::string, std::string> etcd_connection_of(const HaulConfig& config);
+// --etcd-user USER[:PASSWORD] and --etcd-password, else ETCDCTL_USER,
+// ETCDCTL_PASSWORD and ETCD_PASSWORD, over what `fields` holds (a flag or a
+// variable that is set wins).
+void add_etcd_auth_flags(const boost::program_options::variables_map& vm, std::map<std::string, std::string>& fields);
 
 }  // namespace haul

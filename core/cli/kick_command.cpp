@@ -32,7 +32,8 @@ int run_kick(const Args& args) {
       ("etcd-endpoints", po::value<std::string>(), "etcd client URLs, comma-separated (default: ETCDCTL_ENDPOINTS, then "
        "http://127.0.0.1:2379)")
       ("etcd-prefix", po::value<std::string>()->default_value("haul/deploy"), "etcd: the key is <prefix>/<event name>")
-      ("etcd-user", po::value<std::string>(), "etcd user for password auth; the password comes from ETCD_PASSWORD")
+      ("etcd-user", po::value<std::string>(), "etcd user for password auth, as USER or USER:PASSWORD (default: ETCDCTL_USER)")
+      ("etcd-password", po::value<std::string>(), "its password (default: ETCDCTL_PASSWORD, ETCD_PASSWORD)")
       ("config", po::value<std::string>(), "take the Consul (or etcd) connection from this agent config (consul: or etcd: block)")
       ("consul-addr", po::value<std::string>(), "Consul HTTP address (default: CONSUL_HTTP_ADDR or http://127.0.0.1:8500)")
       ("token", po::value<std::string>(), "Consul ACL token with event:write (default: CONSUL_HTTP_TOKEN)")
@@ -70,19 +71,9 @@ int run_kick(const Args& args) {
     if (s.via == "etcd") {
       // The config's etcd: block, then flags; unset fields come from ETCDCTL_*.
       std::map<std::string, std::string> fields;
-      if (vm.count("config")) {
-        const YAML::Node etcd = load_config_file(str("config")).etcd;
-        if (etcd.IsMap())
-          for (const auto& key : etcd_connection_keys()) {
-            const YAML::Node v = etcd[key];
-            if (!v.IsDefined()) continue;
-            if (v.IsScalar()) fields[key] = v.Scalar();
-            for (size_t i = 0; v.IsSequence() && i < v.size(); ++i) fields[key] += (i ? "\n" : "") + v[i].Scalar();
-          }
-      }
+      if (vm.count("config")) fields = etcd_connection_of(load_config_file(str("config")));
       if (vm.count("etcd-endpoints")) fields["endpoints"] = net::etcd_endpoint_lines(str("etcd-endpoints"));
-      if (vm.count("etcd-user")) fields["user"] = str("etcd-user");
-      if (const char* password = std::getenv("ETCD_PASSWORD")) fields["password"] = password;
+      add_etcd_auth_flags(vm, fields);
       std::vector<haul_kv> kv;
       for (const auto& [k, v] : fields) kv.push_back({k.c_str(), v.c_str()});
       s.etcd = net::etcd_settings_from_config(sdk::Config(kv.data(), kv.size()));

@@ -14,6 +14,7 @@
 #include "cli/shutdown_signals.hpp"
 #include "config/manifest.hpp"
 #include "deploy/release_rollback.hpp"
+#include "release/applied_release.hpp"
 #include "release/deploy_journal.hpp"
 #include "release/dest_lock.hpp"
 #include "release/release_store.hpp"
@@ -39,6 +40,27 @@ ReleaseStore store_for(const std::string& dest) {
   if (!std::filesystem::is_directory(store.releases_dir()))
     throw Error(dest + " has no releases/ folder: is it deployed with sync_strategy: release?");
   return store;
+}
+
+// The pipeline whose hooks run the rollback commands and report the
+// rollback (a status hook): --config's, else the one that deployed dest —
+// recorded beside it — else the built-in default.
+SelectedPipeline rollback_pipeline(const po::variables_map& vm, const std::filesystem::path& dest) {
+  if (vm.count("config")) return select_pipeline(vm);
+  const auto applied = read_applied_release(dest);
+  if (applied && !applied->config.empty() && !applied->pipeline.empty()) {
+    try {
+      SelectedPipeline s = select_pipeline_of(applied->config, applied->pipeline);
+      spdlog::info("using pipeline {} of {} (it deployed {}): its hooks run the rollback commands and report the rollback",
+                   applied->pipeline, applied->config, dest.string());
+      return s;
+    } catch (const std::exception& e) {
+      spdlog::warn("pipeline {} of {} deployed {}, but it cannot be used ({}); the rollback runs the built-in default "
+                   "pipeline's hooks (--config FILE --pipeline NAME names another)",
+                   applied->pipeline, applied->config, dest.string(), e.what());
+    }
+  }
+  return select_pipeline(vm);
 }
 
 }  // namespace
@@ -68,6 +90,7 @@ int run_rollback(const Args& args) {
   desc.add_options()
       ("dest", po::value<std::string>(), "the manifest's dest (positional)")
       ("to", po::value<std::string>(), "release to switch to (default: the newest good release before current)")
+      ("force", "roll back even to a release whose deploy failed (its post or verify failed, or it was interrupted)")
       ("config", po::value<std::string>(), "pipeline config whose hooks run the rollback commands")
       ("pipeline", po::value<std::string>(), "which pipeline of --config");
   desc.add(common_options());
@@ -76,7 +99,7 @@ int run_rollback(const Args& args) {
     StopSignal stop;
     ShutdownSignals signals(stop);
     ReleaseStore store = store_for(vm["dest"].as<std::string>());
-    auto selected = select_pipeline(vm);
+    const auto selected = rollback_pipeline(vm, store.dest());
     DestLock lock(store.dest() / ".haul" / "lock", selected.pipeline.deploy.lock_timeout, stop);
     const auto current = store.current_id();
     const auto releases = store.list();  // newest first
@@ -88,9 +111,20 @@ int run_rollback(const Args& args) {
         for (const auto& r : releases) ids += (ids.empty() ? "" : ", ") + r.id;
         throw Error("no release " + target + " in " + store.releases_dir().string() + "; there are: " + ids);
       }
-      if (auto m = store.meta(target); m && m->result == "pruning")
+      const auto meta = store.meta(target);
+      if (meta && meta->result == "pruning")
         throw Error("release " + target + " was being pruned when haul was interrupted: it is incomplete and cannot be "
                     "rolled back to (the next deploy to " + store.dest().string() + " removes it)");
+      // A release whose own deploy failed was never good here; an operator's
+      // rolled-back release was.
+      if (meta && meta->result != "success" && meta->result != "rolled-back") {
+        const std::string what = "release " + target + " did not deploy well (result: " + meta->result +
+                                 (meta->result == "failure" ? ", e.g. its post or verify command failed" : "") + ")";
+        if (!vm.count("force"))
+          throw Error(what + "; rolling back to it needs --force (haul releases " + store.dest().string() +
+                      " lists each release's result)");
+        spdlog::warn("{}; rolling back to it anyway (--force)", what);
+      }
     } else {
       target = ReleaseStore::previous_good(releases, current).value_or("");
       if (target.empty())

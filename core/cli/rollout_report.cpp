@@ -1,5 +1,7 @@
 #include "cli/rollout_report.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <iomanip>
 #include <map>
@@ -26,13 +28,26 @@ std::string policy_line(const nlohmann::json& p) {
 
 }  // namespace
 
-bool print_rollouts(std::ostream& out, const std::string& pipeline, const nlohmann::json& answer, bool nodes) {
+std::string shell_quoted(const std::string& s) {
+  const bool plain = !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == '/' || c == ':';
+  });
+  if (plain) return s;
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+bool print_rollouts(std::ostream& out, const std::string& pipeline, const nlohmann::json& answer, bool nodes,
+                    const std::string& where) {
   bool halted = false;
   const auto& rollouts = answer.value("rollouts", nlohmann::json::array());
   if (rollouts.empty()) out << "pipeline " << pipeline << ": no rollout yet (no node has reached the gate)\n";
   for (const auto& r : rollouts) {
-    out << "pipeline " << pipeline << ", release " << r.value("release", "") << ": " << r.value("progress", "")
-        << " (started " << ago(r.value("started_at_ms", uint64_t{0})) << ")\n";
+    out << "pipeline " << pipeline << ", release " << r.value("release", "") << ": " << r.value("progress", "");
+    if (const uint64_t soak = r.value("soak_left_ms", uint64_t{0}))
+      out << " (" << format_duration(std::chrono::seconds((soak + 999) / 1000)) << " of the canary soak left)";
+    out << " (started " << ago(r.value("started_at_ms", uint64_t{0})) << ")\n";
     out << "  policy: " << policy_line(r.value("policy", nlohmann::json::object())) << "; " << r.value("slot_limit", 0u)
         << " at once now\n";
     const nlohmann::json nodes_of = r.value("nodes", nlohmann::json::object());
@@ -40,12 +55,15 @@ bool print_rollouts(std::ostream& out, const std::string& pipeline, const nlohma
     for (const auto& [name, n] : nodes_of.items()) ++counts[n.value("state", "")];
     out << "  nodes: " << counts["done"] << " done, " << counts["deploying"] << " deploying, " << counts["waiting"]
         << " waiting, " << counts["failed"] << " failed, " << counts["held"] << " held back\n";
+    if (r.value("progress", "") == "held")
+      out << "  not done: the nodes held back by the halt deploy it at their next event or desired: check "
+             "(fire the event again to bring them now)\n";
     if (r.contains("halted") && !r["halted"].is_null()) {
       halted = true;
       const auto& h = r["halted"];
       out << "  HALTED by " << h.value("by", "") << " " << ago(h.value("at_ms", uint64_t{0})) << ": "
-          << h.value("reason", "") << "\n  (haul rollout resume --pipeline " << pipeline << " --release "
-          << r.value("release", "") << " lets it go on)\n";
+          << h.value("reason", "") << "\n  (haul rollout resume --pipeline " << shell_quoted(pipeline) << " --release "
+          << shell_quoted(r.value("release", "")) << where << " lets it go on)\n";
     }
     if (!nodes) continue;
     for (const auto& [name, n] : nodes_of.items()) {

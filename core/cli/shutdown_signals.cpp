@@ -12,20 +12,27 @@ sigset_t handled_signals() {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   sigaddset(&set, SIGUSR1);  // internal: tells the waiting thread to finish
   return set;
 }
 
+const char* name_of(int sig) { return sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM"; }
+
 }  // namespace
 
-ShutdownSignals::ShutdownSignals(StopSignal& stopping, StopSignal* abort) {
+ShutdownSignals::ShutdownSignals(StopSignal& stopping, StopSignal* abort, std::function<void()> on_hangup) {
   sigset_t set = handled_signals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  thread_ = std::thread([&stopping, abort, set] {
+  thread_ = std::thread([&stopping, abort, on_hangup = std::move(on_hangup), set] {
     int sig = 0;
     while (sigwait(&set, &sig) == 0) {
       if (sig == SIGUSR1) return;
-      const char* name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+      if (sig == SIGHUP && on_hangup) {
+        on_hangup();
+        continue;
+      }
+      const std::string name = std::string(name_of(sig)) + (sig == SIGHUP ? " (taken as SIGTERM: only the agent reloads)" : "");
       if (!abort) {
         spdlog::info("received {}: stopping", name);
         stopping.raise();
@@ -34,8 +41,8 @@ ShutdownSignals::ShutdownSignals(StopSignal& stopping, StopSignal* abort) {
                      "deploy safely)", name);
         stopping.raise();
       } else if (!abort->raised()) {
-        spdlog::warn("received {} again: aborting the deploy in progress (staging removed, dest left as it was or "
-                     "rolled back)", name);
+        spdlog::warn("received {} again: aborting the deploy in progress (its log ends with the state dest is left in)",
+                     name);
         abort->raise();
       }
     }

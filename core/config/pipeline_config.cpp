@@ -1,6 +1,7 @@
 #include "config/pipeline_config.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <functional>
 #include <filesystem>
 #include <fstream>
@@ -189,14 +190,27 @@ RolloutConfig parse_rollout(const YAML::Node& node, const std::string& origin, c
   return r;
 }
 
+// A namespace is one segment of a KV key: letters, digits, '.', '_', '-'.
+std::string parse_namespace(const YAML::Node& node, const std::string& origin, const std::string& path) {
+  const std::string ns = yaml_string(node, origin, path);
+  const bool ok = !ns.empty() && ns != "." && ns != ".." && std::all_of(ns.begin(), ns.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
+  if (!ok)
+    throw Error(yaml_where(origin, node) + ": " + path + ": expected a name of letters, digits, '.', '_' and '-' "
+                "(the application or cluster, e.g. shop), got '" + ns + "'");
+  return ns;
+}
+
 PipelineConfig parse_pipeline(const std::string& name, const YAML::Node& node, const std::string& origin) {
   PipelineConfig p;
   p.name = name;
   const std::string path = "pipelines." + p.name;
   if (!node.IsMap())
     throw Error(yaml_where(origin, node) + ": " + path + ": expected a map with trigger, sources, hooks, deploy");
-  reject_unknown_keys(node, {"trigger", "sources", "hooks", "deploy", "desired", "reconcile_interval", "rollout"}, origin,
-                      path);
+  reject_unknown_keys(node, {"trigger", "sources", "hooks", "deploy", "desired", "reconcile_interval", "rollout", "namespace"},
+                      origin, path);
+  if (node["namespace"].IsDefined()) p.status_namespace = parse_namespace(node["namespace"], origin, path + ".namespace");
   if (!node["trigger"].IsDefined())
     throw Error(yaml_where(origin, node) + ": " + path + ": missing 'trigger' (e.g. trigger: consul-watch)");
   p.trigger = plugin_use(node["trigger"], origin, path + ".trigger");
@@ -252,7 +266,8 @@ HaulConfig parse_config(const std::string& raw, const std::string& origin, const
   HaulConfig cfg;
   cfg.origin = origin;
   collect([&] {
-    reject_unknown_keys(root, {"state_dir", "plugin_path", "metrics_listen", "metrics_textfile", "consul", "etcd", "pipelines"},
+    reject_unknown_keys(root, {"state_dir", "plugin_path", "metrics_listen", "metrics_textfile", "consul", "etcd", "pipelines",
+                               "namespace"},
                         origin, "");
   });
   collect([&] {
@@ -272,6 +287,9 @@ HaulConfig parse_config(const std::string& raw, const std::string& origin, const
     cfg.etcd = etcd;
   });
   collect([&] {
+    if (root["namespace"].IsDefined()) cfg.status_namespace = parse_namespace(root["namespace"], origin, "namespace");
+  });
+  collect([&] {
     if (root["metrics_listen"].IsDefined()) cfg.metrics_listen = yaml_string(root["metrics_listen"], origin, "metrics_listen");
     if (root["metrics_textfile"].IsDefined())
       cfg.metrics_textfile = yaml_string(root["metrics_textfile"], origin, "metrics_textfile");
@@ -289,6 +307,11 @@ HaulConfig parse_config(const std::string& raw, const std::string& origin, const
         cfg.pipelines.back().consul = cfg.consul;
         cfg.pipelines.back().etcd = cfg.etcd;
       });
+  for (auto& p : cfg.pipelines) {
+    for (const auto& other : cfg.pipelines)
+      if (other.name != p.name) p.siblings.push_back(other.name);
+    if (p.status_namespace.empty()) p.status_namespace = cfg.status_namespace;
+  }
   if (errors.size() == 1) throw Error(errors[0]);
   if (!errors.empty()) {
     std::string all = origin + ": " + std::to_string(errors.size()) + " errors:";
@@ -312,6 +335,25 @@ std::map<std::string, PluginUse> parse_source_settings(const YAML::Node& sources
     out[use.type] = use;
   }
   return out;
+}
+
+std::string status_namespace_of(const PipelineConfig& p) {
+  if (!p.status_namespace.empty()) return p.status_namespace;
+  // Two applications sharing a Consul or etcd must use different events
+  // anyway (or each would deploy the other's releases): the event names
+  // the application's deploy stream.
+  std::string event;
+  if (p.trigger.settings.IsMap()) {
+    if (p.trigger.type == "consul-http" && p.trigger.settings["event"].IsScalar()) event = p.trigger.settings["event"].Scalar();
+    if (p.trigger.type == "etcd-watch" && p.trigger.settings["key"].IsScalar()) {
+      event = p.trigger.settings["key"].Scalar();
+      while (!event.empty() && event.back() == '/') event.pop_back();
+      event = event.substr(event.rfind('/') == std::string::npos ? 0 : event.rfind('/') + 1);
+    }
+  }
+  std::string ns;
+  for (char c : event) ns += std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' ? c : '_';
+  return ns.empty() || ns == "." || ns == ".." ? "default" : ns;
 }
 
 HaulConfig load_config_file(const std::string& path) {

@@ -81,10 +81,17 @@ struct PipelineConfig {
   // every consul-* plugin of the pipeline inherits for fields it leaves unset.
   YAML::Node consul;
   YAML::Node etcd;  // likewise the `etcd:` block, for every etcd-* plugin
+  // The other pipelines of the same file: a dest one of them deploys to is
+  // not this pipeline's (two roles flipping one `current` between them).
+  std::vector<std::string> siblings;
+  // The application or cluster its fleet status belongs to: the pipeline's
+  // `namespace:`, else the file's (empty: derived, see status_namespace_of).
+  std::string status_namespace;
 };
 
 struct HaulConfig {
   std::string origin;  // the file, or "(built-in default)"
+  std::string status_namespace;  // top-level `namespace:`; "" when absent
   std::string state_dir;
   std::vector<std::string> plugin_path;
   std::string metrics_listen;    // "127.0.0.1:9469": Prometheus /metrics; empty = off
@@ -112,6 +119,13 @@ HaulConfig parse_config(const std::string& text, const std::string& origin,
 std::map<std::string, PluginUse> parse_source_settings(const YAML::Node& node, const std::string& origin,
                                                       const std::string& path);
 HaulConfig load_config_file(const std::string& path);
+
+// The namespace a pipeline's status documents live under (status hooks'
+// `namespace` setting when they leave it unset; `haul status --config`'s
+// filter): its own or the file's `namespace:`, else its trigger's event
+// (consul-http `event`, the last segment of etcd-watch's `key`), else
+// "default".
+std::string status_namespace_of(const PipelineConfig& pipeline);
 // The embedded default: one pipeline "default" = consul-watch + all sources + shell.
 HaulConfig default_config(const DeployOptions& deploy);
 

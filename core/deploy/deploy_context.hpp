@@ -34,6 +34,7 @@ struct DeployContext {
   StopSignal& abort;         // stop now, safely
   const RolloutGate rollout;  // gate null: no rollout
   StopSignal before_start;   // raised by a shutdown request or an abort: gives up while dest is untouched
+  const DestOwner* owner = nullptr;  // DeployEngine's: who deploys, and whose dests are not ours
   DeployLog log;
 
   // Intake: the manifest as fetched and verified.
@@ -53,6 +54,9 @@ struct DeployContext {
   std::string release_id, release_dir, previous_dir;
   std::string previous_id;  // set once current was switched to release_id
   bool switched = false;
+
+  // How far dest got, for the one line a failed or aborted deploy ends with.
+  enum class DestState { untouched, changing, placed, rolled_back } dest_state = DestState::untouched;
 
   // Rollout gate.
   bool holds_rollout_slot = false;

@@ -51,6 +51,28 @@ void place(DeployContext& ctx) {
     place_by_sync(ctx, dest);
 }
 
+// What is true of dest after a failed or aborted deploy, per strategy.
+std::string where_dest_is(const DeployContext& ctx) {
+  const std::string dest = "dest " + ctx.manifest.dest;
+  const bool release = ctx.manifest.sync_strategy == SyncStrategy::release;
+  switch (ctx.dest_state) {
+    case DeployContext::DestState::untouched:
+      return dest + " is as it was: the deploy stopped before placing anything";
+    case DeployContext::DestState::changing:
+      return dest + " was being " + (ctx.manifest.sync_strategy == SyncStrategy::rsync ? "synced" : "moved into place") +
+             " when the deploy failed: it holds part of the new release (the journal beside it says so; the next "
+             "deploy of it finishes the job)";
+    case DeployContext::DestState::placed:
+      return release ? dest + ": current points at the new release " + ctx.release_id + " (there was none to go back to, "
+                              "or switching back failed: see above)"
+                     : dest + " holds the new release's files, but the deploy did not finish after placing them "
+                              "(post commands cut short): deploy again, or run them by hand";
+    case DeployContext::DestState::rolled_back:
+      return dest + ": current points at the previous release again (" + ctx.previous_dir + ")";
+  }
+  return dest;
+}
+
 // What dest runs, beside it: the downgrade guard's reference, the desired
 // release check's, and the sign that haul has deployed there before.
 void record_applied(DeployContext& ctx) {
@@ -62,6 +84,8 @@ void record_applied(DeployContext& ctx) {
   r.manifest_url = ctx.request.manifest_url;
   r.manifest_sha256 = ctx.manifest_sha256;
   r.applied_at = static_cast<int64_t>(std::time(nullptr));
+  r.pipeline = ctx.pipeline;
+  if (ctx.owner) r.config = ctx.owner->config;
   try {
     write_applied_release(m.dest, r);
   } catch (const std::exception& e) {
@@ -109,6 +133,7 @@ DeployResult deploy(DeployContext& ctx) {
   } catch (const std::exception& e) {
     result.error = e.what();
     ctx.log.error("Deploy manifest failed: " + result.error);
+    if (!ctx.manifest.dest.empty() && !ctx.manifest.src.empty()) ctx.log.warn(where_dest_is(ctx));
   }
   // Cut short by a shutdown: not the release's outcome, so not a failure
   // that counts toward a halt (the node's session frees its slot).
@@ -141,12 +166,13 @@ uint64_t unix_ms_now() {
 }
 
 DeployEngine::DeployEngine(std::string pipeline, const SourceSet& sources, std::vector<HookInstance*> hooks,
-                           DeployOptions options, RolloutGate rollout)
+                           DeployOptions options, RolloutGate rollout, DestOwner owner)
     : pipeline_(std::move(pipeline)), sources_(sources), hooks_(std::move(hooks)), options_(std::move(options)),
-      rollout_(rollout) {}
+      rollout_(rollout), owner_(std::move(owner)) {}
 
 DeployResult DeployEngine::run(const DeployRequest& request, StopSignal& abort, StopSignal* stopping) {
   DeployContext ctx(pipeline_, sources_, hooks_, options_, request, abort, rollout_);
+  ctx.owner = &owner_;
   // Before dest is touched, a shutdown request (or an abort) cancels the
   // deploy; after, only an abort does.
   struct Listening {

@@ -26,6 +26,11 @@ struct DeployRequest {
   // A manifest with these bytes is already running: fetch it, and if it is
   // that one, deploy nothing (after an event-history reset).
   std::string unless_manifest_sha256;
+  // The pipeline remembers no event yet (a first start, a new state_dir, a
+  // switch from the consul watch handler to the agent): an event is taken
+  // for a replay, and deploys nothing, when dest already runs exactly its
+  // manifest or was rolled back from its release by an operator.
+  bool unless_dest_runs_it = false;
   // haul plan / deploy --dry-run: fetch and verify, work out what the deploy
   // would do (DeployResult::plan), touch nothing, run no command.
   bool dry_run = false;
@@ -55,6 +60,14 @@ struct DeployResult {
   std::string dest, release_id, previous_release_id;
 };
 
+// Who deploys: the config file the pipeline comes from (recorded beside
+// dest, so `haul rollback DEST` runs that pipeline's hooks) and the other
+// pipelines of that file, whose dests this one must not deploy to.
+struct DestOwner {
+  std::string config;  // a file path; "" for the built-in default
+  std::vector<std::string> siblings;
+};
+
 // A pipeline's rollout gate and rules (gate null: no rollout).
 struct RolloutGate {
   GateInstance* gate = nullptr;
@@ -69,7 +82,7 @@ FetchPolicy fetch_policy_for(const DeployOptions& options);
 class DeployEngine {
  public:
   DeployEngine(std::string pipeline, const SourceSet& sources, std::vector<HookInstance*> hooks,
-               DeployOptions options, RolloutGate rollout = {});
+               DeployOptions options, RolloutGate rollout = {}, DestOwner owner = {});
   // abort: stop now, safely (a second SIGTERM; a deploy timeout). stopping:
   // haul was asked to stop (the first SIGTERM): a deploy that has not
   // touched anything yet (random delay, waiting for dest's lock) gives up,
@@ -82,6 +95,7 @@ class DeployEngine {
   std::vector<HookInstance*> hooks_;
   DeployOptions options_;
   RolloutGate rollout_;
+  DestOwner owner_;
 };
 
 }  // namespace haul

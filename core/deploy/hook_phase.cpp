@@ -1,8 +1,10 @@
-#include <cstdlib>
 #include "deploy/hook_phase.hpp"
 
 #include <unistd.h>
 
+#include <cstdlib>
+
+#include "release/applied_release.hpp"
 #include "util/error.hpp"
 
 namespace haul {
@@ -22,6 +24,16 @@ void hook_process(void* ctx, int64_t pgid, bool running) {
 }
 void hook_process_started(void* ctx, int64_t pgid) { hook_process(ctx, pgid, true); }
 void hook_process_ended(void* ctx, int64_t pgid) { hook_process(ctx, pgid, false); }
+
+// What dest runs once an outcome or a rollback is known: its record beside
+// dest says, whoever wrote it (a deploy, a rollback, another process).
+std::pair<std::string, uint64_t> running_in(const PhaseInfo& info) {
+  if (!info.running_release.empty() || info.dest.empty()) return {info.running_release, info.running_since_unix_ms};
+  if (info.phase != HAUL_PHASE_SUCCESS && info.phase != HAUL_PHASE_FAILURE && info.phase != HAUL_PHASE_ROLLBACK) return {};
+  const auto applied = read_applied_release(info.dest);
+  if (!applied) return {};
+  return {applied->release, static_cast<uint64_t>(applied->applied_at) * 1000};
+}
 
 }  // namespace
 
@@ -51,6 +63,7 @@ void run_hook_phase(const std::vector<HookInstance*>& hooks, const PhaseInfo& in
   std::vector<haul_kv> env;
   for (const auto& [k, v] : env_strings) env.push_back({k.c_str(), v.c_str()});
   const std::string node = host_name();
+  const auto [running, running_since] = running_in(info);
   CallbackContext cb{log, stop, info.on_process};
   haul_hook_context ctx{};
   ctx.struct_size = sizeof ctx;
@@ -79,6 +92,8 @@ void run_hook_phase(const std::vector<HookInstance*>& hooks, const PhaseInfo& in
   ctx.command_timeout_ms = static_cast<uint64_t>(info.command_timeout.count());
   ctx.process_started = &hook_process_started;
   ctx.process_ended = &hook_process_ended;
+  ctx.running_release = running.c_str();
+  ctx.running_since_unix_ms = running_since;
   for (HookInstance* hook : hooks) {
     try {
       hook->on_phase(ctx);

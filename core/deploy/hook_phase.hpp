@@ -24,6 +24,8 @@ struct PhaseInfo {
   std::string pipeline, event_id, manifest_url, dest;
   std::string release, release_dir, previous_release_dir;
   std::string error;
+  std::string running_release;  // success, failure, rollback: see haul_hook_context
+  uint64_t running_since_unix_ms = 0;
   uint64_t event_ltime = 0, started_at_unix_ms = 0, finished_at_unix_ms = 0;
   std::chrono::milliseconds command_timeout{0};
   // Told when a hook's command process group starts (true) and ends

@@ -1,5 +1,7 @@
 #include "deploy/intake.hpp"
 
+#include <algorithm>
+
 #include "release/applied_release.hpp"
 #include "signing/manifest_signature.hpp"
 #include "util/error.hpp"
@@ -45,6 +47,49 @@ void check_not_older(DeployContext& ctx) {
   ctx.log.warn(what + "; deploying it because the downgrade was allowed");
 }
 
+// Two pipelines of one config deploying to one dest (two roles of a host
+// naming the same folder) would flip `current` between their releases:
+// refused before anything is fetched or touched. A dest deployed by a
+// pipeline that is no longer in the config (renamed, or the handler's
+// "default") is taken over.
+void check_dest_is_ours(DeployContext& ctx) {
+  const Manifest& m = ctx.manifest;
+  if (m.dest.empty() || !ctx.owner) return;
+  const auto& siblings = ctx.owner->siblings;
+  const auto applied = read_applied_release(m.dest);
+  if (!applied || applied->pipeline.empty() || applied->pipeline == ctx.pipeline) return;
+  if (std::find(siblings.begin(), siblings.end(), applied->pipeline) == siblings.end()) return;
+  throw Error(ctx.request.manifest_url + ": dest " + m.dest + " is deployed by pipeline " + applied->pipeline +
+              " of the same config (recorded in " + applied_release_path(m.dest).string() + "); pipeline " +
+              ctx.pipeline + " may not deploy there too — each would switch it to its own release. Give each role a "
+              "dest of its own");
+}
+
+// For a pipeline with no applied event on record: is this event a replay
+// of what dest already runs (or what an operator rolled it back from)?
+bool dest_runs_it(DeployContext& ctx) {
+  const Manifest& m = ctx.manifest;
+  if (m.dest.empty()) return false;
+  const auto applied = read_applied_release(m.dest);
+  if (!applied) return false;
+  const std::string first = "pipeline " + ctx.pipeline +
+                            " has applied no event yet (a first start, a new state_dir, or a switch from the consul "
+                            "watch handler), and ";
+  if (applied->manifest_sha256 == ctx.manifest_sha256) {
+    ctx.log.info(first + m.dest + " already runs this manifest (sha256 " + ctx.manifest_sha256 + ", recorded in " +
+                 applied_release_path(m.dest).string() + "); nothing to do — `haul deploy " + ctx.request.manifest_url +
+                 "` deploys it again on purpose");
+    return true;
+  }
+  if (!m.release.empty() && applied->pinned_from == m.release) {
+    ctx.log.info(first + m.dest + " was rolled back from release " + m.release + " to " + applied->release +
+                 " by an operator; leaving it (a replayed event?) — `haul deploy " + ctx.request.manifest_url +
+                 "` deploys it again on purpose");
+    return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 Intake take_in_manifest(DeployContext& ctx) {
@@ -69,6 +114,8 @@ Intake take_in_manifest(DeployContext& ctx) {
   checks.strict = ctx.options.strict;
   ctx.manifest = parse_manifest(ctx.manifest_text, req.manifest_url, process_env, checks);
   if (signed_only) check_not_older(ctx);
+  check_dest_is_ours(ctx);
+  if (req.unless_dest_runs_it && dest_runs_it(ctx)) return Intake::already_applied;
   for (const auto& f : ctx.manifest.ignored_fields)
     ctx.log.warn("manifest " + req.manifest_url + ": unknown field '" + f +
                  "' ignored (as stretcher did; deploy.strict: true or --strict refuses it)");

@@ -164,6 +164,7 @@ class ReleasePlacement {
       mark("failure");  // current still points where it did
       throw;
     }
+    ctx_.dest_state = DeployContext::DestState::placed;
     ctx_.log.info("current -> releases/" + ctx_.release_id + (previous_ ? " (was " + *previous_ + ")" : ""));
   }
 
@@ -198,8 +199,9 @@ class ReleasePlacement {
       mark("failure");
       return;
     }
+    ctx_.dest_state = DeployContext::DestState::rolled_back;
     ctx_.log.error(why + " — rolled back: current -> releases/" + *previous_);
-    mark("rolled-back");
+    mark("failure");  // not "rolled-back" (an operator's): a rollback to it needs --force
     // The rollback commands run to their end even when haul was told to
     // abort: they bring the previous release back up.
     StopSignal never;

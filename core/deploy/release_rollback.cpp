@@ -24,7 +24,11 @@ void pin_rollback(const std::filesystem::path& dest, const std::string& target, 
   r.created_at = manifest.created_at;
   r.manifest_url = meta.manifest_url;
   r.applied_at = static_cast<int64_t>(std::time(nullptr));
-  r.pinned_from = before && !before->release.empty() ? before->release : from;
+  if (before) r.pipeline = before->pipeline, r.config = before->config;
+  // A second rollback keeps the first one's pin: the pointer still names
+  // the release the operator first rolled back from, not the one between.
+  if (before && !before->pinned_from.empty()) r.pinned_from = before->pinned_from;
+  else r.pinned_from = before && !before->release.empty() ? before->release : from;
   try {
     write_applied_release(dest, r);
     spdlog::info("pinned {} to release {} until the desired release changes from {}", dest.string(), target,

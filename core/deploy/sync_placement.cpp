@@ -149,6 +149,7 @@ void place_by_sync(DeployContext& ctx, const fs::path& dest) {
   record.finish(tree_record_meta(ctx, rule_lines));
 
   journal.phase(rsync ? "sync" : "mv");
+  ctx.dest_state = DeployContext::DestState::changing;
   if (rsync) {
     sync(ctx, staging.path, dest, kept, rule_lines);
   } else {
@@ -156,6 +157,7 @@ void place_by_sync(DeployContext& ctx, const fs::path& dest) {
     move_tree(staging.path, dest);
     staging.path.clear();  // it is dest now
   }
+  ctx.dest_state = DeployContext::DestState::placed;
   try {
     record.commit();
   } catch (const std::exception& e) {

@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <sstream>
 
@@ -103,8 +104,8 @@ nlohmann::json EtcdApi::post_once(const std::string& endpoint, const std::string
     const std::string t = token();
     if (!t.empty()) req.headers.emplace_back("Authorization", t);
   }
-  req.timeout = std::chrono::seconds(15);
-  req.connect_timeout = std::chrono::seconds(3);
+  req.timeout = s_.request_timeout;
+  req.connect_timeout = std::min<std::chrono::milliseconds>(s_.request_timeout, std::chrono::seconds(3));
   req.ca_file = s_.ca_file;
   req.cert_file = s_.cert_file;
   req.key_file = s_.key_file;

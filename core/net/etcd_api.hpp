@@ -26,6 +26,7 @@ struct EtcdSettings {
   std::string user, password;
   std::string ca_file, cert_file, key_file;
   bool insecure = false;
+  std::chrono::milliseconds request_timeout{15000};  // each request (a watch has its own)
 };
 
 // No endpoint answered (all down, no leader, timed out): worth retrying.

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <filesystem>
 
 #include "config/yaml_util.hpp"
 #include "plugin/config_schema.hpp"
@@ -35,7 +36,7 @@ std::vector<HookInstance*> Pipeline::hook_ptrs() const {
 }
 
 DeployResult Pipeline::run_deploy(const DeployRequest& request, StopSignal& abort, StopSignal* stopping) const {
-  DeployResult r = DeployEngine(name, sources, hook_ptrs(), deploy, {gate.get(), rollout}).run(request, abort, stopping);
+  DeployResult r = DeployEngine(name, sources, hook_ptrs(), deploy, {gate.get(), rollout}, owner).run(request, abort, stopping);
   if (applied && !r.interrupted) {
     try {
       applied->record({request.event_id, request.event_ltime, request.manifest_url, r.manifest_sha256,
@@ -72,6 +73,17 @@ YAML::Node with_store_defaults(const LoadedPlugin& plugin, const YAML::Node& set
                                   etcd, "etcd-", etcd_connection_keys());
 }
 
+// A status hook's namespace, when its settings leave it unset: the config's
+// (status_namespace_of).
+YAML::Node with_namespace(const LoadedPlugin& plugin, const YAML::Node& settings, const PipelineConfig& cfg) {
+  const auto& fields = plugin.fields();
+  const bool declares = std::any_of(fields.begin(), fields.end(), [](const auto* f) { return std::string(f->name) == "namespace"; });
+  if (!declares || (settings.IsMap() && settings["namespace"].IsDefined())) return settings;
+  YAML::Node merged = settings.IsMap() ? YAML::Clone(settings) : YAML::Node(YAML::NodeType::Map);
+  merged["namespace"] = status_namespace_of(cfg);
+  return merged;
+}
+
 }  // namespace
 
 std::unique_ptr<Pipeline> build_pipeline(const PipelineConfig& cfg, const PluginRegistry& registry,
@@ -82,6 +94,9 @@ std::unique_ptr<Pipeline> build_pipeline(const PipelineConfig& cfg, const Plugin
   p->deploy = cfg.deploy;
   p->desired = cfg.desired;
   p->reconcile_interval = cfg.reconcile_interval;
+  p->owner.siblings = cfg.siblings;
+  // A path, as given to --config: recorded beside each dest it deploys.
+  if (origin.find('(') == std::string::npos) p->owner.config = std::filesystem::absolute(origin).lexically_normal().string();
   const std::string where = origin + ": pipeline " + cfg.name;
   // A missing or unreadable trusted key is a config error now, not at the first event.
   try {
@@ -122,8 +137,9 @@ std::unique_ptr<Pipeline> build_pipeline(const PipelineConfig& cfg, const Plugin
   }
   for (const auto& use : cfg.hooks) {
     auto plugin = registry.require(use.type, HAUL_KIND_HOOK, where + " hooks");
-    auto settings =
-        validate_plugin_config(*plugin, with_store_defaults(*plugin, use.settings, hook_consul, cfg.etcd), origin, use.field_path);
+    auto settings = validate_plugin_config(
+        *plugin, with_namespace(*plugin, with_store_defaults(*plugin, use.settings, hook_consul, cfg.etcd), cfg), origin,
+        use.field_path);
     p->hooks.push_back(
         instantiate<HookInstance>(plugin, settings, cfg.name + "/" + plugin->name(), origin, use.settings, use.field_path));
   }

@@ -29,6 +29,7 @@ struct Pipeline {
   std::chrono::milliseconds reconcile_interval{0};
   std::unique_ptr<GateInstance> gate;  // null: no rollout: block, every node deploys at once
   haul_rollout_policy rollout{};
+  DestOwner owner;  // its config file (when it has one) and PipelineConfig::siblings
 
   std::vector<HookInstance*> hook_ptrs() const;
 

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
+
 #include "util/error.hpp"
 #include "version.hpp"
 
@@ -18,7 +20,11 @@ void host_log(void* ctx, haul_log_level level, const char* message) {
   }
 }
 
+std::atomic<bool> long_running_host{false};
+
 }  // namespace
+
+void set_long_running_host(bool long_running) { long_running_host = long_running; }
 
 PluginInstance::PluginInstance(std::shared_ptr<LoadedPlugin> plugin, const PluginSettings& settings,
                                std::string label)
@@ -29,6 +35,7 @@ PluginInstance::PluginInstance(std::shared_ptr<LoadedPlugin> plugin, const Plugi
   host_.ctx = &label_;
   host_.log = &host_log;
   host_.host_version = HAUL_VERSION;
+  host_.long_running = long_running_host ? 1 : 0;
   std::vector<haul_kv> kv;
   kv.reserve(settings.size());
   for (const auto& [k, v] : settings) kv.push_back({k.c_str(), v.c_str()});

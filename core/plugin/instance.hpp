@@ -20,6 +20,10 @@
 
 namespace haul {
 
+// What plugins created from now on are told of this process (haul_host's
+// long_running): `haul agent` sets it before it builds its pipelines.
+void set_long_running_host(bool long_running);
+
 class PluginInstance {
  public:
   PluginInstance(std::shared_ptr<LoadedPlugin> plugin, const PluginSettings& settings,

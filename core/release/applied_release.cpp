@@ -32,6 +32,8 @@ std::optional<AppliedRelease> read_applied_release(const fs::path& dest) {
   r.manifest_sha256 = j.value("manifest_sha256", "");
   r.applied_at = j.value("applied_at", int64_t{0});
   r.pinned_from = j.value("pinned_from", "");
+  r.pipeline = j.value("pipeline", "");
+  r.config = j.value("config", "");
   return r;
 }
 
@@ -43,6 +45,8 @@ void write_applied_release(const fs::path& dest, const AppliedRelease& r) {
                       {"manifest_sha256", r.manifest_sha256},
                       {"applied_at", r.applied_at}};
   if (!r.pinned_from.empty()) j["pinned_from"] = r.pinned_from;
+  if (!r.pipeline.empty()) j["pipeline"] = r.pipeline;
+  if (!r.config.empty()) j["config"] = r.config;
   write_file_durably(path, j.dump(2) + "\n");
 }
 

@@ -23,6 +23,10 @@ struct AppliedRelease {
   // Set by `haul rollback`: the release it rolled back from. Reconciliation
   // leaves dest alone while the desired pointer still names that release.
   std::string pinned_from;
+  // The pipeline that deployed it: another pipeline of the same config may
+  // not deploy to this dest.
+  std::string pipeline;
+  std::string config;  // the file it came from; "" for the built-in default
 };
 
 std::filesystem::path applied_release_path(const std::filesystem::path& dest);

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "util/pid_lock.hpp"
 #include "util/stop_signal.hpp"
 
 namespace haul {
@@ -17,12 +18,9 @@ class DestLock {
  public:
   // Throws haul::Error after `wait` (or when stop is raised).
   DestLock(const std::filesystem::path& lock_file, std::chrono::milliseconds wait, StopSignal& stop);
-  ~DestLock();
-  DestLock(const DestLock&) = delete;
-  DestLock& operator=(const DestLock&) = delete;
 
  private:
-  int fd_ = -1;
+  PidLock lock_;
 };
 
 }  // namespace haul

@@ -92,7 +92,7 @@ std::optional<Verdict> RolloutGate::enter_round(const GateRequest& req, uint64_t
     return std::nullopt;
   }
   if (d.kind == Decision::proceed) {
-    req.log(HAUL_LOG_INFO, "rollout of " + req.release() + ": slot taken" + (ledger.nodes[me].canary ? " as a canary" : "") +
+    req.log(HAUL_LOG_INFO, "rollout of " + req.release() + ": slot taken" + (d.canary ? " as a canary" : "") +
                                " (" + std::to_string(ledger.nodes.size()) + " nodes in the rollout)");
     return Verdict::proceed;
   }
@@ -177,6 +177,7 @@ std::string RolloutGate::control(const std::string& verb, const std::string& pip
   for (const auto& l : all) {
     nlohmann::json j = nlohmann::json::parse(l.dump());
     j["progress"] = progress(l, now);
+    j["soak_left_ms"] = soak_left_ms(l, now);
     j["slot_limit"] = slot_limit(l);
     out["rollouts"].push_back(j);
   }

@@ -26,29 +26,39 @@ size_t count(const Ledger& l, bool (*pred)(const NodeEntry&)) {
   return static_cast<size_t>(std::count_if(l.nodes.begin(), l.nodes.end(), [&](const auto& kv) { return pred(kv.second); }));
 }
 
-// The canary stage is over when every canary slot was taken and each canary
-// finished; the soak runs from the last one's finish.
-struct CanaryStage {
+// The canary slots taken so far, and whether a canary still deploys. (A
+// canary that waits entered again after its outcome: its canary deploy is
+// over.)
+struct Canaries {
   size_t taken = 0;
-  bool running = false;  // a canary still deploys
+  bool running = false;
   uint64_t last_finish_ms = 0;
 };
 
-CanaryStage canary_stage(const Ledger& l) {
-  CanaryStage c;
+Canaries canaries_of(const Ledger& l) {
+  Canaries c;
   for (const auto& [name, e] : l.nodes) {
     if (!e.canary) continue;
     ++c.taken;
-    if (active(e.state)) c.running = true;
+    if (e.state == NodeState::deploying) c.running = true;
     else c.last_finish_ms = std::max(c.last_finish_ms, e.since_ms);
   }
   return c;
 }
 
-uint64_t soak_left_ms(const Ledger& l, const CanaryStage& c, uint64_t now) {
-  if (l.policy.canary == 0 || c.taken == 0 || c.running) return 0;
-  const uint64_t end = c.last_finish_ms + l.policy.canary_soak_ms;
-  return now < end ? end - now : 0;
+bool canary_stage_over(const Ledger& l) { return l.policy.canary == 0 || l.soak_from_ms != 0; }
+
+// Latches the end of the canary stage once its last canary finished.
+void latch_canary_stage(Ledger& l, uint64_t now) {
+  if (canary_stage_over(l)) return;
+  const Canaries c = canaries_of(l);
+  if (c.taken >= l.policy.canary && !c.running) l.soak_from_ms = std::max<uint64_t>(1, now);
+}
+
+size_t deploying(const Ledger& l, bool canary) {
+  return static_cast<size_t>(std::count_if(l.nodes.begin(), l.nodes.end(), [&](const auto& kv) {
+    return kv.second.state == NodeState::deploying && kv.second.canary == canary;
+  }));
 }
 
 std::string plural(size_t n, const char* one, const char* many) { return std::to_string(n) + " " + (n == 1 ? one : many); }
@@ -73,6 +83,7 @@ Ledger Ledger::parse(const std::string& text, const std::string& where) {
     l.release = j.at("release").get<std::string>();
     l.started_at_ms = j.value("started_at_ms", uint64_t{0});
     l.resumed_at_ms = j.value("resumed_at_ms", uint64_t{0});
+    l.soak_from_ms = j.value("soak_from_ms", uint64_t{0});
     const json& p = j.at("policy");
     l.policy.struct_size = sizeof l.policy;
     l.policy.canary = p.at("canary").get<uint32_t>();
@@ -93,6 +104,12 @@ Ledger Ledger::parse(const std::string& text, const std::string& where) {
       const json& h = j["halted"];
       l.halted = Halt{h.value("reason", ""), h.value("by", ""), h.value("at_ms", uint64_t{0})};
     }
+    // A ledger from before the latch existed: the stage ended at its last
+    // canary's finish.
+    if (!j.contains("soak_from_ms") && l.policy.canary > 0) {
+      const Canaries c = canaries_of(l);
+      if (c.taken >= l.policy.canary && !c.running) l.soak_from_ms = std::max<uint64_t>(1, c.last_finish_ms);
+    }
   } catch (const json::exception& e) {
     throw std::runtime_error(where + ": not a rollout ledger (" + e.what() + ")");
   }
@@ -110,6 +127,7 @@ std::string Ledger::dump() const {
       {"release", release},
       {"started_at_ms", started_at_ms},
       {"resumed_at_ms", resumed_at_ms},
+      {"soak_from_ms", soak_from_ms},
       {"policy",
        {{"canary", policy.canary},
         {"canary_soak_ms", policy.canary_soak_ms},
@@ -143,7 +161,7 @@ Decision admit(Ledger& l, const std::string& node, uint64_t now, const std::set<
   Decision d;
   for (auto it = l.nodes.begin(); it != l.nodes.end();) {
     if (active(it->second.state) && it->first != node && !live.count(it->first)) {
-      it = l.nodes.erase(it);
+      it = l.nodes.erase(it);  // a dead canary's place goes to the next node
       d.changed = true;
     } else {
       ++it;
@@ -153,7 +171,7 @@ Decision admit(Ledger& l, const std::string& node, uint64_t now, const std::set<
     d.kind = Decision::halted;
     auto [me, added] = l.nodes.try_emplace(node);
     if (added || me->second.state == NodeState::waiting) {  // held back: status counts it
-      me->second = NodeEntry{NodeState::held, false, now, ""};
+      me->second = NodeEntry{NodeState::held, me->second.canary, now, ""};
       d.changed = true;
     }
     return d;
@@ -162,35 +180,42 @@ Decision admit(Ledger& l, const std::string& node, uint64_t now, const std::set<
   NodeEntry& me = it->second;
   if (me.state == NodeState::deploying) {
     d.kind = Decision::proceed;
+    d.canary = me.canary && !canary_stage_over(l);
     return d;
   }
   if (added || me.state != NodeState::waiting) {  // new, or the same release again after an outcome
-    me = NodeEntry{NodeState::waiting, false, now, ""};
+    me = NodeEntry{NodeState::waiting, me.canary, now, ""};
     d.changed = true;
   }
   auto take_slot = [&](bool canary) {
     me.state = NodeState::deploying;
-    me.canary = canary;
+    me.canary = me.canary || canary;
     me.since_ms = now;
     d.kind = Decision::proceed;
+    d.canary = canary;
     d.changed = true;
     return d;
   };
-  const CanaryStage c = canary_stage(l);
-  if (c.taken < l.policy.canary) return take_slot(true);
-  if (c.running) {
-    d.why = "the canary stage is running (" + plural(c.taken, "canary", "canaries") + ")";
+  if (!canary_stage_over(l)) {
+    // Only canaries deploy now, at most `canary` at once; a canary that
+    // enters again keeps its place.
+    const Canaries c = canaries_of(l);
+    const bool place = me.canary || c.taken < l.policy.canary;
+    const size_t others = deploying(l, false);
+    if (place && others == 0 && deploying(l, true) < l.policy.canary) return take_slot(true);
+    d.why = "the canary stage (" + std::to_string(c.taken) + " of " + plural(l.policy.canary, "canary", "canaries") +
+            (others ? "; " + plural(others, "node", "nodes") + " from before the resume still deploying" : "") + ")";
     return d;
   }
-  if (const uint64_t left = soak_left_ms(l, c, now)) {
+  if (const uint64_t left = soak_left_ms(l, now)) {
     d.recheck_in = std::chrono::milliseconds(left);
     d.why = "the canary soak (" + std::to_string((left + 999) / 1000) + "s left)";
     return d;
   }
-  const size_t deploying = count(l, [](const NodeEntry& e) { return e.state == NodeState::deploying; });
+  const size_t busy = deploying(l, false) + deploying(l, true);
   const uint32_t limit = slot_limit(l);
-  if (deploying < limit) return take_slot(false);
-  d.why = "a slot (" + std::to_string(deploying) + " of " + std::to_string(limit) + " nodes deploying)";
+  if (busy < limit) return take_slot(false);
+  d.why = "a slot (" + std::to_string(busy) + " of " + std::to_string(limit) + " nodes deploying)";
   return d;
 }
 
@@ -199,6 +224,7 @@ void finish(Ledger& l, const std::string& node, bool ok, const std::string& erro
   e.state = ok ? NodeState::done : NodeState::failed;
   e.since_ms = now;
   e.error = ok ? "" : error;
+  if (e.canary) latch_canary_stage(l, now);
   if (ok || l.halted) return;
   std::string failures;
   size_t n = 0;
@@ -217,24 +243,41 @@ void halt(Ledger& l, const std::string& reason, const std::string& by, uint64_t 
 }
 
 void resume(Ledger& l, uint64_t now) {
+  const bool early = l.halted && (!canary_stage_over(l) || l.halted->at_ms < l.soak_from_ms + l.policy.canary_soak_ms);
   l.halted.reset();
   l.resumed_at_ms = now;
+  if (!early || l.policy.canary == 0) return;
+  // The halt stopped the canary stage or its soak: failed canaries are
+  // forgiven (the next nodes take their places) and the soak starts again.
+  for (auto& [name, e] : l.nodes)
+    if (e.canary && e.state == NodeState::failed) e.canary = false;
+  l.soak_from_ms = 0;
+  latch_canary_stage(l, now);
 }
 
 bool complete(const Ledger& l, uint64_t now) {
   if (l.halted) return false;
   for (const auto& [name, e] : l.nodes)
     if (active(e.state)) return false;
-  return soak_left_ms(l, canary_stage(l), now) == 0;
+  return soak_left_ms(l, now) == 0;
+}
+
+uint64_t soak_left_ms(const Ledger& l, uint64_t now) {
+  if (l.policy.canary == 0 || l.soak_from_ms == 0) return 0;
+  const uint64_t end = l.soak_from_ms + l.policy.canary_soak_ms;
+  return now < end ? end - now : 0;
 }
 
 std::string progress(const Ledger& l, uint64_t now) {
   if (l.halted) return "halted";
-  const CanaryStage c = canary_stage(l);
-  const bool anyone = std::any_of(l.nodes.begin(), l.nodes.end(), [](const auto& kv) { return active(kv.second.state); });
-  if (c.running || (anyone && c.taken < l.policy.canary)) return "canary";
-  if (soak_left_ms(l, c, now)) return "soaking";
-  return anyone ? "rolling" : "done";
+  auto any = [&](bool (*pred)(NodeState)) {
+    return std::any_of(l.nodes.begin(), l.nodes.end(), [&](const auto& kv) { return pred(kv.second.state); });
+  };
+  const bool anyone = any(active);
+  if (!canary_stage_over(l) && anyone) return "canary";
+  if (soak_left_ms(l, now)) return "soaking";
+  if (anyone) return "rolling";
+  return any([](NodeState s) { return s == NodeState::held; }) ? "held" : "done";
 }
 
 std::string key_segment(const std::string& s) {

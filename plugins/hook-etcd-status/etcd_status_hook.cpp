@@ -1,14 +1,16 @@
+// SPDX-License-Identifier: Apache-2.0
 // Hook "etcd-status": fleet status on etcd, as consul-status does it on
-// Consul. After every deploy (success and failure phases) it writes
-//   <prefix>/status/<pipeline>/<node>   the same JSON as consul-status
-// and, while the agent runs, keeps <prefix>/heartbeat/<node> under a lease
-// (TTL, kept alive at TTL/3): when the agent dies the lease expires and the
-// heartbeat disappears, so `haul status --etcd` tells a dead agent from a
-// live one.
+// Consul. After every deploy and rollback it writes the node's status
+// document (common/deploy_status.hpp) and, in a long-running agent, keeps
+// the heartbeat key under a lease (TTL, kept alive at TTL/3): when the agent
+// dies the lease expires and the key disappears, so `haul status --etcd`
+// tells a dead agent from a live one. A restarted agent's put attaches the
+// key to its own new lease at once: the old lease's expiry no longer
+// removes it.
 #include <haul/sdk.hpp>
 
-
 #include <memory>
+#include <mutex>
 
 #include "../common/deploy_status.hpp"
 #include "../common/ticker.hpp"
@@ -21,12 +23,15 @@ using namespace haul::net;
 class EtcdStatusHook {
  public:
   EtcdStatusHook(const haul::sdk::Config& cfg, const haul::sdk::Host& host)
-      : host_(host), api_(etcd_settings_from_config(cfg)), prefix_(cfg.str("prefix", "haul")),
-        node_(haul::plugins::status_node_name(cfg.str("node"))),
-        ttl_(cfg.duration("heartbeat_ttl", std::chrono::seconds(30))), log_tail_(cfg.bytes("log_tail", 4096)) {
+      : host_(host), api_(etcd_settings_from_config(cfg)),
+        keys_{cfg.str("prefix", "haul"), cfg.str("namespace", "default"), haul::plugins::status_node_name(cfg.str("node"))},
+        ttl_(cfg.duration("heartbeat_ttl", std::chrono::seconds(30))),
+        seen_interval_(cfg.duration("seen_interval", std::chrono::minutes(10))), log_tail_(cfg.bytes("log_tail", 4096)) {
     if (ttl_.count() > 0 && ttl_ < std::chrono::seconds(2))
       throw std::runtime_error("heartbeat_ttl must be at least 2s, or 0 to disable");
-    if (ttl_.count() > 0) heartbeat_ = std::make_unique<haul::plugins::Ticker>(ttl_ / 3, [this] { beat(); });
+    if (seen_interval_ < std::chrono::seconds(10))
+      throw std::runtime_error("seen_interval must be at least 10s");
+    if (heartbeat()) heartbeat_ = std::make_unique<haul::plugins::Ticker>(ttl_ / 3, [this] { beat(); });
   }
 
   ~EtcdStatusHook() {
@@ -40,13 +45,21 @@ class EtcdStatusHook {
   }
 
   void on_phase(const haul::sdk::HookContext& ctx) {
-    if (ctx.phase() != HAUL_PHASE_SUCCESS && ctx.phase() != HAUL_PHASE_FAILURE) return;
-    const std::string key = prefix_ + "/status/" + ctx.pipeline() + "/" + node_;
-    api_.put(key, haul::plugins::deploy_status(ctx, node_, log_tail_).dump());
+    if (!haul::plugins::reports(ctx.phase())) return;
+    const std::string key = keys_.status(ctx.pipeline());
+    api_.put(key, haul::plugins::deploy_status(ctx, keys_, log_tail_, heartbeat()).dump());
+    std::call_once(legacy_removed_, [&] {
+      try {
+        api_.del(keys_.legacy_status(ctx.pipeline()));
+      } catch (...) {
+      }
+    });
     ctx.log(HAUL_LOG_INFO, "status written to etcd key " + key);
   }
 
  private:
+  bool heartbeat() const { return ttl_.count() > 0 && host_.long_running(); }
+
   // One heartbeat: a lease and its key the first time (or after the lease
   // expired while etcd was away), a keep-alive after.
   void beat() {
@@ -54,8 +67,11 @@ class EtcdStatusHook {
       if (lease_ && !api_.lease_keepalive(lease_)) lease_ = 0;
       if (!lease_) {
         lease_ = api_.lease_grant(std::chrono::duration_cast<std::chrono::seconds>(ttl_));
-        api_.put(prefix_ + "/heartbeat/" + node_, nlohmann::json{{"node", node_}, {"version", host_.version()}}.dump(),
-                 lease_);
+        api_.put(keys_.heartbeat(), haul::plugins::heartbeat_value(keys_.node, host_.version()).dump(), lease_);
+      }
+      if (std::chrono::steady_clock::now() >= next_seen_) {
+        api_.put(keys_.seen(), haul::plugins::seen_value(keys_.node, host_.version()));
+        next_seen_ = std::chrono::steady_clock::now() + seen_interval_;
       }
     } catch (const std::exception& e) {
       host_.warn(std::string("heartbeat: ") + e.what());
@@ -64,23 +80,30 @@ class EtcdStatusHook {
 
   haul::sdk::Host host_;
   EtcdApi api_;
-  std::string prefix_, node_;
-  std::chrono::milliseconds ttl_;
-  size_t log_tail_;
+  const haul::plugins::StatusKeys keys_;
+  const std::chrono::milliseconds ttl_, seen_interval_;
+  const size_t log_tail_;
+  std::once_flag legacy_removed_;
   int64_t lease_ = 0;  // the heartbeat's; the ticker's thread only
+  std::chrono::steady_clock::time_point next_seen_{};
   std::unique_ptr<haul::plugins::Ticker> heartbeat_;  // last: it uses the rest
 };
 
 const haul_config_field kFields[] = {
     HAUL_ETCD_CONNECTION_FIELDS,
     {"prefix", "string", "haul", "key prefix: status under PREFIX/status/, heartbeats under PREFIX/heartbeat/", 0},
+    {"namespace", "string", "default",
+     "the application or cluster the status belongs to (default: the config's namespace:, else the pipeline's "
+     "trigger key): status under PREFIX/status/NAMESPACE/PIPELINE/NODE",
+     0},
     {"node", "string", nullptr, "this host's name in the fleet (default: HAUL_NODE, then the hostname)", 0},
     {"heartbeat_ttl", "duration", "30s", "lease TTL of the heartbeat key (at least 2s; 0 disables)", 0},
+    {"seen_interval", "duration", "10m", "how often a live agent refreshes PREFIX/seen/NODE (for haul status --gone-after)", 0},
     {"log_tail", "bytes", "4KiB", "how much of the end of the deploy log to keep in the status", 0},
     {nullptr, nullptr, nullptr, nullptr, 0},
 };
 
 }  // namespace
 
-HAUL_HOOK_PLUGIN(EtcdStatusHook, "etcd-status", "0.1.0",
+HAUL_HOOK_PLUGIN(EtcdStatusHook, "etcd-status", "0.2.0",
                  "writes each deploy's result to etcd and keeps a heartbeat lease for `haul status --etcd`", kFields)

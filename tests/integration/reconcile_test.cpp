@@ -146,6 +146,34 @@ TEST_F(Desired, PinnedRollbackIsNotUndoneUntilThePointerChanges) {
   ASSERT_TRUE(wait_until([&] { return release_in(dest / "current") == "r3"; })) << read_file(log());
 }
 
+// v3 is desired; the operator rolls back to v2, then further to v1. The
+// pin holds against v3 — the release first rolled back from — through
+// reconciles and an agent restart, until a new release is published.
+TEST_F(Desired, ASecondRollbackKeepsThePinOfTheFirst) {
+  for (const auto& [r, at] : {std::pair{"r1", "01"}, {"r2", "02"}, {"r3", "03"}}) {
+    publish(r, std::string("2026-11-") + at + "T00:00:00Z", "release");
+    ASSERT_EQ(run_process({haul_binary().string(), "deploy", file_url(store / "manifest_web_prod.yml")}).exit_code, 0);
+  }
+  ASSERT_EQ(release_in(dest / "current"), "r3");
+  ASSERT_EQ(run_process({haul_binary().string(), "rollback", dest.string()}).exit_code, 0);
+  ASSERT_EQ(release_in(dest / "current"), "r2");
+  auto rb = run_process({haul_binary().string(), "rollback", dest.string(), "--to", "r1"});
+  ASSERT_EQ(rb.exit_code, 0) << rb.err;
+  EXPECT_NE(rb.err.find("until the desired release changes from r3"), std::string::npos) << rb.err;
+  write_config("200ms");
+  for (int start = 0; start < 2; ++start) {  // the agent's first check, and a restart's
+    start_agent();
+    ASSERT_TRUE(wait_until([&] { return occurrences(log(), "rolled back from r3 to r1 by an operator") >= 3; },
+                           std::chrono::seconds(30)))
+        << read_file(log());
+    EXPECT_EQ(release_in(dest / "current"), "r1") << read_file(log());
+    agent.reset();
+  }
+  publish("r4", "2026-11-04T00:00:00Z", "release");
+  start_agent();
+  ASSERT_TRUE(wait_until([&] { return release_in(dest / "current") == "r4"; })) << read_file(log());
+}
+
 TEST_F(Desired, BadSignatureOrChecksumIsRefusedAndReported) {
   publish("r1", "2026-11-01T00:00:00Z");
   write_config("200ms");

@@ -132,7 +132,18 @@ TEST_F(Releases, FailingVerifyRollsBackBeforeFailureCommands) {
   EXPECT_EQ(read_file(tmp / "current-at-failure"), "releases/v1\n") << "switched back before failure commands";
   EXPECT_EQ(read_file(tmp / "rb"), "rollback-ran-in v2\n");
   r = haul({"releases", dest.string()});
-  EXPECT_NE(r.out.find("rolled-back"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("failure"), std::string::npos) << r.out;
+
+  // Its verify failed here: going back to it is a deliberate act.
+  r = haul({"rollback", dest.string(), "--to", "v2"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("release v2 did not deploy well (result: failure"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("needs --force"), std::string::npos) << r.err;
+  EXPECT_EQ(current(), "v1");
+  r = haul({"rollback", dest.string(), "--to", "v2", "--force"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("rolling back to it anyway (--force)"), std::string::npos) << r.err;
+  EXPECT_EQ(current(), "v2");
 }
 
 TEST_F(Releases, ManualRollbackAndRollForward) {

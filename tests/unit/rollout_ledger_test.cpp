@@ -3,6 +3,11 @@
 // halts by failures and by operators, and the ledger's JSON round trip.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <random>
+
 #include "rollout_ledger.hpp"
 
 using namespace haul::rollout;
@@ -190,4 +195,210 @@ TEST(RolloutLedger, KeySegmentsAreSafe) {
   EXPECT_EQ(key_segment(".."), "_..");
   EXPECT_EQ(key_segment(""), "_");
   EXPECT_EQ(key_segment("2026.11-30_a"), "2026.11-30_a");
+}
+
+// ---- halts, resumes and re-fired events, in every order (#33) ----
+
+namespace {
+
+size_t deploying_now(const Ledger& l) {
+  size_t n = 0;
+  for (const auto& [name, e] : l.nodes) n += e.state == NodeState::deploying;
+  return n;
+}
+
+// 3 nodes, canary 1, a 4 s soak, one at a time: the canary n1 finishes at
+// 2 s, so its soak would end at 6 s; an operator halts at 3 s and n2, n3
+// are held back.
+Ledger halted_during_the_soak() {
+  Ledger l = start("r1", policy(1, 4000, 1), 0);
+  const auto live = nodes(3);
+  EXPECT_EQ(admit(l, "n1", 1000, live).kind, Decision::proceed);
+  finish(l, "n1", true, "", 2000);
+  EXPECT_EQ(admit(l, "n2", 2500, live).kind, Decision::wait);
+  halt(l, "p99 up", "operator", 3000);
+  EXPECT_EQ(admit(l, "n2", 3001, live).kind, Decision::halted);
+  EXPECT_EQ(admit(l, "n3", 3002, live).kind, Decision::halted);
+  return l;
+}
+
+}  // namespace
+
+TEST(RolloutLedger, AResumeAfterTheSoakWindowStartsTheSoakAgain) {
+  Ledger l = halted_during_the_soak();
+  resume(l, 10000);  // long after the soak would have ended
+  EXPECT_EQ(progress(l, 10000), "soaking");
+  EXPECT_EQ(soak_left_ms(l, 10000), 4000u);
+  const Decision d = admit(l, "n2", 10001, nodes(3));
+  EXPECT_EQ(d.kind, Decision::wait) << "the soak ran through the halt";
+  EXPECT_EQ(d.recheck_in.count(), 3999);
+  EXPECT_EQ(admit(l, "n2", 14000, nodes(3)).kind, Decision::proceed);
+}
+
+TEST(RolloutLedger, TheOldCanaryFiredAgainNeitherReopensTheCanaryStageNorTakesASecondSlot) {
+  Ledger l = halted_during_the_soak();
+  resume(l, 10000);
+  const auto live = nodes(3);
+  ASSERT_EQ(admit(l, "n2", 14000, live).kind, Decision::proceed);
+  const Decision again = admit(l, "n1", 14010, live);  // the event is fired again
+  EXPECT_EQ(again.kind, Decision::wait) << "max_parallel 1 and n2 deploys";
+  EXPECT_EQ(deploying_now(l), 1u);
+  EXPECT_TRUE(l.nodes["n1"].canary) << "it was this release's canary";
+  finish(l, "n2", true, "", 15000);
+  const Decision next = admit(l, "n1", 15001, live);
+  EXPECT_EQ(next.kind, Decision::proceed);
+  EXPECT_FALSE(next.canary) << "the canary stage is over: a plain slot";
+}
+
+TEST(RolloutLedger, AResumeBeforeTheSoakEndedStillWatchesAWholeSoak) {
+  Ledger l = halted_during_the_soak();
+  resume(l, 4000);
+  EXPECT_EQ(admit(l, "n2", 6500, nodes(3)).kind, Decision::wait) << "the old soak's end is not enough";
+  EXPECT_EQ(admit(l, "n2", 8000, nodes(3)).kind, Decision::proceed);
+}
+
+TEST(RolloutLedger, AResumeAfterAFailedCanaryPicksANewCanary) {
+  Ledger l = start("r1", policy(1, 1000, 2), 0);
+  const auto live = nodes(3);
+  ASSERT_EQ(admit(l, "n1", 1, live).kind, Decision::proceed);
+  finish(l, "n1", false, "post: exit 1", 2);
+  ASSERT_TRUE(l.halted);
+  EXPECT_EQ(admit(l, "n2", 3, live).kind, Decision::halted);
+  resume(l, 10);
+  EXPECT_EQ(progress(l, 10), "held") << "nobody deploys and n2 has not got it";
+  const Decision d = admit(l, "n2", 11, live);
+  ASSERT_EQ(d.kind, Decision::proceed);
+  EXPECT_TRUE(d.canary) << "the failed canary was forgiven: its place is n2's";
+  EXPECT_EQ(admit(l, "n3", 12, live).kind, Decision::wait) << "a canary deploys alone";
+  finish(l, "n2", true, "", 20);
+  EXPECT_EQ(admit(l, "n3", 500, live).kind, Decision::wait) << "soaking";
+  EXPECT_EQ(admit(l, "n3", 1020, live).kind, Decision::proceed);
+}
+
+TEST(RolloutLedger, DoneNeverShowsWhileNodesAreHeldBack) {
+  Ledger l = halted_during_the_soak();
+  resume(l, 10000);
+  EXPECT_EQ(progress(l, 20000), "held");
+  ASSERT_EQ(admit(l, "n2", 20000, nodes(3)).kind, Decision::proceed);
+  finish(l, "n2", true, "", 20001);
+  EXPECT_EQ(progress(l, 20002), "held") << "n3 is still held back";
+  ASSERT_EQ(admit(l, "n3", 20003, nodes(3)).kind, Decision::proceed);
+  finish(l, "n3", true, "", 20004);
+  EXPECT_EQ(progress(l, 20005), "done");
+}
+
+TEST(RolloutLedger, ALedgerFromBeforeTheLatchKeepsItsSoak) {
+  Ledger l = start("r1", policy(1, 4000, 1), 0);
+  admit(l, "n1", 1000, nodes(2));
+  finish(l, "n1", true, "", 2000);
+  auto j = nlohmann::json::parse(l.dump());
+  j.erase("soak_from_ms");  // as an older haul wrote it
+  const Ledger old = Ledger::parse(j.dump(), "old");
+  EXPECT_EQ(old.soak_from_ms, 2000u);
+  EXPECT_EQ(soak_left_ms(old, 3000), 3000u);
+}
+
+// The canary stage as the README states it, kept apart from the ledger's
+// code: the canaries that took a slot, which of them still deploy or
+// failed, and when the soak started.
+struct StageModel {
+  uint32_t canary;
+  uint64_t soak;
+  std::set<std::string> canaries, running, failed;
+  std::optional<uint64_t> soak_start;  // set: the canary stage is over
+
+  void granted(const std::string& n) {
+    canaries.insert(n);
+    running.insert(n);
+    failed.erase(n);
+  }
+  void finished(const std::string& n, bool ok, uint64_t now) {
+    running.erase(n);
+    if (!ok) failed.insert(n);
+    if (!soak_start && canaries.size() >= canary && running.empty()) soak_start = now;
+  }
+  void dropped(const std::string& n) {  // died while deploying or waiting: its place is free
+    canaries.erase(n);
+    running.erase(n);
+  }
+  // A resume whose halt came before the soak's end forgives failed
+  // canaries and starts the soak again.
+  void resumed(uint64_t halted_at, uint64_t now) {
+    if (soak_start && halted_at >= *soak_start + soak) return;
+    for (const auto& n : failed) canaries.erase(n);
+    failed.clear();
+    soak_start.reset();
+    if (canaries.size() >= canary && running.empty()) soak_start = now;
+  }
+};
+
+// A seeded walk through 400 × 60 steps of enter, finish (well or badly),
+// halt, resume, a node's death and return, in random order and timing,
+// checked after every step against the model:
+//  - a canary slot only in the canary stage, at most `canary` deploying;
+//  - a plain slot only after the canary stage and a whole soak, and never
+//    more than max_parallel deploying;
+//  - "done" never shows while a node deploys, waits or is held back.
+TEST(RolloutLedger, EveryOrderOfHaltResumeAndRefireKeepsTheRules) {
+  for (uint32_t seed = 1; seed <= 400; ++seed) {
+    std::mt19937 rng(seed);
+    StageModel m;
+    m.canary = 1 + rng() % 2;
+    m.soak = 4000;
+    const uint32_t parallel = 1 + rng() % 2, failures = 1 + rng() % 2;
+    Ledger l = start("r1", policy(m.canary, m.soak, parallel, 0, failures), 0);
+    std::set<std::string> live = nodes(5);
+    uint64_t now = 0;
+    std::string trace;
+    auto where = [&] {
+      return "seed " + std::to_string(seed) + " (canary " + std::to_string(m.canary) + ", max_parallel " +
+             std::to_string(parallel) + ", max_failures " + std::to_string(failures) + "): " + trace + "\nledger " + l.dump();
+    };
+    for (int step = 0; step < 60; ++step) {
+      now += rng() % 1500;
+      const std::string n = "n" + std::to_string(1 + rng() % 5);
+      const unsigned op = rng() % 10;
+      trace += std::to_string(now) + ":" + std::to_string(op) + n + " ";
+      if (op <= 4) {
+        if (!live.count(n)) continue;
+        const bool was_deploying = l.nodes.count(n) && l.nodes[n].state == NodeState::deploying;
+        const Decision d = admit(l, n, now, live);
+        for (const auto& c : std::set<std::string>(m.canaries))
+          if (!l.nodes.count(c)) m.dropped(c);
+        if (d.kind == Decision::proceed && !was_deploying) {
+          if (d.canary) {
+            ASSERT_FALSE(m.soak_start) << "a canary slot after the canary stage; " << where();
+            ASSERT_TRUE(m.canaries.count(n) || m.canaries.size() < m.canary) << where();
+            m.granted(n);
+            ASSERT_LE(m.running.size(), m.canary) << where();
+            ASSERT_EQ(deploying_now(l), m.running.size()) << "only canaries deploy; " << where();
+          } else {
+            ASSERT_TRUE(m.soak_start) << "a plain slot in the canary stage; " << where();
+            ASSERT_GE(now, *m.soak_start + m.soak) << "a plain slot during the soak; " << where();
+            ASSERT_LE(deploying_now(l), parallel) << "max_parallel exceeded; " << where();
+          }
+        }
+      } else if (op <= 6) {
+        if (!l.nodes.count(n) || l.nodes[n].state != NodeState::deploying) continue;
+        const bool ok = rng() % 5 != 0;
+        finish(l, n, ok, "boom", now);
+        if (m.running.count(n)) m.finished(n, ok, now);
+      } else if (op == 7) {
+        if (!l.halted) halt(l, "by hand", "operator", now);
+      } else if (op == 8) {
+        if (!l.halted) continue;
+        const uint64_t halted_at = l.halted->at_ms;
+        resume(l, now);
+        m.resumed(halted_at, now);
+      } else if (live.count(n)) {
+        live.erase(n);  // dies; its slot frees once another node looks
+      } else {
+        live.insert(n);  // back
+      }
+      bool pending = false;
+      for (const auto& [name, e] : l.nodes)
+        pending = pending || (e.state != NodeState::done && e.state != NodeState::failed);
+      if (pending) ASSERT_NE(progress(l, now), "done") << where();
+    }
+  }
 }

@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 #define HAUL_ABI_MAJOR 1
-#define HAUL_ABI_MINOR 5
+#define HAUL_ABI_MINOR 6
 
 #if defined(_WIN32)
 #define HAUL_EXPORT __declspec(dllexport)
@@ -121,6 +121,12 @@ typedef struct haul_host {
   /* Writes one line to haul's log. */
   void (*log)(void *ctx, haul_log_level level, const char *message);
   const char *host_version; /* e.g. "0.1.0" */
+
+  /* ---- ABI 1.6: read only when struct_size covers it ---- */
+  /* Non-zero in a long-running host (`haul agent`): background chores such
+   * as a heartbeat belong there. 0 in one-shot commands (`haul deploy`, the
+   * stdin handler, `haul rollback`), whose end says nothing about the node. */
+  int long_running;
 } haul_host;
 
 /* ---- trigger ----------------------------------------------------------- */
@@ -216,6 +222,15 @@ typedef struct haul_hook_context {
    * touched. Thread-safe. */
   void (*process_started)(void *log_ctx, int64_t pgid);
   void (*process_ended)(void *log_ctx, int64_t pgid);
+
+  /* ---- ABI 1.6: read only when struct_size covers them ---- */
+  /* success, failure and rollback: the release dest runs now — the new one
+   * after a success, the one still in place after a failure (as recorded
+   * beside dest; "" when haul has no record), the one switched to by a
+   * rollback — and since when (0 when unknown). A status hook reports it
+   * beside the attempt, which may have failed or been held back. */
+  const char *running_release;
+  uint64_t running_since_unix_ms;
 } haul_hook_context;
 
 /* ---- gate (ABI 1.3) ------------------------------------------------------ */

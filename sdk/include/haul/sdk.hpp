@@ -129,6 +129,10 @@ class Host {
   void warn(const std::string& m) const { log(HAUL_LOG_WARN, m); }
   void error(const std::string& m) const { log(HAUL_LOG_ERROR, m); }
   std::string version() const { return h_ && h_->host_version ? h_->host_version : ""; }
+  // ABI 1.6; a host older than that is taken as long-running (as before).
+  bool long_running() const {
+    return !h_ || h_->struct_size < offsetof(haul_host, long_running) + sizeof(int) || h_->long_running != 0;
+  }
 
  private:
   const haul_host* h_;
@@ -203,6 +207,13 @@ class HookContext {
   }
   void process_ended(int64_t pgid) const {
     if (has(offsetof(haul_hook_context, process_ended)) && c_->process_ended) c_->process_ended(c_->log_ctx, pgid);
+  }
+  // ABI 1.6: what dest runs once this phase's event ended ("" from an older host).
+  std::string running_release() const {
+    return has(offsetof(haul_hook_context, running_release)) && c_->running_release ? c_->running_release : "";
+  }
+  uint64_t running_since_unix_ms() const {
+    return has(offsetof(haul_hook_context, running_since_unix_ms)) ? c_->running_since_unix_ms : 0;
   }
   const haul_hook_context* raw() const { return c_; }
 
