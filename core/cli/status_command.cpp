@@ -38,7 +38,8 @@ namespace {
 using fleet::PipelineKey;
 
 std::string elapsed(uint64_t at_ms, uint64_t now_ms) {
-  if (!at_ms || now_ms < at_ms) return "";
+  if (!at_ms) return "";
+  if (now_ms < at_ms + 1000) return "<1s";
   return format_duration(std::chrono::seconds((now_ms - at_ms) / 1000));
 }
 std::string ago(uint64_t at_ms, uint64_t now_ms) {
@@ -191,15 +192,13 @@ std::map<std::string, nlohmann::json> read_rollouts(const ConfigPipelines* c) {
 }
 
 void print_table(const std::vector<nlohmann::json>& rows, uint64_t now, const fleet::FleetFilter& filter) {
-  std::set<std::string> namespaces;
-  for (const auto& r : rows) namespaces.insert(r.value("namespace", ""));
-  const bool with_ns = namespaces.size() > 1;
-  size_t label_width = 10, node_width = 6;
+  size_t label_width = 20, node_width = 6;
   for (const auto& r : rows) {
-    label_width = std::max(label_width, fleet::pipeline_label(r, with_ns).size() + 2);
+    label_width = std::max(label_width, fleet::pipeline_label(r).size() + 2);
     node_width = std::max(node_width, r.value("node", "").size() + 2);
   }
-  std::cout << std::left << std::setw(static_cast<int>(label_width)) << "PIPELINE" << std::setw(static_cast<int>(node_width))
+  std::cout << std::left << std::setw(static_cast<int>(label_width)) << "NAMESPACE/PIPELINE"
+            << std::setw(static_cast<int>(node_width))
             << "NODE" << std::setw(7) << "ALIVE" << "RUNNING                     LAST ATTEMPT\n";
   int behind = 0, off_desired = 0, gone = 0;
   std::string newest;
@@ -213,7 +212,7 @@ void print_table(const std::vector<nlohmann::json>& rows, uint64_t now, const fl
     running = running.empty() ? "?" : running;
     if (const std::string e = elapsed(r.value("running_since_unix_ms", uint64_t{0}), now); !e.empty())
       running += " (for " + e + ")";
-    std::cout << std::setw(static_cast<int>(label_width)) << fleet::pipeline_label(r, with_ns)
+    std::cout << std::setw(static_cast<int>(label_width)) << fleet::pipeline_label(r)
               << std::setw(static_cast<int>(node_width)) << r.value("node", "") << std::setw(7) << alive
               << (on_newest ? "  " : "! ") << std::setw(26) << running << r.value("result", "") << " "
               << r.value("release", "") << ", " << ago(r.value("finished_at_unix_ms", uint64_t{0}), now);
@@ -299,14 +298,14 @@ int run_status(const Args& args) {
                        where.store->where() + "; pipelines reporting: " + names);
     }
     std::set<PipelineKey> shown;
-    for (const auto& r : view.nodes) shown.insert({r["namespace"], r["pipeline"]});
+    for (const auto& r : view.nodes) shown.insert(fleet::pipeline_of(r));
     std::optional<PipelineKey> single;
     if (shown.size() == 1) single = *shown.begin();
     else if (shown.empty() && config && config->built.size() == 1) single = *filter.only.begin();
     const auto desired = read_desired(vm, config ? &*config : nullptr, single);
     const int64_t now_s = static_cast<int64_t>(std::time(nullptr));
     for (auto& r : view.nodes) {
-      auto it = desired.find({r["namespace"], r["pipeline"]});
+      auto it = desired.find(fleet::pipeline_of(r));
       if (it == desired.end()) continue;
       const bool on = r.value("running_release", "") == it->second.release;
       r["desired_release"] = it->second.release;

@@ -32,7 +32,9 @@ std::pair<std::string, uint64_t> running_in(const PhaseInfo& info) {
   if (info.phase != HAUL_PHASE_SUCCESS && info.phase != HAUL_PHASE_FAILURE && info.phase != HAUL_PHASE_ROLLBACK) return {};
   const auto applied = read_applied_release(info.dest);
   if (!applied) return {};
-  return {applied->release, static_cast<uint64_t>(applied->applied_at) * 1000};
+  // A manifest without `release:` is named by its URL, as in the status.
+  return {applied->release.empty() ? applied->manifest_url : applied->release,
+          static_cast<uint64_t>(applied->applied_at) * 1000};
 }
 
 }  // namespace

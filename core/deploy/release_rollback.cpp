@@ -53,7 +53,7 @@ void switch_back(ReleaseStore& store, const std::string& target, const std::opti
   }
   Manifest manifest = parse_manifest(meta->manifest, meta->manifest_url.empty() ? target : meta->manifest_url);
   pin_rollback(store.dest(), target, *meta, manifest, current.value_or(""));
-  if (manifest.commands.rollback.empty()) return;
+  // Hooks are told even without commands: a status hook reports what runs now.
   DeployLog log(pipeline);
   PhaseInfo info;
   info.phase = HAUL_PHASE_ROLLBACK;

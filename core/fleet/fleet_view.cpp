@@ -81,7 +81,7 @@ FleetView read_fleet(FleetStore& store, const std::string& prefix, const FleetFi
   for (const auto& [key, value] : store.list(status_folder)) {
     auto row = row_of(key, value, status_folder);
     if (!row) continue;
-    const PipelineKey pk{(*row)["namespace"], (*row)["pipeline"]};
+    const PipelineKey pk = pipeline_of(*row);
     view.reporting.insert(pk);
     if (filter.ns && pk.first != *filter.ns) continue;
     if (filter.pipeline && pk.second != *filter.pipeline) continue;
@@ -102,12 +102,12 @@ FleetView read_fleet(FleetStore& store, const std::string& prefix, const FleetFi
   std::map<PipelineKey, std::pair<uint64_t, std::string>> newest;
   for (const auto& r : view.nodes) {
     if (r["result"] != "success" || r["running_release"] != r["release"]) continue;
-    auto& n = newest[{r["namespace"], r["pipeline"]}];
+    auto& n = newest[pipeline_of(r)];
     const uint64_t at = r["finished_at_unix_ms"];
     if (at >= n.first) n = {at, r["release"]};
   }
   for (auto& r : view.nodes) {
-    const std::string release = newest[{r["namespace"], r["pipeline"]}].second;
+    const std::string release = newest[pipeline_of(r)].second;
     r["newest_release"] = release;
     r["on_newest_release"] = release.empty() || r["running_release"] == release;
   }
@@ -127,11 +127,13 @@ bool needs_attention(const nlohmann::json& r) {
          !r.value("on_newest_release", true) || !r.value("on_desired_release", true);
 }
 
-std::string pipeline_label(const nlohmann::json& row, bool with_namespace) {
+PipelineKey pipeline_of(const nlohmann::json& row) {
+  return {row.value("namespace", ""), row.value("pipeline", "")};
+}
+
+std::string pipeline_label(const nlohmann::json& row) {
   const std::string ns = row.value("namespace", "");
-  const std::string pipeline = row.value("pipeline", "");
-  if (!with_namespace) return pipeline;
-  return (ns.empty() ? "-" : ns) + "/" + pipeline;
+  return (ns.empty() ? "-" : ns) + "/" + row.value("pipeline", "");
 }
 
 Forgotten forget_node(FleetStore& store, const std::string& prefix, const std::string& node, const FleetFilter& filter,

@@ -47,8 +47,10 @@ FleetView read_fleet(FleetStore& store, const std::string& prefix, const FleetFi
 // agent is dead, or it is not on its pipeline's newest (or desired) release.
 bool needs_attention(const nlohmann::json& row);
 
-// "web" in one namespace, "shop/web" across several.
-std::string pipeline_label(const nlohmann::json& row, bool with_namespace);
+PipelineKey pipeline_of(const nlohmann::json& row);
+
+// "shop/web"; "-/web" for a document from before namespaces.
+std::string pipeline_label(const nlohmann::json& row);
 
 // What `haul status --forget NODE` removed: keys, for the message.
 struct Forgotten {

@@ -161,11 +161,16 @@ TEST_F(Agent, StatusIsWrittenToConsulAndShownByHaulStatus) {
   ASSERT_TRUE(logged("watching Consul event"));
   std::string url = publish("v2");
   std::string e = consul.fire("deploy_web", url);
-  ASSERT_TRUE(logged("status written to Consul KV haul/status/web/node-a")) << read_file(log());
-  // A second node that is still on an older release, and no longer alive.
-  nlohmann::json old = {{"node", "node-b"}, {"pipeline", "web"}, {"release", "file:///old.yml"}, {"result", "success"},
-                        {"finished_at_unix_ms", 1000}, {"error", ""}};
-  ASSERT_EQ(http_request("PUT", consul.address() + "/v1/kv/haul/status/web/node-b", old.dump()).status, 200);
+  // The namespace is the pipeline's event (no namespace: in the config).
+  ASSERT_TRUE(logged("status written to Consul KV haul/status/deploy_web/web/node-a")) << read_file(log());
+  // A second node that is still on an older release, and no longer alive
+  // (its agent died a minute ago).
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+  nlohmann::json old = {{"schema", 2}, {"node", "node-b"}, {"pipeline", "web"}, {"namespace", "deploy_web"},
+                        {"release", "file:///old.yml"}, {"running_release", "file:///old.yml"}, {"result", "success"},
+                        {"finished_at_unix_ms", now_ms - 60000}, {"error", ""}};
+  ASSERT_EQ(http_request("PUT", consul.address() + "/v1/kv/haul/status/deploy_web/web/node-b", old.dump()).status, 200);
 
   ProcessOptions o;
   o.unset_env = {"CONSUL_HTTP_ADDR", "CONSUL_HTTP_TOKEN"};
@@ -176,6 +181,7 @@ TEST_F(Agent, StatusIsWrittenToConsulAndShownByHaulStatus) {
   EXPECT_EQ(rows[0]["node"], "node-a");
   EXPECT_EQ(rows[0]["event_id"], e);
   EXPECT_EQ(rows[0]["release"], url);
+  EXPECT_EQ(rows[0]["running_release"], url) << "a manifest without release: its URL names it";
   EXPECT_EQ(rows[0]["result"], "success");
   EXPECT_TRUE(rows[0]["alive"].get<bool>()) << "the heartbeat session is held";
   EXPECT_TRUE(rows[0]["on_newest_release"].get<bool>());
@@ -187,14 +193,15 @@ TEST_F(Agent, StatusIsWrittenToConsulAndShownByHaulStatus) {
   ASSERT_EQ(r.exit_code, 1) << r.err;
   EXPECT_NE(r.out.find("node-a"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("! file:///old.yml"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("1 node(s) not on their pipeline's newest release"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("1 node(s) not running their pipeline's newest release"), std::string::npos) << r.out;
   r = run_process({haul_binary().string(), "status", "--consul", consul.address(), "--pipeline", "wbe"}, o);
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("no node reported pipeline 'wbe' to Consul at " + consul.address() + "; pipelines reporting: web"),
+  EXPECT_NE(r.err.find("no node reported pipeline 'wbe' to Consul at " + consul.address() +
+                       "; pipelines reporting: deploy_web/web"),
             std::string::npos)
       << r.err;
   // node-b catches up: the fleet is healthy, exit 0.
-  ASSERT_EQ(http_request("DELETE", consul.address() + "/v1/kv/haul/status/web/node-b").status, 200);
+  ASSERT_EQ(http_request("DELETE", consul.address() + "/v1/kv/haul/status/deploy_web/web/node-b").status, 200);
   r = run_process({haul_binary().string(), "status", "--consul", consul.address()}, o);
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
 
@@ -306,7 +313,7 @@ TEST_F(Agent, OneConsulSettingReachesTriggerStatusHookAndHaulStatus) {
   start_agent();
   ASSERT_TRUE(logged("watching Consul event 'deploy_web' at " + consul.address())) << read_file(log());
   consul.fire("deploy_web", publish("v1"));
-  ASSERT_TRUE(logged("status written to Consul KV haul/status/web/node-a")) << read_file(log());
+  ASSERT_TRUE(logged("status written to Consul KV haul/status/deploy_web/web/node-a")) << read_file(log());
   ProcessOptions o;
   o.unset_env = {"CONSUL_HTTP_ADDR", "CONSUL_HTTP_TOKEN"};
   auto r = run_process({haul_binary().string(), "status", "--config", (tmp / "haul.yaml").string(), "--json"}, o);
@@ -321,7 +328,7 @@ TEST_F(Agent, OneConsulSettingReachesTriggerStatusHookAndHaulStatus) {
   start_agent();
   ASSERT_TRUE(logged("watching Consul event 'deploy_web'")) << read_file(log());
   consul.fire("deploy_web", publish("v2"));
-  ASSERT_TRUE(logged("status written to Consul KV haul/status/web/node-b")) << read_file(log());
+  ASSERT_TRUE(logged("status written to Consul KV haul/status/deploy_web/web/node-b")) << read_file(log());
   r = run_process({haul_binary().string(), "status", "--config", (tmp / "haul.yaml").string(), "--json"}, o);
   EXPECT_NE(r.out.find("node-b"), std::string::npos) << r.out << r.err;
 }

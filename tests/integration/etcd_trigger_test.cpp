@@ -140,16 +140,21 @@ TEST_F(EtcdTrigger, KickRefusesAnUnreachableClusterByName) {
 TEST_F(EtcdTrigger, StatusIsWrittenToEtcdAndShownByHaulStatus) {
   start_agent("[shell, { type: etcd-status, endpoints: [" + endpoints(", ") + "], heartbeat_ttl: 3s }]");
   kick(publish("v1"));
-  ASSERT_TRUE(wait_until([&] { return file_contains(log(), "status written to etcd key haul/status/web/"); }))
+  ASSERT_TRUE(wait_until([&] { return file_contains(log(), "status written to etcd key haul/status/deploy_web/web/"); }))
       << read_file(log());
   ProcessResult r = run_process({haul_binary().string(), "status", "--etcd", endpoints(",")});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-  EXPECT_NE(r.out.find("web"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("yes   success"), std::string::npos) << "alive, and the result: " << r.out;
+  EXPECT_NE(r.out.find("deploy_web/web"), std::string::npos) << "the namespace is the trigger's key: " << r.out;
+  r = run_process({haul_binary().string(), "status", "--etcd", endpoints(","), "--json"});
+  nlohmann::json rows = nlohmann::json::parse(r.out);
+  ASSERT_EQ(rows.size(), 1u) << r.out;
+  EXPECT_EQ(rows[0]["alive"], true) << r.out;
+  EXPECT_EQ(rows[0]["result"], "success") << r.out;
   agent.reset();  // a clean stop revokes the heartbeat's lease
-  r = run_process({haul_binary().string(), "status", "--etcd", endpoints(",")});
+  r = run_process({haul_binary().string(), "status", "--etcd", endpoints(","), "--json"});
   EXPECT_EQ(r.exit_code, 1) << "a node that is down needs attention: " << r.out << r.err;
-  EXPECT_NE(r.out.find("NO    success"), std::string::npos) << r.out;
+  rows = nlohmann::json::parse(r.out);
+  EXPECT_EQ(rows[0]["alive"], false) << r.out;
 }
 
 TEST_F(EtcdTrigger, PasswordAuthWorksAndAWrongPasswordIsNamed) {

@@ -13,6 +13,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <sstream>
 
@@ -321,6 +322,45 @@ TEST_P(Rollout, AnOperatorHaltsAndResumesARollout) {
   EXPECT_EQ(unknown.exit_code, 1);
   EXPECT_NE(unknown.err.find("no rollout of release 'v9' for pipeline web"), std::string::npos) << unknown.err;
   EXPECT_NE(unknown.err.find("known: v1"), std::string::npos) << unknown.err;
+}
+
+// An operator halts during the canary's soak and resumes after the soak
+// would have ended; the event is fired again. The soak starts again at the
+// resume (the release is watched for a whole soak on a fleet that is not
+// halted), the old canary does not take a second canary slot, and never
+// more than max_parallel nodes are between pre and post — across halt,
+// resume and re-fire.
+TEST_P(Rollout, AResumeAfterAHaltDuringTheSoakKeepsTheSoakAndMaxParallel) {
+  start_fleet(3, "canary: 1, canary_soak: 2s, max_parallel: 1");
+  const std::string url = publish("v1");
+  fire(url);
+  ASSERT_TRUE(wait_until([&] { return logged("waiting for the canary soak") == 2; }, std::chrono::seconds(30))) << logs();
+  ASSERT_EQ(rollout_command({"halt", "--reason", "looking"}).exit_code, 0);
+  ASSERT_TRUE(wait_until([&] { return logged("is halted fleet-wide") == 2; }, std::chrono::seconds(30))) << logs();
+  const auto canary = intervals();
+  ASSERT_EQ(canary.size(), 1u) << read_file(slots);
+  auto now_ns = [] {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  };
+  const long long soak_ns = 2'000'000'000LL;
+  // The old soak window passes while the rollout is halted.
+  ASSERT_TRUE(wait_until([&] { return now_ns() > canary[0].end + soak_ns; }, std::chrono::seconds(10)));
+  const long long resumed_at = now_ns();
+  ProcessResult resume = rollout_command({"resume"});
+  ASSERT_EQ(resume.exit_code, 0) << resume.out << resume.err;
+  EXPECT_NE(resume.out.find("release v1: soaking (2s of the canary soak left)"), std::string::npos) << resume.out;
+  fire(url);  // the nodes held back get it again; so does the canary
+  // The canary runs v1 already: its deploy finds it live and passes no gate.
+  ASSERT_TRUE(wait_until([&] { return on("v1") == 3 && intervals().size() == 3; }, std::chrono::seconds(60)))
+      << logs() << read_file(slots);
+  const auto all = intervals();
+  EXPECT_LE(max_overlap(all), 1u) << read_file(slots);
+  for (const auto& i : all)
+    if (i.start > canary[0].end) EXPECT_GE(i.start, resumed_at + soak_ns) << i.node << " began inside the restarted soak";
+  EXPECT_EQ(logged("slot taken as a canary"), 1) << "one canary slot in all: " << logs();
+  // The last node leaves the gate after its post.
+  EXPECT_TRUE(wait_until([&] { return rollout_command({"status"}).out.find("release v1: done") != std::string::npos; }))
+      << rollout_command({"status"}).out;
 }
 
 TEST_P(Rollout, TheConsulWatchHandlerWaitsAtTheSameGate) {

@@ -60,7 +60,7 @@ TEST(PipelineConfig, UnknownKeysListTheValidOnesWithLine) {
   EXPECT_NE(e.find("retry_wait"), std::string::npos) << e;
   e = error_of("pipeline:\n  web: {}\n");
   EXPECT_NE(e.find("unknown key 'pipeline' — did you mean 'pipelines'? (valid keys: state_dir, plugin_path, "
-                   "metrics_listen, metrics_textfile, consul, etcd, pipelines)"),
+                   "metrics_listen, metrics_textfile, consul, etcd, pipelines, namespace)"),
             std::string::npos)
       << e;
 }
