@@ -247,6 +247,21 @@ TEST_P(Rollout, AFailingCanaryHaltsTheReleaseAndTheFleetStaysThenDeploysTheNext)
   EXPECT_NE(fleet.out.find("pipeline web, release v2: halted"), std::string::npos) << fleet.out;
   EXPECT_EQ(fleet.out.find("release v1:"), std::string::npos) << "only the newest rollout: " << fleet.out;
 
+  // The hint runs as printed, pasted into a shell.
+  const size_t hint = status.out.find("(haul rollout resume ");
+  ASSERT_NE(hint, std::string::npos) << status.out;
+  const std::string command = status.out.substr(hint + 1, status.out.find(" lets it go on)", hint) - hint - 1);
+  ProcessResult pasted = run_process({"/bin/sh", "-c", "PATH=" + haul_binary().parent_path().string() + ":$PATH; " + command});
+  EXPECT_EQ(pasted.exit_code, 0) << command << "\n" << pasted.out << pasted.err;
+  EXPECT_NE(pasted.out.find("resumed the rollout of release v2 (pipeline web)"), std::string::npos) << pasted.out;
+  // And without the config, where the rollouts live is all it needs.
+  ProcessResult bare = run_process(etcd ? std::vector<std::string>{haul_binary().string(), "rollout", "status",
+                                                                   "--pipeline", "web", "--etcd", endpoint_list()}
+                                        : std::vector<std::string>{haul_binary().string(), "rollout", "status",
+                                                                   "--pipeline", "web", "--consul", consul.address()});
+  EXPECT_EQ(bare.exit_code, 0) << bare.out << bare.err;
+  EXPECT_NE(bare.out.find("pipeline web, release v2: held"), std::string::npos) << bare.out;
+
   // The next release goes out normally.
   deploy_everywhere("v3");
   EXPECT_EQ(count_lines(ran), 1u);
