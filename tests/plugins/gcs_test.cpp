@@ -503,3 +503,57 @@ TEST(GcsHaul, HmacKeysSpeakTheXmlApiSignedAsBotocoreSigns) {
   EXPECT_NE(r.err.find(half + ":5: pipelines.web.sources.gcs: "), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("hmac_access_id and hmac_secret go together"), std::string::npos) << r.err;
 }
+
+// An object replaced between a cut download and its resume (a publish
+// landing between two attempts): haul fetch -o FILE ends with the new object
+// whole; to stdout, where the bytes already written cannot be taken back, it
+// fails naming the URL. Never the old one's head on the new one's tail.
+TEST(GcsHaul, AnObjectReplacedBetweenTheCutAndTheResumeIsFetchedWholeNeverSpliced) {
+  GcsDouble::Options o;
+  o.allow_anonymous = true;
+  GcsDouble gcs(o);
+  TempDir tmp;
+  const std::map<std::string, std::string> env{{"STORAGE_EMULATOR_HOST", gcs.endpoint()}};
+  const std::string v1 = random_bytes(300'000, 1), v2 = random_bytes(300'000, 2);
+  gcs.put("releases", "moving.bin", v1);
+  gcs.cut_then_replace("releases", "moving.bin", 100'000, v2);
+  auto r = haul_run({"fetch", "gs://releases/moving.bin", "-o", (tmp / "out.bin").string(), "--retry", "2",
+                     "--retry-wait", "10ms"},
+                    env);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(sha256_file(tmp / "out.bin"), sha256_hex(v2)) << "the new object, whole: " << r.err;
+
+  gcs.cut_then_replace("releases", "moving.bin", 100'000, v1);
+  r = haul_run({"fetch", "gs://releases/moving.bin", "--retry", "2", "--retry-wait", "10ms"}, env);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(sha256_hex(r.out), sha256_hex(v2.substr(0, 100'000) + v1.substr(100'000))) << "never spliced";
+  EXPECT_NE(r.err.find("gs://releases/moving.bin"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("changed"), std::string::npos) << r.err;
+}
+
+// A 404 or 403 does not heal by waiting: with --retry 3 --retry-wait 5s the
+// object is asked for once, and the error names the URL and the status;
+// --retry-missing retries it (a publish may land seconds after the event).
+TEST(GcsHaul, AMissingOrForbiddenObjectIsAskedForOnceUnlessRetryMissingIsGiven) {
+  GcsDouble::Options o;
+  o.allow_anonymous = true;
+  GcsDouble gcs(o);
+  const std::map<std::string, std::string> env{{"STORAGE_EMULATOR_HOST", gcs.endpoint()}};
+  auto r = haul_run({"fetch", "gs://releases/missing.bin", "--retry", "3", "--retry-wait", "5s"}, env);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("GET gs://releases/missing.bin: no such object in bucket releases, or no such bucket (HTTP 404"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(gcs.count("GET", "/o/missing.bin"), 1);
+
+  gcs.put("releases", "private.bin", "x");
+  gcs.fail("/o/private.bin", 403, "forbidden", 99);
+  r = haul_run({"fetch", "gs://releases/private.bin", "--retry", "3", "--retry-wait", "5s"}, env);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("GET gs://releases/private.bin: permission denied (HTTP 403 forbidden)"), std::string::npos) << r.err;
+  EXPECT_EQ(gcs.count("GET", "/o/private.bin"), 1);
+
+  r = haul_run({"fetch", "gs://releases/missing.bin", "--retry", "2", "--retry-wait", "10ms", "--retry-missing"}, env);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(gcs.count("GET", "/o/missing.bin"), 1 + 3);
+}

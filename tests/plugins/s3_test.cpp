@@ -321,3 +321,30 @@ TEST_F(S3rver, HaulDeploysWithManifestAndSrcOnS3) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("GET s3://releases/web/nothing.yml: no such key"), std::string::npos) << r.err;
 }
+
+// An object replaced between a cut download and its resume (a publish
+// landing between two attempts), through a proxy that cuts the first GET
+// and holds the resume until the new object is in: haul fetch -o FILE ends
+// with the new object whole — never the old one's head on the new one's
+// tail. (s3rver ignores If-Match; the ETag of the answer is checked too.)
+TEST_F(S3rver, AnObjectReplacedBetweenTheCutAndTheResumeIsFetchedWholeNeverSpliced) {
+  TempDir tmp;
+  S3Client c = client();
+  const std::string v1 = random_bytes(300'000, 1), v2 = random_bytes(300'000, 2);
+  c.put({"releases", "moving.bin"}, v1);
+  CutProxy proxy(endpoint());
+  proxy.cut("/releases/moving.bin", 100'000);
+  auto env = aws_env();
+  env["AWS_ENDPOINT_URL"] = proxy.endpoint();
+  BackgroundProcess fetch({haul_binary().string(), "fetch", "s3://releases/moving.bin", "-o", (tmp / "out.bin").string(),
+                           "--retry", "2", "--retry-wait", "10ms"},
+                          tmp / "haul.log", env);
+  ASSERT_TRUE(wait_until([&] { return proxy.held() > 0 || !fetch.running(); })) << read_file(tmp / "haul.log");
+  ASSERT_TRUE(proxy.was_cut()) << read_file(tmp / "haul.log");
+  c.put({"releases", "moving.bin"}, v2);
+  proxy.release();
+  const auto exit_code = fetch.wait_exit(std::chrono::seconds(60));
+  const std::string log = read_file(tmp / "haul.log");
+  ASSERT_EQ(exit_code, 0) << log;
+  EXPECT_EQ(sha256_file(tmp / "out.bin"), sha256_hex(v2)) << "the new object, whole: " << log;
+}
