@@ -45,21 +45,6 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-    def do_GET(self):
-        self.handle_any()
-
-    def do_HEAD(self):
-        self.handle_any()
-
-    def do_POST(self):
-        self.handle_any()
-
-    def do_PUT(self):
-        self.handle_any()
-
-    def do_DELETE(self):
-        self.handle_any()
-
     def reply(self, status, body):
         data = json.dumps(body).encode()
         self.send_response(status)
@@ -112,6 +97,8 @@ class Handler(BaseHTTPRequestHandler):
         self.connection.shutdown(socket.SHUT_RDWR)
         self.close_connection = True
         record["status"] = "cut"
+
+    do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = handle_any
 
     def control(self, what, body):
         st = self.state

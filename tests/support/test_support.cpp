@@ -642,7 +642,7 @@ std::function<std::optional<std::string>(const std::string&)> environment_of(std
   };
 }
 
-std::string collect_bytes(const std::function<void(haul::sdk::Sink&)>& fetch) {
+std::string collect_bytes(const std::function<void(haul::sdk::Sink&)>& fetch, const std::string& pinned) {
   std::string got;
   haul_sink s{};
   s.struct_size = sizeof s;
@@ -651,7 +651,7 @@ std::string collect_bytes(const std::function<void(haul::sdk::Sink&)>& fetch) {
     static_cast<std::string*>(ctx)->append(static_cast<const char*>(d), n);
     return 0;
   };
-  haul::sdk::Sink sink(&s);
+  haul::sdk::Sink sink(&s, pinned);
   fetch(sink);
   return got;
 }

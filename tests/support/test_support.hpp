@@ -25,8 +25,9 @@ namespace fs = std::filesystem;
 // tests never read, or leak, the real one.
 std::function<std::optional<std::string>(const std::string&)> environment_of(std::map<std::string, std::string> vars);
 
-// Everything fetch delivers to the sink it is given, as one string.
-std::string collect_bytes(const std::function<void(haul::sdk::Sink&)>& fetch);
+// Everything fetch delivers to the sink it is given, as one string; the
+// sink is pinned to `pinned` (haul::sdk::Sink::pinned), as a resume's is.
+std::string collect_bytes(const std::function<void(haul::sdk::Sink&)>& fetch, const std::string& pinned = "");
 
 // A fresh folder under $TMPDIR (or /tmp), removed at the end of the test.
 class TempDir {
