@@ -12,6 +12,8 @@ void add_fetch_flags(po::options_description& desc) {
       ("timeout", po::value<std::string>(), "limit for fetching src, e.g. 10m (default: none)")
       ("retry", po::value<std::string>(), "retries for a failed fetch (default 0)")
       ("retry-wait", po::value<std::string>(), "wait between retries (default 3s)")
+      ("retry-missing", "retry a missing object or refused access (HTTP 404, 403, 401) too; by default those fail "
+       "at once")
       ("max-bandwidth", po::value<std::string>(), "cap download speed, bytes/s: 800k, 10M, 1.5MiB");
 }
 
@@ -53,6 +55,7 @@ void apply_deploy_flags(const po::variables_map& vm, DeployOptions& o) {
     if (!b) throw Error("--max-bandwidth: expected bytes per second like 800k, 10M, 1.5MiB; got '" + text + "'");
     o.max_bandwidth_bytes_per_s = *b;
   }
+  if (vm.count("retry-missing")) o.retry_missing = true;
   if (vm.count("rsync-verbose")) o.rsync_verbose = vm["rsync-verbose"].as<std::string>();
   if (vm.count("trusted-key"))
     for (const auto& k : vm["trusted-key"].as<std::vector<std::string>>()) o.trusted_keys.push_back(k);

@@ -9,7 +9,7 @@
 
 namespace haul {
 
-// What a download takes: --timeout, --retry, --retry-wait, --max-bandwidth.
+// What a download takes: --timeout, --retry, --retry-wait, --retry-missing, --max-bandwidth.
 void add_fetch_flags(boost::program_options::options_description& desc);
 // Those, and what only a deploy takes (--random-delay, --rsync-verbose,
 // --trusted-key, --allow-downgrade, --strict).

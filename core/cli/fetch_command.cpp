@@ -5,7 +5,9 @@
 // the bytes go to a temporary file beside FILE, renamed over it only once
 // the transfer ended and the checksum (if given) matched: FILE is the whole
 // verified object or untouched, never a cut download. An existing FILE is
-// kept unless --force.
+// kept unless --force. An object that changed between a cut and the resume
+// is fetched again from byte 0 into an emptied temporary file; to stdout,
+// where written bytes cannot be taken back, that is an error.
 #include <spdlog/spdlog.h>
 
 #include <sys/stat.h>
@@ -15,6 +17,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <iostream>
 
@@ -84,12 +87,26 @@ int run_fetch(const Args& args) {
     const FetchPolicy policy = fetch_policy_for(pipeline->deploy);
     DeployLog log("fetch");
     const auto start = std::chrono::steady_clock::now();
+    std::function<void()> rewind;
+    if (to_file)
+      rewind = [&] {
+        if (std::fflush(out) != 0 || ftruncate(fileno(out), 0) != 0)
+          throw Error("cannot write " + tmp_path + ": " + std::strerror(errno));
+        std::rewind(out);
+        if (hasher) hasher.emplace(algo);
+      };
     FetchOutcome got;
     try {
       got = fetch_stream(pipeline->sources, url, policy, stop, log, [&](const void* d, size_t n) {
         if (hasher) hasher->update(d, n);
         return std::fwrite(d, 1, n, out) == n;
-      });
+      }, {}, rewind);
+    } catch (const Error& e) {
+      if (out != stdout) std::fclose(out);
+      if (!to_file && e.kind() == Error::Kind::source_changed)
+        throw Error(std::string(e.what()) + "; what was written to stdout is void: fetch it again, or with -o FILE, "
+                    "which starts over by itself", e.kind());
+      throw;
     } catch (...) {
       if (out != stdout) std::fclose(out);
       throw;

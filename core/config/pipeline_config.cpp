@@ -40,9 +40,9 @@ DeployOptions parse_deploy_options(const YAML::Node& node, const std::string& or
   if (!node.IsMap())
     throw Error(yaml_where(origin, node) + ": " + path + ": expected a map, got " + yaml_kind(node));
   reject_unknown_keys(node,
-                      {"random_delay", "retry", "retry_wait", "timeout", "max_bandwidth", "rsync_verbose", "keep_releases",
-                       "lock_timeout", "max_extract_bytes", "max_entries", "max_compression_ratio", "allow_setuid",
-                       "trusted_keys", "strict"},
+                      {"random_delay", "retry", "retry_wait", "retry_missing", "timeout", "max_bandwidth",
+                       "rsync_verbose", "keep_releases", "lock_timeout", "max_extract_bytes", "max_entries",
+                       "max_compression_ratio", "allow_setuid", "trusted_keys", "strict"},
                       origin, path);
   auto duration = [&](const char* key, std::chrono::milliseconds& out) {
     if (!node[key].IsDefined()) return;
@@ -98,6 +98,7 @@ DeployOptions parse_deploy_options(const YAML::Node& node, const std::string& or
     out = text == "true";
   };
   boolean("allow_setuid", d.allow_setuid);
+  boolean("retry_missing", d.retry_missing);
   boolean("strict", d.strict);
   for (const auto& key : yaml_string_list(node["trusted_keys"], origin, path + ".trusted_keys")) {
     std::filesystem::path p = key;

@@ -31,6 +31,7 @@ struct DeployOptions {
   std::chrono::milliseconds random_delay{0};  // sleep [0, random_delay) before starting
   int retry = 0;                              // extra attempts for a failed fetch
   std::chrono::milliseconds retry_wait{3000};
+  bool retry_missing = false;                 // retry 404/403/401 too (a publish may land after the event)
   std::chrono::milliseconds timeout{0};       // limit for fetching src; 0 = none
   uint64_t max_bandwidth_bytes_per_s = 0;     // 0 = unlimited
   std::string rsync_verbose = "-v";           // "" quiet, "-v" summary+files, "-vv" more

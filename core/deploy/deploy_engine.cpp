@@ -154,6 +154,7 @@ FetchPolicy fetch_policy_for(const DeployOptions& options) {
   FetchPolicy p;
   p.retry = options.retry;
   p.retry_wait = options.retry_wait;
+  p.retry_missing = options.retry_missing;
   p.timeout = options.timeout;
   p.max_bandwidth_bytes_per_s = options.max_bandwidth_bytes_per_s;
   return p;

@@ -1,6 +1,7 @@
 #include "deploy/fetcher.hpp"
 
 #include <thread>
+#include <utility>
 
 #include "util/error.hpp"
 #include "util/units.hpp"
@@ -51,7 +52,8 @@ std::vector<std::string> SourceSet::schemes() const {
 
 FetchOutcome fetch_stream(const SourceSet& sources, const std::string& url, const FetchPolicy& policy,
                           StopSignal& stop, DeployLog& log,
-                          const std::function<bool(const void*, size_t)>& consume, ByteRange range) {
+                          const std::function<bool(const void*, size_t)>& consume, ByteRange range,
+                          const std::function<void()>& rewind) {
   SourceInstance& source = sources.for_url(url);
   const auto start = Clock::now();
   const bool has_deadline = policy.timeout.count() > 0;
@@ -98,17 +100,45 @@ FetchOutcome fetch_stream(const SourceSet& sources, const std::string& url, cons
       size_error = e.what();
     }
   };
+  // Every resume is pinned to the version of the object the transfer
+  // started on. The rule lives here, not in each source, because only this
+  // loop knows which calls are attempts of one transfer: a part of a pack
+  // starts at an offset, and a later fetch of the same URL must not inherit
+  // an old pin. A source reports the version it reads (sink.pin) and
+  // refuses a resume from another one (HAUL_RESTART); a transfer it named no
+  // version for is started over, never resumed. Sources older than ABI 1.6
+  // cannot report one: they are resumed as before, on their own guard.
+  std::string pin;
+  sink.pin = [&](const std::string& version) { pin = version; };
+  const bool unpinned_is_unsafe = source.pins_resumes();
+  // The consumer forgets what it took, and the transfer begins again.
+  auto start_over = [&](const std::string& why) {
+    if (!rewind) throw Error(why, Error::Kind::source_changed);
+    log.warn(why + "; fetching it again from its start");
+    rewind();
+    out.bytes = 0;
+    size_checked = false;
+  };
 
   std::string last_error;
-  for (int attempt = 0; attempt <= policy.retry; ++attempt) {
-    if (attempt > 0) {
-      log.warn("fetch " + url + " failed: " + last_error + "; retry " + std::to_string(attempt) + "/" +
+  int failures = 0;
+  int fresh_starts = std::max(policy.retry, 1);  // a changed object is no fault: not one of the retries
+  bool permanent = false, after_failure = false;
+  for (;;) {
+    if (std::exchange(after_failure, false)) {
+      const bool resumable = !unpinned_is_unsafe || !pin.empty();
+      log.warn("fetch " + url + " failed: " + last_error + "; retry " + std::to_string(failures) + "/" +
                std::to_string(policy.retry) + " in " + format_duration(policy.retry_wait) +
-               (out.bytes ? ", resuming at byte " + std::to_string(out.bytes) : ""));
+               (out.bytes ? resumable ? ", resuming at byte " + std::to_string(out.bytes) : ", from byte 0" : ""));
       if (!stop.sleep_for(policy.retry_wait)) break;
+      if (out.bytes && !resumable)
+        start_over(url + ": cannot resume at byte " + std::to_string(out.bytes) +
+                   ": the source named no version of the object (such as an ETag) to pin the resume to");
     }
+    if (out.bytes == 0) pin.clear();  // nothing to splice onto: take whatever is there now
     try {
-      haul_rc rc = source.fetch(url, range.offset + out.bytes, range.length ? range.length - out.bytes : 0, sink);
+      haul_rc rc = source.fetch(url, range.offset + out.bytes, range.length ? range.length - out.bytes : 0, sink,
+                                out.bytes ? pin : "");
       if (rc == HAUL_OK || range_done) return out;
       // Cancelled: by us (consumer, stop, deadline) — never retried.
       if (consumer_stopped) {
@@ -117,7 +147,11 @@ FetchOutcome fetch_stream(const SourceSet& sources, const std::string& url, cons
       }
       break;
     } catch (const Error& e) {
-      if (e.kind() == Error::Kind::source_changed) throw;  // resuming cannot help: the caller starts over from byte 0
+      if (e.kind() == Error::Kind::source_changed) {
+        if (!rewind || fresh_starts-- == 0) throw;  // resuming cannot help: the caller starts over from byte 0
+        start_over(e.what());
+        continue;
+      }
       last_error = e.what();
       if (range_done) return out;  // every byte of the range is in
       if (consumer_stopped) {
@@ -125,6 +159,12 @@ FetchOutcome fetch_stream(const SourceSet& sources, const std::string& url, cons
         return out;
       }
       if (stop.raised() || timed_out() || !size_error.empty()) break;
+      if (e.kind() == Error::Kind::permanent && !policy.retry_missing) {
+        permanent = true;
+        break;
+      }
+      if (++failures > policy.retry) break;
+      after_failure = true;
     }
   }
   if (!size_error.empty()) throw Error(size_error);
@@ -132,7 +172,12 @@ FetchOutcome fetch_stream(const SourceSet& sources, const std::string& url, cons
     throw Error("timeout " + format_duration(policy.timeout) + " reached while fetching " + url +
                 " (" + std::to_string(out.bytes) + " bytes received)");
   if (stop.raised()) throw Error("fetch of " + url + " cancelled: haul is shutting down");
-  std::string tries = policy.retry > 0 ? " (after " + std::to_string(policy.retry + 1) + " attempts)" : "";
+  if (permanent)
+    throw Error("fetch " + url + " failed: " + last_error +
+                " — not retried: a missing object or refused access is not mended by waiting"
+                " (--retry-missing, or deploy: { retry_missing: true }, retries it)",
+                Error::Kind::permanent);
+  std::string tries = failures > 1 ? " (after " + std::to_string(failures) + " attempts)" : "";
   throw Error("fetch " + url + " failed" + tries + ": " + last_error);
 }
 
@@ -147,7 +192,7 @@ std::string fetch_text(const SourceSet& sources, const std::string& url, const F
     }
     body.append(static_cast<const char*>(data), len);
     return true;
-  });
+  }, {}, [&] { body.clear(); });
   if (too_big)
     throw Error(url + ": larger than " + format_bytes(max_bytes) +
                 "; a manifest is a small YAML file — is this URL the artifact instead?");

@@ -29,7 +29,7 @@ std::string IndexChain::fetch_payload(const std::string& url, uint64_t max_bytes
     too_big = bytes.size() + n > max_bytes;  // zstd never makes an index larger
     if (!too_big) bytes.append(static_cast<const char*>(d), n);
     return !too_big;
-  });
+  }, {}, [&] { bytes.clear(); });
   if (too_big) throw Error("release index " + url + ": larger than " + format_bytes(max_bytes) + "; refused");
   if (stop_.raised()) throw Error("stopped while fetching " + url);
   fetched += bytes.size();

@@ -99,7 +99,7 @@ std::string StoreChunks::fetch_loose(size_t worker, const delta::Chunk& chunk, S
     too_big = stored.size() + n > bound;
     if (!too_big) stored.append(static_cast<const char*>(data), n);
     return !too_big;
-  });
+  }, {}, [&] { stored.clear(); });
   if (too_big)
     throw Error("chunk " + url + ": more than the " + std::to_string(bound) + " bytes a stored " +
                     std::to_string(chunk.size) + "-byte chunk can take",
@@ -119,7 +119,7 @@ void StoreChunks::fetch_range(size_t worker, const Range& range, const std::vect
   fetch_stream(sources_of(worker), url, policy_, stop, log_, [&](const void* data, size_t n) {
     bytes.append(static_cast<const char*>(data), n);
     return pace(n, stop);  // a range is paced as it comes, not after: it can be 16 MiB
-  }, ByteRange{range.offset, range.length});
+  }, ByteRange{range.offset, range.length}, [&] { bytes.clear(); });
   ++requests_;
   if (stop.raised()) throw Error("stopped while fetching " + url);
   if (bytes.size() != range.length)

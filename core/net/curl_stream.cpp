@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <exception>
 #include <mutex>
 
 #include "net/stall_check.hpp"
@@ -19,6 +20,8 @@ struct Transfer {
   CurlStreamResult* result;
   StallCheck stall;
   bool stalled = false;
+  const CurlStreamOptions* options = nullptr;
+  std::exception_ptr failure;  // thrown in a callback: carried past libcurl's C frames, thrown after
 };
 
 size_t on_header(char* data, size_t size, size_t n, void* ctx) {
@@ -52,6 +55,14 @@ size_t on_body(char* data, size_t size, size_t n, void* ctx) {
       if (curl_easy_getinfo(t->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) == CURLE_OK && cl >= 0)
         t->sink->set_total_size(static_cast<uint64_t>(cl));
     }
+    if (r->status >= 200 && r->status < 300 && t->options->on_response) {
+      try {
+        t->options->on_response(r->status, r->headers);
+      } catch (...) {
+        t->failure = std::current_exception();
+        return 0;
+      }
+    }
   }
   if (r->status < 200 || r->status >= 300) {
     if (r->error_body.size() < 4096) r->error_body.append(data, std::min(len, 4096 - r->error_body.size()));
@@ -67,6 +78,9 @@ size_t on_body(char* data, size_t size, size_t n, void* ctx) {
     r->delivered += len - drop;
   } catch (const haul::sdk::Cancelled&) {
     t->stopped = true;
+    return 0;
+  } catch (...) {
+    t->failure = std::current_exception();
     return 0;
   }
   return len;
@@ -115,7 +129,8 @@ CurlStreamResult curl_stream(const CurlStreamOptions& o, haul::sdk::Sink& sink) 
   CURL* curl = handle.get();
   if (!curl) throw std::runtime_error("cannot create a libcurl handle");
   CurlStreamResult result;
-  Transfer t{&sink, curl, o.offset, false, false, &result, StallCheck(o.low_speed_limit, o.low_speed_time_s)};
+  Transfer t{&sink, curl, o.offset, false, false, &result, StallCheck(o.low_speed_limit, o.low_speed_time_s), false, &o,
+             nullptr};
   char errbuf[CURL_ERROR_SIZE] = {0};
   curl_slist* headers = nullptr;
   for (const auto& h : o.headers) headers = curl_slist_append(headers, h.c_str());
@@ -156,6 +171,7 @@ CurlStreamResult curl_stream(const CurlStreamOptions& o, haul::sdk::Sink& sink) 
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
   curl_slist_free_all(headers);
+  if (t.failure) std::rethrow_exception(t.failure);
   if (t.stopped) throw haul::sdk::Cancelled();
   result.curl_code = rc;
   result.curl_error = error_text;

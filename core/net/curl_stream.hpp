@@ -9,6 +9,7 @@
 
 #include <haul/sdk.hpp>
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -27,6 +28,11 @@ struct CurlStreamOptions {
   std::string ca_file;
   bool insecure = false;
   std::string user_agent;
+  // Called once a 2xx answer's status and headers are in (lower-case names),
+  // before its first byte reaches the sink: where a source pins the version
+  // it reads (haul::sdk::Sink::pin). What it throws ends the transfer, and
+  // curl_stream throws it again.
+  std::function<void(long status, const std::map<std::string, std::string>& headers)> on_response;
 };
 
 struct CurlStreamResult {
@@ -41,7 +47,8 @@ struct CurlStreamResult {
   bool too_many_redirects = false;
 };
 
-// Throws haul::sdk::Cancelled when the sink stopped the transfer.
+// Throws haul::sdk::Cancelled when the sink stopped the transfer, and what
+// on_response threw.
 CurlStreamResult curl_stream(const CurlStreamOptions& options, haul::sdk::Sink& sink);
 
 }  // namespace haul::net

@@ -85,6 +85,10 @@ void sink_total(void* ctx, uint64_t total) {
   auto* s = static_cast<FetchSink*>(ctx);
   if (s->total_size) s->total_size(total);
 }
+void sink_pin(void* ctx, const char* version) {
+  auto* s = static_cast<FetchSink*>(ctx);
+  if (s->pin && version) s->pin(version);
+}
 
 }  // namespace
 
@@ -109,23 +113,29 @@ std::unique_ptr<SourceInstance> SourceInstance::twin() const {
   return std::make_unique<SourceInstance>(shared_plugin(), settings(), label());
 }
 
-haul_rc SourceInstance::fetch(const std::string& url, uint64_t offset, uint64_t length, FetchSink& sink) {
+haul_rc SourceInstance::fetch(const std::string& url, uint64_t offset, uint64_t length, FetchSink& sink,
+                              const std::string& pin) {
   haul_sink s{};
   s.struct_size = sizeof s;
   s.ctx = &sink;
   s.write = &sink_write;
   s.cancelled = &sink_cancelled;
   s.set_total_size = &sink_total;
+  s.set_pin = &sink_pin;
   haul_fetch_request req{};
   req.struct_size = sizeof req;
   req.url = url.c_str();
   req.offset = offset;
   req.length = length;
+  req.pin = pin.c_str();
   haul_rc rc = info().fetch(self_, &req, &s);
   if (rc == HAUL_RESTART) throw Error(url + ": " + last_error(), Error::Kind::source_changed);
+  if (rc == HAUL_PERMANENT) throw Error(last_error(), Error::Kind::permanent);
   if (rc == HAUL_ERROR || rc == HAUL_TIMEOUT) throw Error(last_error());
   return rc;
 }
+
+bool SourceInstance::pins_resumes() const { return info().abi_major == 1 && info().abi_minor >= 6; }
 
 void SourceInstance::store(const std::string& url, const std::string& path, const std::string& content_type) {
   auto callback = plugin().store_callback();

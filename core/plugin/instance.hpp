@@ -70,6 +70,7 @@ struct FetchSink {
   std::function<bool(const void*, size_t)> write;
   std::function<bool()> cancelled;
   std::function<void(uint64_t)> total_size;
+  std::function<void(const std::string&)> pin;  // ABI 1.6: the version of the object the source reads
 };
 
 
@@ -78,9 +79,14 @@ class SourceInstance : public PluginInstance {
   using PluginInstance::PluginInstance;
   // Returns HAUL_OK or HAUL_CANCELLED; HAUL_ERROR throws haul::Error,
   // HAUL_RESTART throws one of Kind::source_changed (the object changed
-  // under a resumed fetch).
+  // under a resumed fetch), HAUL_PERMANENT one of Kind::permanent.
   // length: bytes wanted from offset on, 0 = to the end (a plugin older than ABI 1.5 sends them all).
-  haul_rc fetch(const std::string& url, uint64_t offset, uint64_t length, FetchSink& sink);
+  // pin: "" on a first attempt; on a resume, what the first attempt reported to sink.pin.
+  haul_rc fetch(const std::string& url, uint64_t offset, uint64_t length, FetchSink& sink,
+                const std::string& pin = "");
+  // Whether the plugin reports what it reads to FetchSink::pin (ABI 1.6):
+  // then a transfer it reported nothing for is never resumed.
+  bool pins_resumes() const;
   bool can_store() const { return plugin().store_callback() != nullptr; }
   // ABI 1.4: the objects below prefix_url (ending in '/'), and removing one.
   // Throw haul::Error with the plugin's message, or when this source cannot.

@@ -54,7 +54,7 @@ std::string fetch_all(const SourceSet& sources, const std::string& url, size_t m
     if (bytes.size() + n > max) throw Error(url + ": larger than " + format_bytes(max));
     bytes.append(static_cast<const char*>(d), n);
     return true;
-  });
+  }, {}, [&] { bytes.clear(); });
   return bytes;
 }
 

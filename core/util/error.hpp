@@ -16,7 +16,9 @@ class Error : public std::runtime_error {
     failed,             // what was asked could not be done
     usage,              // the command line itself is wrong: exit 2, not 1
     checksum_mismatch,  // a transfer completed with other bytes than the manifest's checksum
-    source_changed,     // the object changed while it was read (a source returned HAUL_RESTART)
+    source_changed,     // the object changed while it was read (a source returned HAUL_RESTART),
+                        // or a cut transfer has no pin to resume on: it must start over from byte 0
+    permanent,          // missing, or access refused (a source returned HAUL_PERMANENT): waiting will not mend it
   };
   explicit Error(const std::string& message, Kind kind = Kind::failed) : std::runtime_error(message), kind_(kind) {}
   Kind kind() const { return kind_; }

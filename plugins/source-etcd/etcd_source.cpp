@@ -3,6 +3,8 @@
 // signatures, desired-release pointers — so a fleet on etcd needs no other
 // store for them. Artifacts belong in s3/gs/http: etcd refuses values over
 // its request limit (1.5 MiB by default), and this source says so first.
+// A read is pinned to the key's mod_revision, so a resume never splices two
+// values; a missing key is permanent (not waited for).
 #include <haul/sdk.hpp>
 
 #include <fstream>
@@ -37,8 +39,9 @@ class EtcdSource {
   void fetch(const std::string& url, uint64_t offset, haul::sdk::Sink& sink) {
     const std::string key = key_of(url);
     const auto kvs = api_.range(key, false);
-    if (kvs.empty()) throw std::runtime_error(url + ": no such key in etcd at " + api_.endpoint());
+    if (kvs.empty()) throw haul::sdk::PermanentError(url + ": no such key in etcd at " + api_.endpoint());
     const std::string& value = kvs.front().value;
+    sink.pin("mod_revision " + std::to_string(kvs.front().mod_revision), url + ": the key's value");
     sink.set_total_size(value.size());
     if (offset < value.size()) sink.write(value.data() + offset, value.size() - offset);
   }

@@ -1,5 +1,8 @@
 // Source "file": file:///absolute/path (and file://localhost/path), with
-// percent-decoding. Resumes by seeking to the requested offset. Stores by
+// percent-decoding. Resumes by seeking to the requested offset, pinned to
+// the file the first attempt opened (its inode, size and times: a file
+// replaced or rewritten since is read again from the start). A missing or
+// unreadable file is permanent (not waited for). Stores by
 // writing a temporary file beside the target, fsync, then rename(2): a reader
 // (an agent fetching a manifest or pointer on NFS or a shared disk) sees the
 // old file or the whole new one. Lists and removes for `haul gc`; the
@@ -10,6 +13,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <random>
@@ -47,6 +51,18 @@ std::string path_of(const std::string& url) {
   throw std::runtime_error(what + " " + path + ": " + std::strerror(errno));
 }
 
+// Which file this is, and which version of it: a rename puts another inode
+// there; a write moves mtime, and ctime too when the writer sets mtime back.
+std::string version_of(const struct stat& st) {
+  auto time = [](const struct timespec& t) {
+    char nanos[16];
+    std::snprintf(nanos, sizeof nanos, "%09ld", static_cast<long>(t.tv_nsec));
+    return std::to_string(t.tv_sec) + "." + nanos;
+  };
+  return "inode " + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ", " + std::to_string(st.st_size) +
+         " bytes, mtime " + time(st.st_mtim) + ", ctime " + time(st.st_ctim);
+}
+
 class Fd {
  public:
   explicit Fd(int fd) : fd_(fd) {}
@@ -82,12 +98,14 @@ class FileSource {
     const std::string path = path_of(url);
     Fd file(open(path.c_str(), O_RDONLY | O_CLOEXEC));
     const int fd = file.get();
+    if (fd < 0 && (errno == ENOENT || errno == ENOTDIR || errno == EACCES || errno == EPERM))
+      throw haul::sdk::PermanentError("open " + path + ": " + std::strerror(errno));
     if (fd < 0) fail("open", path);
     struct stat st;
-    if (fstat(fd, &st) == 0) {
-      if (S_ISDIR(st.st_mode)) throw std::runtime_error(path + " is a directory, not a file");
-      sink.set_total_size(static_cast<uint64_t>(st.st_size));
-    }
+    if (fstat(fd, &st) != 0) fail("stat", path);
+    if (S_ISDIR(st.st_mode)) throw std::runtime_error(path + " is a directory, not a file");
+    sink.set_total_size(static_cast<uint64_t>(st.st_size));
+    sink.pin(version_of(st), path + ": the file");
     if (offset && lseek(fd, static_cast<off_t>(offset), SEEK_SET) < 0)
       throw std::runtime_error("seek " + path + ": " + std::strerror(errno));
     std::vector<char> buf(chunk_);

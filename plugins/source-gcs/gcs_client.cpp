@@ -111,24 +111,33 @@ void GcsClient::fail(const std::string& op, const GcsLocation& loc, long status,
   const std::string says = e.message.empty() ? "" : " (Google: " + e.message + ")";
   const std::string who = a.identity.empty() ? "anonymous access" : a.identity;
   if (status == 412) throw haul::sdk::ObjectChanged(what + "the object changed during the download (its generation moved)");
+  // Permanent: asked again, Google gives the same answer (a 401 was already asked again with a new token).
   if (status == 404)
-    throw std::runtime_error(what + "no such object in bucket " + loc.bucket + ", or no such bucket (" + code + ")" + says);
+    throw haul::sdk::PermanentError(what + "no such object in bucket " + loc.bucket + ", or no such bucket (" + code + ")" +
+                                    says);
   if (status == 401)
-    throw std::runtime_error(what + "the credentials were refused (" + code + ") for " + who + ", twice with a new token" + says);
+    throw haul::sdk::PermanentError(what + "the credentials were refused (" + code + ") for " + who +
+                                    ", twice with a new token" + says);
   if (status == 403)
-    throw std::runtime_error(what + "permission denied (" + code + ") for " + who + "; grant it " +
-                             (op == "GET" ? "roles/storage.objectViewer" : "roles/storage.objectCreator") +
-                             " on bucket " + loc.bucket + says);
+    throw haul::sdk::PermanentError(what + "permission denied (" + code + ") for " + who + "; grant it " +
+                                    (op == "GET" ? "roles/storage.objectViewer" : "roles/storage.objectCreator") +
+                                    " on bucket " + loc.bucket + says);
   if (status == 429)
     throw std::runtime_error(what + "rate limited (" + code + "); Google asks to slow down" + says);
   throw std::runtime_error(what + code + says);
 }
 
-std::string GcsClient::get(const GcsLocation& loc, uint64_t offset, const std::string& generation, haul::sdk::Sink& sink,
-                           uint64_t length) {
+std::string GcsClient::get(const GcsLocation& loc, uint64_t offset, haul::sdk::Sink& sink, uint64_t length) {
+  const std::string& pinned = sink.pinned();
+  std::string generation = pinned;
   haul::net::CurlStreamOptions o;
   o.url = config_.endpoint + "/storage/v1/b/" + uri_encode(loc.bucket, false) + "/o/" + uri_encode(loc.object, false) +
-          "?alt=media" + (offset && !generation.empty() ? "&ifGenerationMatch=" + generation : "");
+          "?alt=media" + (pinned.empty() ? "" : "&ifGenerationMatch=" + pinned);
+  o.on_response = [&](long, const std::map<std::string, std::string>& headers) {
+    auto g = headers.find("x-goog-generation");
+    generation = g == headers.end() ? "" : g->second;
+    sink.pin(generation, "GET " + loc.url() + ": the object's generation");
+  };
   o.offset = offset;
   o.length = length;
   o.max_redirects = 0;
@@ -149,8 +158,7 @@ std::string GcsClient::get(const GcsLocation& loc, uint64_t offset, const std::s
   if (r.curl_code != 0)
     throw std::runtime_error("GET " + loc.url() + ": " +
                              (r.stalled ? "stalled for " + std::to_string(o.low_speed_time_s) + "s" : r.curl_error));
-  auto g = r.headers.find("x-goog-generation");
-  return g == r.headers.end() ? generation : g->second;
+  return generation;
 }
 
 std::vector<GcsObject> GcsClient::list(const GcsLocation& prefix, int page_size) {

@@ -1,5 +1,5 @@
 // A small Cloud Storage client over the JSON API: streaming media download
-// with Range resume (pinned to the object's generation with
+// with Range resume (pinned to the first answer's generation with
 // ifGenerationMatch, so a resumed download never splices two versions), and
 // uploads — one request up to resumable_threshold, a resumable upload above
 // it, sent in chunks, each chunk recovered from where the server says it
@@ -58,11 +58,13 @@ class GcsClient {
   // credentials may be null only when config.anonymous.
   GcsClient(GcsConfig config, std::shared_ptr<GoogleCredentials> credentials);
 
-  // Streams the object from offset into sink. generation: the one the bytes
-  // before offset came from (empty for a fresh download). Returns the
-  // object's generation. Throws haul::sdk::ObjectChanged when it changed.
-  std::string get(const GcsLocation& loc, uint64_t offset, const std::string& generation, haul::sdk::Sink& sink,
-                  uint64_t length = 0);
+  // Streams the object from offset into sink, pinned to its generation: the
+  // answer's x-goog-generation goes to sink.pin as the headers arrive, and a
+  // resume (sink.pinned()) asks with ifGenerationMatch for that generation
+  // only. Returns the generation. Throws haul::sdk::ObjectChanged when it
+  // changed, haul::sdk::PermanentError for 404, 403 and a 401 that a new
+  // token did not mend.
+  std::string get(const GcsLocation& loc, uint64_t offset, haul::sdk::Sink& sink, uint64_t length = 0);
   void put_file(const GcsLocation& loc, const std::string& path);
   // objects.list, every page: the objects whose names start with prefix.object.
   std::vector<GcsObject> list(const GcsLocation& prefix, int page_size = 1000);

@@ -7,12 +7,12 @@
 // The endpoint can be pointed at an emulator: `endpoint`, or
 // STORAGE_EMULATOR_HOST as Google's client libraries read it (and, like them,
 // without credentials). A resumed download is pinned to the generation (JSON
-// API) or ETag (XML API) of the first attempt.
+// API) or ETag (XML API) of the first attempt's answer.
 #include <haul/sdk.hpp>
 
+#include <algorithm>
 #include <fstream>
-#include <map>
-#include <mutex>
+#include <memory>
 
 #include "gcs_client.hpp"
 #include "s3_client.hpp"
@@ -82,20 +82,8 @@ class GcsSource {
   }
 
   void fetch(const std::string& url, uint64_t offset, uint64_t length, haul::sdk::Sink& sink) {
-    std::string pin;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (offset) pin = pins_[url];
-    }
-    std::string version;
-    if (xml_) {
-      haul::s3::S3Location loc = as_s3(url);
-      version = xml_->get(loc, offset, pin, sink, length);
-    } else {
-      version = json_->get(parse_gs_url(url), offset, pin, sink, length);
-    }
-    std::lock_guard<std::mutex> lock(mu_);
-    if (offset == 0) pins_[url] = version;
+    if (xml_) xml_->get(as_s3(url), offset, sink, length);
+    else json_->get(parse_gs_url(url), offset, sink, length);
   }
 
   void store(const std::string& url, const std::string& path, const std::string&) {
@@ -126,8 +114,6 @@ class GcsSource {
 
   std::unique_ptr<GcsClient> json_;
   std::unique_ptr<haul::s3::S3Client> xml_;
-  std::mutex mu_;
-  std::map<std::string, std::string> pins_;  // url → generation or ETag of the first attempt
 };
 
 const haul_config_field kFields[] = {

@@ -1,16 +1,37 @@
 // Source "http": http:// and https:// through libcurl. Redirects are
 // followed (bounded), TLS is verified unless the operator says otherwise, a
-// non-2xx answer is an error naming the URL and status, and a connection
-// that stalls (below low_speed_limit for low_speed_time) is abandoned so
-// the core can retry — resuming with a Range request from the last byte.
+// non-2xx answer is an error naming the URL and status (404, 403, 401 and
+// 410 are permanent: not waited for), and a connection that stalls (below
+// low_speed_limit for low_speed_time) is abandoned so the core can retry —
+// resuming with a Range request from the last byte, pinned with If-Range to
+// the first answer's strong ETag, else its Last-Modified. A server with
+// neither gives nothing to pin: the core starts over instead of resuming.
 // Stores with one streamed HTTP PUT (WebDAV servers, artifact stores, signed
 // upload URLs); any 2xx answer is success.
 #include <haul/sdk.hpp>
+
+#include <map>
+#include <string>
 
 #include "net/curl_stream.hpp"
 #include "net/http_call.hpp"
 
 namespace {
+
+// The validator a resume is pinned to: a strong ETag (If-Range takes no weak
+// one), else Last-Modified; on a resume, the one of the kind pinned ("" when
+// the answer has none).
+std::string validator(const std::map<std::string, std::string>& headers, const std::string& pinned) {
+  auto header = [&](const char* name) {
+    auto it = headers.find(name);
+    return it == headers.end() ? std::string() : it->second;
+  };
+  if (!pinned.empty()) return pinned.front() == '"' ? header("etag") : header("last-modified");
+  const std::string etag = header("etag");
+  return !etag.empty() && etag.front() == '"' ? etag : header("last-modified");
+}
+
+bool permanent(long status) { return status == 401 || status == 403 || status == 404 || status == 410; }
 
 class HttpSource {
  public:
@@ -31,8 +52,23 @@ class HttpSource {
     o.url = url;
     o.offset = offset;
     o.length = length;
-    auto r = haul::net::curl_stream(o, sink);
     const std::string what = "GET " + url + ": ";
+    const std::string& pinned = sink.pinned();
+    if (!pinned.empty()) o.headers.push_back("If-Range: " + pinned);
+    o.on_response = [&](long status, const std::map<std::string, std::string>& headers) {
+      const std::string now = validator(headers, pinned);
+      const char* kind = (pinned.empty() ? now : pinned).rfind('"', 0) == 0 ? "ETag" : "Last-Modified";
+      // If-Range: the whole object instead of the rest means the validator no
+      // longer matches — or the server ignores Range. Either way: start over.
+      if (!pinned.empty() && status == 200)
+        throw haul::sdk::ObjectChanged(
+            what + "the resume at byte " + std::to_string(offset) + " was answered with the whole object (HTTP 200): " +
+            (now == pinned ? "the server ignores Range requests"
+                           : std::string("its ") + kind + " changed since the download started (" + pinned + " then, " +
+                                 (now.empty() ? "none" : now) + " now)"));
+      sink.pin(now, what + "the object's " + kind);
+    };
+    auto r = haul::net::curl_stream(o, sink);
     if (r.too_many_redirects)
       throw std::runtime_error(what + "more than " + std::to_string(o.max_redirects) + " redirects");
     if (r.stalled && r.status)
@@ -41,6 +77,7 @@ class HttpSource {
     if (r.status && (r.status < 200 || r.status >= 300)) {
       std::string msg = what + "HTTP " + std::to_string(r.status);
       if (r.status == 416) msg += " (the object is shorter than the resume offset " + std::to_string(offset) + ")";
+      if (permanent(r.status)) throw haul::sdk::PermanentError(msg + "; expected 2xx");
       throw std::runtime_error(msg + "; expected 2xx");
     }
     if (r.curl_code != 0) throw std::runtime_error(what + r.curl_error);

@@ -39,6 +39,13 @@ std::string xml_value(const std::string& xml, const std::string& tag) {
   return out;
 }
 
+// A missing key or bucket, or a refusal, is the same answer when asked
+// again: permanent, not worth a wait (haul::sdk::PermanentError).
+[[noreturn]] void raise(long status, const std::string& message) {
+  if (status == 401 || status == 403 || status == 404) throw haul::sdk::PermanentError(message);
+  throw std::runtime_error(message);
+}
+
 std::string query_string(const Query& q) {
   std::string out;
   for (const auto& [k, v] : q) out += (out.empty() ? "?" : "&") + uri_encode(k, false) + (v.empty() && k == "uploads" ? "" : "=" + uri_encode(v, false));
@@ -140,21 +147,23 @@ void S3Client::fail(const std::string& op, const S3Location& loc, long status,
     if (auto it = headers.find("x-amz-bucket-region"); region.empty() && it != headers.end()) region = it->second;
     return region;
   };
+  // "HTTP 404 NoSuchKey": the status and S3's code, as the Cloud Storage client names them.
+  auto named = [&](const std::string& c) { return "HTTP " + std::to_string(status) + " " + c; };
+  auto refuse = [&](const std::string& text) { raise(status, what + text); };
   if (code == "NoSuchKey" || (status == 404 && code.empty()))
-    throw std::runtime_error(what + "no such key (NoSuchKey) in bucket " + loc.bucket);
-  if (code == "NoSuchBucket") throw std::runtime_error(what + "bucket '" + loc.bucket + "' does not exist (NoSuchBucket)");
+    refuse("no such key (" + named("NoSuchKey") + ") in bucket " + loc.bucket);
+  if (code == "NoSuchBucket") refuse("bucket '" + loc.bucket + "' does not exist (" + named("NoSuchBucket") + ")");
   if (code == "AccessDenied" || (status == 403 && code.empty()))
-    throw std::runtime_error(what + "access denied (AccessDenied) for access key " + last_access_key_ +
-                             "; check that its policy allows s3:" + (op == "GET" ? "GetObject" : "PutObject") +
-                             " on this bucket and key");
+    refuse("access denied (" + named("AccessDenied") + ") for access key " + last_access_key_ +
+           "; check that its policy allows s3:" + (op == "GET" ? "GetObject" : "PutObject") + " on this bucket and key");
   if (code == "SignatureDoesNotMatch")
-    throw std::runtime_error(what + "signature rejected (SignatureDoesNotMatch) for access key " + last_access_key_ +
-                             "; check the secret access key for that key id");
+    refuse("signature rejected (" + named("SignatureDoesNotMatch") + ") for access key " + last_access_key_ +
+           "; check the secret access key for that key id");
   if (code == "RequestTimeTooSkewed")
-    throw std::runtime_error(what + "request time too skewed (RequestTimeTooSkewed): this host's clock differs from "
-                             "S3's by more than 15 minutes; fix NTP");
+    refuse("request time too skewed (" + named("RequestTimeTooSkewed") +
+           "): this host's clock differs from S3's by more than 15 minutes; fix NTP");
   if (code == "InvalidAccessKeyId")
-    throw std::runtime_error(what + "the access key id " + last_access_key_ + " does not exist (InvalidAccessKeyId)");
+    refuse("the access key id " + last_access_key_ + " does not exist (" + named("InvalidAccessKeyId") + ")");
   if (status == 301 || code == "PermanentRedirect" || code == "AuthorizationHeaderMalformed") {
     std::string region = region_hint();
     if (!region.empty() && region != config_.region)
@@ -163,12 +172,11 @@ void S3Client::fail(const std::string& op, const S3Location& loc, long status,
   }
   if (status == 412)
     throw haul::sdk::ObjectChanged(what + "the object changed during the download (its ETag no longer matches)");
-  throw std::runtime_error(what + "HTTP " + std::to_string(status) + (code.empty() ? "" : " " + code) +
-                           (message.empty() ? "" : ": " + message));
+  raise(status, what + "HTTP " + std::to_string(status) + (code.empty() ? "" : " " + code) +
+                    (message.empty() ? "" : ": " + message));
 }
 
-std::string S3Client::get(const S3Location& loc, uint64_t offset, const std::string& if_match, haul::sdk::Sink& sink,
-                          uint64_t length) {
+std::string S3Client::get(const S3Location& loc, uint64_t offset, haul::sdk::Sink& sink, uint64_t length) {
   Target t = target(loc, {});
   haul::net::CurlStreamOptions o;
   o.url = t.url;
@@ -181,7 +189,12 @@ std::string S3Client::get(const S3Location& loc, uint64_t offset, const std::str
   o.insecure = config_.insecure;
   o.user_agent = config_.user_agent;
   for (const auto& [k, v] : sign("GET", t, {}, "UNSIGNED-PAYLOAD")) o.headers.push_back(k + ": " + v);
-  if (offset && !if_match.empty()) o.headers.push_back("If-Match: " + if_match);
+  if (!sink.pinned().empty()) o.headers.push_back("If-Match: " + sink.pinned());
+  // S3 answers a stale If-Match with 412; a store that ignores it is caught by the answer's own ETag.
+  o.on_response = [&](long, const std::map<std::string, std::string>& headers) {
+    auto etag = headers.find("etag");
+    sink.pin(etag == headers.end() ? "" : etag->second, "GET " + loc.url() + ": the object's ETag");
+  };
   auto r = haul::net::curl_stream(o, sink);
   if (r.status && (r.status < 200 || r.status >= 300)) fail("GET", loc, r.status, r.headers, r.error_body);
   if (r.curl_code != 0)

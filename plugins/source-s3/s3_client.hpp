@@ -1,4 +1,4 @@
-// A small S3 client: streaming GET with Range resume (guarded by If-Match on
+// A small S3 client: streaming GET with Range resume (pinned with If-Match to
 // the ETag, so a resumed download never splices two versions of an object),
 // single PUT, and multipart upload with abort on failure. Requests are signed
 // with SigV4 (sigv4.hpp). Addressing: virtual-hosted style on AWS
@@ -63,10 +63,10 @@ class S3Client {
  public:
   S3Client(S3Config config, std::shared_ptr<CredentialChain> credentials);
 
-  // Streams the object from offset into sink. if_match: the ETag the bytes
-  // before offset came from (empty for a fresh download). Returns the ETag.
-  std::string get(const S3Location& loc, uint64_t offset, const std::string& if_match, haul::sdk::Sink& sink,
-                  uint64_t length = 0);
+  // Streams the object from offset into sink, pinned to its ETag: the
+  // answer's ETag goes to sink.pin as the headers arrive, and a resume
+  // (sink.pinned()) asks with If-Match for that ETag only. Returns the ETag.
+  std::string get(const S3Location& loc, uint64_t offset, haul::sdk::Sink& sink, uint64_t length = 0);
   // One PUT; returns the ETag.
   std::string put(const S3Location& loc, const std::string& body);
   // PUT a file: one request up to multipart_threshold, multipart above it

@@ -2,11 +2,11 @@
 // endpoint and credentials come from the pipeline config or, like the AWS
 // SDKs, from the environment, the shared files, container credentials or
 // EC2 instance metadata (aws_credentials.hpp). A resumed download is pinned
-// to the ETag of the first attempt with If-Match.
+// to the ETag of the first attempt's answer with If-Match (s3_client.hpp).
 #include <haul/sdk.hpp>
 
-#include <map>
-#include <mutex>
+#include <algorithm>
+#include <memory>
 
 #include "s3_client.hpp"
 
@@ -40,15 +40,7 @@ class S3Source {
   }
 
   void fetch(const std::string& url, uint64_t offset, uint64_t length, haul::sdk::Sink& sink) {
-    S3Location loc = parse_s3_url(url);
-    std::string if_match;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (offset) if_match = etags_[url];
-    }
-    std::string etag = client_->get(loc, offset, if_match, sink, length);
-    std::lock_guard<std::mutex> lock(mu_);
-    if (offset == 0) etags_[url] = etag;
+    client_->get(parse_s3_url(url), offset, sink, length);
   }
 
   void list(const std::string& prefix_url, const std::function<void(const haul::sdk::StoredObject&)>& each) {
@@ -68,8 +60,6 @@ class S3Source {
  private:
   haul::sdk::Host host_;
   std::unique_ptr<S3Client> client_;
-  std::mutex mu_;
-  std::map<std::string, std::string> etags_;
 };
 
 const haul_config_field kFields[] = {

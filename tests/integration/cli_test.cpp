@@ -406,3 +406,34 @@ TEST_F(Cli, AnObjectThatChangesMidDownloadIsFetchedAgainFromZero) {
   EXPECT_NE(r.err.find("fetching the whole artifact again"), std::string::npos) << r.err;
   EXPECT_EQ(read_file(dest / "index.html"), std::string(5000, 'z'));
 }
+
+// A 404 (or 403, 401) does not heal by waiting: --retry 3 --retry-wait 5s
+// asks the server once. A publish may land seconds after the event, though:
+// --retry-missing (deploy.retry_missing) retries it like any failure.
+TEST_F(Cli, AMissingObjectIsAskedForOnceUnlessRetryMissingIsGiven) {
+  TempDir root;
+  NginxServer nginx(root.path());
+  auto requests = [&](const std::string& path) {
+    size_t n = 0;
+    const std::string log = nginx.access_log(), needle = "\"GET " + path + " ";
+    for (size_t at = log.find(needle); at != std::string::npos; at = log.find(needle, at + 1)) ++n;
+    return n;
+  };
+  auto r = haul({"fetch", nginx.url("/missing.bin"), "--retry", "3", "--retry-wait", "5s"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("GET " + nginx.url("/missing.bin") + ": HTTP 404"), std::string::npos) << r.err;
+  ASSERT_TRUE(wait_until([&] { return requests("/missing.bin") >= 1; }, std::chrono::seconds(10))) << nginx.access_log();
+  EXPECT_EQ(requests("/missing.bin"), 1u) << nginx.access_log();
+
+  r = haul({"fetch", nginx.url("/late.bin"), "--retry", "2", "--retry-wait", "10ms", "--retry-missing"});
+  EXPECT_EQ(r.exit_code, 1);
+  ASSERT_TRUE(wait_until([&] { return requests("/late.bin") >= 3; }, std::chrono::seconds(10))) << nginx.access_log();
+  EXPECT_EQ(requests("/late.bin"), 3u) << nginx.access_log();
+
+  write_file(tmp / "haul.yaml", "pipelines:\n  p:\n    trigger: consul-watch\n"
+                                "    deploy: { retry: 1, retry_wait: 10ms, retry_missing: true }\n");
+  r = haul({"fetch", nginx.url("/later.bin"), "--config", (tmp / "haul.yaml").string()});
+  EXPECT_EQ(r.exit_code, 1);
+  ASSERT_TRUE(wait_until([&] { return requests("/later.bin") >= 2; }, std::chrono::seconds(10))) << nginx.access_log();
+  EXPECT_EQ(requests("/later.bin"), 2u) << nginx.access_log();
+}

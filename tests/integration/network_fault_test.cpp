@@ -130,3 +130,57 @@ TEST(NetworkFaults, FetchToAFileIsAtomic) {
   EXPECT_EQ(read_file(out), blob);
   EXPECT_EQ(leftovers(), 1);
 }
+
+// A file replaced on the server between a cut transfer and its resume (a
+// publish landing between two attempts), with real nginx behind a proxy that
+// cuts the first GET and holds the resume until the file is replaced: haul
+// fetch -o FILE ends with the new file whole — never the old one's head on
+// the new one's tail.
+TEST(NetworkFaults, AFileReplacedBetweenTheCutAndTheResumeIsFetchedWholeNeverSpliced) {
+  TempDir root, work;
+  const std::string v1 = random_bytes(300'000, 1), v2 = random_bytes(300'000, 2);
+  write_file(root / "app.bin", v1);
+  NginxServer nginx(root.path());
+  CutProxy proxy(nginx.url(""));
+  proxy.cut("/app.bin", 100'000);
+  const std::string url = proxy.endpoint() + "/app.bin";
+  BackgroundProcess fetch({haul_binary().string(), "fetch", url, "-o", (work / "out.bin").string(), "--retry", "2",
+                           "--retry-wait", "10ms"},
+                          work / "haul.log");
+  ASSERT_TRUE(wait_until([&] { return proxy.held() > 0 || !fetch.running(); })) << read_file(work / "haul.log");
+  ASSERT_TRUE(proxy.was_cut()) << read_file(work / "haul.log");
+  // The new release: another size and mtime, so nginx's ETag and Last-Modified move as they would.
+  write_file(root / ".app.bin.new", v2 + "!");
+  fs::last_write_time(root / ".app.bin.new", fs::last_write_time(root / "app.bin") - std::chrono::hours(1));
+  fs::rename(root / ".app.bin.new", root / "app.bin");
+  proxy.release();
+  const auto exit_code = fetch.wait_exit(std::chrono::seconds(60));
+  const std::string log = read_file(work / "haul.log");
+  ASSERT_EQ(exit_code, 0) << log;
+  EXPECT_EQ(sha256_file(work / "out.bin"), sha256_hex(v2 + "!")) << "the new file, whole: " << log;
+  EXPECT_NE(log.find(url + ": GET " + url + ": the resume at byte 100000 was answered with the whole object (HTTP 200): "
+                     "its ETag changed since the download started"),
+            std::string::npos)
+      << "nginx found the If-Range stale; the change is named: " << log;
+  EXPECT_NE(log.find("; fetching it again from its start"), std::string::npos) << log;
+}
+
+// A server that names no version of what it serves (no ETag, no
+// Last-Modified) gives nothing to pin a resume to: after a cut, the transfer
+// starts over from byte 0 instead of appending the file that is there now.
+TEST(NetworkFaults, WithoutValidatorsACutTransferStartsOverInsteadOfResuming) {
+  TempDir root, work;
+  const std::string v1 = random_bytes(300'000, 1), v2 = random_bytes(300'000, 2);
+  write_file(root / "app.bin", v1);
+  write_file(root / "app.bin.next", v2);
+  FaultServer server(root.path(), work / "server.log");
+  ASSERT_TRUE(server.ready()) << read_file(work / "server.log");
+  const std::string url = "http://127.0.0.1:" + std::to_string(server.port) + "/replace=100000/1/app.bin?validators=0";
+  auto r = run_process({haul_binary().string(), "fetch", url, "-o", (work / "out.bin").string(), "--retry", "2",
+                        "--retry-wait", "10ms"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(sha256_file(work / "out.bin"), sha256_hex(v2)) << "whole, from byte 0: " << r.err;
+  EXPECT_NE(r.err.find(url + ": cannot resume at byte 100000: the source named no version of the object"),
+            std::string::npos)
+      << r.err;
+}

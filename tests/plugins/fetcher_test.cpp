@@ -125,7 +125,7 @@ TEST(FileSource, ReadsFromAnOffsetAndNamesMissingFiles) {
   auto src = instantiate<SourceInstance>("file");
   std::string got;
   FetchSink sink{[&](const void* d, size_t n) { got.append(static_cast<const char*>(d), n); return true; },
-                 [] { return false; }, nullptr};
+                 [] { return false; }, nullptr, nullptr};
   src->fetch("file://" + (tmp / "with space.txt").string(), 4, 0, sink);
   EXPECT_EQ(got, "456789");
   std::string e = fetch_error("file://" + (tmp / "missing.tgz").string(), {});
@@ -158,7 +158,7 @@ TEST_F(HttpSourceTest, ResumesWithARangeRequest) {
   auto src = instantiate<SourceInstance>("http");
   std::string got;
   FetchSink sink{[&](const void* d, size_t n) { got.append(static_cast<const char*>(d), n); return true; },
-                 [] { return false; }, nullptr};
+                 [] { return false; }, nullptr, nullptr};
   src->fetch(nginx_->url("/app.tgz"), 60'000, 0, sink);
   EXPECT_EQ(got, pattern(100'000).substr(60'000));
 }

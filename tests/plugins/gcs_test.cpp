@@ -53,9 +53,9 @@ void expect_no_secret(const std::string& text, const std::vector<std::string>& s
 std::string get(GcsClient& c, const std::string& url, uint64_t offset = 0, const std::string& generation = "",
                 std::string* generation_out = nullptr) {
   return collect_bytes([&](haul::sdk::Sink& sink) {
-    std::string g = c.get(parse_gs_url(url), offset, generation, sink);
+    std::string g = c.get(parse_gs_url(url), offset, sink);
     if (generation_out) *generation_out = g;
-  });
+  }, generation);
 }
 
 }  // namespace
@@ -487,7 +487,7 @@ TEST(GcsHaul, HmacKeysSpeakTheXmlApiSignedAsBotocoreSigns) {
   const std::string wrong = config("wrong.yaml", "hmac_access_id: GOOG1EHAULTESTKEY, hmac_secret: hmac-wrong-secret");
   r = haul_run({"fetch", "gs://releases/xml/manifest_web_prod.yml", "--config", wrong}, {});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("GET gs://releases/xml/manifest_web_prod.yml: signature rejected (SignatureDoesNotMatch)"),
+  EXPECT_NE(r.err.find("GET gs://releases/xml/manifest_web_prod.yml: signature rejected (HTTP 403 SignatureDoesNotMatch)"),
             std::string::npos)
       << r.err;
   EXPECT_EQ(r.err.find("hmac-wrong-secret"), std::string::npos) << r.err;
@@ -502,4 +502,64 @@ TEST(GcsHaul, HmacKeysSpeakTheXmlApiSignedAsBotocoreSigns) {
   EXPECT_EQ(r.exit_code, 2) << "a config haul cannot use: it could not start";
   EXPECT_NE(r.err.find(half + ":5: pipelines.web.sources.gcs: "), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("hmac_access_id and hmac_secret go together"), std::string::npos) << r.err;
+}
+
+// An object replaced between a cut download and its resume (a publish
+// landing between two attempts): haul fetch -o FILE ends with the new object
+// whole; to stdout, where the bytes already written cannot be taken back, it
+// fails naming the URL. Never the old one's head on the new one's tail.
+TEST(GcsHaul, AnObjectReplacedBetweenTheCutAndTheResumeIsFetchedWholeNeverSpliced) {
+  GcsDouble::Options o;
+  o.allow_anonymous = true;
+  GcsDouble gcs(o);
+  TempDir tmp;
+  const std::map<std::string, std::string> env{{"STORAGE_EMULATOR_HOST", gcs.endpoint()}};
+  const std::string v1 = random_bytes(300'000, 1), v2 = random_bytes(300'000, 2);
+  gcs.put("releases", "moving.bin", v1);
+  gcs.cut_then_replace("releases", "moving.bin", 100'000, v2);
+  auto r = haul_run({"fetch", "gs://releases/moving.bin", "-o", (tmp / "out.bin").string(), "--retry", "2",
+                     "--retry-wait", "10ms"},
+                    env);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(sha256_file(tmp / "out.bin"), sha256_hex(v2)) << "the new object, whole: " << r.err;
+  EXPECT_NE(r.err.find("GET gs://releases/moving.bin: the object changed during the download (its generation moved); "
+                       "fetching it again from its start"),
+            std::string::npos)
+      << "the resume's ifGenerationMatch was refused: " << r.err;
+
+  gcs.cut_then_replace("releases", "moving.bin", 100'000, v1);
+  r = haul_run({"fetch", "gs://releases/moving.bin", "--retry", "2", "--retry-wait", "10ms"}, env);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(sha256_hex(r.out), sha256_hex(v2.substr(0, 100'000) + v1.substr(100'000))) << "never spliced";
+  EXPECT_NE(r.err.find("GET gs://releases/moving.bin: the object changed during the download (its generation moved); "
+                       "what was written to stdout is void"),
+            std::string::npos)
+      << r.err;
+}
+
+// A 404 or 403 does not heal by waiting: with --retry 3 --retry-wait 5s the
+// object is asked for once, and the error names the URL and the status;
+// --retry-missing retries it (a publish may land seconds after the event).
+TEST(GcsHaul, AMissingOrForbiddenObjectIsAskedForOnceUnlessRetryMissingIsGiven) {
+  GcsDouble::Options o;
+  o.allow_anonymous = true;
+  GcsDouble gcs(o);
+  const std::map<std::string, std::string> env{{"STORAGE_EMULATOR_HOST", gcs.endpoint()}};
+  auto r = haul_run({"fetch", "gs://releases/missing.bin", "--retry", "3", "--retry-wait", "5s"}, env);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("GET gs://releases/missing.bin: no such object in bucket releases, or no such bucket (HTTP 404"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(gcs.count("GET", "/o/missing.bin"), 1);
+
+  gcs.put("releases", "private.bin", "x");
+  gcs.fail("/o/private.bin", 403, "forbidden", 99);
+  r = haul_run({"fetch", "gs://releases/private.bin", "--retry", "3", "--retry-wait", "5s"}, env);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("GET gs://releases/private.bin: permission denied (HTTP 403 forbidden)"), std::string::npos) << r.err;
+  EXPECT_EQ(gcs.count("GET", "/o/private.bin"), 1);
+
+  r = haul_run({"fetch", "gs://releases/missing.bin", "--retry", "2", "--retry-wait", "10ms", "--retry-missing"}, env);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(gcs.count("GET", "/o/missing.bin"), 1 + 3);
 }

@@ -164,7 +164,7 @@ class S3rver : public ::testing::Test {
     return S3Client(c, std::make_shared<CredentialChain>(creds, env_of({})));
   }
   static std::string get(S3Client& c, const std::string& url, uint64_t offset = 0) {
-    return collect_bytes([&](haul::sdk::Sink& sink) { c.get(parse_s3_url(url), offset, "", sink); });
+    return collect_bytes([&](haul::sdk::Sink& sink) { c.get(parse_s3_url(url), offset, sink); });
   }
   static S3rverServer* server_;
 };
@@ -201,13 +201,13 @@ TEST_F(S3rver, MultipartUploadAboveTheThreshold) {
 TEST_F(S3rver, ErrorsNameBucketAndKeyAndNeverTheSecret) {
   S3Client c = client();
   std::string e = error_of([&] { get(c, "s3://releases/missing.tgz"); });
-  EXPECT_NE(e.find("GET s3://releases/missing.tgz: no such key (NoSuchKey)"), std::string::npos) << e;
+  EXPECT_NE(e.find("GET s3://releases/missing.tgz: no such key (HTTP 404 NoSuchKey)"), std::string::npos) << e;
   e = error_of([&] { get(c, "s3://no-such-bucket/app.tgz"); });
-  EXPECT_NE(e.find("bucket 'no-such-bucket' does not exist (NoSuchBucket)"), std::string::npos) << e;
+  EXPECT_NE(e.find("bucket 'no-such-bucket' does not exist (HTTP 404 NoSuchBucket)"), std::string::npos) << e;
   c.put({"releases", "signed.txt"}, "x");
   S3Client bad = client("wrong-secret-value", 64ull << 20, "AKIAWRONGKEY");
   e = error_of([&] { get(bad, "s3://releases/signed.txt"); });
-  EXPECT_NE(e.find("the access key id AKIAWRONGKEY does not exist (InvalidAccessKeyId)"), std::string::npos) << e;
+  EXPECT_NE(e.find("the access key id AKIAWRONGKEY does not exist (HTTP 403 InvalidAccessKeyId)"), std::string::npos) << e;
   EXPECT_EQ(e.find("wrong-secret-value"), std::string::npos) << "the secret never appears: " << e;
 }
 
@@ -222,9 +222,9 @@ TEST_F(S3rver, S3ErrorDocumentsBecomeActionableMessages) {
   };
   const std::vector<Case> cases = {
       {403, "<Error><Code>SignatureDoesNotMatch</Code><Message>no</Message></Error>", {},
-       "signature rejected (SignatureDoesNotMatch) for access key S3RVER; check the secret access key"},
-      {403, "<Error><Code>AccessDenied</Code></Error>", {}, "access denied (AccessDenied) for access key S3RVER"},
-      {403, "<Error><Code>RequestTimeTooSkewed</Code></Error>", {}, "request time too skewed (RequestTimeTooSkewed)"},
+       "signature rejected (HTTP 403 SignatureDoesNotMatch) for access key S3RVER; check the secret access key"},
+      {403, "<Error><Code>AccessDenied</Code></Error>", {}, "access denied (HTTP 403 AccessDenied) for access key S3RVER"},
+      {403, "<Error><Code>RequestTimeTooSkewed</Code></Error>", {}, "request time too skewed (HTTP 403 RequestTimeTooSkewed)"},
       {301, "<Error><Code>PermanentRedirect</Code></Error>", {{"x-amz-bucket-region", "eu-central-1"}},
        "bucket releases is in region eu-central-1, not us-east-1; set region: eu-central-1"},
       {503, "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>", {},
@@ -320,4 +320,34 @@ TEST_F(S3rver, HaulDeploysWithManifestAndSrcOnS3) {
   r = run_process({haul_binary().string()}, o);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("GET s3://releases/web/nothing.yml: no such key"), std::string::npos) << r.err;
+}
+
+// An object replaced between a cut download and its resume (a publish
+// landing between two attempts), through a proxy that cuts the first GET
+// and holds the resume until the new object is in: haul fetch -o FILE ends
+// with the new object whole — never the old one's head on the new one's
+// tail. (s3rver ignores If-Match; the ETag of the answer is checked too.)
+TEST_F(S3rver, AnObjectReplacedBetweenTheCutAndTheResumeIsFetchedWholeNeverSpliced) {
+  TempDir tmp;
+  S3Client c = client();
+  const std::string v1 = random_bytes(300'000, 1), v2 = random_bytes(300'000, 2);
+  c.put({"releases", "moving.bin"}, v1);
+  CutProxy proxy(endpoint());
+  proxy.cut("/releases/moving.bin", 100'000);
+  auto env = aws_env();
+  env["AWS_ENDPOINT_URL"] = proxy.endpoint();
+  BackgroundProcess fetch({haul_binary().string(), "fetch", "s3://releases/moving.bin", "-o", (tmp / "out.bin").string(),
+                           "--retry", "2", "--retry-wait", "10ms"},
+                          tmp / "haul.log", env);
+  ASSERT_TRUE(wait_until([&] { return proxy.held() > 0 || !fetch.running(); })) << read_file(tmp / "haul.log");
+  ASSERT_TRUE(proxy.was_cut()) << read_file(tmp / "haul.log");
+  c.put({"releases", "moving.bin"}, v2);
+  proxy.release();
+  const auto exit_code = fetch.wait_exit(std::chrono::seconds(60));
+  const std::string log = read_file(tmp / "haul.log");
+  ASSERT_EQ(exit_code, 0) << log;
+  EXPECT_EQ(sha256_file(tmp / "out.bin"), sha256_hex(v2)) << "the new object, whole: " << log;
+  EXPECT_NE(log.find("GET s3://releases/moving.bin: the object's ETag changed since the download started"),
+            std::string::npos)
+      << log;
 }

@@ -11,12 +11,22 @@ files from a folder (with Range support) and misbehaves as the URL asks:
     overlong       announce a Content-Length longer than the file, send it all, close
     status=S       answer HTTP S (e.g. 503, 429) with no body
     loop           redirect to itself
+    replace=N      close the connection after N body bytes, and before that
+                   put the file <file>.next in the file's place (a publish
+                   landing between the cut and the resume)
   <times>: how many requests for this path misbehave before it serves
   normally (so retries can succeed); 0 = always.
+
+Files are served as a static server (nginx) serves them: a strong ETag and
+Last-Modified from the file's mtime and size, and If-Range honoured (RFC 9110:
+a validator that no longer matches makes the Range ignored: 200, the whole
+file). ?validators=0 leaves both headers out, as a dynamic handler might;
+any other query string (e.g. ?run=3) only makes the counter per run.
 
 Usage: fault_server.py --port N --root DIR   (prints "ready" when listening)
 """
 import argparse
+import email.utils
 import os
 import re
 import threading
@@ -34,7 +44,6 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self):
-        # The query string (e.g. ?run=3) only makes the counter per run.
         m = re.match(r"^/([^/]+)/(\d+)/([^?]+)", self.path)
         if not m:
             return self.plain(404)
@@ -61,9 +70,18 @@ class Handler(BaseHTTPRequestHandler):
         path = os.path.join(self.server.root, name)
         if not os.path.isfile(path):
             return self.plain(404)
-        data = open(path, "rb").read()
+        with open(path, "rb") as f:
+            data = f.read()
+            st = os.fstat(f.fileno())
+        validators = {}
+        if "validators=0" not in self.path:
+            validators = {"ETag": '"%x-%x"' % (int(st.st_mtime), st.st_size),
+                          "Last-Modified": email.utils.formatdate(int(st.st_mtime), usegmt=True)}
         start = 0
         rng = self.headers.get("Range")
+        if_range = self.headers.get("If-Range")
+        if rng and if_range is not None and if_range not in (validators.get("ETag"), validators.get("Last-Modified")):
+            rng = None  # the representation changed: the whole of it
         if rng and fault == "ok":
             start = int(re.match(r"bytes=(\d+)-", rng).group(1))
             if start >= len(data):  # RFC 9110: unsatisfiable, with the real size
@@ -74,6 +92,8 @@ class Handler(BaseHTTPRequestHandler):
                 return
         body = data[start:]
         self.send_response(206 if start else 200)
+        for k, v in validators.items():
+            self.send_header(k, v)
         if start:
             self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
         length = len(body)
@@ -86,6 +106,12 @@ class Handler(BaseHTTPRequestHandler):
         if fault.startswith("reset="):
             self.wfile.write(body[: int(fault.split("=")[1])])
             self.wfile.flush()
+            self.close_connection = True
+            return
+        if fault.startswith("replace="):
+            self.wfile.write(body[: int(fault.split("=")[1])])
+            self.wfile.flush()
+            os.replace(path + ".next", path)
             self.close_connection = True
             return
         if fault.startswith("stall="):

@@ -41,8 +41,10 @@ Test controls (no credentials needed), under /_double/:
   POST fail {"path", "method", "status", "reason", "count", "skip"}   of the
        requests whose path contains `path`, the count after the first skip
        answer status
-  POST cut {"bucket", "object", "after"}   the next download of it stops
-       after `after` bytes (Content-Length promises the rest)
+  POST cut {"bucket", "object", "after"[, "then_base64"]}   the next download
+       of it stops after `after` bytes (Content-Length promises the rest);
+       with then_base64, those bytes replace the object (a new generation)
+       before the connection is shut: a publish landing between two attempts
   POST revoke                          every token issued so far is refused
   GET  log                             the requests so far, as JSON
 
@@ -51,6 +53,7 @@ Usage: gcs_double.py --port N [--bucket B ...] [--service-account-out F]
        [--allow-anonymous]
 """
 import argparse
+import base64
 import datetime
 import hashlib
 import json
@@ -226,7 +229,7 @@ class Handler(BaseHTTPRequestHandler):
         if what == "cut":
             spec = json.loads(self.body())
             with st.lock:
-                st.cuts[(spec["bucket"], spec["object"])] = spec["after"]
+                st.cuts[(spec["bucket"], spec["object"])] = (spec["after"], spec.get("then_base64"))
             return self.send(200, {})
         if what == "revoke":
             with st.lock:
@@ -345,13 +348,16 @@ class Handler(BaseHTTPRequestHandler):
         if cut is None:
             return self.send(status, payload, headers, "application/octet-stream")
         # A connection lost mid-body: the headers promise all of it.
+        after, then = cut
         self.send_response(status)
         for k, v in headers.items():
             self.send_header(k, v)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
-        self.wfile.write(payload[:cut])
+        self.wfile.write(payload[:after])
         self.wfile.flush()
+        if then is not None:
+            st.put(bucket, name, base64.b64decode(then))
         self.connection.shutdown(socket.SHUT_RDWR)
         self.close_connection = True
         self.record["status"] = "cut"

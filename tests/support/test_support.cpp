@@ -578,6 +578,12 @@ void GcsDouble::cut(const std::string& bucket, const std::string& object, size_t
   control("cut", nlohmann::json{{"bucket", bucket}, {"object", object}, {"after", after}}.dump());
 }
 
+void GcsDouble::cut_then_replace(const std::string& bucket, const std::string& object, size_t after,
+                                 const std::string& then) {
+  control("cut", nlohmann::json{{"bucket", bucket}, {"object", object}, {"after", after}, {"then_base64", base64_of(then)}}
+                     .dump());
+}
+
 void GcsDouble::revoke() { control("revoke", ""); }
 
 std::string GcsDouble::log_json() const { return http_request("GET", endpoint() + "/_double/log").body; }
@@ -589,6 +595,45 @@ int GcsDouble::count(const std::string& method, const std::string& path) const {
   return n;
 }
 
+CutProxy::CutProxy(const std::string& upstream) : port_(free_port()) {
+  process_ = std::make_unique<BackgroundProcess>(
+      std::vector<std::string>{"/usr/bin/python3", HAUL_TEST_SOURCE_DIR "/servers/cut_proxy.py", "--port",
+                               std::to_string(port_), "--upstream", upstream},
+      dir_ / "proxy.log");
+  if (!wait_until([&] { return port_open(port_); }, std::chrono::seconds(30)))
+    throw std::runtime_error("cut proxy did not start: " + read_file(dir_ / "proxy.log"));
+}
+
+CutProxy::~CutProxy() { process_.reset(); }
+
+void CutProxy::cut(const std::string& path, size_t after) {
+  auto r = http_request("POST", endpoint() + "/_proxy/cut", nlohmann::json{{"path", path}, {"after", after}}.dump());
+  if (r.status != 200) throw std::runtime_error("cut proxy: HTTP " + std::to_string(r.status) + " " + r.body);
+}
+
+void CutProxy::release() {
+  auto r = http_request("POST", endpoint() + "/_proxy/release");
+  if (r.status != 200) throw std::runtime_error("cut proxy: HTTP " + std::to_string(r.status) + " " + r.body);
+}
+
+bool CutProxy::was_cut() const {
+  return nlohmann::json::parse(http_request("GET", endpoint() + "/_proxy/state").body)["cut"].get<bool>();
+}
+
+int CutProxy::held() const {
+  return nlohmann::json::parse(http_request("GET", endpoint() + "/_proxy/state").body)["held"].get<int>();
+}
+
+std::vector<CutProxy::Seen> CutProxy::seen(const std::string& path) const {
+  std::vector<Seen> out;
+  auto text = [](const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.is_number() ? v.dump() : ""; };
+  for (const auto& r : nlohmann::json::parse(http_request("GET", endpoint() + "/_proxy/state").body)["log"])
+    if (r["path"].get<std::string>().find(path) != std::string::npos)
+      out.push_back({text(r["method"]), text(r["path"]), text(r["range"]), text(r["if_match"]), text(r["if_range"]),
+                     text(r.value("status", nlohmann::json()))});
+  return out;
+}
+
 std::function<std::optional<std::string>(const std::string&)> environment_of(std::map<std::string, std::string> vars) {
   return [vars = std::move(vars)](const std::string& k) -> std::optional<std::string> {
     auto it = vars.find(k);
@@ -597,7 +642,7 @@ std::function<std::optional<std::string>(const std::string&)> environment_of(std
   };
 }
 
-std::string collect_bytes(const std::function<void(haul::sdk::Sink&)>& fetch) {
+std::string collect_bytes(const std::function<void(haul::sdk::Sink&)>& fetch, const std::string& pinned) {
   std::string got;
   haul_sink s{};
   s.struct_size = sizeof s;
@@ -606,7 +651,7 @@ std::string collect_bytes(const std::function<void(haul::sdk::Sink&)>& fetch) {
     static_cast<std::string*>(ctx)->append(static_cast<const char*>(d), n);
     return 0;
   };
-  haul::sdk::Sink sink(&s);
+  haul::sdk::Sink sink(&s, pinned);
   fetch(sink);
   return got;
 }

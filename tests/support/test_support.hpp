@@ -25,8 +25,9 @@ namespace fs = std::filesystem;
 // tests never read, or leak, the real one.
 std::function<std::optional<std::string>(const std::string&)> environment_of(std::map<std::string, std::string> vars);
 
-// Everything fetch delivers to the sink it is given, as one string.
-std::string collect_bytes(const std::function<void(haul::sdk::Sink&)>& fetch);
+// Everything fetch delivers to the sink it is given, as one string; the
+// sink is pinned to `pinned` (haul::sdk::Sink::pinned), as a resume's is.
+std::string collect_bytes(const std::function<void(haul::sdk::Sink&)>& fetch, const std::string& pinned = "");
 
 // A fresh folder under $TMPDIR (or /tmp), removed at the end of the test.
 class TempDir {
@@ -230,6 +231,9 @@ class GcsDouble {
   void fail(const std::string& path, int status, const std::string& reason, int count = 1, const std::string& method = "",
             int skip = 0);
   void cut(const std::string& bucket, const std::string& object, size_t after);  // the next download stops there
+  // The same, and right after the cut (before any resume can arrive) the
+  // object is replaced by `then`: a publish landing between two attempts.
+  void cut_then_replace(const std::string& bucket, const std::string& object, size_t after, const std::string& then);
   void revoke();                                                                 // every token so far is refused
   // Requests so far whose method matches (or any, when empty) and whose path contains `path`.
   int count(const std::string& method, const std::string& path) const;
@@ -237,6 +241,31 @@ class GcsDouble {
 
  private:
   void control(const std::string& what, const std::string& body) const;
+  TempDir dir_;
+  int port_;
+  std::unique_ptr<BackgroundProcess> process_;
+};
+
+// tests/servers/cut_proxy.py in front of a real server (nginx, s3rver, the
+// Cloud Storage double): cut(path, n) ends the next GET of path after n body
+// bytes and holds every later request for it until release(), so a test can
+// replace the object between the cut and the resume.
+class CutProxy {
+ public:
+  explicit CutProxy(const std::string& upstream);
+  ~CutProxy();
+  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  void cut(const std::string& path, size_t after);
+  bool was_cut() const;
+  int held() const;  // requests held since the cut
+  void release();
+  // The requests passed on whose path contains `path`: their Range, If-Match and If-Range headers ("" when absent).
+  struct Seen {
+    std::string method, path, range, if_match, if_range, status;
+  };
+  std::vector<Seen> seen(const std::string& path) const;
+
+ private:
   TempDir dir_;
   int port_;
   std::unique_ptr<BackgroundProcess> process_;

@@ -45,8 +45,13 @@ typedef enum haul_rc {
   HAUL_TIMEOUT = 2,   /* trigger: nothing arrived within timeout_ms */
   HAUL_CANCELLED = 3, /* cancel() was called, or the sink asked to stop */
   HAUL_END = 4,       /* trigger: no event will ever come again (e.g. stdin consumed) */
-  HAUL_RESTART = 5    /* source: the object changed since offset 0 (ETag differs);
+  HAUL_RESTART = 5,   /* source: the object changed since the transfer's first attempt
+                         (it is no longer the version pinned, see haul_fetch_request.pin);
                          the bytes delivered so far are void — fetch again from 0 */
+  HAUL_PERMANENT = 6  /* ABI 1.6, source: the object is missing or access to it is refused
+                         (HTTP 404, 403, or 401 after any token refresh of the source's own;
+                         a missing file or key). Asking again gets the same answer, so the
+                         host does not retry it unless the operator asked (retry_missing). */
 } haul_rc;
 
 /* Zero is never a valid kind, so an uninitialised struct is refused. */
@@ -157,6 +162,14 @@ typedef struct haul_sink {
   int (*cancelled)(void *ctx);
   /* Optional to call: the total size of the object from offset 0, once known. */
   void (*set_total_size)(void *ctx, uint64_t total_bytes);
+  /* ---- ABI 1.6: call only when struct_size covers it ---- */
+  /* The version of the object being read (an ETag, a generation, a file's
+   * inode and times), reported once it is known — when the response headers
+   * arrive, before the first write. The host keeps what a transfer's first
+   * attempt reports and passes it back as haul_fetch_request.pin on each
+   * resume. A source that never calls it is never resumed: after a fault the
+   * host fetches the object again from its start. */
+  void (*set_pin)(void *ctx, const char *version);
 } haul_sink;
 
 typedef struct haul_fetch_request {
@@ -166,6 +179,11 @@ typedef struct haul_fetch_request {
   /* ---- ABI 1.5: read only when struct_size covers it ---- */
   uint64_t length;  /* deliver at most this many bytes (a part of a pack); 0: to the end.
                        A source that delivers more is stopped by the host's sink. */
+  /* ---- ABI 1.6 ---- */
+  const char *pin;  /* "" on a transfer's first attempt. On a resume, the version the first
+                       attempt reported with set_pin: deliver bytes of that version only
+                       (ask the server: If-Match, ifGenerationMatch, If-Range), and return
+                       HAUL_RESTART when the object is another one now. */
 } haul_fetch_request;
 
 /* ABI 1.1: what store() uploads. Owned by the host; valid during store(). */

@@ -18,6 +18,7 @@
 // provides `void fetch(const std::string& url, uint64_t offset, haul::sdk::Sink&)`
 // (or, to serve a byte range in one request (ABI 1.5), `void fetch(const
 // std::string& url, uint64_t offset, uint64_t length, haul::sdk::Sink&)`, length 0 = to the end)
+// and pins what it reads with Sink::pin (ABI 1.6), so a resume is never spliced onto another version
 // and, if it can upload (ABI 1.1), `void store(const std::string& url,
 // const std::string& path, const std::string& content_type)`; to be pruned
 // by `haul gc` (ABI 1.4), `list` and `remove` (see has_list below). A gate class
@@ -55,8 +56,16 @@ struct Cancelled : std::runtime_error {
 
 // Throw from a source's fetch when the object changed between a first fetch
 // and a resumed one: what was delivered is void. Reported as HAUL_RESTART,
-// and the core fetches the whole object again.
+// and the core fetches the whole object again. (Sink::pin throws it for you.)
 struct ObjectChanged : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Throw from a source's fetch when the object is missing or access to it is
+// refused — HTTP 404, 403, or 401 after any token refresh of your own; a
+// missing file or key. Reported as HAUL_PERMANENT (ABI 1.6): the core does
+// not wait and ask again unless the operator asked it to (retry_missing).
+struct PermanentError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
@@ -148,10 +157,11 @@ struct Event {
   std::string payload;
 };
 
-// Where a source writes bytes.
+// Where a source writes bytes, and which version of the object they must
+// come from (ABI 1.6).
 class Sink {
  public:
-  explicit Sink(const haul_sink* s) : s_(s) {}
+  explicit Sink(const haul_sink* s, std::string pinned = "") : s_(s), pinned_(std::move(pinned)) {}
   // Throws Cancelled when the host wants no more bytes.
   void write(const void* bytes, size_t len) const {
     if (len && s_->write(s_->ctx, bytes, len) != 0) throw Cancelled();
@@ -160,9 +170,30 @@ class Sink {
   void set_total_size(uint64_t total) const {
     if (s_->set_total_size) s_->set_total_size(s_->ctx, total);
   }
+  // "" on a transfer's first attempt; on a resume, the version that attempt
+  // reported with pin(). Ask the server to serve only that one, where it can
+  // (If-Match, ifGenerationMatch, If-Range).
+  const std::string& pinned() const { return pinned_; }
+  // Call with the object's version (an ETag, a generation, a file's inode
+  // and times) as soon as it is known, before the first write. On a first
+  // attempt the host keeps it for the resumes; a source that never calls it
+  // is never resumed, but started over. On a resume, a version other than
+  // pinned() throws ObjectChanged: "<what> changed since the download
+  // started (<pinned> then, <version> now)".
+  void pin(const std::string& version, const std::string& what) const {
+    if (!pinned_.empty()) {
+      if (version != pinned_)
+        throw ObjectChanged(what + " changed since the download started (" + pinned_ + " then, " +
+                            (version.empty() ? "none named" : version) + " now)");
+      return;
+    }
+    if (!version.empty() && s_->struct_size >= offsetof(haul_sink, set_pin) + sizeof s_->set_pin && s_->set_pin)
+      s_->set_pin(s_->ctx, version.c_str());
+  }
 
  private:
   const haul_sink* s_;
+  std::string pinned_;
 };
 
 // A deploy as a hook sees it.
@@ -270,6 +301,9 @@ haul_rc guarded(void* self, F&& f) {
   } catch (const ObjectChanged& e) {
     in->error = e.what();
     return HAUL_RESTART;
+  } catch (const PermanentError& e) {
+    in->error = e.what();
+    return HAUL_PERMANENT;
   } catch (const std::exception& e) {
     in->error = e.what();
   } catch (...) {
@@ -340,7 +374,8 @@ struct has_ranged_fetch<T, std::void_t<decltype(std::declval<T&>().fetch(std::st
 template <class T>
 haul_rc fetch(void* self, const haul_fetch_request* req, const haul_sink* sink) {
   return guarded<T>(self, [&](T& impl, Instance<T>&) {
-    Sink s(sink);
+    const bool has_pin = req->struct_size >= offsetof(haul_fetch_request, pin) + sizeof req->pin;
+    Sink s(sink, has_pin && req->pin ? req->pin : "");
     if constexpr (has_ranged_fetch<T>::value) {
       const bool has_length = req->struct_size >= offsetof(haul_fetch_request, length) + sizeof req->length;
       impl.fetch(std::string(req->url), req->offset, has_length ? req->length : 0, s);
