@@ -298,6 +298,8 @@ TEST_F(CrashSafety, FirstSigtermFinishesTheDeploySecondAbortsItSafely) {
   EXPECT_EQ(fs::read_symlink(dest / "current").filename(), "v2");
   EXPECT_TRUE(fs::exists(rolled)) << "the rollback commands ran despite the abort";
   EXPECT_TRUE(file_contains(tmp / "term2.log", "rolled back: current -> releases/v2")) << read_file(tmp / "term2.log");
+  EXPECT_TRUE(file_contains(tmp / "term2.log", ": current points at the previous release again"))
+      << "the last line says what is true of dest: " << read_file(tmp / "term2.log");
 }
 
 // 5. In the handler (and the agent), an aborted deploy is not recorded as

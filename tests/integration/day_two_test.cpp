@@ -6,6 +6,7 @@
 // against the Consul double on 127.0.0.1.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <signal.h>
 
 #include "test_support.hpp"
 
@@ -119,4 +120,47 @@ TEST_F(DayTwo, TwoPipelinesOfOneConfigMayNotShareADest) {
   // A dest of its own deploys.
   consul.fire("deploy_batch", publish("batch-2", tmp / "batch"));
   ASSERT_TRUE(wait_until([&] { return count_lines(posts) == 2; })) << read_file(log(1));
+}
+
+// SIGHUP out of habit: a one-shot `haul deploy` takes it as SIGTERM and says
+// so — the deploy in progress finishes; a second one aborts it, and the log
+// ends with what is true of dest (an rsync dest untouched here, as the
+// deploy was still in pre), leaving no staging folder or journal behind.
+TEST_F(DayTwo, SighupToAOneShotDeployIsASigtermNeverASilentDeath) {
+  const fs::path started = tmp / "pre-started", gate = tmp / "gate";
+  const std::string tar = make_tar({file_entry("index.html", "v1")});
+  write_file(tmp / "v1.tgz", tar);
+  write_file(tmp / "v1.yml", "src: " + file_url(tmp / "v1.tgz") + "\nchecksum: " + sha256_hex(tar) + "\ndest: " +
+                                 dest.string() + "\ncommands:\n  pre: ['touch " + started.string() + "; while [ ! -f " +
+                                 gate.string() + " ]; do sleep 0.05; done']\n");
+  {
+    BackgroundProcess run({haul_binary().string(), "deploy", file_url(tmp / "v1.yml")}, tmp / "hup1.log");
+    ASSERT_TRUE(wait_until([&] { return fs::exists(started); })) << read_file(tmp / "hup1.log");
+    ::kill(run.pid(), SIGHUP);
+    ASSERT_TRUE(wait_until([&] { return file_contains(tmp / "hup1.log", "received SIGHUP (taken as SIGTERM"); }))
+        << read_file(tmp / "hup1.log");
+    EXPECT_TRUE(file_contains(tmp / "hup1.log", "finishing the deploy in progress")) << read_file(tmp / "hup1.log");
+    write_file(gate, "");
+    EXPECT_EQ(run.wait_exit(std::chrono::seconds(30)), std::optional<int>(0)) << read_file(tmp / "hup1.log");
+    EXPECT_EQ(read_file(dest / "index.html"), "v1");
+  }
+  fs::remove(started);
+  fs::remove(gate);
+  fs::remove_all(dest);
+  BackgroundProcess run({haul_binary().string(), "deploy", file_url(tmp / "v1.yml")}, tmp / "hup2.log");
+  ASSERT_TRUE(wait_until([&] { return fs::exists(started); })) << read_file(tmp / "hup2.log");
+  ::kill(run.pid(), SIGHUP);
+  ASSERT_TRUE(wait_until([&] { return file_contains(tmp / "hup2.log", "finishing the deploy in progress"); }));
+  ::kill(run.pid(), SIGHUP);
+  EXPECT_EQ(run.wait_exit(std::chrono::seconds(30)), std::optional<int>(1)) << read_file(tmp / "hup2.log");
+  EXPECT_TRUE(file_contains(tmp / "hup2.log", "received SIGHUP (taken as SIGTERM: only the agent reloads) again: aborting"))
+      << read_file(tmp / "hup2.log");
+  EXPECT_TRUE(file_contains(tmp / "hup2.log", "dest " + dest.string() + " is as it was: the deploy stopped before placing anything"))
+      << read_file(tmp / "hup2.log");
+  EXPECT_FALSE(fs::exists(dest / "index.html"));
+  for (const auto& e : fs::directory_iterator(tmp.path())) {
+    const std::string name = e.path().filename().string();
+    EXPECT_TRUE(name.rfind(".haul-staging-", 0) != 0 && name.find("journal") == std::string::npos)
+        << "left behind: " << e.path();
+  }
 }
