@@ -2,6 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <sstream>
+
+#include "pipeline/pipeline.hpp"
+#include "plugin/registry.hpp"
+#include "test_support.hpp"
 #include "util/error.hpp"
 
 using namespace haul;
@@ -137,4 +143,77 @@ TEST(PipelineConfig, TheEtcdBlockIsCheckedLikeTheConsulOne) {
   EXPECT_EQ(cfg.pipelines.at(0).etcd["endpoints"].size(), 2u) << "every pipeline inherits it";
   const std::string e = error_of("etcd: { endpoint: http://10.0.0.1:2379 }\npipelines:\n  web:\n    trigger: consul-watch\n");
   EXPECT_NE(e.find("unknown key 'endpoint'"), std::string::npos) << e;
+}
+
+namespace {
+// The line of text that holds needle ("" when none).
+std::string line_with(const std::string& text, const std::string& needle) {
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    if (line.find(needle) != std::string::npos) return line;
+  return "";
+}
+}  // namespace
+
+// Within one pipeline too, every mistake is reported — not the first one,
+// then the next on the next run.
+TEST(PipelineConfig, EveryMistakeOfAPipelineIsReported) {
+  const std::string e = error_of(
+      "pipelines:\n"
+      "  web:\n"
+      "    trigger: consul-watch\n"
+      "    deploy: { timeout: 10 minutes, retyr: 3, keep_releases: 0 }\n"
+      "    rollout: { max_parallel: 150%, on_halt: panic }\n"
+      "    reconcile_interval: 1ms\n"
+      "    desird: s3://b/latest_web_production.yml\n");
+  EXPECT_NE(e.find("haul.yaml: 7 errors:"), std::string::npos) << e;
+  EXPECT_NE(line_with(e, "pipelines.web.deploy.timeout: expected a duration").find("haul.yaml:4:"), std::string::npos) << e;
+  EXPECT_NE(line_with(e, "unknown key 'retyr' — did you mean 'retry'?").find("haul.yaml:4:"), std::string::npos) << e;
+  EXPECT_NE(line_with(e, "pipelines.web.deploy.keep_releases: expected a whole number").find("haul.yaml:4:"), std::string::npos) << e;
+  EXPECT_NE(line_with(e, "pipelines.web.rollout.max_parallel: expected").find("haul.yaml:5:"), std::string::npos) << e;
+  EXPECT_NE(line_with(e, "pipelines.web.rollout.on_halt: expected rollback or stay").find("haul.yaml:5:"), std::string::npos) << e;
+  EXPECT_NE(line_with(e, "pipelines.web.reconcile_interval: expected a duration of at least 100ms").find("haul.yaml:6:"),
+            std::string::npos)
+      << e;
+  EXPECT_NE(line_with(e, "unknown key 'desird' — did you mean 'desired'?").find("haul.yaml:7:"), std::string::npos) << e;
+}
+
+// file:line:col, as editors and grep -n want it.
+TEST(PipelineConfig, ErrorsNameLineAndColumn) {
+  const std::string e = error_of("state_dir: /x\nstate_dri: /y\npipelines:\n  web:\n    trigger: consul-watch\n"
+                                 "    deploy: { timeout: forever }\n");
+  EXPECT_NE(e.find("haul.yaml:2:1: unknown key 'state_dri' — did you mean 'state_dir'?"), std::string::npos) << e;
+  EXPECT_NE(e.find("haul.yaml:6:24: pipelines.web.deploy.timeout: expected a duration"), std::string::npos) << e;
+}
+
+TEST(PipelineConfig, CannotReadTheConfigFileSaysWhy) {
+  haul::test::TempDir tmp;
+  const std::string absent = haul::test::error_of([&] { load_config_file((tmp / "absent.yaml").string()); });
+  EXPECT_NE(absent.find("absent.yaml: cannot read the config file: No such file or directory"), std::string::npos) << absent;
+  const std::string folder = haul::test::error_of([&] { load_config_file(tmp.path().string()); });
+  EXPECT_NE(folder.find(": cannot read the config file: Is a directory"), std::string::npos) << folder;
+}
+
+// Building a pipeline must not start its trigger: the agent builds every
+// pipeline first and a later one may still be wrong; `haul check` builds
+// them all and runs none. A watch thread would show up as a new task of
+// this process.
+TEST(PipelineConfig, BuildingAPipelineStartsNoTriggerWatch) {
+  auto tasks = [] {
+    size_t n = 0;
+    for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) n += e.exists() ? 1 : 0;
+    return n;
+  };
+  PluginRegistry registry;
+  registry.load_dir(haul::test::build_dir() / "plugins");
+  const HaulConfig cfg = parse_config(
+      "pipelines:\n"
+      "  web:\n    trigger: { type: consul-http, event: deploy_web, address: 'http://127.0.0.1:9' }\n    hooks: [shell]\n"
+      "  api:\n    trigger: { type: etcd-watch, key: haul/deploy/api, endpoints: ['http://127.0.0.1:9'] }\n    hooks: [shell]\n",
+      "haul.yaml", env);
+  const size_t before = tasks();
+  std::vector<std::unique_ptr<Pipeline>> built;
+  for (const auto& p : cfg.pipelines) built.push_back(build_pipeline(p, registry, cfg.origin));
+  ASSERT_EQ(built.size(), 2u);
+  EXPECT_EQ(tasks(), before) << "a trigger started a thread while it was built";
 }
