@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "cli/deploy_flags.hpp"
+#include "pipeline/load_pipelines.hpp"
 #include "util/error.hpp"
 #include "util/logging.hpp"
 
@@ -106,7 +107,7 @@ auto as_startup_error(F&& f) {
 SelectedPipeline select_pipeline_from(const po::variables_map& vm) {
   SelectedPipeline s;
   if (vm.count("config")) {
-    s.config = load_config_file(vm["config"].as<std::string>());
+    s.config = load_checked_config(vm["config"].as<std::string>());
     const auto& pipelines = s.config.pipelines;
     if (vm.count("pipeline")) {
       const auto name = vm["pipeline"].as<std::string>();
@@ -133,6 +134,14 @@ SelectedPipeline select_pipeline_from(const po::variables_map& vm) {
 }
 
 }  // namespace
+
+HaulConfig load_checked_config(const std::string& path) {
+  LoadOptions check_only;
+  check_only.construct = false;
+  LoadedPipelines loaded = load_pipelines(path, check_only);
+  if (!loaded.ok()) throw loaded.errors.error();
+  return std::move(loaded.config);
+}
 
 SelectedPipeline select_pipeline(const po::variables_map& vm) {
   return as_startup_error([&] { return select_pipeline_from(vm); });

@@ -250,7 +250,7 @@ TEST_F(Cli, InvalidStrategyAndYamlErrorsAreClear) {
   write_file(tmp / "bad.yml", "commands:\n  pre:\n    - echo foo: bar\n");
   auto r = haul({"deploy", file_url(tmp / "bad.yml")});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("bad.yml:3: commands.pre[0]: expected a string, got a map"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("bad.yml:3:7: commands.pre[0]: expected a string, got a map"), std::string::npos) << r.err;
   r = haul({"deploy", publish(app_v1(), "sync_strategy: copy\n")});
   EXPECT_NE(r.err.find("unknown strategy 'copy'"), std::string::npos) << r.err;
 }
@@ -306,7 +306,7 @@ TEST_F(Cli, AgentConfigErrorsStopItAtStartup) {
   write_file(tmp / "haul.yaml", "pipelines:\n  web:\n    trigger: { type: consul-watch, buffer: 3 }\n");
   auto r = haul({"agent", "--config", (tmp / "haul.yaml").string()});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("haul.yaml:3: pipelines.web.trigger: unknown key 'buffer' for trigger plugin consul-watch; valid keys: max_input"),
+  EXPECT_NE(r.err.find("haul.yaml:3:36: pipelines.web.trigger: unknown key 'buffer' for trigger plugin consul-watch (valid keys: max_input)"),
             std::string::npos) << r.err;
   write_file(tmp / "haul.yaml", "pipelines:\n  web:\n    trigger: consul-nope\n");
   r = haul({"agent", "--config", (tmp / "haul.yaml").string()});
