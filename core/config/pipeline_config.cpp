@@ -228,6 +228,20 @@ std::string parse_namespace(const YAML::Node& node, const std::string& origin, c
   return ns;
 }
 
+// A top-level connection block (consul:, etcd:) that every plugin of its
+// family inherits; null when absent or wrong.
+YAML::Node connection_block(const YAML::Node& root, const char* key, const std::vector<std::string>& keys,
+                            const std::string& example, const std::string& origin, ConfigErrors& errors) {
+  const YAML::Node block = root[key];
+  if (!block.IsDefined() || block.IsNull()) return YAML::Node();
+  if (!block.IsMap()) {
+    errors.add(yaml_where(origin, block) + ": " + key + ": expected a map like " + example);
+    return YAML::Node();
+  }
+  reject_unknown_keys(block, keys, origin, key, errors);
+  return block;
+}
+
 PipelineConfig parse_pipeline(const std::string& name, const YAML::Node& node, const std::string& origin,
                               ConfigErrors& errors) {
   PipelineConfig p;
@@ -299,24 +313,10 @@ HaulConfig parse_config(const std::string& raw, const std::string& origin, Confi
   reject_unknown_keys(root, {"state_dir", "plugin_path", "metrics_listen", "metrics_textfile", "consul", "etcd", "pipelines",
                              "namespace"},
                       origin, "", errors);
-  const YAML::Node consul = root["consul"];
-  if (consul.IsDefined() && !consul.IsNull()) {
-    if (!consul.IsMap()) {
-      errors.add(yaml_where(origin, consul) + ": consul: expected a map like { address: http://127.0.0.1:8500, token: ... }");
-    } else {
-      reject_unknown_keys(consul, consul_connection_keys(), origin, "consul", errors);
-      cfg.consul = consul;
-    }
-  }
-  const YAML::Node etcd = root["etcd"];
-  if (etcd.IsDefined() && !etcd.IsNull()) {
-    if (!etcd.IsMap()) {
-      errors.add(yaml_where(origin, etcd) + ": etcd: expected a map like { endpoints: [http://10.0.0.1:2379], user: ... }");
-    } else {
-      reject_unknown_keys(etcd, etcd_connection_keys(), origin, "etcd", errors);
-      cfg.etcd = etcd;
-    }
-  }
+  cfg.consul = connection_block(root, "consul", consul_connection_keys(), "{ address: http://127.0.0.1:8500, token: ... }",
+                                origin, errors);
+  cfg.etcd = connection_block(root, "etcd", etcd_connection_keys(), "{ endpoints: [http://10.0.0.1:2379], user: ... }", origin,
+                              errors);
   if (root["namespace"].IsDefined())
     errors.collect([&] { cfg.status_namespace = parse_namespace(root["namespace"], origin, "namespace"); });
   auto text = [&](const char* key, std::string& out) {

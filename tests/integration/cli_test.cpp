@@ -318,15 +318,6 @@ TEST_F(Cli, AgentConfigErrorsStopItAtStartup) {
 
 namespace {
 
-// The line of text that holds needle ("" when none): an error and its place
-// must be on one line.
-std::string line_with(const std::string& text, const std::string& needle) {
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);)
-    if (line.find(needle) != std::string::npos) return line;
-  return "";
-}
-
 // A TCP port on 127.0.0.1 that listens but is never served: whatever
 // connects to it stays in its accept queue, so after a run, connected()
 // tells whether anything reached for it — without waiting for anything.

@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <sstream>
 
 #include "pipeline/load_pipelines.hpp"
 #include "pipeline/pipeline.hpp"
@@ -12,6 +11,7 @@
 #include "util/error.hpp"
 
 using namespace haul;
+using haul::test::line_with;
 
 namespace {
 std::optional<std::string> env(const std::string& n) {
@@ -144,16 +144,6 @@ TEST(PipelineConfig, TheEtcdBlockIsCheckedLikeTheConsulOne) {
   const std::string e = error_of("etcd: { endpoint: http://10.0.0.1:2379 }\npipelines:\n  web:\n    trigger: consul-watch\n");
   EXPECT_NE(e.find("unknown key 'endpoint'"), std::string::npos) << e;
 }
-
-namespace {
-// The line of text that holds needle ("" when none).
-std::string line_with(const std::string& text, const std::string& needle) {
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);)
-    if (line.find(needle) != std::string::npos) return line;
-  return "";
-}
-}  // namespace
 
 // Within one pipeline too, every mistake is reported — not the first one,
 // then the next on the next run.
