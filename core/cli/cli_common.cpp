@@ -136,9 +136,7 @@ SelectedPipeline select_pipeline_from(const po::variables_map& vm) {
 }  // namespace
 
 HaulConfig load_checked_config(const std::string& path) {
-  LoadOptions check_only;
-  check_only.construct = false;
-  LoadedPipelines loaded = load_pipelines(path, check_only);
+  LoadedPipelines loaded = check_pipelines(path);
   if (!loaded.ok()) throw loaded.errors.error();
   return std::move(loaded.config);
 }
@@ -149,7 +147,7 @@ SelectedPipeline select_pipeline(const po::variables_map& vm) {
 
 SelectedPipeline select_pipeline_of(const std::string& path, const std::string& name) {
   SelectedPipeline s;
-  s.config = load_config_file(path);
+  s.config = load_checked_config(path);
   const auto& pipelines = s.config.pipelines;
   auto it = std::find_if(pipelines.begin(), pipelines.end(), [&](const auto& p) { return p.name == name; });
   if (it == pipelines.end()) throw Error(s.config.origin + " has no pipeline named '" + name + "' any more");

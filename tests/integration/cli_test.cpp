@@ -394,14 +394,15 @@ TEST_F(Cli, CheckReportsEveryMistakeAndExitsTwo) {
 }
 
 // haul check builds every plugin with its settings, and summarises the
-// file; it starts no trigger's watch (the silent port stays untouched).
+// file; it starts no trigger's watch and no status hook's heartbeat (the
+// silent port stays untouched).
 TEST_F(Cli, CheckAcceptsAGoodFileAndSummarisesIt) {
   SilentPort consul;
   write_file(tmp / "haul.yaml", "consul: { address: '" + consul.address() + "' }\n"
                                 "pipelines:\n"
                                 "  web:\n"
                                 "    trigger: { type: consul-http, event: deploy_web }\n"
-                                "    hooks: [shell, { type: consul-status, heartbeat_ttl: 0s }]\n"
+                                "    hooks: [shell, consul-status]\n"
                                 "    rollout: { canary: 2, max_parallel: 25%, on_halt: rollback }\n"
                                 "    desired: file:///srv/pointers/latest_web_production.yml\n"
                                 "  batch:\n"

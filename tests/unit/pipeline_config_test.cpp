@@ -303,6 +303,7 @@ TEST(LoadPipelines, APluginRefusingItsSettingsIsReportedForEveryPipeline) {
                                        "    hooks:\n"
                                        "      - type: consul-status\n"
                                        "        heartbeat_ttl: 2s\n");
+  EXPECT_TRUE(check_pipelines(path).ok()) << "the settings are well-formed: only building the plugin finds it out";
   const LoadedPipelines loaded = load_pipelines(path);
   const auto m = loaded.errors.messages();
   ASSERT_EQ(m.size(), 2u) << all_of(loaded.errors);
