@@ -229,17 +229,19 @@ std::string parse_namespace(const YAML::Node& node, const std::string& origin, c
 }
 
 // A top-level connection block (consul:, etcd:) that every plugin of its
-// family inherits; null when absent or wrong.
-YAML::Node connection_block(const YAML::Node& root, const char* key, const std::vector<std::string>& keys,
-                            const std::string& example, const std::string& origin, ConfigErrors& errors) {
+// family inherits, into out — left untouched when absent or wrong: an unset
+// YAML::Node may later be rebound, one that refers to a node would be written
+// through (see plugin_use).
+void connection_block(const YAML::Node& root, const char* key, const std::vector<std::string>& keys,
+                      const std::string& example, const std::string& origin, YAML::Node& out, ConfigErrors& errors) {
   const YAML::Node block = root[key];
-  if (!block.IsDefined() || block.IsNull()) return YAML::Node();
+  if (!block.IsDefined() || block.IsNull()) return;
   if (!block.IsMap()) {
     errors.add(yaml_where(origin, block) + ": " + key + ": expected a map like " + example);
-    return YAML::Node();
+    return;
   }
   reject_unknown_keys(block, keys, origin, key, errors);
-  return block;
+  out = block;
 }
 
 PipelineConfig parse_pipeline(const std::string& name, const YAML::Node& node, const std::string& origin,
@@ -313,10 +315,10 @@ HaulConfig parse_config(const std::string& raw, const std::string& origin, Confi
   reject_unknown_keys(root, {"state_dir", "plugin_path", "metrics_listen", "metrics_textfile", "consul", "etcd", "pipelines",
                              "namespace"},
                       origin, "", errors);
-  cfg.consul = connection_block(root, "consul", consul_connection_keys(), "{ address: http://127.0.0.1:8500, token: ... }",
-                                origin, errors);
-  cfg.etcd = connection_block(root, "etcd", etcd_connection_keys(), "{ endpoints: [http://10.0.0.1:2379], user: ... }", origin,
-                              errors);
+  connection_block(root, "consul", consul_connection_keys(), "{ address: http://127.0.0.1:8500, token: ... }", origin,
+                   cfg.consul, errors);
+  connection_block(root, "etcd", etcd_connection_keys(), "{ endpoints: [http://10.0.0.1:2379], user: ... }", origin, cfg.etcd,
+                   errors);
   if (root["namespace"].IsDefined())
     errors.collect([&] { cfg.status_namespace = parse_namespace(root["namespace"], origin, "namespace"); });
   auto text = [&](const char* key, std::string& out) {

@@ -190,9 +190,9 @@ std::unique_ptr<Pipeline> assemble(const PipelineConfig& cfg, const PluginRegist
   }
   // Hooks take the consul: block, else the pipeline's consul-http trigger's
   // connection: a status written where the events come from.
-  YAML::Node hook_consul = cfg.consul;
-  if ((!hook_consul.IsDefined() || hook_consul.IsNull()) && cfg.trigger.type == "consul-http")
-    hook_consul = cfg.trigger.settings;
+  // (Made once: assigning to a copy of cfg.consul would write through it.)
+  const bool no_consul_block = !cfg.consul.IsDefined() || cfg.consul.IsNull();
+  const YAML::Node hook_consul = no_consul_block && cfg.trigger.type == "consul-http" ? cfg.trigger.settings : cfg.consul;
   if (cfg.rollout.enabled) {
     const PluginUse& use = cfg.rollout.gate;
     const std::string via = " (via: " + use.type.substr(0, use.type.size() - 8) + ")";
