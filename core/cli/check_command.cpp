@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `haul check FILE` (and `haul agent --check --config FILE`): the agent's
 // start-up without the running — the file parsed, every plugin found and
 // built with its settings, every mistake of the file named at once — so a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Every mistake of a config file, collected instead of stopping at the
 // first: each check adds what it found and the next one runs, so one run
 // of haul names them all. Each message starts with "file:line:col: " where

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "pipeline/load_pipelines.hpp"
 
 namespace haul {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A pipeline config file made into pipelines, all or nothing: the file is
 // read and parsed, every plugin it names is found and its settings checked
 // against the plugin's declared fields, and every pipeline is built —
