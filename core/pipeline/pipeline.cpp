@@ -34,6 +34,16 @@ DeployResult Pipeline::run_deploy(const DeployRequest& request, StopSignal& abor
 
 namespace {
 
+// A new map holding settings' own key and value nodes: it takes more keys
+// without touching the file's document and keeps each one's place in the
+// file (YAML::Clone drops the places: every mistake would be at 1:1).
+YAML::Node map_sharing(const YAML::Node& settings) {
+  YAML::Node merged(YAML::NodeType::Map);
+  if (settings.IsMap())
+    for (const auto& kv : settings) merged.force_insert(kv.first, kv.second);
+  return merged;
+}
+
 // A consul-* (etcd-*) plugin's settings, with the connection fields it
 // leaves unset taken from `fallback` (the file's consul: or etcd: block) —
 // only fields the plugin declares.
@@ -41,11 +51,12 @@ YAML::Node with_connection_defaults(const LoadedPlugin& plugin, const YAML::Node
                                     const std::string& family, const std::vector<std::string>& keys) {
   const bool of_family = plugin.name().rfind(family, 0) == 0 || plugin.name() + "-" == family;  // "etcd" is one too
   if (!of_family || !fallback.IsDefined() || !fallback.IsMap()) return settings;
-  YAML::Node merged = settings.IsMap() ? YAML::Clone(settings) : YAML::Node(YAML::NodeType::Map);
+  YAML::Node merged = map_sharing(settings);
   for (const auto* field : plugin.fields()) {
     const std::string key = field->name;
-    if (std::find(keys.begin(), keys.end(), key) == keys.end() || merged[key].IsDefined()) continue;
-    if (fallback[key].IsDefined()) merged[key] = fallback[key];
+    if (std::find(keys.begin(), keys.end(), key) == keys.end() || (settings.IsMap() && settings[key].IsDefined())) continue;
+    for (const auto& kv : fallback)
+      if (kv.first.Scalar() == key) merged.force_insert(kv.first, kv.second);  // where the block sets it
   }
   return merged;
 }
@@ -63,8 +74,8 @@ YAML::Node with_namespace(const LoadedPlugin& plugin, const YAML::Node& settings
   const auto& fields = plugin.fields();
   const bool declares = std::any_of(fields.begin(), fields.end(), [](const auto* f) { return std::string(f->name) == "namespace"; });
   if (!declares || (settings.IsMap() && settings["namespace"].IsDefined())) return settings;
-  YAML::Node merged = settings.IsMap() ? YAML::Clone(settings) : YAML::Node(YAML::NodeType::Map);
-  merged["namespace"] = status_namespace_of(cfg);
+  YAML::Node merged = map_sharing(settings);
+  merged.force_insert("namespace", status_namespace_of(cfg));
   return merged;
 }
 

@@ -338,3 +338,28 @@ TEST(LoadPipelines, AFileThatCannotBeReadIsOneErrorSayingWhy) {
   ASSERT_EQ(loaded.errors.size(), 1u);
   EXPECT_EQ(loaded.errors.messages()[0], (tmp / "absent.yaml").string() + ": cannot read the config file: No such file or directory");
 }
+
+// A consul-* plugin's settings completed from the consul: block keep their
+// places: a mistake in the plugin's own settings is at its line, one in the
+// block at the block's.
+TEST(LoadPipelines, SettingsCompletedFromTheConsulBlockKeepTheirPlaces) {
+  haul::test::TempDir tmp;
+  const std::string path = config_file(tmp,
+                                       "consul: { address: 'http://127.0.0.1:9', insecure_skip_verify: maybe }\n"
+                                       "pipelines:\n"
+                                       "  web:\n"
+                                       "    trigger: { type: consul-http, event: deploy_web, wiat: 5m }\n"
+                                       "    hooks: [{ type: consul-status, heartbeat_tll: 30s }]\n");
+  const std::string e = all_of(load_pipelines(path).errors);
+  EXPECT_NE(e.find(path + ":5:54: pipelines.web.trigger: unknown key 'wiat' for trigger plugin consul-http — did you mean "
+                          "'wait'?"),
+            std::string::npos)
+      << e;
+  EXPECT_NE(e.find(path + ":6:36: pipelines.web.hooks[0]: unknown key 'heartbeat_tll' for hook plugin consul-status — did "
+                          "you mean 'heartbeat_ttl'?"),
+            std::string::npos)
+      << e;
+  EXPECT_NE(e.find(path + ":2:64: pipelines.web.trigger.insecure_skip_verify: expected true or false, got 'maybe'"),
+            std::string::npos)
+      << e;
+}
