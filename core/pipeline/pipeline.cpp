@@ -120,11 +120,12 @@ class PipelineAssembly {
       c.plugin = registry_.require(use.type, kind, yaml_where(origin_, use.place) + ": " + use.field_path + context);
     });
     if (!found) return std::nullopt;
-    const size_t before = errors_.size();
     const YAML::Node stored = with_store_defaults(*c.plugin, use.settings, consul, cfg_.etcd);
     const YAML::Node settings = kind == HAUL_KIND_HOOK ? with_namespace(*c.plugin, stored, cfg_) : stored;
-    c.settings = validate_plugin_config(*c.plugin, settings, origin_, use.field_path, reserved, errors_, use.place);
-    if (errors_.size() != before) return std::nullopt;
+    ConfigErrors mistakes(origin_);
+    c.settings = validate_plugin_config(*c.plugin, settings, origin_, use.field_path, reserved, mistakes, use.place);
+    for (const auto& m : mistakes.messages()) errors_.add(m);
+    if (!mistakes.empty()) return std::nullopt;
     return c;
   }
 
