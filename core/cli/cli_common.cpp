@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "cli/deploy_flags.hpp"
+#include "pipeline/load_pipelines.hpp"
 #include "util/error.hpp"
 #include "util/logging.hpp"
 
@@ -106,7 +107,7 @@ auto as_startup_error(F&& f) {
 SelectedPipeline select_pipeline_from(const po::variables_map& vm) {
   SelectedPipeline s;
   if (vm.count("config")) {
-    s.config = load_config_file(vm["config"].as<std::string>());
+    s.config = load_checked_config(vm["config"].as<std::string>());
     const auto& pipelines = s.config.pipelines;
     if (vm.count("pipeline")) {
       const auto name = vm["pipeline"].as<std::string>();
@@ -134,13 +135,19 @@ SelectedPipeline select_pipeline_from(const po::variables_map& vm) {
 
 }  // namespace
 
+HaulConfig load_checked_config(const std::string& path) {
+  LoadedPipelines loaded = check_pipelines(path);
+  if (!loaded.ok()) throw loaded.errors.error();
+  return std::move(loaded.config);
+}
+
 SelectedPipeline select_pipeline(const po::variables_map& vm) {
   return as_startup_error([&] { return select_pipeline_from(vm); });
 }
 
 SelectedPipeline select_pipeline_of(const std::string& path, const std::string& name) {
   SelectedPipeline s;
-  s.config = load_config_file(path);
+  s.config = load_checked_config(path);
   const auto& pipelines = s.config.pipelines;
   auto it = std::find_if(pipelines.begin(), pipelines.end(), [&](const auto& p) { return p.name == name; });
   if (it == pipelines.end()) throw Error(s.config.origin + " has no pipeline named '" + name + "' any more");

@@ -38,8 +38,13 @@ int run_command(const Args& args, const boost::program_options::options_descript
 // else (haul diff keeps 1 for "drifted" and fails with 2).
 int exit_code_for(const std::exception& e, const std::string& prefix = "", int failed_code = 1);
 
+// A config file with every plugin's name and settings checked, as the agent
+// would check them (no plugin is built): one Error names every mistake.
+HaulConfig load_checked_config(const std::string& path);
+
 // The config of --config (or the built-in default) and the pipeline named by
-// --pipeline (or the only one), with command-line deploy flags applied.
+// --pipeline (or the only one), with command-line deploy flags applied. The
+// whole file is checked (load_checked_config), not the chosen pipeline only.
 struct SelectedPipeline {
   HaulConfig config;
   PipelineConfig pipeline;

@@ -12,6 +12,9 @@ int run_handler(const Args& args);  // `haul` with stdin: consul watch / Serf / 
 int run_deploy(const Args& args, bool dry_run = false);   // `haul deploy URL`, `haul plan URL`
 int run_reconcile(const Args& args);  // `haul reconcile --config F`: the desired-release check, once
 int run_agent_command(const Args& args);  // `haul agent --config F`
+int run_check(const Args& args);          // `haul check F`: every mistake of a config, nothing started
+// The check itself, for `haul check F` and `haul agent --check --config F`: 0, or 2 with every mistake.
+int run_config_check(const std::string& path);
 int run_plugins(const Args& args);  // `haul plugins list|describe NAME`
 int run_status(const Args& args);  // `haul status`: the fleet, from Consul KV
 int run_fetch(const Args& args);   // `haul fetch URL -o FILE`: one download through the source plugins

@@ -52,7 +52,7 @@ int run_kick(const Args& args) {
     KickSettings s;
     s.via = str("via");
     if (vm.count("config")) {  // the agents' Consul connection; flags win
-      s.consul = consul_settings_of(consul_connection_of(load_config_file(str("config"))));
+      s.consul = consul_settings_of(consul_connection_of(load_checked_config(str("config"))));
     }
     auto flag = [&](const char* k, std::string& field) {
       if (vm.count(k)) field = str(k);
@@ -71,7 +71,7 @@ int run_kick(const Args& args) {
     if (s.via == "etcd") {
       // The config's etcd: block, then flags; unset fields come from ETCDCTL_*.
       std::map<std::string, std::string> fields;
-      if (vm.count("config")) fields = etcd_connection_of(load_config_file(str("config")));
+      if (vm.count("config")) fields = etcd_connection_of(load_checked_config(str("config")));
       if (vm.count("etcd-endpoints")) fields["endpoints"] = net::etcd_endpoint_lines(str("etcd-endpoints"));
       add_etcd_auth_flags(vm, fields);
       std::vector<haul_kv> kv;

@@ -21,6 +21,7 @@ const char* kUsage =
     "  haul deploy URL [flags]       deploy one manifest URL (--dry-run: only say what it would do)\n"
     "  haul plan URL [flags]         fetch and verify a release, print what its deploy would do, change nothing\n"
     "  haul agent --config FILE      run the pipelines of FILE until stopped\n"
+    "  haul check FILE               check a pipeline config (every mistake at once), starting nothing\n"
     "  haul reconcile --config FILE  deploy the pipeline's desired release if this host is not on it (cron)\n"
     "  haul fetch URL [-o FILE]      download through the source plugins (--checksum HEX to verify)\n"
     "  haul releases DEST            list releases of a dest deployed with sync_strategy: release\n"
@@ -66,6 +67,7 @@ int main(int argc, char** argv) {
   if (cmd == "plan") return haul::run_deploy(rest, /*dry_run=*/true);
   if (cmd == "reconcile") return haul::run_reconcile(rest);
   if (cmd == "agent") return haul::run_agent_command(rest);
+  if (cmd == "check") return haul::run_check(rest);
   if (cmd == "plugins") return haul::run_plugins(rest);
   if (cmd == "status") return haul::run_status(rest);
   if (cmd == "fetch") return haul::run_fetch(rest);

@@ -57,7 +57,7 @@ int run_handler(const Args& args) {
     auto selected = select_pipeline(vm);
     // Whatever the config says, the handler's events come from stdin, and it
     // handles one: the desired-release check is `haul reconcile`'s (cron, timer).
-    selected.pipeline.trigger = {"consul-watch", YAML::Node(), "trigger"};
+    selected.pipeline.trigger = {"consul-watch", YAML::Node(), "trigger", YAML::Node()};
     selected.pipeline.desired.clear();
     auto registry = load_registry(selected.config.plugin_path);
     spdlog::info("haul {} handling an event from stdin (pipeline {})", HAUL_VERSION, selected.pipeline.name);

@@ -67,7 +67,7 @@ struct ConfigPipelines {
 
 ConfigPipelines load_pipelines(const po::variables_map& vm) {
   ConfigPipelines c;
-  c.config = load_config_file(flag(vm, "config"));
+  c.config = load_checked_config(flag(vm, "config"));
   const auto registry = load_registry(c.config.plugin_path);
   std::string names;
   for (const auto& p : c.config.pipelines) {

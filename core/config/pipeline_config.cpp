@@ -1,11 +1,14 @@
 #include "config/pipeline_config.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
-#include <functional>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
+#include <functional>
 
 #include "config/yaml_util.hpp"
 #include "util/error.hpp"
@@ -14,11 +17,14 @@
 namespace haul {
 namespace {
 
+// (A YAML::Node is assigned once: assigning to one that already refers to a
+// node writes into the document.)
 PluginUse plugin_use(const YAML::Node& node, const std::string& origin, const std::string& path) {
   PluginUse use;
   use.field_path = path;
   if (node.IsScalar()) {
     use.type = node.Scalar();
+    use.place = node;
     return use;
   }
   if (!node.IsMap())
@@ -27,6 +33,7 @@ PluginUse plugin_use(const YAML::Node& node, const std::string& origin, const st
   if (!node["type"].IsDefined())
     throw Error(yaml_where(origin, node) + ": " + path + ": missing 'type' (the plugin's name)");
   use.type = yaml_string(node["type"], origin, path + ".type");
+  use.place = node["type"];
   use.settings = node;
   return use;
 }
@@ -35,86 +42,98 @@ PluginUse plugin_use(const YAML::Node& node, const std::string& origin, const st
 
 DeployOptions parse_deploy_options(const YAML::Node& node, const std::string& origin,
                                    const std::string& path) {
+  ConfigErrors errors(origin);
+  DeployOptions d = parse_deploy_options(node, origin, path, errors);
+  errors.throw_if_any();
+  return d;
+}
+
+DeployOptions parse_deploy_options(const YAML::Node& node, const std::string& origin,
+                                   const std::string& path, ConfigErrors& errors) {
   DeployOptions d;
   if (!node.IsDefined() || node.IsNull()) return d;
-  if (!node.IsMap())
-    throw Error(yaml_where(origin, node) + ": " + path + ": expected a map, got " + yaml_kind(node));
+  if (!node.IsMap()) {
+    errors.add(yaml_where(origin, node) + ": " + path + ": expected a map, got " + yaml_kind(node));
+    return d;
+  }
   reject_unknown_keys(node,
                       {"random_delay", "retry", "retry_wait", "retry_missing", "timeout", "max_bandwidth",
                        "rsync_verbose", "keep_releases", "lock_timeout", "max_extract_bytes", "max_entries",
                        "max_compression_ratio", "allow_setuid", "trusted_keys", "strict"},
-                      origin, path);
-  auto duration = [&](const char* key, std::chrono::milliseconds& out) {
+                      origin, path, errors);
+  // Each field is checked on its own: a wrong one is reported and keeps its default.
+  auto field = [&](const char* key, const std::function<void(const std::string& text)>& take) {
     if (!node[key].IsDefined()) return;
-    std::string text = yaml_string(node[key], origin, path + "." + key);
-    auto v = parse_duration(text);
-    if (!v)
-      throw Error(yaml_where(origin, node[key]) + ": " + path + "." + key +
-                  ": expected a duration like 500ms, 10s, 1m30s; got '" + text + "'");
-    out = *v;
+    errors.collect([&] { take(yaml_string(node[key], origin, path + "." + key)); });
+  };
+  auto fail = [&](const char* key, const std::string& expected, const std::string& got) {
+    return Error(yaml_where(origin, node[key]) + ": " + path + "." + key + ": expected " + expected + ", got '" + got + "'");
+  };
+  auto duration = [&](const char* key, std::chrono::milliseconds& out) {
+    field(key, [&](const std::string& text) {
+      auto v = parse_duration(text);
+      if (!v) throw fail(key, "a duration like 500ms, 10s, 1m30s", text);
+      out = *v;
+    });
   };
   duration("random_delay", d.random_delay);
   duration("retry_wait", d.retry_wait);
   duration("timeout", d.timeout);
   duration("lock_timeout", d.lock_timeout);
-  if (node["keep_releases"].IsDefined()) {
-    std::string text = yaml_string(node["keep_releases"], origin, path + ".keep_releases");
-    if (text.empty() || !std::all_of(text.begin(), text.end(), ::isdigit) || std::stoi(text) < 1)
-      throw Error(yaml_where(origin, node["keep_releases"]) + ": " + path +
-                  ".keep_releases: expected a whole number of at least 1, got '" + text + "'");
+  field("keep_releases", [&](const std::string& text) {
+    if (text.empty() || text.size() > 9 || !std::all_of(text.begin(), text.end(), ::isdigit) || std::stoi(text) < 1)
+      throw fail("keep_releases", "a whole number of at least 1", text);
     d.keep_releases = std::stoi(text);
-  }
-  if (node["retry"].IsDefined()) {
-    std::string text = yaml_string(node["retry"], origin, path + ".retry");
+  });
+  field("retry", [&](const std::string& text) {
     try {
       size_t used = 0;
-      d.retry = std::stoi(text, &used);
-      if (used != text.size() || d.retry < 0) throw std::invalid_argument("negative");
+      const int retry = std::stoi(text, &used);
+      if (used != text.size() || retry < 0) throw std::invalid_argument("negative");
+      d.retry = retry;
     } catch (const std::logic_error&) {
-      throw Error(yaml_where(origin, node["retry"]) + ": " + path +
-                  ".retry: expected a whole number of retries (0 or more), got '" + text + "'");
+      throw fail("retry", "a whole number of retries (0 or more)", text);
     }
-  }
+  });
   auto whole = [&](const char* key, uint64_t& out) {
-    if (!node[key].IsDefined()) return;
-    std::string text = yaml_string(node[key], origin, path + "." + key);
-    if (text.empty() || !std::all_of(text.begin(), text.end(), ::isdigit) || std::stoull(text) == 0)
-      throw Error(yaml_where(origin, node[key]) + ": " + path + "." + key + ": expected a whole number above 0, got '" + text + "'");
-    out = std::stoull(text);
+    field(key, [&](const std::string& text) {
+      if (text.empty() || text.size() > 18 || !std::all_of(text.begin(), text.end(), ::isdigit) || std::stoull(text) == 0)
+        throw fail(key, "a whole number above 0", text);
+      out = std::stoull(text);
+    });
   };
   whole("max_entries", d.max_entries);
   whole("max_compression_ratio", d.max_compression_ratio);
-  if (node["max_extract_bytes"].IsDefined()) {
-    std::string text = yaml_string(node["max_extract_bytes"], origin, path + ".max_extract_bytes");
+  field("max_extract_bytes", [&](const std::string& text) {
     auto v = parse_bytes(text);
-    if (!v) throw Error(yaml_where(origin, node["max_extract_bytes"]) + ": " + path + ".max_extract_bytes: expected a size like 2GiB, got '" + text + "'");
+    if (!v) throw fail("max_extract_bytes", "a size like 2GiB", text);
     d.max_extract_bytes = *v;
-  }
+  });
   auto boolean = [&](const char* key, bool& out) {
-    if (!node[key].IsDefined()) return;
-    std::string text = yaml_string(node[key], origin, path + "." + key);
-    if (text != "true" && text != "false")
-      throw Error(yaml_where(origin, node[key]) + ": " + path + "." + key + ": expected true or false, got '" + text + "'");
-    out = text == "true";
+    field(key, [&](const std::string& text) {
+      if (text != "true" && text != "false") throw fail(key, "true or false", text);
+      out = text == "true";
+    });
   };
   boolean("allow_setuid", d.allow_setuid);
   boolean("retry_missing", d.retry_missing);
   boolean("strict", d.strict);
-  for (const auto& key : yaml_string_list(node["trusted_keys"], origin, path + ".trusted_keys")) {
-    std::filesystem::path p = key;
-    if (p.is_relative() && origin.find('(') != 0) p = std::filesystem::path(origin).parent_path() / p;
-    d.trusted_keys.push_back(p.lexically_normal().string());
-  }
-  if (node["max_bandwidth"].IsDefined()) {
-    std::string text = yaml_string(node["max_bandwidth"], origin, path + ".max_bandwidth");
+  errors.collect([&] {
+    for (const auto& key : yaml_string_list(node["trusted_keys"], origin, path + ".trusted_keys")) {
+      std::filesystem::path p = key;
+      if (p.is_relative() && origin.find('(') != 0) p = std::filesystem::path(origin).parent_path() / p;
+      d.trusted_keys.push_back(p.lexically_normal().string());
+    }
+  });
+  field("max_bandwidth", [&](const std::string& text) {
     auto v = parse_bytes(text);
-    if (!v)
-      throw Error(yaml_where(origin, node["max_bandwidth"]) + ": " + path +
-                  ".max_bandwidth: expected bytes per second like 800k, 10M, 1.5MiB; got '" + text + "'");
+    if (!v) throw fail("max_bandwidth", "bytes per second like 800k, 10M, 1.5MiB", text);
     d.max_bandwidth_bytes_per_s = *v;
-  }
+  });
   if (node["rsync_verbose"].IsDefined())
-    d.rsync_verbose = node["rsync_verbose"].IsNull() ? "" : yaml_string(node["rsync_verbose"], origin, path + ".rsync_verbose");
+    errors.collect([&] {
+      d.rsync_verbose = node["rsync_verbose"].IsNull() ? "" : yaml_string(node["rsync_verbose"], origin, path + ".rsync_verbose");
+    });
   return d;
 }
 
@@ -137,39 +156,44 @@ const std::vector<std::string>& consul_connection_keys() {
 
 namespace {
 
-RolloutConfig parse_rollout(const YAML::Node& node, const std::string& origin, const std::string& path) {
+RolloutConfig parse_rollout(const YAML::Node& node, const std::string& origin, const std::string& path,
+                            ConfigErrors& errors) {
   RolloutConfig r;
   if (!node.IsDefined() || node.IsNull()) return r;
-  if (!node.IsMap())
-    throw Error(yaml_where(origin, node) + ": " + path +
-                ": expected a map like { canary: 1, canary_soak: 2m, max_parallel: 25%, max_failures: 1, on_halt: rollback }");
+  if (!node.IsMap()) {
+    errors.add(yaml_where(origin, node) + ": " + path +
+               ": expected a map like { canary: 1, canary_soak: 2m, max_parallel: 25%, max_failures: 1, on_halt: rollback }");
+    return r;
+  }
   r.enabled = true;
   haul_rollout_policy& p = r.policy;
   p.struct_size = sizeof p;
   p.canary = 1;
   p.max_parallel_percent = 10;
   p.max_failures = 1;
-  auto text_of = [&](const char* key) { return yaml_string(node[key], origin, path + "." + key); };
+  // Each key on its own, as for deploy: (the gate's own keys are checked with the plugin).
+  auto field = [&](const char* key, const std::function<void(const std::string& text)>& take) {
+    if (!node[key].IsDefined()) return;
+    errors.collect([&] { take(yaml_string(node[key], origin, path + "." + key)); });
+  };
   auto fail = [&](const char* key, const std::string& expected, const std::string& got) {
     return Error(yaml_where(origin, node[key]) + ": " + path + "." + key + ": expected " + expected + ", got '" + got + "'");
   };
   auto whole = [&](const char* key, uint32_t& out, uint32_t minimum) {
-    if (!node[key].IsDefined()) return;
-    const std::string t = text_of(key);
-    if (t.empty() || t.size() > 9 || !std::all_of(t.begin(), t.end(), ::isdigit) || std::stoul(t) < minimum)
-      throw fail(key, "a whole number of nodes of at least " + std::to_string(minimum), t);
-    out = static_cast<uint32_t>(std::stoul(t));
+    field(key, [&](const std::string& t) {
+      if (t.empty() || t.size() > 9 || !std::all_of(t.begin(), t.end(), ::isdigit) || std::stoul(t) < minimum)
+        throw fail(key, "a whole number of nodes of at least " + std::to_string(minimum), t);
+      out = static_cast<uint32_t>(std::stoul(t));
+    });
   };
   whole("canary", p.canary, 0);
   whole("max_failures", p.max_failures, 1);
-  if (node["canary_soak"].IsDefined()) {
-    const std::string t = text_of("canary_soak");
+  field("canary_soak", [&](const std::string& t) {
     auto d = parse_duration(t);
     if (!d) throw fail("canary_soak", "a duration like 30s or 2m", t);
     p.canary_soak_ms = static_cast<uint64_t>(d->count());
-  }
-  if (node["max_parallel"].IsDefined()) {
-    std::string t = text_of("max_parallel");
+  });
+  field("max_parallel", [&](const std::string& t) {
     const bool percent = !t.empty() && t.back() == '%';
     const std::string digits = percent ? t.substr(0, t.size() - 1) : t;
     const bool number = !digits.empty() && digits.size() <= 9 && std::all_of(digits.begin(), digits.end(), ::isdigit);
@@ -178,16 +202,17 @@ RolloutConfig parse_rollout(const YAML::Node& node, const std::string& origin, c
       throw fail("max_parallel", "a number of nodes (3) or a share of the fleet (25%), at least 1 and at most 100%", t);
     p.max_parallel = percent ? 0 : static_cast<uint32_t>(v);
     p.max_parallel_percent = percent ? static_cast<uint32_t>(v) : 0;
-  }
-  if (node["on_halt"].IsDefined()) {
-    const std::string t = text_of("on_halt");
+  });
+  field("on_halt", [&](const std::string& t) {
     if (t != "rollback" && t != "stay") throw fail("on_halt", "rollback or stay", t);
     p.rollback_on_halt = t == "rollback";
-  }
-  const std::string via = node["via"].IsDefined() ? text_of("via") : "consul";
+  });
+  std::string via = "consul";
+  field("via", [&](const std::string& t) { via = t; });
   r.gate.type = via + "-rollout";
   r.gate.field_path = path;
   r.gate.settings = node;  // the policy keys are skipped when the plugin's settings are checked
+  r.gate.place = node["via"].IsDefined() ? node["via"] : node;
   return r;
 }
 
@@ -203,121 +228,126 @@ std::string parse_namespace(const YAML::Node& node, const std::string& origin, c
   return ns;
 }
 
-PipelineConfig parse_pipeline(const std::string& name, const YAML::Node& node, const std::string& origin) {
+// A top-level connection block (consul:, etcd:) that every plugin of its
+// family inherits, into out — left untouched when absent or wrong: an unset
+// YAML::Node may later be rebound, one that refers to a node would be written
+// through (see plugin_use).
+void connection_block(const YAML::Node& root, const char* key, const std::vector<std::string>& keys,
+                      const std::string& example, const std::string& origin, YAML::Node& out, ConfigErrors& errors) {
+  const YAML::Node block = root[key];
+  if (!block.IsDefined() || block.IsNull()) return;
+  if (!block.IsMap()) {
+    errors.add(yaml_where(origin, block) + ": " + key + ": expected a map like " + example);
+    return;
+  }
+  reject_unknown_keys(block, keys, origin, key, errors);
+  out = block;
+}
+
+PipelineConfig parse_pipeline(const std::string& name, const YAML::Node& node, const std::string& origin,
+                              ConfigErrors& errors) {
   PipelineConfig p;
   p.name = name;
+  p.node = node;
   const std::string path = "pipelines." + p.name;
-  if (!node.IsMap())
-    throw Error(yaml_where(origin, node) + ": " + path + ": expected a map with trigger, sources, hooks, deploy");
   reject_unknown_keys(node, {"trigger", "sources", "hooks", "deploy", "desired", "reconcile_interval", "rollout", "namespace"},
-                      origin, path);
-  if (node["namespace"].IsDefined()) p.status_namespace = parse_namespace(node["namespace"], origin, path + ".namespace");
+                      origin, path, errors);
+  if (node["namespace"].IsDefined())
+    errors.collect([&] { p.status_namespace = parse_namespace(node["namespace"], origin, path + ".namespace"); });
   if (!node["trigger"].IsDefined())
-    throw Error(yaml_where(origin, node) + ": " + path + ": missing 'trigger' (e.g. trigger: consul-watch)");
-  p.trigger = plugin_use(node["trigger"], origin, path + ".trigger");
-  p.sources = parse_source_settings(node["sources"], origin, path + ".sources");
+    errors.add(yaml_where(origin, node) + ": " + path + ": missing 'trigger' (e.g. trigger: consul-watch)");
+  else
+    errors.collect([&] { p.trigger = plugin_use(node["trigger"], origin, path + ".trigger"); });
+  errors.collect([&] { p.sources = parse_source_settings(node["sources"], origin, path + ".sources"); });
   const YAML::Node hooks = node["hooks"];
   if (!hooks.IsDefined() || hooks.IsNull()) {
-    p.hooks.push_back({"shell", YAML::Node(), path + ".hooks[0]"});
+    p.hooks.push_back({"shell", YAML::Node(), path + ".hooks[0]", YAML::Node()});
+  } else if (!hooks.IsSequence()) {
+    errors.add(yaml_where(origin, hooks) + ": " + path + ".hooks: expected a list, e.g. [shell]");
   } else {
-    if (!hooks.IsSequence())
-      throw Error(yaml_where(origin, hooks) + ": " + path + ".hooks: expected a list, e.g. [shell]");
     for (size_t i = 0; i < hooks.size(); ++i)
-      p.hooks.push_back(plugin_use(hooks[i], origin, path + ".hooks[" + std::to_string(i) + "]"));
+      errors.collect([&] { p.hooks.push_back(plugin_use(hooks[i], origin, path + ".hooks[" + std::to_string(i) + "]")); });
   }
-  p.deploy = parse_deploy_options(node["deploy"], origin, path + ".deploy");
-  p.rollout = parse_rollout(node["rollout"], origin, path + ".rollout");
-  if (node["desired"].IsDefined() && !node["desired"].IsNull()) {
-    p.desired = yaml_string(node["desired"], origin, path + ".desired");
-    if (p.desired.find("://") == std::string::npos)
-      throw Error(yaml_where(origin, node["desired"]) + ": " + path +
-                  ".desired: expected the URL of a latest_<role>_<stage>.yml pointer, e.g. s3://bucket/app/latest_web_production.yml");
-  }
-  if (node["reconcile_interval"].IsDefined()) {
-    const std::string text = yaml_string(node["reconcile_interval"], origin, path + ".reconcile_interval");
-    auto d = parse_duration(text);
-    if (!d || d->count() < 100)
-      throw Error(yaml_where(origin, node["reconcile_interval"]) + ": " + path +
-                  ".reconcile_interval: expected a duration of at least 100ms, like 5m, got '" + text + "'");
-    if (p.desired.empty())
-      throw Error(yaml_where(origin, node["reconcile_interval"]) + ": " + path +
-                  ".reconcile_interval: needs desired: (the pointer to reconcile with)");
-    p.reconcile_interval = *d;
-  }
+  p.deploy = parse_deploy_options(node["deploy"], origin, path + ".deploy", errors);
+  p.rollout = parse_rollout(node["rollout"], origin, path + ".rollout", errors);
+  if (node["desired"].IsDefined() && !node["desired"].IsNull())
+    errors.collect([&] {
+      const std::string desired = yaml_string(node["desired"], origin, path + ".desired");
+      if (desired.find("://") == std::string::npos)
+        throw Error(yaml_where(origin, node["desired"]) + ": " + path +
+                    ".desired: expected the URL of a latest_<role>_<stage>.yml pointer, e.g. s3://bucket/app/latest_web_production.yml");
+      p.desired = desired;
+    });
+  if (node["reconcile_interval"].IsDefined())
+    errors.collect([&] {
+      const std::string text = yaml_string(node["reconcile_interval"], origin, path + ".reconcile_interval");
+      auto d = parse_duration(text);
+      if (!d || d->count() < 100)
+        throw Error(yaml_where(origin, node["reconcile_interval"]) + ": " + path +
+                    ".reconcile_interval: expected a duration of at least 100ms, like 5m, got '" + text + "'");
+      if (!node["desired"].IsDefined() || node["desired"].IsNull())
+        throw Error(yaml_where(origin, node["reconcile_interval"]) + ": " + path +
+                    ".reconcile_interval: needs desired: (the pointer to reconcile with)");
+      p.reconcile_interval = *d;
+    });
   return p;
 }
 
 }  // namespace
 
 HaulConfig parse_config(const std::string& raw, const std::string& origin, const EnvLookup& lookup) {
-  const std::string text = render_env_template(raw, origin, lookup);
-  YAML::Node root = parse_yaml(text, origin);
-  if (!root.IsMap())
-    throw Error(origin + ": expected a map with 'pipelines' at the top, got " + yaml_kind(root));
-  // Every error of the file is reported at once (one per part: the top
-  // level, then each pipeline), not the first only.
-  std::vector<std::string> errors;
-  auto collect = [&](const std::function<void()>& part) {
-    try {
-      part();
-    } catch (const Error& e) {
-      errors.push_back(e.what());
-    }
-  };
+  ConfigErrors errors(origin);
+  HaulConfig cfg = parse_config(raw, origin, errors, lookup);
+  errors.throw_if_any();
+  return cfg;
+}
+
+HaulConfig parse_config(const std::string& raw, const std::string& origin, ConfigErrors& errors, const EnvLookup& lookup) {
   HaulConfig cfg;
   cfg.origin = origin;
-  collect([&] {
-    reject_unknown_keys(root, {"state_dir", "plugin_path", "metrics_listen", "metrics_textfile", "consul", "etcd", "pipelines",
-                               "namespace"},
-                        origin, "");
-  });
-  collect([&] {
-    const YAML::Node consul = root["consul"];
-    if (!consul.IsDefined() || consul.IsNull()) return;
-    if (!consul.IsMap())
-      throw Error(yaml_where(origin, consul) + ": consul: expected a map like { address: http://127.0.0.1:8500, token: ... }");
-    reject_unknown_keys(consul, consul_connection_keys(), origin, "consul");
-    cfg.consul = consul;
-  });
-  collect([&] {
-    const YAML::Node etcd = root["etcd"];
-    if (!etcd.IsDefined() || etcd.IsNull()) return;
-    if (!etcd.IsMap())
-      throw Error(yaml_where(origin, etcd) + ": etcd: expected a map like { endpoints: [http://10.0.0.1:2379], user: ... }");
-    reject_unknown_keys(etcd, etcd_connection_keys(), origin, "etcd");
-    cfg.etcd = etcd;
-  });
-  collect([&] {
-    if (root["namespace"].IsDefined()) cfg.status_namespace = parse_namespace(root["namespace"], origin, "namespace");
-  });
-  collect([&] {
-    if (root["metrics_listen"].IsDefined()) cfg.metrics_listen = yaml_string(root["metrics_listen"], origin, "metrics_listen");
-    if (root["metrics_textfile"].IsDefined())
-      cfg.metrics_textfile = yaml_string(root["metrics_textfile"], origin, "metrics_textfile");
-    if (root["state_dir"].IsDefined()) cfg.state_dir = yaml_string(root["state_dir"], origin, "state_dir");
-    cfg.plugin_path = yaml_string_list(root["plugin_path"], origin, "plugin_path");
-  });
+  YAML::Node root;
+  // A template or YAML syntax error leaves nothing to read on.
+  if (!errors.collect([&] { root = parse_yaml(render_env_template(raw, origin, lookup), origin); })) return cfg;
+  if (!root.IsMap()) {
+    errors.add(origin + ": expected a map with 'pipelines' at the top, got " + yaml_kind(root));
+    return cfg;
+  }
+  reject_unknown_keys(root, {"state_dir", "plugin_path", "metrics_listen", "metrics_textfile", "consul", "etcd", "pipelines",
+                             "namespace"},
+                      origin, "", errors);
+  connection_block(root, "consul", consul_connection_keys(), "{ address: http://127.0.0.1:8500, token: ... }", origin,
+                   cfg.consul, errors);
+  connection_block(root, "etcd", etcd_connection_keys(), "{ endpoints: [http://10.0.0.1:2379], user: ... }", origin, cfg.etcd,
+                   errors);
+  if (root["namespace"].IsDefined())
+    errors.collect([&] { cfg.status_namespace = parse_namespace(root["namespace"], origin, "namespace"); });
+  auto text = [&](const char* key, std::string& out) {
+    if (root[key].IsDefined()) errors.collect([&] { out = yaml_string(root[key], origin, key); });
+  };
+  text("metrics_listen", cfg.metrics_listen);
+  text("metrics_textfile", cfg.metrics_textfile);
+  text("state_dir", cfg.state_dir);
+  errors.collect([&] { cfg.plugin_path = yaml_string_list(root["plugin_path"], origin, "plugin_path"); });
   const YAML::Node pipelines = root["pipelines"];
-  if (!pipelines.IsDefined() || !pipelines.IsMap() || pipelines.size() == 0)
-    errors.push_back(yaml_where(origin, pipelines.IsDefined() ? pipelines : root) +
-                     ": pipelines: expected a map of one or more named pipelines (e.g. pipelines: { web: { trigger: ... } })");
-  else
-    for (const auto& kv : pipelines)
-      collect([&] {
-        cfg.pipelines.push_back(parse_pipeline(kv.first.Scalar(), kv.second, origin));
-        cfg.pipelines.back().consul = cfg.consul;
-        cfg.pipelines.back().etcd = cfg.etcd;
-      });
+  if (!pipelines.IsDefined() || !pipelines.IsMap() || pipelines.size() == 0) {
+    errors.add(yaml_where(origin, pipelines.IsDefined() ? pipelines : root) +
+               ": pipelines: expected a map of one or more named pipelines (e.g. pipelines: { web: { trigger: ... } })");
+    return cfg;
+  }
+  for (const auto& kv : pipelines) {
+    const std::string name = kv.first.Scalar();
+    if (!kv.second.IsMap()) {
+      errors.add(yaml_where(origin, kv.second) + ": pipelines." + name + ": expected a map with trigger, sources, hooks, deploy");
+      continue;
+    }
+    cfg.pipelines.push_back(parse_pipeline(name, kv.second, origin, errors));
+    cfg.pipelines.back().consul = cfg.consul;
+    cfg.pipelines.back().etcd = cfg.etcd;
+  }
   for (auto& p : cfg.pipelines) {
     for (const auto& other : cfg.pipelines)
       if (other.name != p.name) p.siblings.push_back(other.name);
     if (p.status_namespace.empty()) p.status_namespace = cfg.status_namespace;
-  }
-  if (errors.size() == 1) throw Error(errors[0]);
-  if (!errors.empty()) {
-    std::string all = origin + ": " + std::to_string(errors.size()) + " errors:";
-    for (const auto& e : errors) all += "\n  " + e;
-    throw Error(all);
   }
   return cfg;
 }
@@ -333,6 +363,7 @@ std::map<std::string, PluginUse> parse_source_settings(const YAML::Node& sources
     use.type = s.first.Scalar();
     use.settings = s.second;
     use.field_path = path + "." + use.type;
+    use.place = s.first;
     out[use.type] = use;
   }
   return out;
@@ -357,21 +388,38 @@ std::string status_namespace_of(const PipelineConfig& p) {
   return ns.empty() || ns == "." || ns == ".." ? "default" : ns;
 }
 
-HaulConfig load_config_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(path + ": cannot read the config file");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_config(ss.str(), path);
+std::string read_config_file(const std::string& path) {
+  // open(2) and read(2), not a stream: the operator is told why (a folder
+  // opens as a stream and reads as empty).
+  auto fail = [&] { return Error(path + ": cannot read the config file: " + std::strerror(errno)); };
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw fail();
+  std::string text;
+  char buf[65536];
+  while (true) {
+    const ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const Error e = fail();
+      close(fd);
+      throw e;
+    }
+    if (n == 0) break;
+    text.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return text;
 }
+
+HaulConfig load_config_file(const std::string& path) { return parse_config(read_config_file(path), path); }
 
 HaulConfig default_config(const DeployOptions& deploy) {
   HaulConfig cfg;
   cfg.origin = "(built-in default)";
   PipelineConfig p;
   p.name = "default";
-  p.trigger = {"consul-watch", YAML::Node(), "trigger"};
-  p.hooks.push_back({"shell", YAML::Node(), "hooks[0]"});
+  p.trigger = {"consul-watch", YAML::Node(), "trigger", YAML::Node()};
+  p.hooks.push_back({"shell", YAML::Node(), "hooks[0]", YAML::Node()});
   p.deploy = deploy;
   cfg.pipelines.push_back(std::move(p));
   return cfg;

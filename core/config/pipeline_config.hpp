@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "config/config_errors.hpp"
 #include "config/env_template.hpp"
 
 namespace haul {
@@ -53,9 +54,10 @@ struct DeployOptions {
 // One plugin as the config names it; `settings` is checked against the
 // plugin's declared fields when the pipeline is built.
 struct PluginUse {
-  std::string type;
-  YAML::Node settings;  // map or null
+  std::string type;        // "" when the config's entry was wrong (already reported)
+  YAML::Node settings;     // map or null
   std::string field_path;  // "pipelines.web.trigger", for error messages
+  YAML::Node place;        // where the plugin's name is written, for error messages (null: nowhere)
 };
 
 // A pipeline's `rollout:` block: the fleet-wide rules (canary, batches,
@@ -88,6 +90,7 @@ struct PipelineConfig {
   // The application or cluster its fleet status belongs to: the pipeline's
   // `namespace:`, else the file's (empty: derived, see status_namespace_of).
   std::string status_namespace;
+  YAML::Node node;  // the pipeline's own map in the file (null for the built-in default), for error places
 };
 
 struct HaulConfig {
@@ -114,11 +117,18 @@ const std::vector<std::string>& consul_connection_keys();
 // The etcd connection fields an etcd-* plugin may inherit.
 const std::vector<std::string>& etcd_connection_keys();
 
+// Throws one Error naming every mistake of the file.
 HaulConfig parse_config(const std::string& text, const std::string& origin,
+                        const EnvLookup& lookup = process_env);
+// Adds every mistake to errors and returns what parsed: a pipeline with a
+// wrong field is kept (its other fields as written), one that is not a map is not.
+HaulConfig parse_config(const std::string& text, const std::string& origin, ConfigErrors& errors,
                         const EnvLookup& lookup = process_env);
 // A `sources:` map (plugin name → settings), as pipelines and haul-release.yaml write it.
 std::map<std::string, PluginUse> parse_source_settings(const YAML::Node& node, const std::string& origin,
                                                       const std::string& path);
+// The file's text; an Error saying why it cannot be read (strerror).
+std::string read_config_file(const std::string& path);
 HaulConfig load_config_file(const std::string& path);
 
 // The namespace a pipeline's status documents live under (status hooks'
@@ -133,5 +143,8 @@ HaulConfig default_config(const DeployOptions& deploy);
 // Parses a `deploy:` map; also used for flag defaults.
 DeployOptions parse_deploy_options(const YAML::Node& node, const std::string& origin,
                                    const std::string& field_path);
+// The same, every wrong field an error of its own (that field keeps its default).
+DeployOptions parse_deploy_options(const YAML::Node& node, const std::string& origin,
+                                   const std::string& field_path, ConfigErrors& errors);
 
 }  // namespace haul

@@ -20,7 +20,7 @@ YAML::Node parse_yaml(const std::string& text, const std::string& origin) {
 
 std::string yaml_where(const std::string& origin, const YAML::Node& node) {
   if (!node.IsDefined() || node.Mark().is_null()) return origin;
-  return origin + ":" + std::to_string(node.Mark().line + 1);
+  return origin + ":" + std::to_string(node.Mark().line + 1) + ":" + std::to_string(node.Mark().column + 1);
 }
 
 std::string yaml_kind(const YAML::Node& node) {
@@ -65,8 +65,11 @@ std::vector<std::string> yaml_string_list(const YAML::Node& node, const std::str
   return out;
 }
 
-void reject_unknown_keys(const YAML::Node& map, const std::vector<std::string>& valid,
-                         const std::string& origin, const std::string& field_path) {
+namespace {
+
+// One message per key of map not in valid, without the list of valid keys.
+std::vector<std::string> unknown_keys(const YAML::Node& map, const std::vector<std::string>& valid,
+                                      const std::string& origin, const std::string& field_path) {
   std::vector<std::string> unknown;
   for (const auto& kv : map) {
     const std::string key = kv.first.Scalar();
@@ -75,12 +78,29 @@ void reject_unknown_keys(const YAML::Node& map, const std::vector<std::string>& 
     unknown.push_back(yaml_where(origin, kv.first) + ": " + (field_path.empty() ? "" : field_path + ": ") +
                       "unknown key '" + key + "'" + (near ? " — did you mean '" + *near + "'?" : ""));
   }
-  if (unknown.empty()) return;
+  return unknown;
+}
+
+std::string valid_keys(const std::vector<std::string>& valid) {
   std::string list;
   for (const auto& v : valid) list += (list.empty() ? "" : ", ") + v;
+  return "(valid keys: " + list + ")";
+}
+
+}  // namespace
+
+void reject_unknown_keys(const YAML::Node& map, const std::vector<std::string>& valid,
+                         const std::string& origin, const std::string& field_path) {
+  const auto unknown = unknown_keys(map, valid, origin, field_path);
+  if (unknown.empty()) return;
   std::string all;
   for (const auto& u : unknown) all += (all.empty() ? "" : "\n  ") + u;
-  throw Error(all + (unknown.size() == 1 ? " " : "\n  ") + "(valid keys: " + list + ")");
+  throw Error(all + (unknown.size() == 1 ? " " : "\n  ") + valid_keys(valid));
+}
+
+void reject_unknown_keys(const YAML::Node& map, const std::vector<std::string>& valid,
+                         const std::string& origin, const std::string& field_path, ConfigErrors& errors) {
+  for (const auto& u : unknown_keys(map, valid, origin, field_path)) errors.add(u + " " + valid_keys(valid));
 }
 
 }  // namespace haul

@@ -4,6 +4,7 @@
 
 #include "config/yaml_util.hpp"
 #include "util/error.hpp"
+#include "util/suggest.hpp"
 #include "util/units.hpp"
 
 namespace haul {
@@ -63,16 +64,31 @@ std::string normalise(const haul_config_field& f, const YAML::Node& node, const 
 PluginSettings validate_plugin_config(const LoadedPlugin& plugin, const YAML::Node& node,
                                       const std::string& origin, const std::string& field_path,
                                       const std::vector<std::string>& reserved) {
+  ConfigErrors errors(origin);
+  PluginSettings out = validate_plugin_config(plugin, node, origin, field_path, reserved, errors);
+  errors.throw_if_any();
+  return out;
+}
+
+PluginSettings validate_plugin_config(const LoadedPlugin& plugin, const YAML::Node& node,
+                                      const std::string& origin, const std::string& field_path,
+                                      const std::vector<std::string>& reserved, ConfigErrors& errors,
+                                      const YAML::Node& place) {
   const auto fields = plugin.fields();
-  if (node.IsDefined() && !node.IsNull() && !node.IsMap())
-    throw Error(yaml_where(origin, node) + ": " + field_path + ": expected a map of settings for " +
-                plugin.name() + ", got " + yaml_kind(node));
+  PluginSettings out;
+  if (node.IsDefined() && !node.IsNull() && !node.IsMap()) {
+    errors.add(yaml_where(origin, node) + ": " + field_path + ": expected a map of settings for " + plugin.name() +
+               ", got " + yaml_kind(node));
+    return out;
+  }
   auto field_named = [&](const std::string& key) -> const haul_config_field* {
     for (auto f : fields)
       if (key == f->name) return f;
     return nullptr;
   };
-  PluginSettings out;
+  std::vector<std::string> names;
+  for (auto f : fields) names.emplace_back(f->name);
+  std::vector<std::string> wrong;  // written, but refused: not "missing" as well
   if (node.IsMap()) {
     for (const auto& kv : node) {
       const std::string key = kv.first.Scalar();
@@ -80,26 +96,30 @@ PluginSettings validate_plugin_config(const LoadedPlugin& plugin, const YAML::No
       const haul_config_field* f = field_named(key);
       if (!f) {
         std::string valid;
-        for (auto g : fields) valid += (valid.empty() ? "" : ", ") + std::string(g->name);
-        throw Error(yaml_where(origin, kv.first) + ": " + field_path + ": unknown key '" + key +
-                    "' for " + kind_name(plugin.kind()) + " plugin " + plugin.name() +
-                    "; valid keys: " + (valid.empty() ? "none (it takes no settings)" : valid));
+        for (const auto& n : names) valid += (valid.empty() ? "" : ", ") + n;
+        const auto near = closest_name(key, names);
+        errors.add(yaml_where(origin, kv.first) + ": " + field_path + ": unknown key '" + key + "' for " +
+                   kind_name(plugin.kind()) + " plugin " + plugin.name() +
+                   (near ? " — did you mean '" + *near + "'?" : "") +
+                   " (valid keys: " + (valid.empty() ? "none, it takes no settings" : valid) + ")");
+        continue;
       }
-      std::string where = yaml_where(origin, kv.second) + ": " + field_path + "." + key;
-      std::string text = kv.second.IsScalar() ? kv.second.Scalar() : "";
       if (kv.second.IsNull()) continue;  // "key:" with no value means "use the default"
-      out.emplace_back(key, normalise(*f, kv.second, text, where));
+      const std::string where = yaml_where(origin, kv.second) + ": " + field_path + "." + key;
+      const std::string text = kv.second.IsScalar() ? kv.second.Scalar() : "";
+      if (!errors.collect([&] { out.emplace_back(key, normalise(*f, kv.second, text, where)); })) wrong.push_back(key);
     }
   }
   for (auto f : fields) {
-    bool set = std::any_of(out.begin(), out.end(), [&](const auto& p) { return p.first == f->name; });
-    if (set) continue;
+    const bool set = std::any_of(out.begin(), out.end(), [&](const auto& p) { return p.first == f->name; });
+    if (set || std::find(wrong.begin(), wrong.end(), f->name) != wrong.end()) continue;
     if (f->default_value) {
-      std::string where = origin + ": " + plugin.name() + " default for " + f->name;
-      out.emplace_back(f->name, normalise(*f, YAML::Node(), f->default_value, where));
+      const std::string where = origin + ": " + plugin.name() + " default for " + f->name;
+      errors.collect([&] { out.emplace_back(f->name, normalise(*f, YAML::Node(), f->default_value, where)); });
     } else if (f->required) {
-      throw Error(yaml_where(origin, node) + ": " + field_path + ": " + plugin.name() +
-                  " needs '" + f->name + "' (" + f->description + ")");
+      const bool placed = node.IsDefined() && !node.Mark().is_null();  // not a null or a merged map
+      errors.add(yaml_where(origin, placed ? node : place) + ": " + field_path + ": " + plugin.name() + " needs '" +
+                 f->name + "' (" + f->description + ")");
     }
   }
   return out;

@@ -9,6 +9,7 @@
 
 #include "plugin/loader.hpp"
 #include "util/error.hpp"
+#include "util/suggest.hpp"
 
 namespace haul {
 namespace fs = std::filesystem;
@@ -49,15 +50,18 @@ std::shared_ptr<LoadedPlugin> PluginRegistry::require(const std::string& name, h
                                                       const std::string& context) const {
   auto p = find(name);
   if (p && p->kind() == kind) return p;
+  std::vector<std::string> names;
+  for (const auto& q : of_kind(kind)) names.push_back(q->name());
   std::string msg = context + ": ";
   if (p) {
     msg += "'" + name + "' is a " + kind_name(p->kind()) + " plugin, not a " + kind_name(kind);
   } else {
     msg += "no " + std::string(kind_name(kind)) + " plugin named '" + name + "'";
+    if (const auto near = closest_name(name, names)) msg += " — did you mean '" + *near + "'?";
   }
-  std::string names;
-  for (const auto& q : of_kind(kind)) names += (names.empty() ? "" : ", ") + q->name();
-  msg += "; available " + std::string(kind_name(kind)) + " plugins: " + (names.empty() ? "none" : names);
+  std::string list;
+  for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+  msg += " (available " + std::string(kind_name(kind)) + " plugins: " + (list.empty() ? "none" : list) + ")";
   for (const auto& r : refusals_) msg += "\n  refused: " + r.reason;
   throw Error(msg);
 }

@@ -30,7 +30,8 @@ class PluginRegistry {
 
   std::shared_ptr<LoadedPlugin> find(const std::string& name) const;
   // Like find, but a missing plugin or one of another kind is an error that
-  // lists what is available (and any refusals) — `context` says who asked.
+  // suggests the nearest name of that kind, lists what is available (and
+  // any refusals) — `context` says who asked and where.
   std::shared_ptr<LoadedPlugin> require(const std::string& name, haul_kind kind,
                                         const std::string& context) const;
   std::vector<std::shared_ptr<LoadedPlugin>> of_kind(haul_kind kind) const;

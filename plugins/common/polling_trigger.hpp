@@ -1,9 +1,14 @@
-// What every trigger that polls a server shares (consul-http today; an etcd
-// watch next): a poller thread of its own, cancel that wakes it, the newest
-// undelivered event kept and older ones coalesced into it (the core dedups
-// and deploys the newest), and the poller's errors queued for next() to
-// report. A trigger owns one as its last member, so the poller stops before
-// anything it uses goes away, and forwards next() and cancel() to it.
+// What every trigger that polls a server shares (consul-http, etcd-watch): a
+// poller thread of its own, cancel that wakes it, the newest undelivered
+// event kept and older ones coalesced into it (the core dedups and deploys
+// the newest), and the poller's errors queued for next() to report. A
+// trigger owns one as its last member, so the poller stops before anything
+// it uses goes away, and forwards next() and cancel() to it.
+//
+// The poller starts at the first next(), not when the trigger is made: the
+// core builds every pipeline of a config before it runs any (and `haul
+// check` builds them and runs none), so a trigger of a config that turns
+// out to be wrong further down never queries its server.
 #pragma once
 
 #include <haul/sdk.hpp>
@@ -23,21 +28,22 @@ namespace haul::plugins {
 
 class PollingTrigger {
  public:
-  // poll runs on its own thread until cancel(): it calls emit() for each
-  // event, report() for each error, and returns when stopping() or when
-  // pause() says it was cancelled.
-  explicit PollingTrigger(std::function<void(PollingTrigger&)> poll)
-      : thread_([this, poll = std::move(poll)] { poll(*this); }) {}
+  // poll runs on its own thread, from the first next() until cancel(): it
+  // calls emit() for each event, report() for each error, and returns when
+  // stopping() or when pause() says it was cancelled.
+  explicit PollingTrigger(std::function<void(PollingTrigger&)> poll) : poll_(std::move(poll)) {}
   ~PollingTrigger() {
     cancel();
-    thread_.join();
+    if (thread_.joinable()) thread_.join();
   }
   PollingTrigger(const PollingTrigger&) = delete;
   PollingTrigger& operator=(const PollingTrigger&) = delete;
 
-  // The core's side.
+  // The core's side. next() is called from one thread at a time (plugin.h),
+  // so the first call starts the poller once; after cancel() it never does.
   haul::sdk::Next next(std::chrono::milliseconds timeout, haul::sdk::Event& out) {
     std::unique_lock<std::mutex> lock(mu_);
+    if (!thread_.joinable() && !stopping_) thread_ = std::thread([this] { poll_(*this); });
     cv_.wait_for(lock, timeout, [&] { return stopping_ || pending_ || !errors_.empty(); });
     if (!errors_.empty()) {
       std::string e = errors_.front();
@@ -97,7 +103,8 @@ class PollingTrigger {
   std::optional<haul::sdk::Event> pending_;
   std::deque<std::string> errors_;
   std::mt19937 rng_{std::random_device{}()};  // the poller's thread only
-  std::thread thread_;  // last: started once everything above exists
+  std::function<void(PollingTrigger&)> poll_;
+  std::thread thread_;  // started by the first next(), once everything above exists
 };
 
 }  // namespace haul::plugins

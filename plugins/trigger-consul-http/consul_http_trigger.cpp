@@ -1,6 +1,7 @@
 // Trigger "consul-http": watches one Consul event name with blocking queries
 // on /v1/event/list — no `consul watch` process, and one agent can run a
-// trigger per role. A background thread long-polls; next() hands the newest
+// trigger per role. A background thread long-polls from the first next()
+// (making the trigger only checks its settings); next() hands the newest
 // new event to the core (which dedups against its persisted state, so a
 // restart or a replay of the 256-event buffer never redeploys).
 //
@@ -34,7 +35,6 @@ class ConsulHttpTrigger {
         max_backoff_(cfg.duration("max_backoff", std::chrono::seconds(30))),
         api_(consul_settings_from_config(cfg)) {
     if (event_.empty()) throw std::runtime_error("event is required: the Consul event name to watch, e.g. deploy_web");
-    host_.info("watching Consul event '" + event_ + "' at " + api_.settings().address);
     poller_.emplace([this](PollingTrigger& p) { poll(p); });
   }
 
@@ -43,6 +43,7 @@ class ConsulHttpTrigger {
 
  private:
   void poll(PollingTrigger& p) {
+    host_.info("watching Consul event '" + event_ + "' at " + api_.settings().address);
     uint64_t index = 0;
     int failures = 0;
     std::string last_emitted;

@@ -6,7 +6,8 @@
 // older snapshot (revisions that went backwards) gets the same
 // apply-unless-running rule as a Consul whose event history was reset.
 //
-// The poller reads the key, then watches it from the next revision through
+// The poller (from the first next(); making the trigger only checks its
+// settings) reads the key, then watches it from the next revision through
 // the streamed /v3/watch (no polling); each change reads the key again and
 // emits its newest value. A compacted revision, a member that died, a
 // stream the member ended: all read again (another endpoint if need be).
@@ -38,7 +39,6 @@ class EtcdWatchTrigger {
         wait_(cfg.duration("wait", std::chrono::minutes(5))),
         max_backoff_(cfg.duration("max_backoff", std::chrono::seconds(30))), api_(etcd_settings_from_config(cfg)) {
     if (key_.empty()) throw std::runtime_error("key is required: the etcd key to watch, e.g. haul/deploy/web");
-    host_.info("watching etcd key '" + key_ + "'" + (prefix_ ? " and every key under it" : "") + " at " + api_.endpoint());
     poller_.emplace([this](PollingTrigger& p) { poll(p); });
   }
 
@@ -47,6 +47,7 @@ class EtcdWatchTrigger {
 
  private:
   void poll(PollingTrigger& p) {
+    host_.info("watching etcd key '" + key_ + "'" + (prefix_ ? " and every key under it" : "") + " at " + api_.endpoint());
     int failures = 0;
     int64_t last_emitted = -1;
     while (!p.stopping()) {

@@ -2,7 +2,10 @@
 // drive it: stdin formats, flags, exit codes, the failure path, and what is
 // (and is not) left in dest.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <map>
 #include <nlohmann/json.hpp>
@@ -247,7 +250,7 @@ TEST_F(Cli, InvalidStrategyAndYamlErrorsAreClear) {
   write_file(tmp / "bad.yml", "commands:\n  pre:\n    - echo foo: bar\n");
   auto r = haul({"deploy", file_url(tmp / "bad.yml")});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("bad.yml:3: commands.pre[0]: expected a string, got a map"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("bad.yml:3:7: commands.pre[0]: expected a string, got a map"), std::string::npos) << r.err;
   r = haul({"deploy", publish(app_v1(), "sync_strategy: copy\n")});
   EXPECT_NE(r.err.find("unknown strategy 'copy'"), std::string::npos) << r.err;
 }
@@ -303,7 +306,7 @@ TEST_F(Cli, AgentConfigErrorsStopItAtStartup) {
   write_file(tmp / "haul.yaml", "pipelines:\n  web:\n    trigger: { type: consul-watch, buffer: 3 }\n");
   auto r = haul({"agent", "--config", (tmp / "haul.yaml").string()});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("haul.yaml:3: pipelines.web.trigger: unknown key 'buffer' for trigger plugin consul-watch; valid keys: max_input"),
+  EXPECT_NE(r.err.find("haul.yaml:3:36: pipelines.web.trigger: unknown key 'buffer' for trigger plugin consul-watch (valid keys: max_input)"),
             std::string::npos) << r.err;
   write_file(tmp / "haul.yaml", "pipelines:\n  web:\n    trigger: consul-nope\n");
   r = haul({"agent", "--config", (tmp / "haul.yaml").string()});
@@ -311,6 +314,144 @@ TEST_F(Cli, AgentConfigErrorsStopItAtStartup) {
   EXPECT_NE(r.err.find("no trigger plugin named 'consul-nope'"), std::string::npos) << r.err;
   r = haul({"agent"});
   EXPECT_NE(r.err.find("haul agent needs --config FILE"), std::string::npos) << r.err;
+}
+
+namespace {
+
+// A TCP port on 127.0.0.1 that listens but is never served: whatever
+// connects to it stays in its accept queue, so after a run, connected()
+// tells whether anything reached for it — without waiting for anything.
+class SilentPort {
+ public:
+  SilentPort() : fd_(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0)) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    listen(fd_, 16);
+    socklen_t len = sizeof addr;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+  }
+  ~SilentPort() { close(fd_); }
+  std::string address() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  bool connected() {
+    const int c = accept(fd_, nullptr, nullptr);
+    if (c < 0) return false;
+    close(c);
+    return true;
+  }
+
+ private:
+  int fd_;
+  int port_ = 0;
+};
+
+// Five different mistakes, one of each kind the file can hold.
+const char* kFiveMistakes =
+    "state_dri: /tmp/haul-state\n"
+    "pipelines:\n"
+    "  web:\n"
+    "    trigger: { type: consul-http, event: deploy_web, adress: 127.0.0.1:8500 }\n"
+    "    hooks: [shell, shel]\n"
+    "    deploy: { timeout: 10 minutes }\n"
+    "    rollout: { max_parallel: 150% }\n";
+
+// Every one of the five, each on its own line with its file:line.
+void expect_the_five_mistakes(const std::string& err) {
+  EXPECT_NE(err.find("5 errors"), std::string::npos) << err;
+  EXPECT_NE(line_with(err, "haul.yaml:1:1: unknown key 'state_dri' — did you mean 'state_dir'?"), "") << err;
+  const std::string adress = line_with(err, "unknown key 'adress' for trigger plugin consul-http — did you mean 'address'?");
+  EXPECT_NE(adress.find("haul.yaml:4:"), std::string::npos) << err;
+  EXPECT_NE(adress.find("pipelines.web.trigger"), std::string::npos) << err;
+  const std::string shel = line_with(err, "no hook plugin named 'shel' — did you mean 'shell'?");
+  EXPECT_NE(shel.find("haul.yaml:5:"), std::string::npos) << err;
+  EXPECT_NE(shel.find("pipelines.web.hooks[1]"), std::string::npos) << err;
+  EXPECT_NE(line_with(err, "pipelines.web.deploy.timeout: expected a duration").find("haul.yaml:6:"), std::string::npos) << err;
+  EXPECT_NE(line_with(err, "pipelines.web.rollout.max_parallel: expected a number of nodes").find("haul.yaml:7:"),
+            std::string::npos)
+      << err;
+}
+
+}  // namespace
+
+// One run names every mistake of the file, not the first one per part.
+TEST_F(Cli, AgentReportsEveryMistakeOfTheFileInOneRun) {
+  write_file(tmp / "haul.yaml", kFiveMistakes);
+  auto r = haul({"agent", "--config", (tmp / "haul.yaml").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  expect_the_five_mistakes(r.err);
+}
+
+TEST_F(Cli, CheckReportsEveryMistakeAndExitsTwo) {
+  write_file(tmp / "haul.yaml", kFiveMistakes);
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"check", (tmp / "haul.yaml").string()},
+                                               std::vector<std::string>{"agent", "--check", "--config", (tmp / "haul.yaml").string()}}) {
+    auto r = haul(args);
+    EXPECT_EQ(r.exit_code, 2) << args[0];
+    expect_the_five_mistakes(r.err);
+  }
+}
+
+// haul check builds every plugin with its settings, and summarises the
+// file; it starts no trigger's watch and no status hook's heartbeat (the
+// silent port stays untouched).
+TEST_F(Cli, CheckAcceptsAGoodFileAndSummarisesIt) {
+  SilentPort consul;
+  write_file(tmp / "haul.yaml", "consul: { address: '" + consul.address() + "' }\n"
+                                "pipelines:\n"
+                                "  web:\n"
+                                "    trigger: { type: consul-http, event: deploy_web }\n"
+                                "    hooks: [shell, consul-status]\n"
+                                "    rollout: { canary: 2, max_parallel: 25%, on_halt: rollback }\n"
+                                "    desired: file:///srv/pointers/latest_web_production.yml\n"
+                                "  batch:\n"
+                                "    trigger: consul-watch\n");
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"check", (tmp / "haul.yaml").string()},
+                                               std::vector<std::string>{"agent", "--check", "--config", (tmp / "haul.yaml").string()}}) {
+    auto r = haul(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("2 pipelines"), std::string::npos) << r.out;
+    const std::string web = r.out.substr(r.out.find("web"));
+    EXPECT_NE(line_with(web, "trigger").find("consul-http"), std::string::npos) << r.out;
+    EXPECT_NE(line_with(web, "hooks").find("shell, consul-status"), std::string::npos) << r.out;
+    EXPECT_NE(line_with(web, "rollout").find("canary 2"), std::string::npos) << r.out;
+    EXPECT_NE(line_with(web, "rollout").find("max_parallel 25%"), std::string::npos) << r.out;
+    EXPECT_NE(line_with(web, "desired").find("file:///srv/pointers/latest_web_production.yml"), std::string::npos) << r.out;
+    const std::string batch = r.out.substr(r.out.find("batch"));
+    EXPECT_NE(line_with(batch, "trigger").find("consul-watch"), std::string::npos) << r.out;
+    EXPECT_EQ(r.err.find("watching Consul event"), std::string::npos) << r.err;
+  }
+  EXPECT_FALSE(consul.connected()) << "a check must not start the trigger's watch";
+}
+
+TEST_F(Cli, CheckSaysWhyItCannotReadTheFile) {
+  auto r = haul({"check", (tmp / "absent.yaml").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("absent.yaml: cannot read the config file: No such file or directory"), std::string::npos) << r.err;
+  r = haul({"agent", "--check", "--config", tmp.path().string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("cannot read the config file: Is a directory"), std::string::npos) << r.err;
+  r = haul({"agent", "--config", (tmp / "absent.yaml").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("cannot read the config file: No such file or directory"), std::string::npos) << r.err;
+}
+
+// Pipeline web is whole, pipeline api is not: web's trigger must not have
+// started watching when the agent gives up.
+TEST_F(Cli, NoTriggerWatchesBeforeTheWholeConfigIsGood) {
+  SilentPort consul;
+  write_file(tmp / "haul.yaml", "pipelines:\n"
+                                "  web:\n"
+                                "    trigger: { type: consul-http, event: deploy_web, address: '" + consul.address() + "' }\n"
+                                "  api:\n"
+                                "    trigger: consul-watch\n"
+                                "    hooks: [{ type: shell, timeout: soon }]\n");
+  auto r = haul({"agent", "--config", (tmp / "haul.yaml").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("pipelines.api.hooks[0].timeout: expected a duration"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("watching Consul event"), std::string::npos) << r.err;
+  EXPECT_FALSE(consul.connected()) << "web's trigger reached for Consul while api's config was still wrong";
 }
 
 TEST_F(Cli, AgentAndHandlerUseThePipelineConfig) {

@@ -21,6 +21,8 @@ refuse() {
 }
 expect "command" deploy haul de
 expect "command" plan haul pl
+expect "command" check haul ch
+expect "agent flag" --check haul agent --ch
 expect "fetch flag" --retry-wait haul fetch --retry
 refuse "deploy-only flag in fetch" --rsync-verbose haul fetch --rs
 expect "deploy flag" --rsync-verbose haul deploy --rs

@@ -137,7 +137,9 @@ TEST(ConfigSchema, ValuesAreNormalisedAndDefaultsApplied) {
 
 TEST(ConfigSchema, UnknownKeyListsValidKeysWithLine) {
   std::string e = validation_error("type: typed\nmust: x\nnmae: y\n");
-  EXPECT_NE(e.find("haul.yaml:3: pipelines.web.hooks[0]: unknown key 'nmae' for hook plugin typed"), std::string::npos) << e;
+  EXPECT_NE(e.find("haul.yaml:3:1: pipelines.web.hooks[0]: unknown key 'nmae' for hook plugin typed — did you mean 'name'?"),
+            std::string::npos)
+      << e;
   EXPECT_NE(e.find("valid keys: name, enabled, count, wait, limit, items, must"), std::string::npos) << e;
 }
 

@@ -500,7 +500,9 @@ TEST(GcsHaul, HmacKeysSpeakTheXmlApiSignedAsBotocoreSigns) {
   const std::string half = config("half.yaml", "hmac_access_id: GOOG1EHAULTESTKEY");
   r = haul_run({"fetch", "gs://releases/xml/manifest_web_prod.yml", "--config", half}, {});
   EXPECT_EQ(r.exit_code, 2) << "a config haul cannot use: it could not start";
-  EXPECT_NE(r.err.find(half + ":5: pipelines.web.sources.gcs: "), std::string::npos) << r.err;
+  // At the setting the refusal names (its column depends on the endpoint's port).
+  EXPECT_NE(r.err.find(half + ":5:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(": pipelines.web.sources.gcs.hmac_access_id: "), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("hmac_access_id and hmac_secret go together"), std::string::npos) << r.err;
 }
 

@@ -665,6 +665,13 @@ std::string error_of(const std::function<void()>& f) {
   return "";
 }
 
+std::string line_with(const std::string& text, const std::string& needle) {
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    if (line.find(needle) != std::string::npos) return line;
+  return "";
+}
+
 size_t count_lines(const fs::path& path) {
   if (!fs::exists(path)) return 0;
   std::string s = read_file(path);

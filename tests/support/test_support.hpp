@@ -274,6 +274,10 @@ class CutProxy {
 // The message of what f throws; "" when it does not throw.
 std::string error_of(const std::function<void()>& f);
 
+// The first line of text that holds needle ("" when none): a message and
+// its place must be on one line.
+std::string line_with(const std::string& text, const std::string& needle);
+
 // Standard base64 (Consul's event payloads).
 std::string base64_of(const std::string& bytes);
 

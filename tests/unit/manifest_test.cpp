@@ -127,8 +127,8 @@ TEST(Manifest, NearMissFieldsAreErrorsNamingTheSuggestionAllAtOnce) {
   std::string e = error_of("src: file:///a\ndest: /x/app\nchecksum: " + kSha +
                            "\nexclude: ['*.pid']\ncomands:\n  pre: [x]\nowner: app\n");
   EXPECT_NE(e.find("s3://b/m.yml: 2 errors:"), std::string::npos) << e;
-  EXPECT_NE(e.find("s3://b/m.yml:4: unknown field 'exclude' — did you mean 'excludes'?"), std::string::npos) << e;
-  EXPECT_NE(e.find("s3://b/m.yml:5: unknown field 'comands' — did you mean 'commands'?"), std::string::npos) << e;
+  EXPECT_NE(e.find("s3://b/m.yml:4:1: unknown field 'exclude' — did you mean 'excludes'?"), std::string::npos) << e;
+  EXPECT_NE(e.find("s3://b/m.yml:5:1: unknown field 'comands' — did you mean 'commands'?"), std::string::npos) << e;
   EXPECT_EQ(e.find("owner"), std::string::npos) << "far from every field: only warned about, as stretcher did";
   e = error_of("commands:\n  psot: [x]\n");
   EXPECT_NE(e.find("commands.psot: unknown phase — did you mean 'post'?"), std::string::npos) << e;
@@ -141,7 +141,7 @@ TEST(Manifest, StrictRefusesEveryUnknownField) {
     parse_manifest("commands: {}\nowner: app\n", "m.yml", no_env, strict);
     FAIL() << "strict accepted an unknown field";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("m.yml:2: unknown field 'owner' (strict"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("m.yml:2:1: unknown field 'owner' (strict"), std::string::npos) << e.what();
   }
 }
 
