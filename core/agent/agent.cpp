@@ -374,12 +374,7 @@ AgentSummary run_agent(const std::vector<std::unique_ptr<Pipeline>>& pipelines, 
   stop.unlisten(listener);
   AgentSummary total;
   for (auto& r : runners) {
-    AgentSummary s = r->summary();
-    total.deploys += s.deploys;
-    total.failures += s.failures;
-    total.trigger_errors += s.trigger_errors;
-    total.reconcile_errors += s.reconcile_errors;
-    total.interrupted += s.interrupted;
+    total += r->summary();
   }
   return total;
 }

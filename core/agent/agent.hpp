@@ -22,6 +22,15 @@ struct AgentSummary {
   int trigger_errors = 0;  // e.g. unreadable event input
   int reconcile_errors = 0;  // desired-release pointer unreadable
   int interrupted = 0;       // deploys cut short by a shutdown (not recorded as applied)
+
+  AgentSummary& operator+=(const AgentSummary& o) {
+    deploys += o.deploys;
+    failures += o.failures;
+    trigger_errors += o.trigger_errors;
+    reconcile_errors += o.reconcile_errors;
+    interrupted += o.interrupted;
+    return *this;
+  }
 };
 
 struct AgentOptions {

@@ -164,3 +164,46 @@ TEST_F(DayTwo, SighupToAOneShotDeployIsASigtermNeverASilentDeath) {
         << "left behind: " << e.path();
   }
 }
+
+// SIGHUP reloads the agent's config, as Consul and Nomad do: a good file
+// takes effect once the deploy in progress has finished; a file with a
+// mistake changes nothing and says why; neither stops the agent.
+TEST_F(DayTwo, SighupReloadsAGoodConfigAndKeepsTheRunningOneOnAMistake) {
+  const fs::path started = tmp / "pre-started", gate = tmp / "gate";
+  const fs::path cfg = config(pipeline("web", "deploy_web"));
+  BackgroundProcess& agent = start_agent(cfg);
+  ASSERT_TRUE(logged(1, "watching Consul event 'deploy_web'")) << read_file(log(1));
+  // A deploy is in its pre command when the signal comes.
+  const std::string tar = make_tar({file_entry("index.html", "slow")});
+  write_file(tmp / "slow.tgz", tar);
+  write_file(tmp / "slow.yml", "src: " + file_url(tmp / "slow.tgz") + "\nchecksum: " + sha256_hex(tar) + "\ndest: " +
+                                   dest.string() + "\ncommands:\n  pre: ['touch " + started.string() +
+                                   "; while [ ! -f " + gate.string() + " ]; do sleep 0.05; done']\n");
+  consul.fire("deploy_web", file_url(tmp / "slow.yml"));
+  ASSERT_TRUE(wait_until([&] { return fs::exists(started); })) << read_file(log(1));
+
+  config(pipeline("web", "deploy_web") + pipeline("batch", "deploy_batch"));
+  ::kill(agent.pid(), SIGHUP);
+  ASSERT_TRUE(logged(1, "is good; deploys in progress finish first")) << read_file(log(1));
+  EXPECT_FALSE(file_contains(log(1), "config reloaded")) << "not before the deploy has finished: " << read_file(log(1));
+  write_file(gate, "");
+  ASSERT_TRUE(logged(1, "config reloaded: running 2 pipeline(s): web (consul-http), batch (consul-http)"))
+      << read_file(log(1));
+  EXPECT_EQ(read_file(dest / "index.html"), "slow") << "the deploy in progress finished";
+  consul.fire("deploy_batch", publish("batch-1", tmp / "batch"));
+  ASSERT_TRUE(wait_until([&] { return count_lines(posts) == 1; })) << read_file(log(1));
+
+  // A typo: refused, with its place; the running pipelines go on.
+  write_file(cfg, read_file(cfg) + "  broken:\n    triger: consul-watch\n");
+  ::kill(agent.pid(), SIGHUP);
+  ASSERT_TRUE(logged(1, "config reload refused, the running config stays")) << read_file(log(1));
+  EXPECT_TRUE(file_contains(log(1), cfg.string() + ":")) << "names the file and line: " << read_file(log(1));
+  consul.fire("deploy_web", publish("web-2"));
+  ASSERT_TRUE(wait_until([&] { return count_lines(posts) == 2; })) << read_file(log(1));
+  EXPECT_TRUE(agent.running());
+  // Moving state_dir takes a restart.
+  config(pipeline("web", "deploy_web"), "elsewhere");
+  ::kill(agent.pid(), SIGHUP);
+  ASSERT_TRUE(logged(1, "moving it takes a restart")) << read_file(log(1));
+  EXPECT_TRUE(agent.running());
+}
