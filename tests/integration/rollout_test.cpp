@@ -414,6 +414,7 @@ TEST_F(ConsulRollout, AnAgentAbortedMidDeployIsNotAFailureOfTheRelease) {
   ::kill(agents[v - 1]->pid(), SIGTERM);
   ASSERT_TRUE(agents[v - 1]->wait_exit(std::chrono::seconds(30)).has_value()) << logs();
   EXPECT_TRUE(file_contains(log(v), "leaves the rollout of v1 without an outcome (not a failure)")) << logs();
+  EXPECT_TRUE(file_contains(log(v), "agent stopped after 1 deploy(s): 0 failed, 1 cut short by the shutdown")) << logs();
   const int other = v == 1 ? 2 : 1;
   ASSERT_TRUE(wait_until([&] { return current(other) == "v1"; }, std::chrono::seconds(60))) << logs();
   EXPECT_EQ(logged("halted"), 0) << logs();
