@@ -53,11 +53,13 @@ class PipelineRunner {
     std::mt19937_64 rng(std::random_device{}());
     std::uniform_real_distribution<double> jitter(0.8, 1.2);
     int errors = 0;
+    std::string quiet_state;
     while (!stop_.raised()) {
       std::chrono::milliseconds wait{0};
       try {
         ReconcileDecision d = reconciler_->check(stop_);
         errors = 0;
+        if (d.kind != ReconcileDecision::pinned && d.kind != ReconcileDecision::backing_off) quiet_state.clear();
         if (d.kind == ReconcileDecision::deploy && queued_or_running(d.request.expected_manifest_sha256)) {
           spdlog::debug("[{}] desired release {}: its deploy is already queued or running", p_.name, d.pointer.release);
         } else if (d.kind == ReconcileDecision::deploy) {
@@ -70,7 +72,11 @@ class PipelineRunner {
         } else if (d.kind == ReconcileDecision::up_to_date) {
           spdlog::debug("[{}] desired release: {}", p_.name, d.why);
         } else {
-          spdlog::info("[{}] desired release: {}", p_.name, d.why);
+          // Pinned, or backing off: said once, then at debug level while it lasts.
+          const std::string state = std::to_string(d.kind) + " " + d.pointer.release;
+          spdlog::log(state == quiet_state ? spdlog::level::debug : spdlog::level::info, "[{}] desired release: {}",
+                      p_.name, d.why);
+          quiet_state = state;
         }
         wait = std::chrono::milliseconds(static_cast<int64_t>(static_cast<double>(p_.reconcile_interval.count()) * jitter(rng)));
       } catch (const std::exception& e) {
@@ -185,7 +191,9 @@ class PipelineRunner {
         ++summary_.interrupted;
         continue;
       }
-      if (reconciler_ && !next->expected_manifest_sha256.empty()) reconciler_->deployed(next->expected_manifest_sha256, r.ok);
+      // Whatever brought it (an event too), a failed manifest is not tried
+      // again by the desired-release check before its back-off.
+      if (reconciler_ && !r.manifest_sha256.empty()) reconciler_->deployed(r.manifest_sha256, r.ok);
       if (r.ok && !r.rollout_release.empty() && p_.rollout.rollback_on_halt) watch_rollout(r);
 
       if (options_.metrics) {

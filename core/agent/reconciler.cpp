@@ -7,6 +7,7 @@
 #include "util/digest.hpp"
 #include "release/applied_release.hpp"
 #include "util/error.hpp"
+#include "util/units.hpp"
 
 namespace haul {
 
@@ -70,7 +71,9 @@ ReconcileDecision Reconciler::check(StopSignal& stop) {
     if (failed_sha_ == p.manifest_sha256 && std::chrono::steady_clock::now() < retry_at_) {
       d.kind = ReconcileDecision::backing_off;
       d.why = "the deploy of desired release " + p.release + " failed " + std::to_string(failures_) +
-              " time(s); next attempt later";
+              " time(s) here; next attempt in " +
+              format_duration(std::chrono::duration_cast<std::chrono::seconds>(retry_at_ - std::chrono::steady_clock::now()) +
+                              std::chrono::seconds(1));
       return d;
     }
   }

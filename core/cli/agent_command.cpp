@@ -92,7 +92,7 @@ int run_agent_command(const Args& args) {
       state_lock = std::make_unique<PidLock>(std::filesystem::path(dir) / "agent.lock");
       if (!state_lock->try_lock())
         throw Error("another haul agent (" + state_lock->holder() + ") already runs with state_dir " + dir +
-                    " (" + cfg.origin + "): two agents would apply every event twice. Stop it first "
+                    ": a second one, with " + cfg.origin + ", would apply every event twice. Stop the first "
                     "(systemctl stop haul-agent), or give this one a state_dir of its own");
       set_long_running_host(true);  // heartbeats are the agent's
     }
@@ -150,9 +150,11 @@ int run_agent_command(const Args& args) {
       loaded = std::move(*next);
       spdlog::info("config reloaded: running {} pipeline(s): {}", loaded.pipelines.size(), pipeline_names(loaded));
     }
-    spdlog::info("agent stopped after {} deploy(s): {} failed, {} cut short by the shutdown (not recorded as applied: "
-                 "deployed again at the next start)",
-                 total.deploys + total.interrupted, total.failures, total.interrupted);
+    spdlog::info("agent stopped after {} deploy(s): {} failed{}", total.deploys + total.interrupted, total.failures,
+                 total.interrupted ? ", " + std::to_string(total.interrupted) +
+                                         " cut short by the shutdown (not recorded as applied: deployed again at the "
+                                         "next start)"
+                                   : std::string());
     if (total.interrupted) return 1;  // a deploy was aborted: a supervisor should know
     return stop.raised() || (total.failures == 0 && total.trigger_errors == 0) ? 0 : 1;
   } catch (const std::exception& e) {

@@ -5,6 +5,7 @@
 //                                      that release's manifest rollback commands
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
 #include <ctime>
 #include <iomanip>
 #include <iostream>
@@ -14,6 +15,9 @@
 #include "cli/shutdown_signals.hpp"
 #include "config/manifest.hpp"
 #include "deploy/release_rollback.hpp"
+#include "config/desired_pointer.hpp"
+#include "deploy/deploy_engine.hpp"
+#include "deploy/deploy_log.hpp"
 #include "release/applied_release.hpp"
 #include "release/deploy_journal.hpp"
 #include "release/dest_lock.hpp"
@@ -46,8 +50,12 @@ ReleaseStore store_for(const std::string& dest) {
 // rollback (a status hook): --config's, else the one that deployed dest —
 // recorded beside it — else the built-in default.
 SelectedPipeline rollback_pipeline(const po::variables_map& vm, const std::filesystem::path& dest) {
-  if (vm.count("config")) return select_pipeline(vm);
   const auto applied = read_applied_release(dest);
+  // Status hooks report as the node that deployed dest, not as the shell's
+  // hostname (an agent under systemd gets HAUL_NODE from its environment).
+  const char* node = std::getenv("HAUL_NODE");
+  if (applied && !applied->node.empty() && (!node || !*node)) setenv("HAUL_NODE", applied->node.c_str(), 1);
+  if (vm.count("config")) return select_pipeline(vm);
   if (applied && !applied->config.empty() && !applied->pipeline.empty()) {
     try {
       SelectedPipeline s = select_pipeline_of(applied->config, applied->pipeline);
@@ -61,6 +69,20 @@ SelectedPipeline rollback_pipeline(const po::variables_map& vm, const std::files
     }
   }
   return select_pipeline(vm);
+}
+
+// What the pipeline's desired-release pointer names now (the pin is held
+// against it); "" without one, or when it cannot be read (said so).
+std::string desired_release_of(const Pipeline& p, StopSignal& stop) {
+  if (p.desired.empty()) return "";
+  try {
+    DeployLog log(p.name);
+    return parse_desired_pointer(fetch_text(p.sources, p.desired, fetch_policy_for(p.deploy), stop, log), p.desired).release;
+  } catch (const std::exception& e) {
+    spdlog::warn("cannot read the desired release {} ({}); the pin is against the release rolled back from", p.desired,
+                 e.what());
+    return "";
+  }
 }
 
 }  // namespace
@@ -118,8 +140,7 @@ int run_rollback(const Args& args) {
       // A release whose own deploy failed was never good here; an operator's
       // rolled-back release was.
       if (meta && meta->result != "success" && meta->result != "rolled-back") {
-        const std::string what = "release " + target + " did not deploy well (result: " + meta->result +
-                                 (meta->result == "failure" ? ", e.g. its post or verify command failed" : "") + ")";
+        const std::string what = "release " + target + " did not deploy well here (result: " + meta->result + ")";
         if (!vm.count("force"))
           throw Error(what + "; rolling back to it needs --force (haul releases " + store.dest().string() +
                       " lists each release's result)");
@@ -127,13 +148,22 @@ int run_rollback(const Args& args) {
       }
     } else {
       target = ReleaseStore::previous_good(releases, current).value_or("");
-      if (target.empty())
+      if (target.empty()) {
+        // Releases an operator rolled back from are not taken by default
+        // (someone turned away from them), but may be named.
+        std::string turned;
+        for (const auto& r : releases)
+          if (r.result == "rolled-back" && (!current || r.id != *current)) turned += (turned.empty() ? "" : ", ") + r.id;
         throw Error("no good release before " + current.value_or("(none)") + " to roll back to (see haul releases " +
-                    store.dest().string() + "); name one with --to ID");
+                    store.dest().string() + ")" +
+                    (turned.empty() ? "" : "; an operator rolled back from " + turned + " — name one with --to ID if you "
+                                           "mean it") +
+                    (turned.empty() ? "; name one with --to ID" : ""));
+      }
     }
     if (current && *current == target) throw Error("current already points at " + target);
     auto pipeline = wire_pipeline(selected);
-    switch_back(store, target, current, pipeline->name, pipeline->hook_ptrs(), stop);
+    switch_back(store, target, current, pipeline->name, pipeline->hook_ptrs(), stop, desired_release_of(*pipeline, stop));
     return 0;
   }, "haul rollback: ");
 }

@@ -7,6 +7,9 @@
 // CONSUL_HTTP_ADDR, else Consul on 127.0.0.1:8500) where they live, with
 // the gates' default prefix — what the hints haul prints need to run as
 // pasted.
+#include <cstdlib>
+#include <filesystem>
+#include <future>
 #include <iostream>
 #include <sstream>
 
@@ -15,6 +18,7 @@
 #include "net/etcd_api.hpp"
 #include "pipeline/pipeline.hpp"
 #include "util/error.hpp"
+#include "util/units.hpp"
 
 namespace po = boost::program_options;
 
@@ -73,6 +77,7 @@ int run_rollout(const Args& args) {
       ("etcd-user", po::value<std::string>(), "etcd user, as USER or USER:PASSWORD (default: ETCDCTL_USER)")
       ("etcd-password", po::value<std::string>(), "its password (default: ETCDCTL_PASSWORD, ETCD_PASSWORD)")
       ("prefix", po::value<std::string>(), "without --config: the gates' KV prefix (default haul)")
+      ("timeout", po::value<std::string>()->default_value("10s"), "give up when the store does not answer within this long")
       ("json", "status: print the gate's JSON for scripts");
   desc.add(common_options());
   return run_command(args, desc, {"verb"}, [&](const po::variables_map& vm) {
@@ -92,12 +97,23 @@ int run_rollout(const Args& args) {
         throw UsageError(selected.config.origin + ": pipeline " + selected.pipeline.name +
                          " has no rollout: block, so its nodes deploy without a gate");
       pipeline = wire_pipeline(selected);
-      where = " --config " + shell_quoted(flag(vm, "config"));
+      where = " --config " + shell_quoted(std::filesystem::absolute(flag(vm, "config")).lexically_normal().string());
     } else {
       pipeline = gate_from_flags(vm, where);
     }
-    const auto answer = nlohmann::json::parse(pipeline->gate->control(verb, pipeline->name, flag(vm, "release"),
-                                                                      flag(vm, "reason")));
+    const auto timeout = parse_duration(flag(vm, "timeout"));
+    if (!timeout) throw UsageError("--timeout: expected a duration like 10s, got '" + flag(vm, "timeout") + "'");
+    // The gate's calls have no deadline of their own to give: a stalled
+    // store must not hang an operator's command (nor monitoring's).
+    auto control = std::async(std::launch::async, [&] {
+      return pipeline->gate->control(verb, pipeline->name, flag(vm, "release"), flag(vm, "reason"));
+    });
+    if (control.wait_for(*timeout) != std::future_status::ready) {
+      std::cerr << "haul rollout: the rollouts' store (" << pipeline->gate->plugin().name() << ") did not answer within "
+                << format_duration(*timeout) << " (--timeout D waits longer)" << std::endl;
+      std::_Exit(2);  // the call still blocks its thread; nothing of this process needs tidying
+    }
+    const auto answer = nlohmann::json::parse(control.get());
     if (vm.count("json")) {
       std::cout << answer.dump(2) << "\n";
       return 0;
@@ -109,7 +125,7 @@ int run_rollout(const Args& args) {
     }
     const bool halted = print_rollouts(std::cout, pipeline->name, answer, verb == "status", where);
     return verb == "status" && halted ? 1 : 0;
-  }, "haul rollout: ");
+  }, "haul rollout: ", /*failed_code=*/2);  // 1 is "halted"
 }
 
 }  // namespace haul

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <map>
@@ -321,15 +322,23 @@ int run_status(const Args& args) {
       else std::cout << nlohmann::json{{"nodes", view.nodes}, {"rollouts", rollouts}}.dump(2) << "\n";
       return attention ? 1 : 0;
     }
-    const std::string hint = config ? " --config " + shell_quoted(flag(vm, "config")) : "";
+    const std::string hint =
+        config ? " --config " + shell_quoted(std::filesystem::absolute(flag(vm, "config")).lexically_normal().string()) : "";
     for (const auto& [name, answer] : rollouts) print_rollouts(std::cout, name, answer, false, hint);
     if (!rollouts.empty()) std::cout << "\n";
+    std::string silent;
+    for (const auto& n : view.silent) silent += (silent.empty() ? "" : ", ") + n;
     if (view.nodes.empty()) {
-      std::cout << "no status under " << where.prefix << "/status/ in " << where.store->where()
-                << " (do the agents' pipelines use the " << where.store->status_hook() << " hook?)\n";
+      if (silent.empty())
+        std::cout << "no status under " << where.prefix << "/status/ in " << where.store->where()
+                  << " (do the agents' pipelines use the " << where.store->status_hook() << " hook?)\n";
+      else
+        std::cout << "no node has reported a deploy yet under " << where.prefix << "/status/ in " << where.store->where()
+                  << "; alive: " << silent << "\n";
       return attention ? 1 : 0;
     }
     print_table(view.nodes, now, filter);
+    if (!silent.empty()) std::cout << "alive, no deploy reported yet: " << silent << "\n";
     return attention ? 1 : 0;
   }, "haul status: ", /*failed_code=*/2);
 }

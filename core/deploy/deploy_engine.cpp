@@ -6,6 +6,7 @@
 
 #include "deploy/deploy_context.hpp"
 #include "deploy/deploy_hooks.hpp"
+#include "deploy/hook_phase.hpp"
 #include "deploy/intake.hpp"
 #include "deploy/plan_report.hpp"
 #include "deploy/release_placement.hpp"
@@ -85,6 +86,14 @@ void record_applied(DeployContext& ctx) {
   r.manifest_sha256 = ctx.manifest_sha256;
   r.applied_at = static_cast<int64_t>(std::time(nullptr));
   r.pipeline = ctx.pipeline;
+  r.node = host_name();
+  // The same release from the same manifest again (a no-op event): it has
+  // run since it was first placed, and an operator's pin still holds.
+  if (const auto before = read_applied_release(m.dest);
+      before && before->release == r.release && before->manifest_sha256 == r.manifest_sha256) {
+    r.applied_at = before->applied_at;
+    r.pinned_from = before->pinned_from;
+  }
   if (ctx.owner) r.config = ctx.owner->config;
   try {
     write_applied_release(m.dest, r);

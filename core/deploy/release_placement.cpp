@@ -38,6 +38,7 @@ class ReleasePlacement {
   void run() {
     clean_up_after_interrupted();
     if (already_live(wanted_)) return;
+    replace_failed(wanted_);
     ctx_.release_id = store_.unique_id(wanted_);
     if (ctx_.release_id != wanted_) {
       ctx_.log.warn("release " + wanted_ + " already exists; this one is " + ctx_.release_id);
@@ -78,6 +79,17 @@ class ReleasePlacement {
     if (!live || live->result != "success" || live->manifest != ctx_.manifest_text) return false;
     ctx_.log.info("release " + wanted + " from this manifest is already current in " + dest_.string() + "; nothing to do");
     return true;
+  }
+
+  // A release that failed here (or was cut short) is not kept beside its
+  // retry as …: the retry takes its place and its name, so the
+  // folder, HAUL_RELEASE and the status agree.
+  void replace_failed(const std::string& wanted) {
+    if (previous_ && *previous_ == wanted) return;
+    const auto old = store_.meta(wanted);
+    if (!old || (old->result != "failure" && old->result != "interrupted")) return;
+    store_.remove_release(wanted);
+    ctx_.log.info("release " + wanted + " failed here before (" + old->result + "); this deploy replaces it");
   }
 
   // Room check as soon as the source knows the artifact's size: the

@@ -8,6 +8,7 @@
 #include "deploy/deploy_log.hpp"
 #include "deploy/hook_phase.hpp"
 #include "release/applied_release.hpp"
+#include "util/digest.hpp"
 #include "release/dest_lock.hpp"
 #include "deploy/deploy_engine.hpp"
 
@@ -17,22 +18,30 @@ namespace {
 // What dest runs is now the target; the desired-release check leaves it so
 // until the pointer names another release than the one rolled back from.
 void pin_rollback(const std::filesystem::path& dest, const std::string& target, const ReleaseMeta& meta,
-                  const Manifest& manifest, const std::string& from) {
+                  const Manifest& manifest, const std::string& from, const std::string& desired) {
   AppliedRelease r;
   const auto before = read_applied_release(dest);
   r.release = manifest.release.empty() ? target : manifest.release;
   r.created_at = manifest.created_at;
   r.manifest_url = meta.manifest_url;
+  r.manifest_sha256 = sha256_hex(meta.manifest);  // the bytes that release was deployed from
   r.applied_at = static_cast<int64_t>(std::time(nullptr));
-  if (before) r.pipeline = before->pipeline, r.config = before->config;
-  // A second rollback keeps the first one's pin: the pointer still names
-  // the release the operator first rolled back from, not the one between.
+  if (before) r.pipeline = before->pipeline, r.config = before->config, r.node = before->node;
+  // The pin is against what the pointer names when the operator first
+  // rolls back (which may be a release that failed here and never ran); a
+  // second rollback keeps it — not the release in between.
   if (before && !before->pinned_from.empty()) r.pinned_from = before->pinned_from;
+  else if (!desired.empty()) r.pinned_from = desired;
   else r.pinned_from = before && !before->release.empty() ? before->release : from;
+  // Back on the release pinned against: nothing left to hold.
+  if (r.pinned_from == r.release) r.pinned_from.clear();
   try {
     write_applied_release(dest, r);
-    spdlog::info("pinned {} to release {} until the desired release changes from {}", dest.string(), target,
-                 r.pinned_from);
+    if (r.pinned_from.empty())
+      spdlog::info("{} runs release {}, what the desired release names: no pin", dest.string(), r.release);
+    else
+      spdlog::info("pinned {} to release {} until the desired release changes from {}", dest.string(), target,
+                   r.pinned_from);
   } catch (const std::exception& e) {
     spdlog::warn("cannot record the rollback: {}", e.what());
   }
@@ -41,10 +50,16 @@ void pin_rollback(const std::filesystem::path& dest, const std::string& target, 
 }  // namespace
 
 void switch_back(ReleaseStore& store, const std::string& target, const std::optional<std::string>& current,
-                 const std::string& pipeline, const std::vector<HookInstance*>& hooks, StopSignal& stop) {
+                 const std::string& pipeline, const std::vector<HookInstance*>& hooks, StopSignal& stop,
+                 const std::string& desired) {
   store.switch_to(target);
   spdlog::info("rolled back {}: current -> releases/{} (was {})", store.dest().string(), target, current.value_or("none"));
-  if (current) store.set_result(*current, "rolled-back");
+  // A release that failed here stays "failure" (a rollback to it needs
+  // --force); a good one is now one an operator rolled back from.
+  if (current) {
+    const auto left = store.meta(*current);
+    if (!left || left->result == "success") store.set_result(*current, "rolled-back");
+  }
   // The target release's own manifest says how to bring it back up.
   auto meta = store.meta(target);
   if (!meta || meta->manifest.empty()) {
@@ -52,7 +67,7 @@ void switch_back(ReleaseStore& store, const std::string& target, const std::opti
     return;
   }
   Manifest manifest = parse_manifest(meta->manifest, meta->manifest_url.empty() ? target : meta->manifest_url);
-  pin_rollback(store.dest(), target, *meta, manifest, current.value_or(""));
+  pin_rollback(store.dest(), target, *meta, manifest, current.value_or(""), desired);
   // Hooks are told even without commands: a status hook reports what runs now.
   DeployLog log(pipeline);
   PhaseInfo info;

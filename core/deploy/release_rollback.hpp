@@ -15,10 +15,13 @@
 namespace haul {
 
 // current -> releases/<target>; the release it leaves is marked
-// rolled-back; dest is pinned to target until the desired release changes;
-// target's own manifest rollback commands run through `hooks`.
+// rolled-back (unless it failed here); dest is pinned to target until the
+// desired release changes from `desired` (what the pipeline's pointer names
+// now; "" when unknown: the release rolled back from); target's own
+// manifest rollback commands run through `hooks`.
 void switch_back(ReleaseStore& store, const std::string& target, const std::optional<std::string>& current,
-                 const std::string& pipeline, const std::vector<HookInstance*>& hooks, StopSignal& stop);
+                 const std::string& pipeline, const std::vector<HookInstance*>& hooks, StopSignal& stop,
+                 const std::string& desired = "");
 
 // A rollout halted with on_halt: rollback, seen by a node that switched
 // to `release_id`: takes dest's lock, and if current still points there,

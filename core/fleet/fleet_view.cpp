@@ -73,14 +73,20 @@ FleetView read_fleet(FleetStore& store, const std::string& prefix, const FleetFi
   const std::string status_folder = prefix + "/status/", beat_folder = prefix + "/heartbeat/", seen_folder = prefix + "/seen/";
   std::set<std::string> alive;
   for (const auto& [key, value] : store.list(beat_folder)) alive.insert(key.substr(beat_folder.size()));
-  std::map<std::string, uint64_t> seen;
+  // node -> (last seen, when it might still have been alive: its next
+  // refresh was due by then)
+  std::map<std::string, std::pair<uint64_t, uint64_t>> seen;
   for (const auto& [key, value] : store.list(seen_folder)) {
     const json j = json::parse(value, nullptr, false);
-    if (j.is_object()) seen[key.substr(seen_folder.size())] = number(j, "seen_at_unix_ms");
+    if (j.is_object())
+      seen[key.substr(seen_folder.size())] = {number(j, "seen_at_unix_ms"),
+                                              number(j, "seen_at_unix_ms") + number(j, "next_within_ms")};
   }
+  std::set<std::string> reported;
   for (const auto& [key, value] : store.list(status_folder)) {
     auto row = row_of(key, value, status_folder);
     if (!row) continue;
+    reported.insert((*row)["node"].get<std::string>());
     const PipelineKey pk = pipeline_of(*row);
     view.reporting.insert(pk);
     if (filter.ns && pk.first != *filter.ns) continue;
@@ -89,14 +95,18 @@ FleetView read_fleet(FleetStore& store, const std::string& prefix, const FleetFi
     const std::string node = (*row)["node"];
     const bool is_alive = alive.count(node) > 0;
     (*row)["alive"] = is_alive ? json(true) : (*row)["heartbeat"].get<bool>() ? json(false) : json();
-    const uint64_t last_seen = std::max({seen[node], (*row)["finished_at_unix_ms"].get<uint64_t>(), is_alive ? now_ms : 0});
+    const uint64_t finished = (*row)["finished_at_unix_ms"];
+    const uint64_t last_seen = std::max({seen[node].first, finished, is_alive ? now_ms : 0});
+    const uint64_t maybe_alive_until = std::max({seen[node].second, finished, is_alive ? now_ms : 0});
     (*row)["seen_at_unix_ms"] = last_seen;
     // Without a heartbeat (the consul watch handler) a quiet node and a
     // dead one look alike: never gone by itself.
     (*row)["gone"] = (*row)["alive"] == json(false) && filter.gone_after.count() > 0 &&
-                     last_seen + static_cast<uint64_t>(filter.gone_after.count()) < now_ms;
+                     maybe_alive_until + static_cast<uint64_t>(filter.gone_after.count()) < now_ms;
     view.nodes.push_back(std::move(*row));
   }
+  for (const auto& node : alive)
+    if (!reported.count(node)) view.silent.push_back(node);
   // Per pipeline: the release most recently deployed by a node that still
   // runs it.
   std::map<PipelineKey, std::pair<uint64_t, std::string>> newest;
@@ -162,7 +172,8 @@ Forgotten forget_node(FleetStore& store, const std::string& prefix, const std::s
   const bool alive = std::any_of(beats.begin(), beats.end(), [&](const auto& kv) { return kv.first == heartbeat; });
   if (alive && !force)
     throw Error("node " + node + " is alive: its agent holds " + heartbeat + " in " + store.where() +
-                ", and would write its status again at its next deploy. Stop its agent first, or --force");
+                ", and writes its status again at its next deploy of a pipeline it still has. Stop its agent first, or "
+                "--force (say, to remove a namespace or pipeline it no longer has)");
   if (!filter.ns && !filter.pipeline) out.keys.push_back(prefix + "/seen/" + node);
   for (const auto& key : out.keys) store.remove(key);
   return out;

@@ -39,6 +39,9 @@ struct FleetView {
   // "seen_at_unix_ms", "newest_release", "on_newest_release".
   std::vector<nlohmann::json> nodes;
   std::set<PipelineKey> reporting;  // every pipeline some document reports, before filtering
+  // Nodes whose agent is alive but which have reported no deploy yet (no
+  // status document at all): not in any pipeline's rows.
+  std::vector<std::string> silent;
 };
 
 FleetView read_fleet(FleetStore& store, const std::string& prefix, const FleetFilter& filter, uint64_t now_ms);

@@ -93,6 +93,15 @@ std::string EtcdApi::endpoint() const {
   return s_.endpoints[current_];
 }
 
+// An answer in an error message: what is not etcd (an HTML error page)
+// is cut to its start, on one line.
+static std::string excerpt(const std::string& body) {
+  std::string out = body.substr(0, 200);
+  for (char& c : out)
+    if (c == '\n' || c == '\r') c = ' ';
+  return body.size() > 200 ? out + "… (" + std::to_string(body.size()) + " bytes)" : out;
+}
+
 nlohmann::json EtcdApi::post_once(const std::string& endpoint, const std::string& path, const std::string& body,
                                   long& status) {
   HttpRequest req;
@@ -113,13 +122,13 @@ nlohmann::json EtcdApi::post_once(const std::string& endpoint, const std::string
   HttpResponse r = http_call(req);  // throws on transport failure
   status = r.status;
   if (r.status >= 500 || r.status == 0)
-    throw EtcdUnavailable("POST " + req.url + ": HTTP " + std::to_string(r.status) + ": " + r.body);
+    throw EtcdUnavailable("POST " + req.url + ": HTTP " + std::to_string(r.status) + ": " + excerpt(r.body));
   if (r.status != 200) {
     if (token_refused(r.body)) {
       std::lock_guard<std::mutex> lock(mu_);
       token_.clear();  // fetched again on the next call
     }
-    throw std::runtime_error("POST " + req.url + ": HTTP " + std::to_string(r.status) + ": " + r.body);
+    throw std::runtime_error("POST " + req.url + ": HTTP " + std::to_string(r.status) + ": " + excerpt(r.body));
   }
   return nlohmann::json::parse(r.body);
 }

@@ -34,6 +34,7 @@ std::optional<AppliedRelease> read_applied_release(const fs::path& dest) {
   r.pinned_from = j.value("pinned_from", "");
   r.pipeline = j.value("pipeline", "");
   r.config = j.value("config", "");
+  r.node = j.value("node", "");
   return r;
 }
 
@@ -47,6 +48,7 @@ void write_applied_release(const fs::path& dest, const AppliedRelease& r) {
   if (!r.pinned_from.empty()) j["pinned_from"] = r.pinned_from;
   if (!r.pipeline.empty()) j["pipeline"] = r.pipeline;
   if (!r.config.empty()) j["config"] = r.config;
+  if (!r.node.empty()) j["node"] = r.node;
   write_file_durably(path, j.dump(2) + "\n");
 }
 

@@ -27,6 +27,7 @@ struct AppliedRelease {
   // not deploy to this dest.
   std::string pipeline;
   std::string config;  // the file it came from; "" for the built-in default
+  std::string node;    // the node name it deployed as (HAUL_NODE, else the hostname)
 };
 
 std::filesystem::path applied_release_path(const std::filesystem::path& dest);

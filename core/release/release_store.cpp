@@ -200,11 +200,12 @@ std::vector<std::string> ReleaseStore::prune(size_t keep) const {
     removed.push_back(r.id);
   };
   size_t count = releases.size();
-  // Failed releases go first, oldest first; then the oldest of the rest.
-  for (int pass = 0; pass < 2 && count > keep; ++pass)
+  // Releases that failed here go first, then those an operator rolled
+  // back from, then the good ones; oldest first within each.
+  auto rank = [](const ReleaseMeta& r) { return r.result == "success" ? 2 : r.result == "rolled-back" ? 1 : 0; };
+  for (int pass = 0; pass < 3 && count > keep; ++pass)
     for (auto it = releases.rbegin(); it != releases.rend() && count > keep; ++it) {
-      bool failed = it->result != "success";
-      if (is_protected(*it) || (pass == 0 && !failed) || std::find(removed.begin(), removed.end(), it->id) != removed.end())
+      if (is_protected(*it) || rank(*it) != pass || std::find(removed.begin(), removed.end(), it->id) != removed.end())
         continue;
       remove(*it);
       --count;

@@ -88,14 +88,15 @@ class ReleaseStore {
   // links, half-written content records, and releases whose pruning was
   // cut short.
   std::vector<std::string> remove_leftovers() const;
+  // Marks the release "pruning", then deletes its folder and records (a
+  // kill half-way leaves it listed as pruning, finished by the next deploy).
+  void remove_release(const std::string& id) const;
 
  private:
   std::filesystem::path meta_path(const std::string& id) const { return dest_ / ".haul" / "releases" / (id + ".json"); }
   InPlaceRecord result_record(const std::string& id) const {
     return InPlaceRecord(dest_ / ".haul" / "releases" / (id + ".result"));
   }
-  // Marks the release "pruning", then deletes its folder and records.
-  void remove_release(const std::string& id) const;
   std::filesystem::path dest_;
 };
 

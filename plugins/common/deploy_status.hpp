@@ -96,20 +96,37 @@ inline nlohmann::json heartbeat_value(const std::string& node, const std::string
           {"boot_id", me.boot_id}, {"start_ticks", me.start_ticks}, {"started_at_unix_ms", unix_ms_now()}};
 }
 
+// Whether a heartbeat value names a process of this host (this boot).
+inline bool heartbeat_holder_on_this_host(const std::string& value) {
+  const auto j = nlohmann::json::parse(value, nullptr, false);
+  const auto boot = j.is_object() ? j.find("boot_id") : j.end();
+  return j.is_object() && boot != j.end() && boot->is_string() && boot->get<std::string>() == current_boot_id();
+}
+
 // Whether a heartbeat value names a process of this host that is provably
 // gone (killed, and not running again under that pid).
 inline bool heartbeat_holder_gone(const std::string& value) {
   const auto j = nlohmann::json::parse(value, nullptr, false);
   if (!j.is_object()) return false;
-  ProcessIdentity who;
-  who.pid = j.value("pid", int64_t{0});
-  who.start_ticks = j.value("start_ticks", uint64_t{0});
-  who.boot_id = j.value("boot_id", "");
-  return provably_gone(who);
+  try {
+    ProcessIdentity who;
+    who.pid = j.value("pid", int64_t{0});
+    who.start_ticks = j.value("start_ticks", uint64_t{0});
+    who.boot_id = j.value("boot_id", "");
+    return provably_gone(who);
+  } catch (const nlohmann::json::exception&) {
+    return false;  // not a value haul wrote: nothing is provable
+  }
 }
 
-inline std::string seen_value(const std::string& node, const std::string& version) {
-  return nlohmann::json{{"node", node}, {"version", version}, {"seen_at_unix_ms", unix_ms_now()}}.dump();
+// interval: when the next refresh is due at the latest (0: the agent
+// stopped cleanly just now); a reader counts a node gone only after it.
+inline std::string seen_value(const std::string& node, const std::string& version, std::chrono::milliseconds interval) {
+  return nlohmann::json{{"node", node},
+                        {"version", version},
+                        {"seen_at_unix_ms", unix_ms_now()},
+                        {"next_within_ms", static_cast<uint64_t>(interval.count())}}
+      .dump();
 }
 
 }  // namespace haul::plugins

@@ -177,7 +177,7 @@ std::string RolloutGate::control(const std::string& verb, const std::string& pip
   for (const auto& l : all) {
     nlohmann::json j = nlohmann::json::parse(l.dump());
     j["progress"] = progress(l, now);
-    j["soak_left_ms"] = soak_left_ms(l, now);
+    j["soak_left_ms"] = l.halted ? 0 : soak_left_ms(l, now);  // a resume may start it again in full
     j["slot_limit"] = slot_limit(l);
     out["rollouts"].push_back(j);
   }

@@ -8,7 +8,8 @@
 // lapses and the key disappears, so `haul status` can tell a dead agent
 // from a live one.
 //
-// Every KV write that answers true or false is checked. A restarted agent
+// Every KV write that answers true or false is checked. An agent's
+// pipelines share one heartbeat (common/shared_heartbeat.hpp). A restarted agent
 // finds its heartbeat key still held by its killed run's session: the key's
 // value names that process (pid, start time, boot), so when it is provably
 // gone — this host, this boot, not running — the stale session is destroyed
@@ -21,6 +22,7 @@
 #include <mutex>
 
 #include "../common/deploy_status.hpp"
+#include "../common/shared_heartbeat.hpp"
 #include "../common/ticker.hpp"
 #include "net/consul_api.hpp"
 
@@ -29,55 +31,33 @@ namespace {
 using namespace haul::net;
 using haul::plugins::unix_ms_now;
 
-class ConsulStatusHook {
+// The node's heartbeat key under a Consul session, and its seen-record.
+class ConsulHeartbeat {
  public:
-  ConsulStatusHook(const haul::sdk::Config& cfg, const haul::sdk::Host& host)
-      : host_(host),
-        keys_{cfg.str("prefix", "haul"), cfg.str("namespace", "default"), haul::plugins::status_node_name(cfg.str("node"))},
-        ttl_(cfg.duration("heartbeat_ttl", std::chrono::seconds(30))),
-        seen_interval_(cfg.duration("seen_interval", std::chrono::minutes(10))),
-        log_tail_(cfg.bytes("log_tail", 4096)),
-        api_(consul_settings_from_config(cfg)) {
-    if (ttl_.count() > 0 && ttl_ < std::chrono::seconds(10))
-      throw std::runtime_error("heartbeat_ttl must be at least 10s (Consul's minimum session TTL), or 0 to disable");
-    if (seen_interval_ < std::chrono::seconds(10))
-      throw std::runtime_error("seen_interval must be at least 10s");
-    if (heartbeat()) heartbeat_ = std::make_unique<haul::plugins::Ticker>(ttl_ / 2, [this] { beat(); });
-  }
+  ConsulHeartbeat(ConsulSettings settings, const haul::sdk::Host& host, haul::plugins::StatusKeys keys,
+                  std::chrono::milliseconds ttl, std::chrono::milliseconds seen_interval)
+      : host_(host), keys_(std::move(keys)), ttl_(ttl), seen_interval_(seen_interval), api_(std::move(settings)),
+        ticker_(std::make_unique<haul::plugins::Ticker>(ttl_ / 2, [this] { beat(); })) {}
 
-  ~ConsulStatusHook() {
-    heartbeat_.reset();
-    if (!session_.empty()) {
-      try {
-        api_.call("PUT", "/v1/session/destroy/" + session_, "", std::chrono::seconds(5));
-      } catch (...) {
-      }
+  ~ConsulHeartbeat() {
+    ticker_.reset();
+    if (session_.empty()) return;
+    try {
+      // Stopped now: `haul status --gone-after` counts from here.
+      if (holding_) put(keys_.seen(), haul::plugins::seen_value(keys_.node, host_.version(), {}));
+      api_.call("PUT", "/v1/session/destroy/" + session_, "", std::chrono::seconds(5));
+    } catch (...) {
     }
   }
 
-  void on_phase(const haul::sdk::HookContext& ctx) {
-    if (!haul::plugins::reports(ctx.phase())) return;
-    const std::string key = keys_.status(ctx.pipeline());
-    put(key, haul::plugins::deploy_status(ctx, keys_, log_tail_, heartbeat()).dump());
-    std::call_once(legacy_removed_, [&] {
-      try {
-        api_.call("DELETE", "/v1/kv/" + keys_.legacy_status(ctx.pipeline()));
-      } catch (...) {
-      }
-    });
-    ctx.log(HAUL_LOG_INFO, "status written to Consul KV " + key);
-  }
-
- private:
-  bool heartbeat() const { return ttl_.count() > 0 && host_.long_running(); }
-
   // A plain PUT answers true; anything else is a write that did not happen.
-  void put(const std::string& key, const std::string& value, const std::string& query = "") {
-    const HttpResponse r = api_.call_ok("PUT", "/v1/kv/" + key + query, value);
+  void put(const std::string& key, const std::string& value) {
+    const HttpResponse r = api_.call_ok("PUT", "/v1/kv/" + key, value);
     if (haul::sdk::trim(r.body) != "true")
       throw std::runtime_error("Consul did not write " + key + " (answered " + haul::sdk::trim(r.body) + ")");
   }
 
+ private:
   // One heartbeat: a session the first time (or after it lapsed while
   // Consul was away), the key taken under it, the session renewed after.
   void beat() {
@@ -96,7 +76,7 @@ class ConsulStatusHook {
       }
       if (!holding_) take_key();
       if (holding_ && std::chrono::steady_clock::now() >= next_seen_) {
-        put(keys_.seen(), haul::plugins::seen_value(keys_.node, host_.version()));
+        put(keys_.seen(), haul::plugins::seen_value(keys_.node, host_.version(), seen_interval_));
         next_seen_ = std::chrono::steady_clock::now() + seen_interval_;
       }
     } catch (const std::exception& e) {
@@ -117,7 +97,7 @@ class ConsulStatusHook {
       return;
     }
     const auto entry = nlohmann::json::parse(r.body, nullptr, false);
-    if (!entry.is_array() || entry.empty()) return;
+    if (!entry.is_array() || entry.empty() || !entry[0].is_object()) return;
     const std::string holder = entry[0].value("Session", "");
     const std::string held = entry[0]["Value"].is_string() ? base64_decode(entry[0]["Value"].get<std::string>()) : "";
     if (!holder.empty() && haul::plugins::heartbeat_holder_gone(held)) {
@@ -128,8 +108,10 @@ class ConsulStatusHook {
     }
     if (holder != reported_holder_) {
       host_.warn("heartbeat: " + key + " is held by session " + holder + " (" + describe(held) +
-                 "); this agent takes it once that session ends — within twice its TTL if its agent is dead. "
-                 "Two hosts with the same node name? Set HAUL_NODE or the hook's node:");
+                 "); this agent takes it once that session ends — within twice its TTL if its agent is dead. " +
+                 (haul::plugins::heartbeat_holder_on_this_host(held)
+                      ? std::string("Another haul agent on this host with the same node name? Give each its own node:")
+                      : std::string("Two hosts with the same node name? Set HAUL_NODE or the hook's node:")));
       reported_holder_ = holder;
     }
   }
@@ -145,22 +127,63 @@ class ConsulStatusHook {
   static std::string describe(const std::string& value) {
     const auto j = nlohmann::json::parse(value, nullptr, false);
     if (!j.is_object()) return "a holder that does not say who it is";
-    return "pid " + std::to_string(j.value("pid", int64_t{0})) + " of boot " + j.value("boot_id", std::string("?")) +
-           ", haul " + j.value("version", std::string("?"));
+    return "pid " + j.value("pid", nlohmann::json()).dump() + " of boot " + j.value("boot_id", nlohmann::json()).dump() +
+           ", haul " + j.value("version", nlohmann::json()).dump();
   }
 
   haul::sdk::Host host_;
   const haul::plugins::StatusKeys keys_;
   const std::chrono::milliseconds ttl_, seen_interval_;
-  const size_t log_tail_;
   ConsulApi api_;
-  std::once_flag legacy_removed_;
   // The ticker's thread only:
   std::string session_;
   bool holding_ = false;
   std::string reported_holder_;
   std::chrono::steady_clock::time_point next_seen_{};
-  std::unique_ptr<haul::plugins::Ticker> heartbeat_;  // last: it uses the rest
+  std::unique_ptr<haul::plugins::Ticker> ticker_;  // last: it uses the rest
+};
+
+class ConsulStatusHook {
+ public:
+  ConsulStatusHook(const haul::sdk::Config& cfg, const haul::sdk::Host& host)
+      : keys_{cfg.str("prefix", "haul"), cfg.str("namespace", "default"), haul::plugins::status_node_name(cfg.str("node"))},
+        log_tail_(cfg.bytes("log_tail", 4096)),
+        api_(consul_settings_from_config(cfg)) {
+    const auto ttl = cfg.duration("heartbeat_ttl", std::chrono::seconds(30));
+    const auto seen_interval = cfg.duration("seen_interval", std::chrono::minutes(10));
+    if (ttl.count() > 0 && ttl < std::chrono::seconds(10))
+      throw std::runtime_error("heartbeat_ttl must be at least 10s (Consul's minimum session TTL), or 0 to disable");
+    if (seen_interval < std::chrono::seconds(10)) throw std::runtime_error("seen_interval must be at least 10s");
+    if (ttl.count() > 0 && host.long_running()) {
+      const std::string which = api_.settings().address + "|" + keys_.prefix + "|" + keys_.node;
+      heartbeat_ = haul::plugins::shared_heartbeat<ConsulHeartbeat>(which, [&] {
+        return std::make_shared<ConsulHeartbeat>(api_.settings(), host, keys_, ttl, seen_interval);
+      });
+    }
+  }
+
+  void on_phase(const haul::sdk::HookContext& ctx) {
+    if (!haul::plugins::reports(ctx.phase())) return;
+    const std::string key = keys_.status(ctx.pipeline());
+    const HttpResponse r =
+        api_.call_ok("PUT", "/v1/kv/" + key, haul::plugins::deploy_status(ctx, keys_, log_tail_, heartbeat_ != nullptr).dump());
+    if (haul::sdk::trim(r.body) != "true")
+      throw std::runtime_error("Consul did not write " + key + " (answered " + haul::sdk::trim(r.body) + ")");
+    std::call_once(legacy_removed_, [&] {
+      try {
+        api_.call("DELETE", "/v1/kv/" + keys_.legacy_status(ctx.pipeline()));
+      } catch (...) {
+      }
+    });
+    ctx.log(HAUL_LOG_INFO, "status written to Consul KV " + key);
+  }
+
+ private:
+  const haul::plugins::StatusKeys keys_;
+  const size_t log_tail_;
+  ConsulApi api_;
+  std::once_flag legacy_removed_;
+  std::shared_ptr<ConsulHeartbeat> heartbeat_;  // this process's, shared with its other pipelines' hooks
 };
 
 const haul_config_field kFields[] = {

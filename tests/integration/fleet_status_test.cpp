@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <sstream>
 
 #include "test_support.hpp"
 
@@ -44,14 +45,14 @@ class FleetStatus : public ::testing::Test {
     write_file(f, top + "state_dir: " + (tmp / (file + ".state")).string() + "\npipelines:\n  web:\n"
                   "    trigger: { type: consul-http, address: '" + consul.address() + "', event: " + event +
                   ", wait: 10s, min_interval: 50ms }\n"
-                  "    hooks: [shell, { type: consul-status, address: '" + consul.address() + "', node: " + node +
-                  ", heartbeat_ttl: " + ttl + " }]\n");
+                  "    hooks: [shell, { type: consul-status, address: '" + consul.address() +
+                  (node.empty() ? std::string() : "', node: '" + node) + "', heartbeat_ttl: " + ttl + " }]\n");
     return f;
   }
   fs::path log(size_t i) const { return tmp / ("agent-" + std::to_string(i) + ".log"); }
-  size_t start_agent(const fs::path& cfg) {
+  size_t start_agent(const fs::path& cfg, const std::map<std::string, std::string>& env = {}) {
     agents.push_back(std::make_unique<BackgroundProcess>(
-        std::vector<std::string>{haul_binary().string(), "agent", "--config", cfg.string()}, log(agents.size() + 1)));
+        std::vector<std::string>{haul_binary().string(), "agent", "--config", cfg.string()}, log(agents.size() + 1), env));
     return agents.size();
   }
   bool logged(size_t agent, const std::string& text, std::chrono::seconds timeout = std::chrono::seconds(20)) {
@@ -82,6 +83,13 @@ class FleetStatus : public ::testing::Test {
     ASSERT_EQ(http_request("PUT", consul.address() + "/v1/kv/" + key, value.dump()).status, 200);
   }
 };
+
+size_t count_of_lines_with(const fs::path& file, const std::string& text) {
+  std::istringstream in(fs::exists(file) ? read_file(file) : "");
+  size_t n = 0;
+  for (std::string line; std::getline(in, line);) n += line.find(text) != std::string::npos;
+  return n;
+}
 
 uint64_t now_ms() {
   return static_cast<uint64_t>(
@@ -138,7 +146,7 @@ TEST_F(FleetStatus, AHeartbeatHeldByALiveProcessIsLeftToItUntilItEnds) {
 
   const size_t a = start_agent(config("haul.yaml", "deploy_web", "node-a"));
   ASSERT_TRUE(logged(a, "haul/heartbeat/node-a is held by session " + other)) << read_file(log(a));
-  EXPECT_TRUE(file_contains(log(a), "Two hosts with the same node name?")) << read_file(log(a));
+  EXPECT_TRUE(file_contains(log(a), "Another haul agent on this host with the same node name?")) << read_file(log(a));
   EXPECT_EQ(holder("haul/heartbeat/node-a"), other) << "a live holder keeps its key";
   ASSERT_EQ(http_request("PUT", consul.address() + "/v1/session/destroy/" + other).status, 200);
   ASSERT_TRUE(wait_until([&] { const auto h = holder("haul/heartbeat/node-a"); return !h.empty() && h != other; }))
@@ -149,8 +157,9 @@ TEST_F(FleetStatus, AHeartbeatHeldByALiveProcessIsLeftToItUntilItEnds) {
 // A deploy whose pre fails leaves the node on what it ran: status says so,
 // with the failed attempt beside it; an operator's rollback is reported too.
 TEST_F(FleetStatus, ANodeShowsWhatItRunsBesideItsLastAttempt) {
-  const fs::path cfg = config("haul.yaml", "deploy_web", "node-a");
-  const size_t a = start_agent(cfg);
+  // Named by HAUL_NODE, as the shipped unit's environment file does.
+  const fs::path cfg = config("haul.yaml", "deploy_web", "");
+  const size_t a = start_agent(cfg, {{"HAUL_NODE", "node-a"}});
   const fs::path dest = tmp / "www";
   consul.fire("deploy_web", publish("v1", dest));
   ASSERT_TRUE(logged(a, "deploy of " + file_url(tmp / "v1.yml") + " succeeded")) << read_file(log(a));
@@ -169,12 +178,23 @@ TEST_F(FleetStatus, ANodeShowsWhatItRunsBesideItsLastAttempt) {
 
   consul.fire("deploy_web", publish("v3", dest));
   ASSERT_TRUE(logged(a, "deploy of " + file_url(tmp / "v3.yml") + " succeeded")) << read_file(log(a));
-  // The operator rolls back by hand: `haul rollback` finds the pipeline that
-  // deployed dest, and its status hook reports what runs now.
-  ProcessResult rb = run_process({haul_binary().string(), "rollback", dest.string()});
+  const uint64_t since = rows({"--consul", consul.address()})[0]["running_since_unix_ms"];
+  // The same release again changes nothing, not even how long it has run.
+  consul.fire("deploy_web", file_url(tmp / "v3.yml"));
+  ASSERT_TRUE(logged(a, "is already current in " + dest.string() + "; nothing to do")) << read_file(log(a));
+  ASSERT_TRUE(wait_until([&] { return count_of_lines_with(log(a), "status written to Consul KV") == 4; })) << read_file(log(a));
+  EXPECT_EQ(rows({"--consul", consul.address()})[0]["running_since_unix_ms"], since);
+  // The operator rolls back by hand, from a shell without HAUL_NODE:
+  // `haul rollback` finds the pipeline (and node) that deployed dest, and
+  // its status hook reports what runs now.
+  ProcessOptions shell;
+  shell.unset_env = {"HAUL_NODE"};
+  ProcessResult rb = run_process({haul_binary().string(), "rollback", dest.string()}, shell);
   ASSERT_EQ(rb.exit_code, 0) << rb.err;
   EXPECT_NE(rb.err.find("pipeline web of " + cfg.string()), std::string::npos) << rb.err;
   r = rows({"--consul", consul.address()});
+  ASSERT_EQ(r.size(), 1u) << "no row under the shell's hostname: " << r.dump();
+  EXPECT_EQ(r[0]["node"], "node-a");
   EXPECT_EQ(r[0]["running_release"], "v1") << r.dump();
   EXPECT_EQ(r[0]["result"], "rolled-back") << r.dump();
   EXPECT_EQ(r[0]["alive"], true) << "the rollback, a one-shot command, did not touch the agent's heartbeat";
@@ -182,6 +202,11 @@ TEST_F(FleetStatus, ANodeShowsWhatItRunsBesideItsLastAttempt) {
 
 TEST_F(FleetStatus, ADecommissionedNodeIsGoneAndCanBeForgotten) {
   const size_t a = start_agent(config("haul.yaml", "deploy_web", "node-a"));
+  // Alive, before its first deploy: said so, not "no status".
+  ASSERT_TRUE(wait_until([&] { return !holder("haul/heartbeat/node-a").empty(); })) << read_file(log(a));
+  ProcessResult early = status({"--consul", consul.address()});
+  EXPECT_NE(early.out.find("no node has reported a deploy yet"), std::string::npos) << early.out;
+  EXPECT_NE(early.out.find("alive: node-a"), std::string::npos) << early.out;
   consul.fire("deploy_web", publish("v1", tmp / "www"));
   ASSERT_TRUE(logged(a, "status written to Consul KV")) << read_file(log(a));
   // node-old: its agent died two days ago, and it was last seen then.
@@ -199,6 +224,12 @@ TEST_F(FleetStatus, ADecommissionedNodeIsGoneAndCanBeForgotten) {
   r = status({"--consul", consul.address(), "--gone-after", "3d"});
   EXPECT_EQ(r.exit_code, 1) << "not gone yet by this measure: dead, and behind: " << r.out;
   EXPECT_NE(r.out.find("node-old  NO"), std::string::npos) << r.out;
+  // Seen two minutes ago by an agent that refreshes every ten: it may have
+  // been alive until eight minutes from now — not gone after one minute.
+  put("haul/seen/node-old", {{"node", "node-old"}, {"seen_at_unix_ms", now_ms() - 120000}, {"next_within_ms", 600000}});
+  r = status({"--consul", consul.address(), "--gone-after", "1m", "--json"});
+  EXPECT_EQ(json::parse(r.out)[1]["gone"], false) << r.out;
+  put("haul/seen/node-old", {{"node", "node-old"}, {"seen_at_unix_ms", two_days_ago}});
   r = status({"--consul", consul.address(), "--gone-after", "soon"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--gone-after: expected a duration like 10s or 24h, got 'soon'"), std::string::npos) << r.err;
@@ -267,7 +298,12 @@ TEST_F(FleetStatus, AStalledConsulFailsWithinTheTimeout) {
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   const std::string stalled = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
   ProcessResult r = status({"--consul", stalled, "--timeout", "1s"});
+  ProcessResult rollout = run_process({haul_binary().string(), "rollout", "status", "--pipeline", "web", "--consul", stalled,
+                                       "--timeout", "1s"});
   ::close(fd);
+  EXPECT_EQ(rollout.exit_code, 2) << "a failure, not a halted rollout (1): " << rollout.out << rollout.err;
+  EXPECT_NE(rollout.err.find("the rollouts' store (consul-rollout) did not answer within 1s"), std::string::npos)
+      << rollout.err;
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_FALSE(r.timed_out);
   EXPECT_NE(r.err.find("Consul at " + stalled + " did not answer GET /v1/kv/haul/heartbeat/?recurse within 1s"),

@@ -174,6 +174,39 @@ TEST_F(Desired, ASecondRollbackKeepsThePinOfTheFirst) {
   ASSERT_TRUE(wait_until([&] { return release_in(dest / "current") == "r4"; })) << read_file(log());
 }
 
+// A desired release whose verify fails here: the failure of its event
+// counts, so the desired-release check backs off from the first failure —
+// every attempt is counted, each replaces the failed release folder instead
+// of piling up r2-2, r2-3 — and an operator's rollback meanwhile is pinned
+// against what the pointer names (r2, which never ran), not against what
+// dest ran when they rolled back.
+TEST_F(Desired, AReleaseFailingHereIsRetriedWithBackOffAndARollbackPinsAgainstThePointer) {
+  write_file(tmp / "verify-fails.yml", "default:\n  verify: ['exit 1']\n");
+  publish("r0", "2026-11-01T00:00:00Z", "release");
+  ASSERT_EQ(run_process({haul_binary().string(), "deploy", file_url(store / "manifest_web_prod.yml")}).exit_code, 0);
+  publish("r1", "2026-11-02T00:00:00Z", "release");
+  ASSERT_EQ(run_process({haul_binary().string(), "deploy", file_url(store / "manifest_web_prod.yml")}).exit_code, 0);
+  const std::string bad = publish("r2", "2026-11-03T00:00:00Z", "release", "release", (tmp / "verify-fails.yml").string());
+  write_config("1s");
+  start_agent();
+  consul.fire("deploy_web_prod", bad);
+  ASSERT_TRUE(wait_until([&] { return file_contains(log(), "failed 3 time(s) here; next attempt in"); },
+                         std::chrono::seconds(60)))
+      << read_file(log());
+  EXPECT_EQ(occurrences(log(), "Deploy manifest failed"), 3u) << "the count says every attempt: " << read_file(log());
+  EXPECT_EQ(release_in(dest / "current"), "r1");
+  EXPECT_FALSE(fs::exists(dest / "releases/r2-2")) << "a retry replaces the failed folder";
+
+  auto rb = run_process({haul_binary().string(), "rollback", dest.string(), "--config", (tmp / "haul.yaml").string(), "--to",
+                         "r0"});
+  ASSERT_EQ(rb.exit_code, 0) << rb.err;
+  EXPECT_NE(rb.err.find("until the desired release changes from r2"), std::string::npos) << rb.err;
+  ASSERT_TRUE(wait_until([&] { return occurrences(log(), "rolled back from r2 to r0 by an operator") >= 3; },
+                         std::chrono::seconds(60)))
+      << read_file(log());
+  EXPECT_EQ(release_in(dest / "current"), "r0");
+}
+
 TEST_F(Desired, BadSignatureOrChecksumIsRefusedAndReported) {
   publish("r1", "2026-11-01T00:00:00Z");
   write_config("200ms");

@@ -137,13 +137,19 @@ TEST_F(Releases, FailingVerifyRollsBackBeforeFailureCommands) {
   // Its verify failed here: going back to it is a deliberate act.
   r = haul({"rollback", dest.string(), "--to", "v2"});
   EXPECT_EQ(r.exit_code, 1) << r.err;
-  EXPECT_NE(r.err.find("release v2 did not deploy well (result: failure"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("release v2 did not deploy well here (result: failure)"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("needs --force"), std::string::npos) << r.err;
   EXPECT_EQ(current(), "v1");
   r = haul({"rollback", dest.string(), "--to", "v2", "--force"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("rolling back to it anyway (--force)"), std::string::npos) << r.err;
   EXPECT_EQ(current(), "v2");
+  // Leaving it again does not make it a release an operator merely turned
+  // away from: it failed here, and stays so.
+  ASSERT_EQ(haul({"rollback", dest.string(), "--to", "v1"}).exit_code, 0);
+  r = haul({"rollback", dest.string(), "--to", "v2"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("needs --force"), std::string::npos) << r.err;
 }
 
 TEST_F(Releases, ManualRollbackAndRollForward) {

@@ -334,7 +334,7 @@ TEST_P(Rollout, AnOperatorHaltsAndResumesARollout) {
   EXPECT_EQ(resume.exit_code, 0) << resume.out << resume.err;
   EXPECT_NE(resume.out.find("release v1: soaking"), std::string::npos) << "the canary's soak goes on: " << resume.out;
   ProcessResult unknown = rollout_command({"resume", "--release", "v9"});
-  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_EQ(unknown.exit_code, 2) << "a failure of the command, not a halted rollout (1)";
   EXPECT_NE(unknown.err.find("no rollout of release 'v9' for pipeline web"), std::string::npos) << unknown.err;
   EXPECT_NE(unknown.err.find("known: v1"), std::string::npos) << unknown.err;
 }

@@ -80,6 +80,23 @@ TEST_F(Store, PruneKeepsCurrentAndItsRollbackTargetAndTakesFailuresFirst) {
   EXPECT_FALSE(fs::exists(store.tree_path("v1")));
 }
 
+// A good release outlives the copies that failed after it, and one an
+// operator rolled back from (it may be wanted again) outlives failures.
+TEST_F(Store, PruneTakesFailuresThenRolledBackThenTheOldestGood) {
+  add("v1", "success", 100);
+  add("v2", "rolled-back", 200);
+  add("v3", "success", 300);
+  add("v4", "failure", 400);
+  add("v5", "interrupted", 500);
+  add("v6", "failure", 600);
+  add("v7", "success", 700);
+  store.switch_to("v7");
+  store.prune(4);
+  EXPECT_EQ(ids(), (std::vector<std::string>{"v7:success", "v3:success", "v2:rolled-back", "v1:success"}));
+  store.prune(2);
+  EXPECT_EQ(ids(), (std::vector<std::string>{"v7:success", "v3:success"}));
+}
+
 TEST_F(Store, LeftoversOfAnInterruptedDeployAreRemoved) {
   add("v1", "success", 100);
   store.switch_to("v1");
