@@ -88,8 +88,10 @@ ReconcileDecision Reconciler::check(StopSignal& stop) {
 void Reconciler::deployed(const std::string& manifest_sha256, bool ok) {
   std::lock_guard<std::mutex> lock(mu_);
   if (ok) {
-    failed_sha_.clear();
-    failures_ = 0;
+    if (manifest_sha256 == failed_sha_) {  // another manifest's success says nothing of this one
+      failed_sha_.clear();
+      failures_ = 0;
+    }
     return;
   }
   failures_ = failed_sha_ == manifest_sha256 ? failures_ + 1 : 1;

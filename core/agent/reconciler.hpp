@@ -42,7 +42,8 @@ class Reconciler {
   // Throws haul::Error when the pointer or its manifest cannot be read or
   // makes no sense (the caller logs it and retries with back-off).
   ReconcileDecision check(StopSignal& stop);
-  // What became of a deploy check() asked for.
+  // What became of a deploy of this pipeline, whoever asked for it (an
+  // event too): a failed manifest backs off before the check tries it again.
   void deployed(const std::string& manifest_sha256, bool ok);
 
   const std::string& desired_url() const { return url_; }
