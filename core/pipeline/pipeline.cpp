@@ -188,9 +188,9 @@ std::unique_ptr<Pipeline> assemble(const PipelineConfig& cfg, const PluginRegist
     auto trigger = a.check(cfg.trigger, HAUL_KIND_TRIGGER, cfg.consul);
     if (with_trigger) p->trigger = a.make<TriggerInstance>(trigger, cfg.trigger, cfg.name);
   }
-  for (const auto& [name, use] : cfg.sources)
+  for (const auto& named : cfg.sources)  // not a structured binding: C++17 lambdas cannot capture one
     errors.collect([&] {
-      registry.require(name, HAUL_KIND_SOURCE, yaml_where(origin, use.place) + ": " + use.field_path);
+      registry.require(named.first, HAUL_KIND_SOURCE, yaml_where(origin, named.second.place) + ": " + named.second.field_path);
     });
   for (const auto& plugin : registry.of_kind(HAUL_KIND_SOURCE)) {
     auto it = cfg.sources.find(plugin->name());
