@@ -28,19 +28,31 @@ bool before(const struct timespec& a, const struct timespec& b) {
   return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
 }
 
-// The next tick of the clock that stamps ctimes: a file changed before the
-// call has an older ctime, whichever clock the filesystem stamped it with
-// (the tick, or the fine clock), and one changed from the return on this
-// or a newer one. Waits at most one tick (a few ms).
-struct timespec next_tick() {
-  const struct timespec now = coarse_now();
-  struct timespec tick = now;
-  while (InodeStamp::same(tick, now)) {
-    const struct timespec ms{0, 1'000'000};
-    nanosleep(&ms, nullptr);
-    tick = coarse_now();
+// An edge of a deploy's window: past every ctime the kernel gave before the
+// call, and not past any it gives from the return on. A ctime is the coarse
+// clock's tick, but not only: on a filesystem with multigrain timestamps
+// (ext4, xfs, btrfs, tmpfs since Linux 6.13) a change to an inode that stat
+// looked at since its last change takes the fine clock, and every change
+// after that at least the same (the kernel's floor), so ctimes run up to a
+// tick ahead of CLOCK_REALTIME_COARSE — past the coarse clock's next tick
+// when the change came late in its tick. Still, a ctime is never past the
+// fine clock when it is given nor before the coarse clock: the first tick
+// of the coarse clock past the fine clock's now is the edge. Waits a tick
+// or two (a few ms); a clock set back meanwhile starts the wait over.
+struct timespec window_edge() {
+  for (;;) {
+    struct timespec fine {};
+    clock_gettime(CLOCK_REALTIME, &fine);
+    struct timespec tick = coarse_now();
+    while (!before(fine, tick)) {
+      const struct timespec ms{0, 1'000'000};
+      nanosleep(&ms, nullptr);
+      const struct timespec next = coarse_now();
+      if (before(next, tick)) break;
+      tick = next;
+    }
+    if (before(fine, tick)) return tick;
   }
-  return tick;
 }
 
 // Fields of a stamps line, in order.
@@ -176,10 +188,11 @@ std::optional<FileStamp> DestStamps::unchanged(const fs::path& dest, std::string
 void DestStampsWriter::start(size_t files) {
   std::lock_guard<std::mutex> lock(mu_);
   started_ = true;
-  // From the next tick on, not the fine clock's now: a file this deploy
-  // writes in the start's own tick would have a ctime before it and go
-  // unstamped.
-  started_at_ = next_tick();
+  // Not the fine clock's now: a file this deploy writes in the start's own
+  // tick could have an older ctime and go unstamped. Not the coarse clock's
+  // next tick: a file changed just before the start could have a newer one
+  // and pass for this deploy's.
+  started_at_ = window_edge();
   files_.clear();
   files_.reserve(files);
 }
@@ -207,7 +220,7 @@ void DestStampsWriter::write(const fs::path& dest) {
   if (!started_) return;
   // Past the sync's last write: a file the sync wrote has an older ctime
   // than the window's end, and any later change a newer or equal one.
-  const struct timespec since = next_tick();
+  const struct timespec since = window_edge();
   // Added from two threads (in path order when the feed left nothing out); the stamps file is in path order.
   const auto by_path = [](const Pending& a, const Pending& b) { return a.path < b.path; };
   if (!std::is_sorted(files_.begin(), files_.end(), by_path)) std::sort(files_.begin(), files_.end(), by_path);

@@ -14,8 +14,10 @@
 // - A file dest kept: device, inode, size, mtime and ctime as stat saw it
 //   before its bytes were found the same (or its stamp matched). A change
 //   since then has moved its ctime, so the stamp never matches again.
-// - A file the sync wrote: the deploy's window, from the tick after its
-//   start to the tick after the sync's last write. Its ctime falls inside,
+// - A file the sync wrote: the deploy's window, from the first tick of the
+//   coarse clock past its start to the first past the sync's last write
+//   (past the fine clock's now: ctimes run ahead of the coarse clock on
+//   multigrain filesystems, dest_stamps.cpp says how). Its ctime falls inside,
 //   and any later change moves it past the window's end; a copy older than
 //   the deploy (an excluded path's own) falls before it. No file needs a
 //   stat after the sync: for W1 that was 20,000 path lookups, ~5 % of a

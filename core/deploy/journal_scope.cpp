@@ -6,9 +6,8 @@ namespace haul {
 
 JournalScope::JournalScope(DeployJournal journal, JournalEntry entry, const std::string& dest, DeployLog& log)
     : journal_(std::move(journal)), entry_(std::move(entry)), log_(log) {
-  interrupted_ = journal_.read();
-  if (interrupted_) {
-    const auto& j = *interrupted_;
+  if (const std::optional<JournalEntry> interrupted = journal_.read()) {
+    const auto& j = *interrupted;
     log_.warn("the previous deploy to " + dest + (j.release.empty() ? "" : " (release " + j.release + ")") + " by pid " +
               std::to_string(j.pid) + " was interrupted during " + j.phase + "; cleaning up after it");
     for (const auto& h : j.hooks)

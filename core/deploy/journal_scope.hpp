@@ -7,7 +7,6 @@
 #pragma once
 
 #include <mutex>
-#include <optional>
 #include <string>
 
 #include "deploy/deploy_log.hpp"
@@ -23,8 +22,6 @@ class JournalScope {
   JournalScope(const JournalScope&) = delete;
   JournalScope& operator=(const JournalScope&) = delete;
 
-  // What the interrupted deploy before this one had recorded, if any.
-  const std::optional<JournalEntry>& interrupted() const { return interrupted_; }
   // The next step. Before dest is touched a failure to record it fails the
   // deploy; after (best_effort), it is only logged: a bookkeeping error on a
   // full disk must not undo a release that is already live.
@@ -41,7 +38,6 @@ class JournalScope {
   JournalEntry entry_;
   DeployLog& log_;
   std::mutex mu_;
-  std::optional<JournalEntry> interrupted_;
 };
 
 }  // namespace haul

@@ -12,6 +12,7 @@
 #include "release/dest_lock.hpp"
 #include "deploy/journal_scope.hpp"
 #include "release/release_store.hpp"
+#include "util/crash_point.hpp"
 #include "util/error.hpp"
 #include "util/units.hpp"
 
@@ -36,6 +37,7 @@ class ReleasePlacement {
         journal_(DeployJournal(dest), journal_entry(ctx, "fetch", previous_.value_or("")), dest.string(), ctx.log) {}
 
   void run() {
+    crash_point("release-journal-taken-over");  // a kill here leaves the journal naming this deploy alone
     clean_up_after_interrupted();
     if (already_live(wanted_)) return;
     replace_failed(wanted_);
@@ -65,9 +67,11 @@ class ReleasePlacement {
     return ctx.release_id;
   }
 
+  // Not only what the journal names: the journal names the last deploy,
+  // which may have been killed while it took over from one before it.
   void clean_up_after_interrupted() {
-    if (const auto& j = journal_.interrupted())
-      if (auto m = store_.meta(j->release); m && m->result == "deploying") store_.set_result(j->release, "interrupted");
+    for (const auto& id : store_.mark_interrupted())
+      ctx_.log.info("release " + id + " was left deploying by an interrupted deploy; recorded it as interrupted");
     for (const auto& left : store_.remove_leftovers()) ctx_.log.info("removed leftover " + left);
   }
 

@@ -11,7 +11,9 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 
+#include "util/crash_point.hpp"
 #include "util/durable_file.hpp"
 #include "util/error.hpp"
 
@@ -69,6 +71,7 @@ void ReleaseStore::save_meta(const ReleaseMeta& m) const {
                       {"size_bytes", m.size_bytes}, {"manifest_url", m.manifest_url}, {"event_id", m.event_id},
                       {"manifest", m.manifest}, {"files", files}};
   write_file_durably(meta_path(m.id), j.dump());
+  crash_point("release-meta-saved");  // a kill here leaves the metadata without its result record
   result_record(m.id).create(m.result);
 }
 
@@ -213,20 +216,43 @@ std::vector<std::string> ReleaseStore::prune(size_t keep) const {
   return removed;
 }
 
+void ReleaseStore::record_result(const std::string& id, const std::string& result) const {
+  const InPlaceRecord record = result_record(id);
+  if (record.get().empty())
+    record.create(result);
+  else
+    record.set(result);
+}
+
 void ReleaseStore::remove_release(const std::string& id) const {
   // Marked first, deleted second: a kill half-way leaves a release listed
   // as "pruning" (never a rollback target), which the next deploy finishes.
-  InPlaceRecord record = result_record(id);
-  if (record.get().empty())
-    record.create("pruning");
-  else
-    record.set("pruning");
+  record_result(id, "pruning");
   std::error_code ec;
   fs::remove_all(release_dir(id), ec);
   if (ec) throw Error("cannot remove release " + release_dir(id).string() + ": " + ec.message());
   fs::remove(meta_path(id), ec);
   fs::remove(tree_path(id), ec);
-  fs::remove(record.path(), ec);
+  fs::remove(result_record(id).path(), ec);
+}
+
+std::vector<std::string> ReleaseStore::mark_interrupted() const {
+  std::vector<std::string> marked;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(releases_dir(), ec)) {
+    const std::string id = e.path().filename().string();
+    std::error_code not_dir;
+    if (id.empty() || id[0] == '.' || !e.is_directory(not_dir)) continue;
+    // The result record alone, not list(): every deploy passes here, and a
+    // release's metadata holds its whole file list.
+    std::string result = result_record(id).get();
+    if (result.empty()) result = meta(id).value_or(ReleaseMeta{}).result;
+    if (result != "deploying") continue;
+    record_result(id, "interrupted");
+    marked.push_back(id);
+  }
+  std::sort(marked.begin(), marked.end());
+  return marked;
 }
 
 std::vector<std::string> ReleaseStore::remove_leftovers() const {
@@ -248,6 +274,20 @@ std::vector<std::string> ReleaseStore::remove_leftovers() const {
     if (name.size() > 9 && name.compare(name.size() - 9, 9, ".tree.new") == 0) {
       fs::remove(e.path(), ec);
       removed.push_back(e.path().string());
+    }
+  }
+  // The records of a release with no folder: never committed (a deploy
+  // killed after writing them), or pruned past its folder. Nothing lists
+  // them, and a release of the same id later would write its own.
+  for (const auto& e : fs::directory_iterator(dest_ / ".haul" / "releases", ec)) {
+    const std::string name = e.path().filename().string();
+    for (const std::string_view kind : {".json", ".result", ".tree"}) {
+      if (name.size() <= kind.size() || name.compare(name.size() - kind.size(), kind.size(), kind) != 0) continue;
+      std::error_code gone;
+      if (fs::exists(release_dir(name.substr(0, name.size() - kind.size())), gone) || gone) break;
+      fs::remove(e.path(), gone);
+      removed.push_back(e.path().string() + " (a record of a release that has no folder)");
+      break;
     }
   }
   for (const auto& e : fs::directory_iterator(dest_, ec))

@@ -84,9 +84,16 @@ class ReleaseStore {
   // Keeps the newest `keep` releases; never current nor the newest good one
   // before it; failed releases go first. Returns the ids removed.
   std::vector<std::string> prune(size_t keep) const;
+  // Records every release still "deploying" as "interrupted", and returns
+  // their ids. Only under the dest's lock, before the deploy holding it
+  // records anything: then no deploy is running, so each of them was cut
+  // short — whether or not the journal still names it (the deploy that
+  // found the journal may have been killed in turn before it got here).
+  std::vector<std::string> mark_interrupted() const;
   // Removes what an interrupted deploy left: staging folders, temporary
-  // links, half-written content records, and releases whose pruning was
-  // cut short.
+  // links, half-written content records, releases whose pruning was cut
+  // short, and the records of a release that has no folder (its deploy was
+  // killed before the commit, or its pruning after the folder went).
   std::vector<std::string> remove_leftovers() const;
   // Marks the release "pruning", then deletes its folder and records (a
   // kill half-way leaves it listed as pruning, finished by the next deploy).
@@ -97,6 +104,9 @@ class ReleaseStore {
   InPlaceRecord result_record(const std::string& id) const {
     return InPlaceRecord(dest_ / ".haul" / "releases" / (id + ".result"));
   }
+  // Sets the result record, or creates it when there is none (a deploy
+  // killed between the metadata and the record).
+  void record_result(const std::string& id, const std::string& result) const;
   std::filesystem::path dest_;
 };
 

@@ -217,6 +217,47 @@ TEST_F(CrashSafety, APartlyPrunedReleaseIsNeverListedAsGood) {
 }
 
 
+// 3. kill -9 at two steps of a release's bookkeeping, named so that the
+// kill lands there every run (HAUL_TEST_CRASH_AT, util/crash_point.hpp):
+// between a release's metadata and its result record, and in the deploy
+// that takes over the journal of a killed one, before it has cleaned up
+// after it. The next deploy succeeds, leaves no record without a release,
+// and no release "deploying" (retention never takes one).
+TEST_F(CrashSafety, AKillInTheReleaseBookkeepingNeitherStopsTheNextDeployNorLeavesAReleaseDeploying) {
+  auto release = [&](const std::string& id, const std::string& extra = "") {
+    return publish(id, {dir_entry("./"), file_entry("version", id)}, "sync_strategy: release\nrelease: " + id + "\n" + extra);
+  };
+  auto killed_at = [&](const std::string& id, const std::string& point) {
+    return haul({"deploy", release(id)}, "", {{"HAUL_TEST_CRASH_AT", point}});
+  };
+  const fs::path records = dest / ".haul/releases";
+  ASSERT_EQ(haul({"deploy", release("v1")}).exit_code, 0);
+
+  auto r = killed_at("v2", "release-meta-saved");
+  ASSERT_EQ(r.exit_code, -1) << r.err;
+  ASSERT_TRUE(fs::exists(records / "v2.json"));
+  ASSERT_FALSE(fs::exists(records / "v2.result"));
+  r = haul({"deploy", release("v3")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;  // not "cannot update …/v2.result: No such file or directory"
+  EXPECT_NE(r.err.find("v2.json (a record of a release that has no folder)"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(records / "v2.json"));
+  EXPECT_EQ(fs::read_symlink(dest / "current").filename(), "v3");
+
+  // v4 is killed by its pre command, committed and still "deploying"; v5 as
+  // it takes over from v4: the journal names v5 alone.
+  r = haul({"deploy", release("v4", "commands:\n  pre: ['kill -9 $PPID']\n")});
+  ASSERT_EQ(r.exit_code, -1) << r.err;
+  ASSERT_EQ(read_file_or_empty(records / "v4.result").rfind("deploying", 0), 0u);
+  r = killed_at("v5", "release-journal-taken-over");
+  ASSERT_EQ(r.exit_code, -1) << r.err;
+  r = haul({"deploy", release("v6")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("release v4 was left deploying by an interrupted deploy"), std::string::npos) << r.err;
+  EXPECT_EQ(read_file_or_empty(records / "v4.result").rfind("interrupted", 0), 0u);
+  const auto listing = haul({"releases", dest.string()});
+  EXPECT_EQ(listing.out.find("deploying"), std::string::npos) << listing.out;
+}
+
 // 4. The disk fills up after the switch (here: a post command fills it):
 // what is recorded still matches current, and no hook is told both stories.
 TEST_F(CrashSafety, AFullDiskAfterTheSwitchLeavesTheRecordTrue) {

@@ -84,6 +84,36 @@ TEST(DestStamps, AStampHoldsUntilItsFileIsTouchedEvenWithSizeAndMtimePutBack) {
   EXPECT_FALSE(again.unchanged(dest, "lib/again.rb", kChunks, 6, mtime("lib/again.rb"), st));
 }
 
+// On a filesystem with multigrain timestamps (ext4, xfs, btrfs, tmpfs since
+// Linux 6.13) a change to a file that stat looked at since its last change
+// takes the fine clock's time, up to a tick ahead of the coarse clock and
+// often past its next tick. Such a ctime still falls on its side of the
+// window, every round: a file changed so just before the start is not the
+// deploy's, one the sync wrote so just before the end is.
+TEST(DestStamps, AFineGrainedCtimeFallsOnItsSideOfTheWindowEveryTime) {
+  TempDir tmp;
+  const fs::path dest = tmp / "app";
+  const auto change_looked_at = [&](const char* f) {
+    write_file(dest / f, "x\n");
+    stat_of(dest / f);
+    write_file(dest / f, "y\n");
+    return static_cast<int64_t>(stat_of(dest / f).st_mtim.tv_sec);
+  };
+  for (int round = 0; round < 50; ++round) {
+    const int64_t before_mtime = change_looked_at("before.rb");
+    DestStampsWriter w;
+    w.start(2);
+    w.add("before.rb", kChunks, kContent, 2, before_mtime, nullptr);
+    w.add("during.rb", kChunks, kContent, 2, change_looked_at("during.rb"), nullptr);
+    w.write(dest);
+    const DestStamps stamps = DestStamps::load(dest);
+    struct stat st {};
+    EXPECT_FALSE(stamps.unchanged(dest, "before.rb", kChunks, 2, before_mtime, st)) << "round " << round;
+    EXPECT_TRUE(stamps.unchanged(dest, "during.rb", kChunks, 2, static_cast<int64_t>(stat_of(dest / "during.rb").st_mtim.tv_sec), st))
+        << "round " << round;
+  }
+}
+
 TEST(DestStamps, AStampsFileThatIsNotWholeIsNoStamps) {
   TempDir tmp;
   const fs::path dest = tmp / "app";

@@ -112,6 +112,33 @@ TEST_F(Store, LeftoversOfAnInterruptedDeployAreRemoved) {
   EXPECT_EQ(ids(), (std::vector<std::string>{"v1:success"}));
 }
 
+TEST_F(Store, AReleaseLeftDeployingIsRecordedInterruptedAndRecordsWithoutAFolderGo) {
+  add("v1", "success", 100);
+  store.switch_to("v1");
+  add("v2", "deploying", 200);  // committed; its deploy was killed before the switch
+  add("v5", "deploying", 500);  // the same, with no result record (only its metadata says "deploying")
+  fs::remove(tmp / "app/.haul/releases/v5.result");
+  ReleaseMeta m;
+  m.result = "deploying";
+  m.id = "v3";  // killed between its metadata and its result record
+  store.save_meta(m);
+  fs::remove(tmp / "app/.haul/releases/v3.result");
+  m.id = "v4";  // killed after its records, before the commit
+  store.save_meta(m);
+  write_file(store.tree_path("v4"), "haul-tree 1\n");
+  EXPECT_EQ(store.mark_interrupted(), (std::vector<std::string>{"v2", "v5"}));
+  EXPECT_EQ(store.remove_leftovers().size(), 4u);
+  EXPECT_EQ(ids(), (std::vector<std::string>{"v5:interrupted", "v2:interrupted", "v1:success"}));
+  for (const std::string id : {"v3", "v4"}) {
+    EXPECT_FALSE(store.meta(id)) << id;
+    EXPECT_FALSE(fs::exists(store.tree_path(id))) << id;
+    EXPECT_FALSE(fs::exists(tmp / ("app/.haul/releases/" + id + ".result"))) << id;
+  }
+  EXPECT_TRUE(store.meta("v1"));
+  EXPECT_TRUE(fs::exists(tmp / "app/.haul/releases/v5.result"));  // created, in place from now on
+  EXPECT_TRUE(store.mark_interrupted().empty());
+}
+
 TEST_F(Store, AReleaseWithoutRecordsIsListedAsUnknown) {
   fs::create_directories(store.release_dir("hand-made"));
   EXPECT_EQ(ids(), (std::vector<std::string>{"hand-made:unknown"}));
