@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -24,6 +25,7 @@
 #include <thread>
 #include <algorithm>
 #include <memory>
+#include <mutex>
 
 extern char** environ;
 
@@ -242,18 +244,41 @@ bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds tim
   }
 }
 
+// A port no other test process of this run takes, and no outgoing
+// connection either: picked below the kernel's ephemeral range (where
+// connect() takes its local ports — a port bind(0) found free could be
+// taken by any connection a moment later: etcd saw "address already in
+// use"), claimed across processes with an flock held until this process
+// ends, and free to bind now.
 int free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  int port = ntohs(addr.sin_port);
-  close(fd);
-  return port;
+  static std::mutex mu;
+  static std::mt19937 rng(std::random_device{}());
+  std::lock_guard<std::mutex> lock(mu);
+  const fs::path claims = fs::temp_directory_path() / "haul-test-ports";
+  std::error_code ec;
+  fs::create_directories(claims, ec);
+  for (int attempt = 0; attempt < 10000; ++attempt) {
+    const int port = 10000 + static_cast<int>(rng() % 22000);
+    const int claim = open((claims / std::to_string(port)).c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0666);
+    if (claim < 0) continue;
+    if (flock(claim, LOCK_EX | LOCK_NB) != 0) {
+      close(claim);
+      continue;
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    const bool free_now = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    close(fd);
+    if (!free_now) {
+      close(claim);
+      continue;
+    }
+    return port;  // the claim stays open (and locked) until this process ends
+  }
+  throw std::runtime_error("no free port below the ephemeral range in 10000 tries");
 }
 
 bool port_open(int port) {
