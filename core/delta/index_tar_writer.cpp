@@ -13,12 +13,13 @@ struct Sink {
   bool reader_gone = false;
 };
 
+// A reader that went away is not an error to libarchive: the bytes are
+// dropped and the writer stops at its next step. Failing the callback
+// instead would leave the archive FATAL, and libarchive 3.6 (Debian 12)
+// then leaks the client filter's state in archive_write_free.
 la_ssize_t write_cb(struct archive*, void* ctx, const void* data, size_t n) {
   auto* sink = static_cast<Sink*>(ctx);
-  if (!(*sink->out)(data, n)) {
-    sink->reader_gone = true;
-    return -1;
-  }
+  if (!sink->reader_gone && !(*sink->out)(data, n)) sink->reader_gone = true;
   return static_cast<la_ssize_t>(n);
 }
 
@@ -31,8 +32,8 @@ void write_index_as_tar(const ReleaseIndex& index, const std::string& origin,
   Sink sink{&out};
   std::unique_ptr<struct archive, int (*)(struct archive*)> a(archive_write_new(), archive_write_free);
   auto check = [&](int r, const std::string& what) {
-    if (r >= ARCHIVE_WARN) return true;
     if (sink.reader_gone) return false;
+    if (r >= ARCHIVE_WARN) return true;
     const char* why = archive_error_string(a.get());
     throw Error("release index " + origin + ": cannot " + what + ": " + (why ? why : "libarchive error"));
   };
@@ -80,9 +81,9 @@ void write_index_as_tar(const ReleaseIndex& index, const std::string& origin,
     if (e.type != EntryType::file) continue;
     for (size_t k = 0; k < e.chunks.size(); ++k) {
       const auto bytes = k == 0 ? std::move(first) : next_chunk();
-      if (archive_write_data(a.get(), bytes->data(), bytes->size()) != static_cast<la_ssize_t>(bytes->size()) &&
-          !check(ARCHIVE_FATAL, "write '" + e.path + "'"))
-        return;
+      const bool whole = archive_write_data(a.get(), bytes->data(), bytes->size()) ==
+                         static_cast<la_ssize_t>(bytes->size());
+      if (!check(whole ? ARCHIVE_OK : ARCHIVE_FATAL, "write '" + e.path + "'")) return;
     }
   }
   check(archive_write_close(a.get()), "finish the tar stream");
