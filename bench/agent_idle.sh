@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Idle cost of `haul agent`: resident memory and CPU time of an agent that
 # watches three roles through the consul-http trigger (blocking queries on the
 # Consul API test double) and receives no event. Baseline in the same run:

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """A long-running agent stays flat: `haul agent` applies N events (default
 1,000) one after another — small artifacts, alternating a file:// and an
 http:// (nginx on 127.0.0.1) manifest — through the consul-http trigger on

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Delta releases: the bytes a server holding release 1 must fetch for
 release 2, chunked by haul against the tar.gz every peer ships and against
 casync (Debian's casync, chunking the whole tree as one stream), measured on

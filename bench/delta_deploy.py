@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Delta releases: deploy time and bytes over http (nginx on 127.0.0.1),
 haul's chunked release against haul's tar.gz deploy and casync, measured
 alternating in the same run on W1.

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Deploy benchmark: haul against stretcher's pipeline and against plain tar,
 measured in the same run, alternating, on the workloads of bench/workload.py.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Fleet benchmark: what a rollout costs and what it saves.
 
 N `haul agent` processes on loopback (HAUL_NODE node-01..N, each in its own

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The floor under bench/agent_idle.sh: the smallest program that waits in a
  * Consul blocking query through Debian's libcurl, as the consul-http trigger
  * does. Its resident memory is what linking libcurl (and the ~30 libraries

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # S3 download throughput: `haul fetch s3://...` against curl (with its own
 # SigV4, --aws-sigv4) fetching the same object from the same s3rver on
 # 127.0.0.1, alternating, median of N runs each. Goal: haul >= 90% of curl.

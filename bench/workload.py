@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Seeded deploy workloads for bench/deploy_bench.py.
 
   W1  Rails-like: ~20,000 files from 100 B to 2 MB, ~150 MB, a deep

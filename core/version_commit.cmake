@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Run at every build (cmake -P): writes HAUL_COMMIT — the git commit the tree
 # was built from, "-dirty" with uncommitted changes, "unknown" outside git —
 # into OUT, and only when it changed, so a commit recompiles one file.

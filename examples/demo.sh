@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # haul's demo: pack examples/app, write a stretcher manifest for it, and hand
 # haul a Consul event exactly as `consul watch -type event -name deploy haul`
 # would — on the embedded default pipeline, from a file:// source into a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Runs at install time (install(SCRIPT)): the systemd units, pointing at this
 # prefix's haul and config, and /etc/haul/agent.yaml.example — /etc for the
 # /usr prefix (the Debian package), PREFIX/etc otherwise, as GNUInstallDirs

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Writes haul.1 and haul-COMMAND.1 for every command `haul --help` lists, with
 # help2man, from the binary's own help texts: the man pages cannot drift from
 # what the commands accept. The one-line NAME of each page is the line

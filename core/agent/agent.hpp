@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Runs pipelines: per pipeline, one thread pulls events from the trigger and
 // one thread deploys them, one at a time. Events that arrive while a deploy
 // runs coalesce to the newest — an older release is never deployed after a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Prometheus metrics of the agent, in the text exposition format:
 //   haul_deploys_total{pipeline,result}           counter
 //   haul_deploy_duration_seconds{pipeline}        histogram

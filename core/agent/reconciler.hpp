@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The safety net under best-effort events: a pipeline with `desired:` reads
 // the desired-release pointer and decides whether this host must deploy.
 // "Applied" is what dest runs (release/applied_release.hpp), so the check

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `haul agent --config haul.yaml`: the long-running agent. Builds every
 // pipeline first (so a config error — every one of the file, at once —
 // stops it before anything runs), then serves them all until SIGTERM/SIGINT,

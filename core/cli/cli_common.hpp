@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What every subcommand shares: --log-level/--help, Go-flag-style parsing
 // (single-dash long flags as stretcher accepted), and choosing a pipeline
 // from --config/--pipeline.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The subcommands of the haul binary. Each returns the process exit code.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "cli/deploy_flags.hpp"
 
 #include "util/error.hpp"

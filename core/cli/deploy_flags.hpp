@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // stretcher's command-line flags, accepted the way Go's flag package does
 // (-timeout 10s, --timeout=10s), mapped onto DeployOptions. A flag given on
 // the command line wins over the pipeline config's deploy: section.

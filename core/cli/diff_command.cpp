@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `haul diff DEST`: drift detection. Compares what dest holds now with the
 // content record its last deploy wrote (drift/), and lists what was
 // modified, added or deleted since. Exit 0: dest is as deployed; 1: it

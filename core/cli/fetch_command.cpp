@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `haul fetch URL [-o FILE] [--checksum HEX]`: download anything a source
 // plugin serves (s3://, gs://, http(s)://, file://) with the same retry, resume,
 // bandwidth and timeout policy as a deploy — to check credentials and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `haul gc --store PREFIX --keep N`: prune a chunk store of the releases
 // beyond the newest N and the chunks none of the kept ones need
 // (publish/chunk_store_gc.hpp). --dry-run says what it would remove.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # bash completion for haul. Commands and flags are read from haul's own
 # --help at completion time, so they never drift from the binary.
 # Installed as share/bash-completion/completions/haul; or: source core/cli/haul-completion.bash

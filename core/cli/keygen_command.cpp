@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `haul keygen [-o NAME]`: an Ed25519 key pair for signed releases. NAME.key
 // (private, 0600, for the build server's `haul publish --sign`) and NAME.pub
 // (for every agent's trusted_keys). Never overwrites a key.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `haul kick`: fire the deploy event(s) for published manifests.
 //   haul kick URL --name deploy_web_production
 //   haul kick --manifests s3://bucket/app --role web --role worker --stage production

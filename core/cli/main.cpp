@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // haul — a pull-based deploy engine. Entry point: picks the subcommand; with
 // none, haul is the stretcher-compatible event handler reading stdin.
 #include <spdlog/spdlog.h>
@@ -83,7 +84,7 @@ int main(int argc, char** argv) {
   if (cmd == "release") return haul::run_release(rest);
   if (cmd == "keygen") return haul::run_keygen(rest);
   if (cmd == "version") {
-    std::cout << haul::version_text() << "\n";
+    std::cout << haul::version_and_license();
     return 0;
   }
   if (cmd == "help" || cmd == "--help" || cmd == "-h" || cmd == "-help") {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The two one-deploy entry points:
 //  - `haul` (no subcommand): the stretcher-compatible handler. It reads one
 //    event from stdin through the consul-watch trigger plugin — a Consul
@@ -49,7 +50,7 @@ int run_handler(const Args& args) {
       return 0;
     }
     if (vm.count("version")) {
-      std::cout << version_text() << "\n";
+      std::cout << version_and_license();
       return 0;
     }
     StopSignal stop, abort;

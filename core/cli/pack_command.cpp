@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `haul pack DIR -o FILE` / `haul pack --git REPO --ref REF -o FILE`: the
 // build side's first step, a reproducible tarball (publish/packer.hpp).
 #include <spdlog/spdlog.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The packing half shared by `haul pack` and `haul release`: the flags, a
 // git export when asked, the progress line on a terminal, the summary.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `haul plugins list` and `haul plugins describe NAME`: what was loaded, from
 // where, with which ABI; what was refused and why; every config field.
 #include <iomanip>

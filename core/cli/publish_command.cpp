@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `haul publish ARTIFACT --to PREFIX --role R --stage S --dest D ...`: the
 // build side's second step (publish/publisher.hpp). Prints one manifest URL
 // per line on stdout, for `haul kick` or a script.

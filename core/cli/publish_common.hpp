@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What `haul publish` and `haul release` share on the command line.
 #pragma once
 

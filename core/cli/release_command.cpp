@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `haul release [STAGE]`: pack + publish + kick in one command, from the
 // project's haul-release.yaml (publish/release_project.hpp). With one stage in
 // the file, STAGE may be left out.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Release management on a host, for dests deployed with sync_strategy: release:
 //   haul releases DEST                 id, created, size, result, current marker
 //   haul rollback DEST [--to ID]       switch current back (to the newest good

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Rollouts as a gate's control("status") describes them, printed for a
 // person: `haul rollout status` and the rollout part of `haul status`.
 #pragma once

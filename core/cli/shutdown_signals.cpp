@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "cli/shutdown_signals.hpp"
 
 #include <spdlog/spdlog.h>

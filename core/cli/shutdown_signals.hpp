@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Turns SIGINT, SIGTERM and SIGHUP into StopSignal raises, handled on a
 // thread of its own with sigwait (no work in a signal handler). Construct it
 // before any other thread starts, so every thread inherits the blocked mask.

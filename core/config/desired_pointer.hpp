@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The desired-release pointer: a small YAML file `haul publish` writes beside
 // each manifest (latest_<role>_<stage>.yml) and replaces atomically —
 //   manifest: s3://bucket/app/manifests/manifest_web_production.yml

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The two template functions stretcher's manifests use (kayac/go-config):
 //   {{ env "NAME" }}  {{ env "NAME" "default" }}  {{ must_env "NAME" }}
 // Rendering happens on the text before YAML parsing, as in stretcher, so a

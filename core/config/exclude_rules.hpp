@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // rsync's exclude rules, as stretcher passed them to `rsync --exclude` and
 // `--exclude-from`: a pattern without '/' matches a name at any depth
 // ("*.pid"), a trailing '/' matches directories only ("tmp/"), a leading '/'

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The deploy manifest: the YAML document an event points at. Field for field
 // the same as fujiwara/stretcher's, so existing manifests work unchanged:
 //   src, checksum, dest, dest_mode, commands.{pre,post,success,failure},

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The agent's YAML configuration: which pipelines run, each one's trigger,
 // sources, hooks and deploy options. With no file, default_config() is the
 // stretcher-compatible handler: trigger consul-watch (stdin), every source,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Small helpers so every YAML error says where it is: "file:line:col: field:
 // what was expected". yaml-cpp marks are 0-based; operators (and editors,
 // grep -n) count lines and columns from 1.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "delta/chunk_feed.hpp"
 
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The bytes of a release's files in index order, gathered ahead of the
 // reader by worker threads. Each chunk comes from a file this machine
 // already holds when it can — the same path under one of the local roots

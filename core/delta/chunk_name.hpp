@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A chunk of a delta release is named by the SHA-256 of its bytes and stored
 // zstd-compressed under that name: chunks/<first two hex digits>/<hex>.zst
 // below the chunk store. The name is the only thing an agent trusts about a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Content-defined chunk boundaries for delta releases: FastCDC's gear hash
 // with normalised chunking (Xia et al., USENIX ATC 2016). A boundary depends
 // only on the 64 bytes before it, so an edit moves the boundaries near it and

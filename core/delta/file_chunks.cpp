@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "delta/file_chunks.hpp"
 
 #include <unistd.h>

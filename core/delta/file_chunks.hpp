@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A file cut into content-defined chunks as it is read: pread through a
 // window a few maximum chunks long, so a file of any size costs that window
 // of memory. Reads, not a mapping: a file truncated by someone else while

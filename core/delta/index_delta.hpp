@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A release index published as a delta of the one before it. Consecutive
 // releases share almost all of their index (a 1 %-changed W1 release
 // changes 200 of 20,253 chunk names), and the chunk table does not compress

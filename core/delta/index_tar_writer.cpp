@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "delta/index_tar_writer.hpp"
 
 #include <archive.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The release an index describes, as the tar stream the extractor reads: so
 // a chunked release passes through the same gate as a tarball — the entry
 // guard (names, links, setuid, limits), dest's quick check, reuse from the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Where a release's chunks sit in the store's packs. A pack is the chunks
 // one publish added, their stored (zstd) forms back to back, uploaded as
 // one object: packs/<sha256 of the pack>.pack below the chunk store. A server

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "delta/release_index.hpp"
 
 #include <zstd.h>

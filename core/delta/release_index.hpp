@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A release index: what a chunked release publishes instead of a tarball, and
 // what an agent reads to assemble the release from chunks it holds or fetches.
 // Every entry of the tree in byte order of its path — type, mode, mtime,

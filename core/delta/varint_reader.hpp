@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The varints (LEB128) an index and an index delta are written in, and a
 // reader that checks every read against what is left: both come off the
 // network.

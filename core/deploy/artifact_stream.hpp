@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The artifact stage: the manifest's src streamed once — the fetch thread
 // hashes and queues the bytes, gzip and zstd decompress on a thread of
 // their own, the consumer (the extractor, or the planner) reads the tar —

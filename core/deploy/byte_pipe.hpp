@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A bounded, single-producer single-consumer queue of byte chunks between the
 // fetch thread, the decompression thread and the extractor. The bound keeps
 // memory flat whatever the artifact size; either side can close it to stop

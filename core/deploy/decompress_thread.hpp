@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Decompression on a thread of its own, between the download + hash thread
 // and libarchive's tar extraction: on two cores the three overlap, and
 // libarchive reads a plain tar stream. gzip is inflated by ISA-L's igzip

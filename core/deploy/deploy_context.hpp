@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the stages of one deploy share (deploy_engine.cpp tells the story;
 // intake, artifact_stream, sync_placement, release_placement and
 // deploy_hooks are its stages). Each stage reads what the earlier ones

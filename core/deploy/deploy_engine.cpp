@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The deploy's story; each step is a stage of its own (deploy_context.hpp).
 #include "deploy/deploy_engine.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One deploy, start to finish, in stretcher's observable order:
 //   manifest fetch + parse → src fetch, hash and extract in one pass into a
 //   private staging folder on dest's filesystem → checksum verified → pre →

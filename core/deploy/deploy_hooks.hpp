@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The hook phases of a deploy (pre, post, verify, rollback, success,
 // failure): every hook of the pipeline called with the deploy's context —
 // what the HAUL_* environment of the commands says comes from here.

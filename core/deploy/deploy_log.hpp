@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The log of one deploy. Every line goes to haul's log as it happens and is
 // kept, so that success and failure commands can read the whole story on
 // stdin, as stretcher's did.

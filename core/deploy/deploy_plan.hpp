@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What a deploy would do to dest, worked out from the artifact's stream
 // without writing anything: `haul plan URL` and `haul deploy --dry-run`.
 //

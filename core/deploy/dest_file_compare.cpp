@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "deploy/dest_file_compare.hpp"
 
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Compares an archive entry's bytes, block by block as they stream past,
 // with the copy of the file dest already holds.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "deploy/dest_quick_check.hpp"
 
 #include <fcntl.h>

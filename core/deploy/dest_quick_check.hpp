@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The rsync strategy's look at dest during extraction, so that only what
 // changed is decompressed to disk: a folder dest holds with the entry's
 // mode and mtime (and owner, as root) is not created in staging, and a file

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What a chunked deploy to an rsync dest knows of dest's files once it is
 // done, so that the next chunked deploy need not read them again: for each
 // file, the release index's chunk list it holds and its content hash, beside

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Open descriptors for the folders on the way to the current entry, so the
 // entries of a sorted archive are reached with one-component *at() calls
 // instead of the kernel walking every entry's full path again. Moving to the

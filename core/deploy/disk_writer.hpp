@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Writes the entries of an archive under a fresh folder: files, folders,
 // symlinks and hard links, with their mode, times and (as root) owner.
 //

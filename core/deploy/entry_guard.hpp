@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The extractor's safety policy: what an archive entry may be, decided
 // before anything is written. Names are relative, without '..'; nothing is
 // written through a symlink the archive made (also one made earlier in the

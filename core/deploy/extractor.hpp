@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Unpacks a tar stream (plain, gzip, zstd, xz, bzip2 — whatever libarchive
 // detects) into a folder, pulling bytes as they arrive. Each entry passes
 // the safety policy first (entry_guard.hpp: names, links, devices, setuid,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fetching through source plugins: picks the plugin by URL scheme, and wraps
 // every fetch in the policy stretcher's flags describe — retries with a wait,
 // resume from the last byte received (the consumer never sees a byte twice)

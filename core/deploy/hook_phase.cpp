@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "deploy/hook_phase.hpp"
 
 #include <unistd.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Calling the hooks of a pipeline at one phase of a deploy (or of a
 // rollback): builds the C context the plugins see — the phase's commands,
 // the HAUL_* environment for them, the deploy log, and callbacks that write

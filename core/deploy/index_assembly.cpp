@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "deploy/index_assembly.hpp"
 
 #include <algorithm>

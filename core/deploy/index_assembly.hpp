@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The artifact stage for a chunked release (delta releases): the manifest's
 // src is a release index, fetched and checked against the checksum like a
 // tarball. The release is then assembled from chunks — those this machine

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reads a release index however it was published: whole, or as a delta of
 // an earlier index (delta/index_delta.hpp). A delta's base comes from the
 // local cache when this machine deployed it, else it is fetched in turn,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The first stage of a deploy: the manifest, fetched and verified before
 // anything else happens — pinned to the desired-release pointer's sha256
 // when there is one, signed by a trusted key when keys are configured, not

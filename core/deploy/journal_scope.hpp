@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One deploy's journal for the deploy's lifetime (see deploy_journal.hpp):
 // it takes over from an interrupted predecessor — reports it and ends the
 // hook commands it left running — then records each phase and the hook

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the rsync strategy's extraction found dest already holding (rsync's
 // quick check: same size and mtime; folders with the same mode, mtime and
 // owner) and so did not write to staging. The sync reads it to leave those

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Many small requests through the source plugins at once — a chunked
 // release's chunk uploads, `haul gc`'s removals. A plugin instance serves one
 // request at a time, so each thread but the first gets its own instances

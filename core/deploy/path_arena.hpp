@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Many relative paths held compactly — a Rails tree has 44k — for the kept
 // index and the disk writer's pending folders: 64 KiB blocks, so growing
 // never copies and never doubles the peak, as one growing buffer (or a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The dry run (`haul plan`, `haul deploy --dry-run`): what the placement
 // would do, worked out from the verified artifact stream and compared with
 // dest — files new, changed, deleted, kept by excludes; the release it

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "deploy/release_placement.hpp"
 
 #include <sys/statvfs.h>

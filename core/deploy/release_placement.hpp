@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Placing a release the capistrano way (sync_strategy: release; layout in
 // release/release_store.hpp): extracted into releases/<id> with unchanged
 // files hard-linked from the previous release, pre, shared paths linked,

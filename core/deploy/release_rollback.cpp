@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "deploy/release_rollback.hpp"
 
 #include <spdlog/spdlog.h>

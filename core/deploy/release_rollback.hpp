@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Switching `current` back to an earlier release: what `haul rollback` does,
 // and what a node does by itself when the rollout of the release it
 // switched to is halted with on_halt: rollback. The caller holds dest's lock.

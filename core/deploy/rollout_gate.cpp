@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "deploy/rollout_gate.hpp"
 
 #include "deploy/hook_phase.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The rollout stage: with a pipeline `rollout:` block, a node that has
 // fetched and verified the release waits here — before dest is touched —
 // until the gate gives it a slot (canary, then batches of max_parallel), and

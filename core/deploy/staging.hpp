@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The staged release both placements share: a private folder on dest's
 // filesystem (removed however the deploy ends, unless it became dest), the
 // mode dest gets, the content record of what it holds, and the journal

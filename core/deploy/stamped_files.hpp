@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A chunked deploy's side of dest's stamps (dest_stamps.hpp): the feed's
 // workers ask it which files to leave unread, the stream's thread hands
 // those to the extractor (unread_files.hpp), and it tells the stamps writer

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fetching the chunks a deploy lacks from the chunk store: a batch at a
 // time (one segment of the chunk feed), each chunk checked against its name.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Placing a release the two ways stretcher knew (sync_strategy rsync, mv):
 // under dest's lock and journal, the artifact is extracted into a staging
 // folder beside dest — for rsync, only what dest lacks or holds otherwise —

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libarchive reading a tar stream — plain or with any compression it
 // detects — from a ChunkReader: the plumbing the extractor and the deploy
 // planner share. A failure of the stream itself (a cut download) is

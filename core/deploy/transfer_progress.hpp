@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Progress of a download an operator is waiting for. On a terminal: one
 // live line (bytes, total when known, rate, time left), redrawn at most five
 // times a second and cleared at the end. Elsewhere (a log file, journald):

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Placing a staged release into dest, the two ways stretcher knew:
 //  - sync_tree: the semantics of `rsync -a --delete staging/ dest` without
 //    rsync: contents, modes, mtimes, owners (as root), symlinks as symlinks;

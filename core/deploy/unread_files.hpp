@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The files a chunked release's stream leaves out because dest's copy is
 // known to hold them (deploy/dest_stamps.hpp), handed from the thread that
 // writes the stream to the extractor that reads it. A file is pushed before

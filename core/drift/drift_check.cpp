@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "drift/drift_check.hpp"
 
 #include <dirent.h>

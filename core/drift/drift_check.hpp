@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `haul diff`'s comparison: a dest as it is now against the content record
 // its last deploy wrote (drift/tree_record.hpp). Modified: content (by hash),
 // type, mode, symlink target; added: what the record lacks; deleted: what

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What a deploy placed in dest, entry by entry, as `haul diff` reads it:
 // every folder, symlink and file with its mode, and for files the size,
 // mtime and content hash (util/content_hash.hpp). The deploy streams it

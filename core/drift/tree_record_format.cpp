@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "drift/tree_record_format.hpp"
 
 #include <charconv>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The text format of a content record, one line each, tab-separated, names
 // escaped (\\ \t \n) so any path fits on its line:
 //   haul-tree 1                       first line

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Writes a deploy's content record as the extractor places each entry —
 // streamed to `<record>.new` in archive order, so nothing is held in memory
 // and the extraction thread spends only a line's formatting per entry. The

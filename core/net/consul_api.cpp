@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "net/consul_api.hpp"
 
 #include <openssl/evp.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The few Consul HTTP API calls haul makes, shared by the consul-http
 // trigger, the consul-status hook and `haul status`: address, ACL token,
 // datacenter and TLS settings resolved as the consul CLI does

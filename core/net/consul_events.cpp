@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "net/consul_events.hpp"
 
 #include <nlohmann/json.hpp>

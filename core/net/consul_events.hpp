@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reading Consul's event list — the JSON array that /v1/event/list returns
 // and `consul watch -type event` writes to its handler's stdin: oldest first,
 // Payload base64 (or null). Shared by the consul-watch and consul-http

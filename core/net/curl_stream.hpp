@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Streams one HTTP(S) response body into a haul sink with libcurl — shared by
 // the http and s3 source plugins. Resumes with a Range request from `offset`
 // (and ends it after `length` bytes, for a part of a pack);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The environment a credential chain reads (AWS_*, GOOGLE_*, HOME), passed
 // in as a function so tests hand it a map and never read, or leak, the real one.
 #pragma once

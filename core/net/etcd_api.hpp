@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The etcd v3 calls haul makes, through etcd's JSON gateway (/v3/...: the
 // gRPC API as HTTP+JSON, served by every etcd 3.4 member on its client URL).
 // The gateway rather than gRPC: Debian packages no etcd client library for

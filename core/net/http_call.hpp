@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One HTTP exchange through libcurl, for small requests: S3 control calls,
 // AWS credential providers, the Consul API (long polls included — a request
 // can be cancelled from another thread). A body in, status + headers + body

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // When a download counts as stalled: fewer than low_speed_limit bytes per
 // second over the last low_speed_time — the rule of libcurl's
 // CURLOPT_LOW_SPEED_*, applied to the bytes of that window itself. libcurl

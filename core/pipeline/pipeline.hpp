@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A pipeline wired from its config: the trigger, the sources (by URL scheme)
 // and the hooks, each a plugin instance whose settings were validated against
 // the plugin's declared fields. Building every pipeline before running any

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Checks a plugin's YAML settings against the fields the plugin declares,
 // before the plugin ever sees them: unknown keys (with a did-you-mean and
 // the list of valid ones), wrong types, missing required fields. Values reach the plugin as

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // RAII handles on plugin instances, one class per kind. They translate the C
 // return codes back into C++ (haul::Error carrying the plugin's last_error)
 // and own the order of teardown: the instance is destroyed before the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A plugin shared object that passed every check of the loader. Instances of
 // the plugin keep a shared_ptr to it, so the library stays mapped until the
 // last instance is destroyed.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "plugin/loader.hpp"
 
 #include <boost/dll/shared_library.hpp>

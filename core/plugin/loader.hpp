@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Loads one plugin shared object through Boost.DLL and checks it against the
 // ABI this host was built with. Every refusal says why, in words an operator
 // can act on (rebuild against SDK x.y, add the missing callback, ...).

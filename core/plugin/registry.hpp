@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Every plugin haul found, by name. Plugins come from folders searched in a
 // fixed order: the built-in folder next to the haul binary (build tree and
 // installed layout), then each folder in HAUL_PLUGIN_PATH, then the config's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "publish/chunk_store_gc.hpp"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `haul gc`: prunes a chunk store of what no kept release needs. A store
 // (the --to of haul publish) holds <release>/<name>.index and the shared
 // chunks/<xx>/<sha256>.zst. Kept: the newest `keep` releases by upload time,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `haul pack --chunked`: the tree as a release index (delta/release_index.hpp)
 // plus its content-defined chunks, each compressed with zstd and stored once
 // under <store>/chunks/<first two hex digits>/<sha256>.zst. A chunk the store

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Publishing a chunked release (`haul publish app.index`): the chunks go to
 // the store's root, <prefix>/chunks/<xx>/<sha256>.zst, shared by every
 // release published there; the index to <prefix>/<release>/, rewritten to

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `haul pack --git REPO --ref REF`: the tree of one commit, as `git archive`
 // exports it (tracked files only, export-ignore honoured), unpacked through
 // the hardened extractor into a scratch folder the packer then packs. The

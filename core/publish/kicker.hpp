@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `haul kick`: tell the fleet. Fires a user event named after the role and
 // stage (deploy_{role}_{stage} by default) whose payload is the manifest URL,
 // the way stretcher's agents expect it — through the Consul HTTP API

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "publish/manifest_render.hpp"
 
 #include <yaml-cpp/yaml.h>

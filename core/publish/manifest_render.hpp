@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The manifests `haul publish` writes: one per role and stage, commands from
 // a hooks file in capistrano-stretcher's shape —
 //   default:            # every role gets these phases ...

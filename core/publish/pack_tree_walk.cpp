@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "publish/pack_tree_walk.hpp"
 
 #include <sys/stat.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The tree `haul pack` reads, in the order it packs it — shared by the
 // tarball writer (packer.cpp) and the chunked one (chunked_pack.cpp), so
 // both hold exactly the same entries: paths in byte order (a folder before

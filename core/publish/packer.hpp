@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `haul pack`: a folder into a reproducible tarball. The same tree gives the
 // same bytes on any machine: entries in byte order of their paths (a folder
 // before what it holds), owner and group 0 with no names, no atime/ctime, the

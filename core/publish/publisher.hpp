@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `haul publish`: upload an artifact, render and upload one manifest per role
 // and stage, sign them, and replace each desired-release pointer — in the
 // order that keeps every reader consistent: artifact, then each signature,

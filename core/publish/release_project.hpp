@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // haul-release.yaml: everything `haul release` needs to go from a checkout
 // to a fleet-wide deploy in one command — what to pack, where to upload, how
 // to render the manifests of each stage, how to sign, and how to kick.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Exactly-once deploys: per pipeline, what was last applied, persisted in
 // state_dir with an atomic write (temp file, fsync, rename, fsync of the
 // folder), so that an event already applied is never applied again — not

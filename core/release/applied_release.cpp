@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "release/applied_release.hpp"
 
 #include <nlohmann/json.hpp>

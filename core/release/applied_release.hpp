@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What a dest runs, as far as signed releases go: the release id and
 // created_at of the last manifest deployed there. Kept in one small JSON file
 // beside dest (.haul-<name>.applied.json, next to the lock), so the check

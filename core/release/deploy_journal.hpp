@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What a deploy is doing right now, written before each step: for releases
 // in DEST/.haul/journal.json, for rsync and mv beside dest in
 // .haul-<name>.journal.json (a file inside dest would be synced away). If

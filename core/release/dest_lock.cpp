@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "release/dest_lock.hpp"
 
 #include <spdlog/spdlog.h>

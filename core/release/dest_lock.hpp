@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One deploy at a time per dest: flock(2) on a lock file (DEST/.haul/lock for
 // releases; beside dest for rsync and mv, where a file inside dest would be
 // synced away). The kernel

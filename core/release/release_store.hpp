@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The release layout of a dest (sync_strategy: release), capistrano's shape:
 //   DEST/releases/<id>/    one folder per release, never modified once live
 //   DEST/current           symlink to releases/<id>, switched atomically

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "signing/ed25519.hpp"
 
 #include <openssl/bio.h>

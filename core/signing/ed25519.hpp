@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Ed25519 keys and detached signatures through OpenSSL (EVP one-shot
 // DigestSign/DigestVerify). Keys live in PEM files: PKCS#8 for the private
 // key (written 0600), SubjectPublicKeyInfo for the public one — the files

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Detached manifest signatures: `haul publish --sign KEY` writes
 // <manifest>.sig beside each manifest; an agent with trusted_keys fetches it
 // through the same source and checks it over the manifest's exact bytes

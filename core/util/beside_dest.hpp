@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Where haul keeps its own files for a dest: beside it, named after it
 // (/srv/.haul-app.journal.json), so a sync of dest never sees them. One rule
 // for all of them, so "/srv/app/" and "/srv/app" name the same files.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The fingerprint of a deployed file's bytes, for drift detection (`haul
 // diff`): XXH3-128 from Debian's libxxhash. A deploy hashes every byte it
 // places on the extraction thread, its busiest, so the hash must cost far

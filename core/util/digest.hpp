@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Cryptographic digests (OpenSSL EVP, kept out of this header): the
 // manifest checksum computed while the artifact's bytes flow to the
 // extractor — no second read — and SHA-256 of small things (manifests,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Small files that must survive a crash whole (state, store entries): written
 // to a temporary name of the writer's own beside the target, fsync'ed,
 // renamed over it, and the folder fsync'ed, so a reader finds the old content

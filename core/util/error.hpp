@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The one exception type the core throws for user-facing failures. Its
 // message is meant for an operator: it names the file, URL, field or entry
 // and says what was expected. Its kind is for the code that catches it:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // An inode as stat saw it: enough to tell, later, that nothing has touched
 // it since — the kernel moves ctime on every write, truncate, chmod, chown,
 // utimensat and rename, and no call sets it back (git's index relies on the

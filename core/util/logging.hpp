@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // haul's own log: spdlog to stderr (stdout stays free for command output such
 // as `haul plugins list`). Timestamps are UTC, like the deploy log's. The
 // json format writes one object per line — {"time", "level", "pipeline",

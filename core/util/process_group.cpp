@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "util/process_group.hpp"
 
 #include "util/process_identity.hpp"

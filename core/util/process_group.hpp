@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Finding and ending a hook's process group after haul itself was killed.
 //
 // A hook command runs in a process group of its own. When haul dies with a

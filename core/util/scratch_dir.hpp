@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A private temporary folder, removed with everything in it when the object
 // goes out of scope (the publish side's git exports and rendered manifests).
 #pragma once

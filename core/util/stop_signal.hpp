@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A flag one thread raises to stop work on others (agent shutdown, deploy
 // timeout), with a sleep that wakes as soon as it is raised and callbacks
 // for waits it cannot see (a trigger blocked in a plugin) — so no waiting in

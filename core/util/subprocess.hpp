@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Runs a program (no shell: argv as given) and collects its output, for the
 // few tools the publish side drives the way capistrano-stretcher did: git
 // and serf. The hook plugins run operator commands; this is not for them.

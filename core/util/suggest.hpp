@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // "Did you mean ...?" for the names operators type: the known name closest
 // to a word by edit distance (insertions, deletions, substitutions and
 // swaps of two neighbours, each costing one), if it is close enough that a

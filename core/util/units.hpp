@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Parsing of the human units operators type: durations ("1m30s", "500ms",
 // bare numbers are seconds, as stretcher's integer flags were) and byte sizes
 // ("10M", "1.5MiB", "800k", following go-humanize as stretcher did: k/M/G are

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What every trigger that polls a server shares (consul-http, etcd-watch): a
 // poller thread of its own, cancel that wakes it, the newest undelivered
 // event kept and older ones coalesced into it (the core dedups and deploys

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A gate plugin's behaviour — enter, leave, watch, control (plugin.h's gate
 // kind) — over any store that can hold a ledger with compare-and-swap and
 // tell live nodes from dead ones. The store is all an engine adds: Consul

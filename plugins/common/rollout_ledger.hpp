@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The rules of a rollout, apart from where they are stored. One release's
 // rollout is one ledger (a JSON document in Consul KV or etcd): the policy
 // it started with, every node that reached the gate and its state, and the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A plugin's background chore — renewing a Consul session, keeping an etcd
 // lease alive, a heartbeat — on a thread of its own: tick() at once, then
 // every interval, until the Ticker is destroyed (which wakes and joins the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Gate "consul-rollout": canary, batches and fleet-wide halt coordinated
 // through Consul alone — no deploy server. Per release, under
 // <prefix>/rollout/<pipeline>/<release>/:

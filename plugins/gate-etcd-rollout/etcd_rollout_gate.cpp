@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Gate "etcd-rollout": the same rollouts as consul-rollout (canary, batches,
 // fleet-wide halt; common/rollout_gate) on etcd v3 alone. Per release,
 // under <prefix>/rollout/<pipeline>/<release>/:

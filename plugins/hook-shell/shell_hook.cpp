@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Hook "shell": runs the manifest's commands for each phase through
 // /bin/sh -c, in order, as stretcher did. Output (stdout and stderr) goes to
 // the deploy log line by line. On success and failure the whole deploy log is

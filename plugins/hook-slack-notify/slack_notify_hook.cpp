@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Hook "slack-notify": posts a deploy's outcome to a Slack incoming webhook
 // on the phases listed in `on` (success and failure by default): host,
 // pipeline, release, manifest URL, result, duration, and for failures the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Source "etcd": `etcd://KEY` reads (and, for `haul publish --manifests
 // etcd://PREFIX`, writes) a small object kept in etcd — manifests, their
 // signatures, desired-release pointers — so a fleet on etcd needs no other

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Source "file": file:///absolute/path (and file://localhost/path), with
 // percent-decoding. Resumes by seeking to the requested offset, pinned to
 // the file the first attempt opened (its inode, size and times: a file

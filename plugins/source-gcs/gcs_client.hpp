@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A small Cloud Storage client over the JSON API: streaming media download
 // with Range resume (pinned to the first answer's generation with
 // ifGenerationMatch, so a resumed download never splices two versions), and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Source "gcs": gs://bucket/object, as stretcher reads it. Two ways in:
 //   - the JSON API with OAuth access tokens from Application Default
 //     Credentials (google_credentials.hpp) — the default;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "google_credentials.hpp"
 
 #include <haul/sdk.hpp>

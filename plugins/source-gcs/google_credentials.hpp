@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Where Google access tokens come from: Application Default Credentials, in
 // the order Google documents for its client libraries:
 //   1. credentials_file in the pipeline config

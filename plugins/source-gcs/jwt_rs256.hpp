@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A JSON Web Token signed with RS256 (RSASSA-PKCS1-v1_5 over SHA-256), the
 // assertion a Google service account exchanges for an access token
 // (RFC 7523). Written on OpenSSL directly: Debian ships no C++ JWT library

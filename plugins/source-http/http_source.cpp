@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Source "http": http:// and https:// through libcurl. Redirects are
 // followed (bounded), TLS is verified unless the operator says otherwise, a
 // non-2xx answer is an error naming the URL and status (404, 403, 401 and

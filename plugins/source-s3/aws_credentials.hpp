@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Where S3 credentials and region come from, in the AWS SDKs' order:
 //   1. keys in the pipeline config (access_key_id / secret_access_key)
 //   2. AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A small S3 client: streaming GET with Range resume (pinned with If-Match to
 // the ETag, so a resumed download never splices two versions of an object),
 // single PUT, and multipart upload with abort on failure. Requests are signed

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Source "s3": s3://bucket/key through the S3 REST API with SigV4. Region,
 // endpoint and credentials come from the pipeline config or, like the AWS
 // SDKs, from the environment, the shared files, container credentials or

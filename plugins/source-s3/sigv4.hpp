@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // AWS Signature Version 4, written by hand because Debian ships no AWS SDK
 // for C++ (and the C runtime, aws-c-auth, is not packaged either). HMAC and
 // SHA-256 come from OpenSSL. Each stage is exposed so tests can check it

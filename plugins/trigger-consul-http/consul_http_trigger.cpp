@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Trigger "consul-http": watches one Consul event name with blocking queries
 // on /v1/event/list — no `consul watch` process, and one agent can run a
 // trigger per role. A background thread long-polls from the first next()

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Trigger "consul-watch": the stretcher-compatible stdin handler. It reads
 // stdin once and yields at most one event, then ends:
 //  - consul watch -type event (CONSUL_INDEX set, or input starting with '['):

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Trigger "etcd-watch": a deploy event is a write to one etcd key (or any
 // key under a prefix) whose value is the manifest URL — `haul kick --via
 // etcd` writes it. The event's ltime is the write's mod_revision, so the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # haul_add_plugin(<target> SOURCES <files...> [OUTPUT_NAME <name>])
 #
 # Builds a haul plugin: a MODULE library with hidden visibility, so the only

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target: the Consul event-list parser both consul triggers use.
 #include <cstddef>
 #include <cstdint>

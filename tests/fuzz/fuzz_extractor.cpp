@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target: the archive extractor, writing into a scratch folder that
 // is emptied after every input. Refusals (haul::Error) are expected; a crash,
 // a sanitizer report, or a file outside the scratch folder is a finding.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target: the manifest parser (templating + YAML + validation).
 // A haul::Error is a clear refusal and fine; anything else is a finding.
 #include <cstddef>

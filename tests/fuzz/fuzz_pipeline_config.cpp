@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target: the pipeline config loader.
 #include <cstddef>
 #include <cstdint>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The release index decoder on hostile bytes. The input is the index as it
 // is after decompression (so the fuzzer explores the format, not zstd); the
 // first byte chooses to feed it raw instead, which exercises the zstd layer.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `haul agent` with the consul-http trigger against the Consul HTTP API test
 // double: deploy on fire, exactly-once across restarts and buffer replays,
 // coalescing, Consul going away, ACL refusals, and fleet status in KV.

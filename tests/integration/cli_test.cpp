@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The real haul binary, driven the way operators and consul watch / Serf
 // drive it: stdin formats, flags, exit codes, the failure path, and what is
 // (and is not) left in dest.

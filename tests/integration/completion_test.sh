@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Bash completion (core/cli/haul-completion.bash) against the real binary: commands
 # and each command's own flags, read from haul's --help.
 set -u

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The promises of README's "Crash safety" section, each tried the way an
 // operator meets it: the real binary, real files, kill -9 and signals at bad
 // moments, a full disk, a restarted Consul, odd input on stdin.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Delta releases through the real binary, as an operator runs them: `haul
 // pack --chunked`, `haul publish` of the index, and deploys over http
 // (nginx) and file:// that fetch only the chunks the server lacks — and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `haul diff` through the real binary: every deploy strategy leaves a content
 // record, the diff names what changed since and exits 1 for monitoring, a
 // failed deploy never leaves a record that lies, and what the operator owns

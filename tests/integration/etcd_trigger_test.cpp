@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The etcd-watch trigger and `haul kick --via etcd` against a real 3-member
 // etcd cluster: a kick deploys once, never twice across agent restarts; the
 // watch goes on when the member it streams from dies, and after the history

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The hostile-archive corpus (tests/fixtures/make_hostile_archives.py)
 // deployed through the real binary: each must be refused with its expected
 // message, dest must stay exactly as it was, and nothing may appear outside.

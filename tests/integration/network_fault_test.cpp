@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Network faults injected by tests/servers/fault_server.py: a source that
 // resets at any offset, stalls, sends fewer or more bytes than announced,
 // answers 5xx or 429, or redirects in a loop must end in a verified deploy

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Operator safety through the real binary: a typo in a manifest never costs
 // data, `haul plan` says what a deploy would do and changes nothing, a first
 // deploy into a folder haul never deployed to says so loudly, and logs stay
@@ -239,6 +240,7 @@ TEST_F(Operator, EveryStretcherFlagSpellingIsAccepted) {
     auto r = haul({flag});
     EXPECT_EQ(r.exit_code, 0) << flag;
     EXPECT_EQ(r.out.rfind("haul ", 0), 0u) << flag << ": " << r.out;
+    EXPECT_NE(r.out.find("Licensed under the Apache License 2.0"), std::string::npos) << flag << ": " << r.out;
   }
 }
 

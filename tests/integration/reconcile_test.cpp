@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The desired-release pointer: an agent that missed its event converges
 // within one reconcile interval, an unchanged pointer causes nothing, an
 // operator's rollback is not undone, a bad manifest is refused, an

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // sync_strategy: release through the real binary: the atomic switch seen by
 // a concurrent reader, automatic and manual rollback, retention, hard-link
 // reuse, the dest lock, and kill -9 at random points of a deploy.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fleet-safe rollouts with no deploy server: a fleet of real `haul agent`
 // processes on loopback (distinct HAUL_NODE names and dests) coordinating
 // through each engine — the Consul double, and a real 3-member etcd cluster

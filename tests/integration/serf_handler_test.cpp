@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A real Serf agent (Debian's serf) on 127.0.0.1 running haul as its
 // user-event handler, as operators configure it: -event-handler "user:deploy=haul".
 #include <gtest/gtest.h>

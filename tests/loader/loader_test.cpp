@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The loader against deliberately broken plugins: each refusal must say why.
 #include <gtest/gtest.h>
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The Debian packages, as an operator gets them: scripts/package builds them
 # from this build tree (lintian must find no error), then they are unpacked
 # into a scratch root with dpkg-deb -x — not installed — and the unpacked haul

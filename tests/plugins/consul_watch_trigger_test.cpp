@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The consul-watch trigger in-process, with its stdin replaced by a pipe.
 // (Every format is also covered through the real binary in integration/.)
 #include <fcntl.h>

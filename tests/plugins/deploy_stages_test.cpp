@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The deploy's stages alone, in-process, with the real file source at their
 // edge: intake pins and skips manifests, the artifact stream tells a
 // checksum mismatch by its kind, and a sync placement leaves dest, its

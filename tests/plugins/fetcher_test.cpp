@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // fetch_stream's policy (retry, resume, timeout, bandwidth cap) over real
 // source plugins: file, http against nginx, and the flaky fixture source.
 #include <gtest/gtest.h>

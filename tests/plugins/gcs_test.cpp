@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The gcs source: Application Default Credentials, the JSON API client and
 // the haul binary against the project's Cloud Storage double
 // (tests/servers/gcs_double.py), which checks haul's service-account JWTs with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // run_hook_phase with the real shell hook, in-process: the commands see the
 // deploy in HAUL_* variables, their process groups are reported while they
 // run, a failure names the phase and the hook, and a stop ends a command.

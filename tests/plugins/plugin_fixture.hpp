@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Loads the real first-party plugins from the build tree (plus the test
 // fixtures) and instantiates them in-process, as the core does.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Pinned resumes, source by source, in-process: a transfer's first attempt
 // reports the version of the object it reads (FetchSink::pin); a resume that
 // carries it back is served from that version or refused (Kind::source_changed)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The s3 source: the credential chain (with a fake metadata server on
 // 127.0.0.1), and the client and the whole haul binary against a real
 // S3-compatible server, s3rver (npm), which also checks our signatures.

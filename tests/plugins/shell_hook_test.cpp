@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The shell hook's vtable called in-process, as the engine calls it.
 #include <gtest/gtest.h>
 #include <signal.h>

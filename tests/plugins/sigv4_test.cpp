@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The SigV4 signer, stage by stage, against AWS's official test vectors
 // (tests/data/sigv4, Apache-2.0, see ORIGIN.md there) and, for S3's own rules, against
 // Debian's python3-botocore signing the same request.

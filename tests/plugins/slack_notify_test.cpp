@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // slack-notify against a local receiver that records what it was sent.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The stall rule of the http and s3 sources, on a clock the test drives:
 // a transfer that stops dead is stalled exactly one window later, not the
 // 6-7 s later libcurl's own averaged check said so.

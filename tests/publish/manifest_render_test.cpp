@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Hooks files in capistrano-stretcher's shape, and the manifests rendered
 // from them: deterministic bytes that parse back to what was asked for.
 #include <gtest/gtest.h>

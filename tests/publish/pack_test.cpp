@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // haul pack's tarballs: the same tree gives the same bytes, excludes and
 // .haulignore hold, mtimes can be set or clamped, git sources carry REVISION.
 // haul pack --chunked: the same entries as an index, chunks stored once.

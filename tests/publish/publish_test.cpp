@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The build side end to end, through the haul binary: publish to file://,
 // s3:// (s3rver) and http(s):// PUT, deploy what was published, signatures
 // and the downgrade guard, kick through the Consul double and a real Serf

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Ed25519 manifest signatures: what verifies and every way it must not.
 #include <gtest/gtest.h>
 

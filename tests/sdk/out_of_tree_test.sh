@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The third-party plugin path, end to end: install haul (SDK included) into a
 # temporary prefix, build examples/plugins/webhook from a clean folder using
 # only find_package(HaulSDK), load it with the installed haul, and run it in a

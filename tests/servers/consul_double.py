@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """A Consul HTTP API test double for haul's tests (Consul is not packaged for
 Debian). It implements, faithfully to Consul's documented behaviour, the part
 of the API haul uses:

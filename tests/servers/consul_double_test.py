@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """The Consul test double's own tests: what haul's rollouts rely on — KV
 check-and-set, locks held by sessions, session TTLs and behaviours, lock
 delay, blocking queries — behaves as Consul documents it. Each test starts

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """An HTTP proxy that cuts a download in front of a real server (nginx,
 s3rver, the Cloud Storage double), for tests of what a client does when the
 object changes between a cut transfer and its resume. Requests are passed on

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """A fault-injecting HTTP server for haul's network-fault tests. It serves
 files from a folder (with Range support) and misbehaves as the URL asks:
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """A Cloud Storage test double for haul's gs:// source (Google's own emulator
 is not packaged for Debian). It serves, as Google documents them, the parts of
 the APIs haul speaks, and checks haul's credentials with independent code:

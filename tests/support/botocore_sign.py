@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Signs one S3 request with Debian's python3-botocore and prints the result
 as JSON, so haul's signer can be cross-checked against the reference SDK.
 Input (JSON on stdin): method, host, path (decoded), query [[k, v]...],

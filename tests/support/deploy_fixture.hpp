@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A test that publishes releases as file:// manifests into a temporary
 // folder and deploys them with the real haul binary, as an operator would.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A tiny HTTP/1.1 server on 127.0.0.1 for tests that need a peer whose
 // answers the test controls (EC2 instance metadata, container credentials):
 // one thread, one request per connection, a handler decides each answer,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Helpers shared by haul's tests: temporary folders, running a real process
 // with stdin/env and capturing its output, building tar archives with
 // libarchive (including hostile ones no tar tool would write), polling.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The agent's side of delta releases below the binary: where an index's
 // chunk store is, and the feed that gathers chunks in order — from local
 // copies when they hash right, from the fetch otherwise, once per chunk

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Dest's stamps, below the binary: a stamp holds while its file's inode is
 // untouched and stops holding at any change — even one that puts size and
 // mtime back — and a stamps file that is not whole is no stamps at all.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // DiskWriter on a real folder: what it writes has the entry's bytes, mode
 // and times; folders get theirs once nothing more lands in them; a later
 // entry replaces an earlier one whatever their types.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The content record (drift/tree_record) and the drift check against real
 // folders: what the extractor records is what `haul diff` compares.
 #include "drift/drift_check.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A release index published as a delta of the one before: it makes exactly
 // the new index from exactly the base it names, it is small when little
 // changed, and anything else — another base, a damaged patch, an absurd

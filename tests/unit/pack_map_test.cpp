@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The pack map: what publish writes, an agent reads back; and what it
 // refuses of a map that is not its index's, or that lies about its packs.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Delta releases' building blocks: content-defined chunking keeps the chunks
 // of unchanged content when something changes, and the release index
 // round-trips and refuses every kind of hostile index before anything is

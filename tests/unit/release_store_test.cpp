@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ReleaseStore on a real folder: releases committed and switched atomically,
 // results recorded in place, retention that never takes current or the
 // release a rollback would need, and what an interrupted deploy leaves.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The rules of a rollout (plugins/common/rollout_ledger), without a store:
 // canary first and alone, the soak, the parallel limit, dead nodes' slots,
 // halts by failures and by operators, and the ledger's JSON round trip.

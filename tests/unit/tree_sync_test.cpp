@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "deploy/tree_sync.hpp"
 
 #include <fcntl.h>

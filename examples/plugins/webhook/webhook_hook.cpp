@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Hook "webhook": POSTs each phase of a deploy as JSON to any URL — an
 // example of a third-party plugin written against haul's SDK alone.
 #include <curl/curl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * haul/plugin.h — the C ABI between the haul core and its plugins.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // haul/sdk.hpp — write a haul plugin as a plain C++ class.
 //
 // One macro (HAUL_TRIGGER_PLUGIN, HAUL_SOURCE_PLUGIN, HAUL_HOOK_PLUGIN or
