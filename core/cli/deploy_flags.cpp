@@ -25,6 +25,9 @@ void add_deploy_flags(po::options_description& desc) {
       ("rsync-verbose", po::value<std::string>(), "sync log detail: \"\" summary only, -v files (default), -vv more")
       ("trusted-key", po::value<std::vector<std::string>>()->composing(),
        "accept only manifests signed by this public key (repeatable; adds to deploy.trusted_keys)")
+      ("allow-symlink-target", po::value<std::vector<std::string>>()->composing(),
+       "let the release's symlinks point into this folder outside it (repeatable; adds to "
+       "deploy.allow_symlink_targets)")
       ("allow-downgrade", "deploy a signed manifest older than the release dest runs (an explicit rollback)")
       ("strict", "refuse a manifest with any unknown field (default: only near-misses like 'exclude' are refused)");
 }
@@ -60,6 +63,9 @@ void apply_deploy_flags(const po::variables_map& vm, DeployOptions& o) {
   if (vm.count("rsync-verbose")) o.rsync_verbose = vm["rsync-verbose"].as<std::string>();
   if (vm.count("trusted-key"))
     for (const auto& k : vm["trusted-key"].as<std::vector<std::string>>()) o.trusted_keys.push_back(k);
+  if (vm.count("allow-symlink-target"))
+    for (const auto& dir : vm["allow-symlink-target"].as<std::vector<std::string>>())
+      o.allow_symlink_targets.push_back(symlink_target_prefix(dir, "--allow-symlink-target"));
   if (vm.count("allow-downgrade")) o.allow_downgrade = true;
   if (vm.count("strict")) o.strict = true;
 }

@@ -41,6 +41,16 @@ PluginUse plugin_use(const YAML::Node& node, const std::string& origin, const st
 
 }  // namespace
 
+std::string symlink_target_prefix(const std::string& dir, const std::string& where) {
+  if (dir.empty() || dir[0] != '/')
+    throw Error(where + ": expected an absolute folder like /var/log/app, got '" + dir + "'");
+  std::string normal = std::filesystem::path(dir).lexically_normal().string();
+  while (normal.size() > 1 && normal.back() == '/') normal.pop_back();
+  if (normal == "/")
+    throw Error(where + ": '" + dir + "' would let a release link anywhere; name the folders its links point into");
+  return normal;
+}
+
 DeployOptions parse_deploy_options(const YAML::Node& node, const std::string& origin,
                                    const std::string& path) {
   ConfigErrors errors(origin);
@@ -60,7 +70,7 @@ DeployOptions parse_deploy_options(const YAML::Node& node, const std::string& or
   reject_unknown_keys(node,
                       {"random_delay", "retry", "retry_wait", "retry_missing", "timeout", "max_bandwidth",
                        "rsync_verbose", "keep_releases", "lock_timeout", "max_extract_bytes", "max_entries",
-                       "max_compression_ratio", "allow_setuid", "trusted_keys", "strict"},
+                       "max_compression_ratio", "allow_setuid", "allow_symlink_targets", "trusted_keys", "strict"},
                       origin, path, errors);
   // Each field is checked on its own: a wrong one is reported and keeps its default.
   auto field = [&](const char* key, const std::function<void(const std::string& text)>& take) {
@@ -119,6 +129,11 @@ DeployOptions parse_deploy_options(const YAML::Node& node, const std::string& or
   boolean("allow_setuid", d.allow_setuid);
   boolean("retry_missing", d.retry_missing);
   boolean("strict", d.strict);
+  errors.collect([&] {
+    const std::string at = path + ".allow_symlink_targets";
+    for (const auto& dir : yaml_string_list(node["allow_symlink_targets"], origin, at))
+      d.allow_symlink_targets.push_back(symlink_target_prefix(dir, yaml_where(origin, node["allow_symlink_targets"]) + ": " + at));
+  });
   errors.collect([&] {
     for (const auto& key : yaml_string_list(node["trusted_keys"], origin, path + ".trusted_keys")) {
       std::filesystem::path p = key;

@@ -44,6 +44,9 @@ struct DeployOptions {
   uint64_t max_entries = 1'000'000;
   uint64_t max_compression_ratio = 1000;
   bool allow_setuid = false;
+  // Absolute folders outside the release an archive's symlinks may point
+  // into (stretcher's `log -> /var/log/app`); normalized, never "/".
+  std::vector<std::string> allow_symlink_targets;
   // Signed releases: public key files (relative paths are taken from the
   // config file's folder). Non-empty: every manifest must carry a valid
   // signature by one of them, and may not be older than what dest runs.
@@ -140,6 +143,10 @@ HaulConfig load_config_file(const std::string& path);
 std::string status_namespace_of(const PipelineConfig& pipeline);
 // The embedded default: one pipeline "default" = consul-watch + all sources + shell.
 HaulConfig default_config(const DeployOptions& deploy);
+
+// One entry of deploy.allow_symlink_targets (or --allow-symlink-target),
+// normalized; an error naming `where` unless an absolute folder other than "/".
+std::string symlink_target_prefix(const std::string& dir, const std::string& where);
 
 // Parses a `deploy:` map; also used for flag defaults.
 DeployOptions parse_deploy_options(const YAML::Node& node, const std::string& origin,

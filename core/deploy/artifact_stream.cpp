@@ -99,6 +99,7 @@ ExtractStats extract_once(DeployContext& ctx, const fs::path& staging, ExtractOp
   options.limits.max_entries = ctx.options.max_entries;
   options.limits.max_ratio = ctx.options.max_compression_ratio;
   options.limits.allow_setuid = ctx.options.allow_setuid;
+  options.limits.symlink_target_prefixes = ctx.options.allow_symlink_targets;
   ctx.log.info("Fetching " + ctx.manifest.src + " into " + staging.string());
   ExtractStats stats;
   std::optional<std::string> index;  // a chunked release: assembled once the checksum holds

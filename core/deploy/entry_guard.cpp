@@ -2,6 +2,7 @@
 #include "deploy/entry_guard.hpp"
 
 #include <algorithm>
+#include <filesystem>
 #include <vector>
 
 #include "util/error.hpp"
@@ -31,6 +32,32 @@ bool link_stays_inside(const std::string& entry, const std::string& target) {
     pos = next + 1;
   }
   return true;
+}
+
+// Is an absolute `target` inside one of the operator's folders? Judged on
+// the normalized path, at a component boundary: /srv/shared-evil is not
+// under /srv/shared, nor is /srv/shared/../../etc.
+bool under_allowed_prefix(const std::string& target, const std::vector<std::string>& prefixes) {
+  if (target.empty() || target[0] != '/') return false;
+  const std::string path = std::filesystem::path(target).lexically_normal().string();
+  for (const std::string& prefix : prefixes) {
+    if (path == prefix) return true;
+    if (path.size() > prefix.size() && path.compare(0, prefix.size(), prefix) == 0 && path[prefix.size()] == '/')
+      return true;
+  }
+  return false;
+}
+
+std::string symlink_refusal(const std::string& target, const std::vector<std::string>& prefixes) {
+  if (target.empty() || target[0] != '/')
+    return "; refusing to extract (a link out of the release must be absolute, under a folder listed in "
+           "deploy.allow_symlink_targets)";
+  std::string listed;
+  for (const auto& p : prefixes) listed += (listed.empty() ? "" : ", ") + p;
+  return prefixes.empty()
+             ? "; refusing to extract (to place links into a folder outside the release, list it in the pipeline "
+               "config: deploy: { allow_symlink_targets: [/var/log/app] }, or --allow-symlink-target DIR)"
+             : "; refusing to extract (not under deploy.allow_symlink_targets: " + listed + ")";
 }
 
 }  // namespace
@@ -85,9 +112,12 @@ AdmittedEntry EntryGuard::admit(struct archive_entry* entry, uint64_t out_bytes)
   if (!e.rel) return e;  // the "./" entry: its mtime belongs to the folder itself
   const std::string& rel = *e.rel;
   e.symlink_target = e.type == AE_IFLNK ? archive_entry_symlink(entry) : nullptr;
-  if (e.type == AE_IFLNK && (!e.symlink_target || !link_stays_inside(rel, e.symlink_target)))
-    throw Error(origin_ + ": archive entry '" + e.raw + "' is a symlink to '" +
-                (e.symlink_target ? e.symlink_target : "") + "', outside the release; refusing to extract");
+  if (e.type == AE_IFLNK && (!e.symlink_target || !link_stays_inside(rel, e.symlink_target)) &&
+      !(e.symlink_target && under_allowed_prefix(e.symlink_target, limits_.symlink_target_prefixes))) {
+    const std::string target = e.symlink_target ? e.symlink_target : "";
+    throw Error(origin_ + ": archive entry '" + e.raw + "' is a symlink to '" + target + "', outside the release" +
+                symlink_refusal(target, limits_.symlink_target_prefixes));
+  }
   e.attrs.perm = archive_entry_perm(entry);
   if ((e.attrs.perm & 06000) && e.type == AE_IFREG && !limits_.allow_setuid) {
     e.attrs.perm &= ~06000u;

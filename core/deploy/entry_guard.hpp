@@ -25,6 +25,9 @@ struct ExtractLimits {
   uint64_t max_entries = 1'000'000;
   uint64_t max_ratio = 1000;          // extracted bytes per compressed byte read
   bool allow_setuid = false;          // keep setuid/setgid bits (dropped otherwise)
+  // Absolute, normalized folders an absolute symlink may point into
+  // (deploy.allow_symlink_targets): the link is placed, nothing is written through it.
+  std::vector<std::string> symlink_target_prefixes;
 };
 
 // One entry the guard let through.
