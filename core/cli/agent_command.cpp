@@ -24,6 +24,27 @@ namespace po = boost::program_options;
 namespace haul {
 namespace {
 
+// Where this machine keeps an agent config, for `haul agent` without one:
+// PREFIX/etc/haul beside the binary's PREFIX/bin (/etc/haul for /usr, as
+// the package and install_server_files.cmake put it).
+std::string agent_config_hint() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  fs::path prefix = exe.parent_path().parent_path();
+  const fs::path etc = (prefix.filename() == "usr" ? prefix.parent_path() : prefix) / "etc/haul";
+  if (!ec && fs::exists(etc / "agent.yaml"))
+    return "this machine has " + (etc / "agent.yaml").string() + ": haul agent --config " + (etc / "agent.yaml").string();
+  if (!ec && fs::exists(etc / "agent.yaml.example"))
+    return "start from " + (etc / "agent.yaml.example").string() + " (copy it to " + (etc / "agent.yaml").string() +
+           ", edit it, haul check it)";
+  return "see examples/pipelines/agent.yaml in haul's source";
+}
+
+}  // namespace
+
+namespace {
+
 std::string pipeline_names(const LoadedPipelines& loaded) {
   std::string names;
   for (const auto& p : loaded.pipelines)
@@ -46,7 +67,7 @@ int run_agent_command(const Args& args) {
       std::cout << desc << "\n";
       return 0;
     }
-    if (!vm.count("config")) throw Error("haul agent needs --config FILE (see examples/pipelines/agent.yaml)");
+    if (!vm.count("config")) throw UsageError("haul agent needs --config FILE; " + agent_config_hint());
     if (vm.count("check")) return run_config_check(vm["config"].as<std::string>());
     const std::string path = vm["config"].as<std::string>();
     // SIGHUP reloads (as Consul and Nomad do): the new file is checked whole

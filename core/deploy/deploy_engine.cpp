@@ -121,9 +121,20 @@ DeployResult deploy(DeployContext& ctx) {
       result.previous_release_id = ctx.previous_id;
     }
   };
+  ctx.log.set_field("event_id", ctx.request.event_id);
+  auto outcome = [&](const char* what) {
+    ctx.log.set_field("phase", "");
+    ctx.log.set_field("release", ctx.release_name());
+    ctx.log.set_field("outcome", what);
+    ctx.log.set_field(
+        "duration_ms",
+        std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count()));
+  };
   try {
     if (!ctx.request.dry_run) random_delay(ctx);
-    if (take_in_manifest(ctx) == Intake::already_applied) {
+    const Intake intake = take_in_manifest(ctx);
+    ctx.log.set_field("release", ctx.release_name());
+    if (intake == Intake::already_applied) {
       result.ok = result.skipped = true;
       finish();
       result.log = ctx.log.text();
@@ -137,11 +148,13 @@ DeployResult deploy(DeployContext& ctx) {
       return result;
     }
     place(ctx);
+    outcome("success");
     ctx.log.info("Deploy manifest succeeded.");
     result.ok = true;
     record_applied(ctx);
   } catch (const std::exception& e) {
     result.error = e.what();
+    outcome(ctx.before_start.raised() ? "interrupted" : "failure");
     ctx.log.error("Deploy manifest failed: " + result.error);
     if (!ctx.manifest.dest.empty() && !ctx.manifest.src.empty()) ctx.log.warn(where_dest_is(ctx));
   }

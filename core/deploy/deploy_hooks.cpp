@@ -24,6 +24,11 @@ void call_hooks(DeployContext& ctx, haul_phase phase, const std::vector<std::str
   info.finished_at_unix_ms = ctx.finished_at_ms;
   info.command_timeout = ctx.manifest.command_timeout;
   if (journal) info.on_process = [journal](int64_t pgid, bool running) { journal->process(pgid, running); };
+  ctx.log.set_field("phase", haul_phase_name(phase));
+  struct PhaseDone {
+    DeployLog& log;
+    ~PhaseDone() { log.set_field("phase", ""); }
+  } done{ctx.log};
   run_hook_phase(ctx.hooks, info, ctx.log, stop);
 }
 

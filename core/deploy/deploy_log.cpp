@@ -8,7 +8,23 @@
 
 namespace haul {
 
+void DeployLog::set_field(const std::string& key, const std::string& value) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = fields_.begin(); it != fields_.end(); ++it)
+    if (it->first == key) {
+      fields_.erase(it);
+      break;
+    }
+  if (!value.empty()) fields_.emplace_back(key, value);
+}
+
 void DeployLog::log(haul_log_level level, const std::string& message) {
+  LogFields fields;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    fields = fields_;
+  }
+  const LogFieldsScope scope(&fields);
   switch (level) {
     case HAUL_LOG_DEBUG: spdlog::debug("[{}] {}", pipeline_, message); return;  // not kept
     case HAUL_LOG_WARN: spdlog::warn("[{}] {}", pipeline_, message); break;

@@ -9,6 +9,8 @@
 #include <mutex>
 #include <string>
 
+#include "util/log_fields.hpp"
+
 namespace haul {
 
 class DeployLog {
@@ -20,11 +22,15 @@ class DeployLog {
   void warn(const std::string& m) { log(HAUL_LOG_WARN, m); }
   void error(const std::string& m) { log(HAUL_LOG_ERROR, m); }
   std::string text() const;
+  // A structured field every later line carries in JSON logs (event_id,
+  // release, phase, outcome, duration_ms); an empty value removes it.
+  void set_field(const std::string& key, const std::string& value);
 
  private:
   std::string pipeline_;
   mutable std::mutex mu_;
   std::string text_;
+  LogFields fields_;
 };
 
 }  // namespace haul

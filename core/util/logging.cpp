@@ -6,13 +6,18 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <chrono>
 #include <cstdio>
 #include <string_view>
 #include <ctime>
 
 #include "util/error.hpp"
+#include "util/log_fields.hpp"
 
 namespace haul {
 namespace {
@@ -52,6 +57,45 @@ std::string printable(std::string_view text) {
   return out;
 }
 
+// The syslog priority journald reads from a "<N>" line prefix.
+int syslog_priority(spdlog::level::level_enum level) {
+  switch (level) {
+    case spdlog::level::trace:
+    case spdlog::level::debug: return 7;
+    case spdlog::level::info: return 6;
+    case spdlog::level::warn: return 4;
+    case spdlog::level::err: return 3;
+    default: return 2;
+  }
+}
+
+// Is stderr connected to the journal? systemd sets JOURNAL_STREAM to the
+// "device:inode" of the stream it gave the service; a redirect (2>file)
+// breaks the match, as sd_journal_stream_fd's documentation prescribes.
+bool stderr_is_journal() {
+  const char* stream = std::getenv("JOURNAL_STREAM");
+  if (!stream || !*stream) return false;
+  struct stat st {};
+  if (fstat(STDERR_FILENO, &st) != 0) return false;
+  return std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) == stream;
+}
+
+// This host's name in every JSON line: HAUL_NODE, else the hostname.
+std::string node_name() {
+  if (const char* node = std::getenv("HAUL_NODE"); node && *node) return node;
+  char host[256] = {};
+  return gethostname(host, sizeof host - 1) == 0 ? host : "";
+}
+
+class PriorityFlag : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+    const std::string prefix = "<" + std::to_string(syslog_priority(msg.level)) + ">";
+    dest.append(prefix.data(), prefix.data() + prefix.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<PriorityFlag>(); }
+};
+
 class LevelFlag : public spdlog::custom_flag_formatter {
  public:
   void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
@@ -73,6 +117,7 @@ class PrintableFlag : public spdlog::custom_flag_formatter {
 
 class JsonFormatter : public spdlog::formatter {
  public:
+  JsonFormatter(bool journal, std::string node) : journal_(journal), node_(std::move(node)) {}
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
     const auto t = std::chrono::system_clock::to_time_t(msg.time);
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch()).count() % 1000;
@@ -104,10 +149,23 @@ class JsonFormatter : public spdlog::formatter {
       }
     }
     line["msg"] = text;
-    const std::string out = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    if (!node_.empty()) line["node"] = node_;
+    if (const LogFields* fields = current_log_fields())
+      for (const auto& [key, value] : *fields) {
+        if (key.size() > 3 && key.compare(key.size() - 3, 3, "_ms") == 0)
+          line[key] = std::strtoll(value.c_str(), nullptr, 10);
+        else
+          line[key] = printable(value);
+      }
+    const std::string out = (journal_ ? "<" + std::to_string(syslog_priority(msg.level)) + ">" : std::string()) +
+                            line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     dest.append(out.data(), out.data() + out.size());
   }
-  std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<JsonFormatter>(); }
+  std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<JsonFormatter>(journal_, node_); }
+
+ private:
+  bool journal_;
+  std::string node_;
 };
 
 }  // namespace
@@ -118,10 +176,14 @@ void setup_logging(const std::string& level, const std::string& format) {
     throw Error("--log-level: expected debug, info, warn or error; got '" + level + "'");
   if (format != "text" && format != "json") throw Error("--log-format: expected text or json; got '" + format + "'");
   if (!spdlog::get("haul")) spdlog::set_default_logger(spdlog::stderr_color_mt("haul"));
-  if (format == "json") spdlog::set_formatter(std::make_unique<JsonFormatter>());
+  // Under systemd, lines carry journald's priority prefix (journalctl -p
+  // err works) and no time of their own: the journal stamps each line.
+  const bool journal = stderr_is_journal();
+  if (format == "json") spdlog::set_formatter(std::make_unique<JsonFormatter>(journal, node_name()));
   else {
     auto text = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
-    text->add_flag<LevelFlag>('L').add_flag<PrintableFlag>('V').set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%L%$ %V");
+    text->add_flag<LevelFlag>('L').add_flag<PrintableFlag>('V').add_flag<PriorityFlag>('P');
+    text->set_pattern(journal ? "%P%L %V" : "%Y-%m-%dT%H:%M:%S.%eZ %^%L%$ %V");
     spdlog::set_formatter(std::move(text));
   }
   spdlog::set_level(lvl);

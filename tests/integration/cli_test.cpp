@@ -11,6 +11,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <tuple>
 
 #include "test_support.hpp"
 
@@ -531,10 +532,73 @@ TEST_F(Cli, JsonLogLinesParse) {
     ++parsed;
   }
   EXPECT_GT(parsed, 5);
-  EXPECT_NE(r.err.find(R"("msg":"Deploy manifest succeeded.","pipeline":"default")"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(R"("msg":"Deploy manifest succeeded.","node":)"), std::string::npos) << r.err;
   r = haul({"--log-format", "xml"}, "x");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--log-format: expected text or json"), std::string::npos) << r.err;
+}
+
+// A deploy's JSON lines carry what a log shipper filters on: the node, the
+// pipeline, the event, the release, the phase a line was written in, and on
+// the last line the outcome and how long the deploy took.
+TEST_F(Cli, JsonLogLinesCarryTheDeploysFields) {
+  const std::string ok = publish(app_v1(), "release: r1\ncommands:\n  post: ['echo restarted']\n", "ok.yml");
+  const std::string bad = publish(app_v1(), "release: r2\ncommands:\n  post: ['echo failing; exit 3']\n", "bad.yml");
+  auto event = [](const std::string& id, const std::string& url, int ltime) {
+    return R"([{"ID":")" + id + R"(","Name":"deploy","Payload":")" + base64_of(url) +
+           R"(","NodeFilter":"","ServiceFilter":"","TagFilter":"","Version":1,"LTime":)" + std::to_string(ltime) + "}]";
+  };
+  for (const auto& [id, url, outcome] : {std::tuple<std::string, std::string, std::string>{"ev-1", ok, "success"},
+                                          {"ev-2", bad, "failure"}}) {
+    auto r = haul({"--log-format", "json"}, event(id, url, id == "ev-1" ? 1 : 2),
+                  {{"CONSUL_INDEX", "2"}, {"HAUL_NODE", "web-07"}});
+    std::istringstream lines(r.err);
+    nlohmann::json last, hook_output;
+    for (std::string line; std::getline(lines, line);) {
+      auto j = nlohmann::json::parse(line);
+      EXPECT_EQ(j.value("node", ""), "web-07") << line;
+      if (j.value("hook_phase", "") == "post") hook_output = j;
+      if (j.contains("outcome")) last = j;
+    }
+    SCOPED_TRACE(r.err);
+    ASSERT_TRUE(hook_output.is_object() && last.is_object());
+    EXPECT_EQ(hook_output.value("phase", ""), "post");
+    EXPECT_EQ(hook_output.value("event_id", ""), id);
+    EXPECT_EQ(last.value("outcome", ""), outcome);
+    EXPECT_EQ(last.value("release", ""), id == "ev-1" ? "r1" : "r2");
+    EXPECT_EQ(last.value("event_id", ""), id);
+    EXPECT_EQ(last.value("pipeline", ""), "default");
+    ASSERT_TRUE(last.contains("duration_ms") && last["duration_ms"].is_number_integer());
+    EXPECT_GE(last["duration_ms"].get<int64_t>(), 0);
+    EXPECT_FALSE(last.contains("phase")) << "the outcome line belongs to no phase";
+  }
+}
+
+// Under systemd (JOURNAL_STREAM names stderr's device and inode) every line
+// starts with journald's priority, so `journalctl -p err` finds errors, and
+// carries no time of its own; stderr redirected elsewhere keeps the plain format.
+TEST_F(Cli, UnderSystemdLinesCarryJournaldPrioritiesAndNoTime) {
+  const std::string missing = file_url(tmp / "no-such-manifest.yml");
+  auto as_journal = [&](const std::vector<std::string>& args) {
+    std::string cmd = "JOURNAL_STREAM=$(stat -L -c %d:%i /proc/self/fd/2) exec \"$0\"";
+    for (size_t i = 0; i < args.size(); ++i) cmd += " \"$" + std::to_string(i + 1) + "\"";
+    std::vector<std::string> argv{"/bin/sh", "-c", cmd, haul_binary().string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    ProcessOptions o;
+    o.unset_env = {"CONSUL_INDEX", "SERF_USER_EVENT", "SERF_USER_LTIME", "HAUL_PLUGIN_PATH"};
+    o.cwd = tmp.path().string();
+    return run_process(argv, o);
+  };
+  auto r = as_journal({"deploy", missing});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err.rfind("<6>info  [default] Loading manifest: " + missing + "\n", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find("\n<3>error [default] Deploy manifest failed: "), std::string::npos) << r.err;
+  r = as_journal({"deploy", missing, "--log-format", "json"});
+  EXPECT_EQ(r.err.rfind("<6>{", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find("\n<3>{"), std::string::npos) << r.err;
+  r = haul({"deploy", missing}, "", {{"JOURNAL_STREAM", "1:1"}});  // another stream's: not ours
+  EXPECT_EQ(r.err.find("<6>"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("Z info  [default] Loading manifest"), std::string::npos) << r.err;
 }
 
 TEST_F(Cli, AnObjectThatChangesMidDownloadIsFetchedAgainFromZero) {

@@ -16,16 +16,21 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 "$src/scripts/package" --build-dir "$build" --out "$work/debs" --no-build > "$work/package.log" 2>&1 \
   || { cat "$work/package.log"; fail "scripts/package failed (lintian errors are failures)"; }
 version=$(sed -n 's/^CMAKE_PROJECT_VERSION:STATIC=//p' "$build/CMakeCache.txt")
-deb="$work/debs/haul_${version}_$(dpkg --print-architecture).deb"
-dev="$work/debs/haul-dev_${version}_all.deb"
-[ -f "$deb" ] && [ -f "$dev" ] || { ls "$work/debs"; fail "expected $(basename "$deb") and $(basename "$dev")"; }
+deb=$(ls "$work/debs"/haul_*_"$(dpkg --print-architecture)".deb 2>/dev/null || true)
+dev=$(ls "$work/debs"/haul-dev_*_all.deb 2>/dev/null || true)
+[ -f "$deb" ] && [ -f "$dev" ] || { ls "$work/debs"; fail "expected haul_*.deb and haul-dev_*_all.deb"; }
+# A tagged release is project()'s version; anything else a snapshot that sorts by commit time.
+package_version=$(dpkg-deb -f "$deb" Version)
+grep -Eq "^$version(\+git[0-9]{8}\.[0-9]{6}\.[0-9a-f]{10})?\$" <<<"$package_version" \
+  || fail "package version $package_version is neither $version nor $version+git<date>.<time>.<commit>"
+[ "$package_version" = "$version" ] || dpkg --compare-versions "$package_version" gt "$version" \
+  || fail "snapshot $package_version does not sort after $version"
 
 # Dependencies are what the binary and plugins link, found by dpkg-shlibdeps.
 depends=$(dpkg-deb -f "$deb" Depends)
 for lib in libc6 libcurl4 libarchive13 libyaml-cpp libssl3 libboost-program-options; do
   grep -q "$lib" <<<"$depends" || fail "Depends lacks $lib: $depends"
 done
-[ "$(dpkg-deb -f "$deb" Version)" = "$version" ] || fail "package version is not project()'s $version"
 dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles | grep -qx /etc/haul/agent.yaml.example \
   || fail "/etc/haul/agent.yaml.example is not a conffile"
 
@@ -56,6 +61,27 @@ for page in haul haul-deploy haul-agent haul-publish haul-rollout haul-fetch; do
 done
 zcat "$man/haul-deploy.1.gz" | grep -q "retry\\\\-wait" || fail "haul-deploy(1) is not haul deploy --help"
 [ "$(ls "$man" | wc -l)" -ge 15 ] || fail "only $(ls "$man" | wc -l) man pages"
+zcat "$man/haul.1.gz" | grep -q '^\.SH SIGNALS' || fail "haul(1) has no SIGNALS section"
+zcat "$man/haul.1.gz" | grep -q '^\.SH "\{0,1\}EXIT STATUS' || fail "haul(1) has no EXIT STATUS section"
+zcat "$man/haul-agent.1.gz" | grep -q 'config reload refused' || fail "haul-agent(1) does not say what SIGHUP does"
+for page in haul.yaml haul-manifest; do
+  [ -f "$root/usr/share/man/man5/$page.5.gz" ] || fail "no man page $page(5)"
+done
+zcat "$root/usr/share/man/man5/haul.yaml.5.gz" | grep -q 'allow_symlink_targets' || fail "haul.yaml(5) is not docs/configuration.md"
+for page in "$man"/*.gz "$root"/usr/share/man/man5/*.gz; do
+  zcat "$page" | grep -q '???' && fail "$(basename "$page") holds '???' (help2man in the C locale)"
+done
+
+# The documentation, on the server.
+doc="$root/usr/share/doc/haul"
+for f in README.md.gz docs/configuration.md.gz docs/troubleshooting.md.gz examples/pipelines/agent.yaml \
+         examples/systemd/haul-agent.service examples/plugins/webhook/CMakeLists.txt; do
+  [ -f "$doc/$f" ] || { find "$doc" | sort; fail "no $doc/$f"; }
+done
+
+# haul agent without --config points at the example this package installed.
+"$haul" agent > "$work/agent.log" 2>&1 && fail "haul agent without --config succeeded"
+grep -q "start from $root/etc/haul/agent.yaml.example" "$work/agent.log" || { cat "$work/agent.log"; fail "haul agent's hint"; }
 
 # Bash completion, loadable.
 comp="$root/usr/share/bash-completion/completions/haul"
