@@ -601,6 +601,27 @@ TEST_F(Cli, UnderSystemdLinesCarryJournaldPrioritiesAndNoTime) {
   EXPECT_NE(r.err.find("Z info  [default] Loading manifest"), std::string::npos) << r.err;
 }
 
+// `haul check manifest.yml` checks it as a deploy reads it, instead of
+// reporting every manifest field as an unknown key of a pipeline config.
+TEST_F(Cli, HaulCheckTakesAManifestToo) {
+  write_file(tmp / "m.yml", "src: s3://releases/app.tgz\nchecksum: " + std::string(64, 'a') +
+                                "\ndest: /srv/app\ncommands:\n  post: [systemctl restart app]\nfoo: bar\n");
+  auto r = haul({"check", (tmp / "m.yml").string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("m.yml: a manifest, OK as a deploy reads it"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("commands   post 1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("ignored    foo"), std::string::npos) << r.out;
+  r = haul({"check", (tmp / "m.yml").string(), "--strict"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("foo"), std::string::npos) << r.err;
+  write_file(tmp / "typo.yml", "src: s3://releases/app.tgz\nchecksum: " + std::string(64, 'a') +
+                                   "\ndest: /srv/app\nexclude: [tmp/]\n");
+  r = haul({"check", (tmp / "typo.yml").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("typo.yml:4:1: unknown field 'exclude' — did you mean 'excludes'?"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("valid keys: state_dir"), std::string::npos) << "not read as a pipeline config: " << r.err;
+}
+
 TEST_F(Cli, AnObjectThatChangesMidDownloadIsFetchedAgainFromZero) {
   const std::string tar = make_tar({file_entry("index.html", std::string(5000, 'z'))}, "none");
   write_file(tmp / "app.tar", tar);
