@@ -10,6 +10,7 @@ is run or checked against the real binary.
   file by its phases; any other must at least parse as YAML.
 - Every `haul ...` line of a sh/console block must name a real command, and
   every --flag on it must be one that command's --help lists.
+- Every docs/ page is linked from the README, and every link to a page lands.
 
 Usage: docs_examples_test.py HAUL_BINARY SOURCE_DIR"""
 import glob
@@ -184,6 +185,17 @@ for page in pages:
             check_yaml(where, text)
         elif lang in ("sh", "console", "bash", ""):
             check_command_lines(where, text)
+
+# Every page is reachable from the README, and every link between pages lands.
+readme = open(pages[0], encoding="utf-8").read()
+for page in pages[1:]:
+    name = os.path.relpath(page, src)
+    if "(" + name not in readme and "(" + name + "#" not in readme:
+        fail("README.md", "does not link %s" % name)
+for page in pages:
+    for target in re.findall(r"\]\(([^)#:]+\.md)(?:#[^)]*)?\)", open(page, encoding="utf-8").read()):
+        if not os.path.exists(os.path.join(os.path.dirname(page), target)):
+            fail(os.path.relpath(page, src), "links %s, which does not exist" % target)
 
 print("checked: " + ", ".join("%d %s" % (n, k) for k, n in checked.items()))
 if failures:
