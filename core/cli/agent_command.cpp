@@ -41,10 +41,6 @@ std::string agent_config_hint() {
   return "see examples/pipelines/agent.yaml in haul's source";
 }
 
-}  // namespace
-
-namespace {
-
 std::string pipeline_names(const LoadedPipelines& loaded) {
   std::string names;
   for (const auto& p : loaded.pipelines)

@@ -5,6 +5,7 @@
 // config is checked before the agent is restarted with it. No trigger starts
 // watching and nothing is recorded (see load_pipelines). A manifest given
 // instead is checked as a deploy would read it.
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <regex>
@@ -12,7 +13,6 @@
 
 #include "cli/cli_common.hpp"
 #include "config/manifest.hpp"
-#include "config/pipeline_config.hpp"
 #include "pipeline/load_pipelines.hpp"
 #include "util/error.hpp"
 #include "util/units.hpp"
