@@ -40,7 +40,7 @@ class ReleasePlacement {
   void run() {
     crash_point("release-journal-taken-over");  // a kill here leaves the journal naming this deploy alone
     clean_up_after_interrupted();
-    if (already_live(wanted_)) return;
+    if (already_live()) return;
     replace_failed(wanted_);
     ctx_.release_id = store_.unique_id(wanted_);
     if (ctx_.release_id != wanted_) {
@@ -76,13 +76,16 @@ class ReleasePlacement {
     for (const auto& left : store_.remove_leftovers()) ctx_.log.info("removed leftover " + left);
   }
 
-  // The same release, from the same manifest, is already live (a second
-  // event for it, a replayed one): nothing to do, and no copy "R-2".
-  bool already_live(const std::string& wanted) {
-    if (!previous_ || *previous_ != wanted) return false;
-    auto live = store_.meta(wanted);
+  // This manifest's release is already live — a second event for it, a
+  // replayed one, or the same deploy again after a rollback made it R-2 —
+  // so there is nothing to do, and no copy … each time.
+  bool already_live() {
+    if (!previous_) return false;
+    auto live = store_.meta(*previous_);
     if (!live || live->result != "success" || live->manifest != ctx_.manifest_text) return false;
-    ctx_.log.info("release " + wanted + " from this manifest is already current in " + dest_.string() + "; nothing to do");
+    ctx_.release_id = *previous_;
+    ctx_.log.info("release " + *previous_ + " from this manifest is already current in " + dest_.string() +
+                  "; nothing to do");
     return true;
   }
 

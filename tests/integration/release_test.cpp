@@ -168,6 +168,27 @@ TEST_F(Releases, ManualRollbackAndRollForward) {
   EXPECT_NE(r.err.find("no release v9"), std::string::npos) << r.err;
 }
 
+// Deploying a release again after rolling back from it makes R-2 once; the
+// same deploy again finds it current, instead of … with every hook
+// run again and retention pruning the good releases away.
+TEST_F(Releases, TheSameManifestAgainAfterARollbackIsCurrentNotANewCopy) {
+  ASSERT_EQ(haul({"deploy", publish("v1")}).exit_code, 0);
+  const std::string v2 = publish("v2", "commands:\n  post: ['echo post >> " + (tmp / "posts").string() + "']\n");
+  ASSERT_EQ(haul({"deploy", v2}).exit_code, 0);
+  ASSERT_EQ(haul({"rollback", dest.string()}).exit_code, 0);
+  auto r = haul({"deploy", v2});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(current(), "v2-2");
+  for (int again = 0; again < 2; ++again) {
+    r = haul({"deploy", v2});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("release v2-2 from this manifest is already current"), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(current(), "v2-2");
+  EXPECT_FALSE(fs::exists(dest / "releases/v2-3"));
+  EXPECT_EQ(read_file(tmp / "posts"), "post\npost\n") << "post ran for v2 and v2-2 only";
+}
+
 TEST_F(Releases, RetentionKeepsCurrentAndThePreviousGoodOne) {
   ASSERT_EQ(haul({"deploy", publish("v1", "keep_releases: 1\n")}).exit_code, 0);
   ASSERT_EQ(haul({"deploy", publish("v2", "keep_releases: 1\ncommands:\n  pre: ['exit 1']\n")}).exit_code, 1);
