@@ -6,7 +6,11 @@
 # local folder. Then deploy again with a log file in dest, to show excludes.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-haul="${HAUL:-$here/../build/haul}"
+# The build tree's haul; installed (/usr/share/doc/haul/examples), the one on PATH.
+if [ -n "${HAUL:-}" ]; then haul=$HAUL
+elif [ -x "$here/../build/haul" ]; then haul="$here/../build/haul"
+else haul=$(command -v haul) || { echo "demo.sh: no haul on PATH (or set HAUL=/path/to/haul)" >&2; exit 2; }
+fi
 work="${DEMO_DIR:-/tmp/haul-demo}"
 rm -rf "$work" && mkdir -p "$work/releases"
 

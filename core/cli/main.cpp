@@ -55,7 +55,7 @@ const char* kUsage =
     "other: --config FILE --pipeline NAME --state-dir DIR --log-level debug|info|warn|error --log-format text|json\n"
     "  -v, --version; haul COMMAND --help lists a command's own flags\n"
     "exit codes: 0 done; 1 failed (a deploy, a fetch...); 2 the command line is wrong or haul could not start;\n"
-    "  haul status: 1 when a node needs attention; haul diff: 1 when dest drifted\n";
+    "  1 also means: a node needs attention (status), dest drifted (diff), a rollout is halted (rollout status)\n";
 
 }  // namespace
 

@@ -100,7 +100,7 @@ PublishResult publish_release(const PublishRequest& req, const SourceSet& source
   if (!fs::is_regular_file(req.artifact))
     throw Error(req.artifact.string() + ": no such file; haul publish takes the tarball or release index haul pack wrote");
   if (req.artifact_prefix.empty()) throw Error("haul publish needs --to PREFIX (s3://bucket/app, file:///srv/releases/app, https://...)");
-  if (req.roles.empty()) throw Error("haul publish needs at least one --role (e.g. --role web)");
+  if (req.roles.empty()) throw UsageError("haul publish needs at least one --role (e.g. --role web)");
   if (req.stages.empty()) throw Error("haul publish needs a stage (--stage production) with its dest");
   for (const auto& r : req.roles)
     if (!valid_name(r)) throw Error("role '" + r + "': use lower-case letters, digits, '-' and '_' (it names files and events)");

@@ -21,8 +21,8 @@ dev=$(ls "$work/debs"/haul-dev_*_all.deb 2>/dev/null || true)
 [ -f "$deb" ] && [ -f "$dev" ] || { ls "$work/debs"; fail "expected haul_*.deb and haul-dev_*_all.deb"; }
 # A tagged release is project()'s version; anything else a snapshot that sorts by commit time.
 package_version=$(dpkg-deb -f "$deb" Version)
-grep -Eq "^$version(\+git[0-9]{8}\.[0-9]{6}\.[0-9a-f]{10})?\$" <<<"$package_version" \
-  || fail "package version $package_version is neither $version nor $version+git<date>.<time>.<commit>"
+grep -Eq "^$version(\+git[0-9]{8}\.[0-9]{6}\.[0-9a-f]{10}(\.dirty)?)?\$" <<<"$package_version" \
+  || fail "package version $package_version is neither $version nor $version+git<date>.<time>.<commit>[.dirty]"
 [ "$package_version" = "$version" ] || dpkg --compare-versions "$package_version" gt "$version" \
   || fail "snapshot $package_version does not sort after $version"
 
