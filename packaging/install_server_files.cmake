@@ -14,6 +14,8 @@ foreach(unit haul-agent.service haul-consul-watch@.service)
   file(READ "${HAUL_SOURCE_DIR}/examples/systemd/${unit}" text)
   string(REPLACE "/usr/local/bin/haul" "${prefix}/bin/haul" text "${text}")
   string(REPLACE "/etc/haul/" "${etc}/haul/" text "${text}")
+  # The example's "install -m 644 … /etc/systemd/system/" hint: done already.
+  string(REGEX REPLACE "#   install -m 644 [^\n]*\n" "" text "${text}")
   file(WRITE "${HAUL_STAGE_DIR}/${unit}" "${text}")
   file(INSTALL "${HAUL_STAGE_DIR}/${unit}" DESTINATION "${prefix}/lib/systemd/system")
 endforeach()

@@ -23,7 +23,9 @@ def inline(text):
     text = esc(text)
     text = re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", text)
     text = re.sub(r"\*\*([^*]+)\*\*", r"\\fB\1\\fR", text)
-    text = re.sub(r"`([^`]+)`", lambda m: "\\fB" + m.group(1).replace("-", "\\-") + "\\fR", text)
+    code = lambda m: "\\fB" + m.group(1).strip().replace("-", "\\-") + "\\fR"
+    text = re.sub(r"``(.+?)``", code, text)
+    text = re.sub(r"`([^`]+)`", code, text)
     return text
 
 
