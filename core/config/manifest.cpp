@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "config/manifest.hpp"
 
+#include "config/config_errors.hpp"
+
 #include <algorithm>
 #include <cctype>
 
@@ -124,19 +126,19 @@ Manifest parse_manifest(const std::string& raw, const std::string& origin, const
     throw Error(origin + ": a manifest must be a YAML map with src, checksum, dest, commands...; got " +
                 yaml_kind(root));
   Manifest m;
-  // Key errors are gathered and reported together: fixing a manifest one
-  // typo per deploy is no way to spend a night.
-  std::vector<std::string> key_errors;
+  // Every mistake is gathered and reported together: fixing a manifest one
+  // mistake per deploy is no way to spend a night.
+  ConfigErrors errors(origin);
   for (const auto& kv : root) {
     std::string key = kv.first.Scalar();
     if (std::find(kKnownFields.begin(), kKnownFields.end(), key) != kKnownFields.end()) continue;
     const auto near = closest_name(key, kKnownFields);
     if (near)
-      key_errors.push_back(yaml_where(origin, kv.first) + ": unknown field '" + key + "' — did you mean '" + *near +
-                           "'? (refused: a misspelled field would silently drop what it says)");
+      errors.add(yaml_where(origin, kv.first) + ": unknown field '" + key + "' — did you mean '" + *near +
+                 "'? (refused: a misspelled field would silently drop what it says)");
     else if (checks.strict)
-      key_errors.push_back(yaml_where(origin, kv.first) + ": unknown field '" + key +
-                           "' (strict: every field must be known; valid fields: " + join_list(kKnownFields) + ")");
+      errors.add(yaml_where(origin, kv.first) + ": unknown field '" + key +
+                 "' (strict: every field must be known; valid fields: " + join_list(kKnownFields) + ")");
     else
       m.ignored_fields.push_back(key);
   }
@@ -147,18 +149,14 @@ Manifest parse_manifest(const std::string& raw, const std::string& origin, const
       const auto& phases = Commands::phases();
       if (std::find(phases.begin(), phases.end(), phase) != phases.end()) continue;
       const auto near = closest_name(phase, phases);
-      key_errors.push_back(yaml_where(origin, kv.first) + ": commands." + phase + ": unknown phase" +
-                           (near ? " — did you mean '" + *near + "'?" : "") + "; expected " + join_list(phases));
+      errors.add(yaml_where(origin, kv.first) + ": commands." + phase + ": unknown phase" +
+                 (near ? " — did you mean '" + *near + "'?" : "") + "; expected " + join_list(phases));
     }
-  if (!key_errors.empty()) {
-    std::string all = key_errors.size() == 1 ? key_errors[0] : origin + ": " + std::to_string(key_errors.size()) + " errors:";
-    if (key_errors.size() > 1)
-      for (const auto& e : key_errors) all += "\n  " + e;
-    throw Error(all);
-  }
   auto opt_string = [&](const char* field) {
     const YAML::Node n = root[field];
-    return (n.IsDefined() && !n.IsNull()) ? yaml_string(n, origin, field) : std::string();
+    std::string value;
+    errors.collect([&] { value = (n.IsDefined() && !n.IsNull()) ? yaml_string(n, origin, field) : std::string(); });
+    return value;
   };
   m.src = opt_string("src");
   m.dest = opt_string("dest");
@@ -169,7 +167,7 @@ Manifest parse_manifest(const std::string& raw, const std::string& origin, const
 
   if (checks.dest_path)
     if (const std::string why = refused_dest(m.dest); !why.empty())
-      throw Error(yaml_where(origin, root["dest"]) + ": dest: " + why);
+      errors.add(yaml_where(origin, root["dest"]) + ": dest: " + why);
   // Stretcher hands dest to rsync, where "/srv/app/" and "/srv/app" are the
   // same folder; haul names files beside dest after its last component, so
   // it must have one.
@@ -178,72 +176,87 @@ Manifest parse_manifest(const std::string& raw, const std::string& origin, const
     while (m.dest.size() > 1 && m.dest.back() == '/') m.dest.pop_back();
   }
   if (!m.src.empty()) {
-    if (m.dest.empty()) throw Error(origin + ": dest: required when src is set");
+    if (m.dest.empty()) errors.add(origin + ": dest: required when src is set");
     if (m.checksum.empty())
-      throw Error(origin + ": checksum: required when src is set (md5, sha1, sha256 or sha512 of " +
-                  m.src + " in hex)");
+      errors.add(origin + ": checksum: required when src is set (md5, sha1, sha256 or sha512 of " + m.src +
+                 " in hex)");
   }
   if (!m.checksum.empty() &&
       (m.checksum_algorithm().empty() ||
        !std::all_of(m.checksum.begin(), m.checksum.end(), [](unsigned char c) { return std::isxdigit(c); })))
-    throw Error(yaml_where(origin, root["checksum"]) +
-                ": checksum: expected an md5, sha1, sha256 or sha512 hex string (32, 40, 64 or 128 hex digits), got '" +
-                m.checksum + "'");
+    errors.add(yaml_where(origin, root["checksum"]) +
+               ": checksum: expected an md5, sha1, sha256 or sha512 hex string (32, 40, 64 or 128 hex digits), got '" +
+               m.checksum + "'");
 
   if (root["dest_mode"].IsDefined() && !root["dest_mode"].IsNull())
-    m.dest_mode = parse_mode(root["dest_mode"], origin);
+    errors.collect([&] { m.dest_mode = parse_mode(root["dest_mode"], origin); });
 
   std::string strategy = opt_string("sync_strategy");
   if (auto st = parse_sync_strategy(strategy))
     m.sync_strategy = *st;
   else
-    throw Error(yaml_where(origin, root["sync_strategy"]) + ": sync_strategy: unknown strategy '" +
-                strategy + "'; expected rsync, mv or release");
+    errors.add(yaml_where(origin, root["sync_strategy"]) + ": sync_strategy: unknown strategy '" + strategy +
+               "'; expected rsync, mv or release");
 
   m.release = opt_string("release");
   if (!m.release.empty() &&
       (m.release.find('/') != std::string::npos || m.release[0] == '.' ||
        !std::all_of(m.release.begin(), m.release.end(), [](unsigned char c) { return std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '+'; })))
-    throw Error(yaml_where(origin, root["release"]) + ": release: '" + m.release +
-                "' is not a release id; use letters, digits, '-', '_', '.', '+' (e.g. 20261126-101500 or v1.4.2)");
-  for (const auto& d : yaml_string_list(root["linked_dirs"], origin, "linked_dirs"))
-    m.linked_dirs.push_back(release_path(d, yaml_where(origin, root["linked_dirs"]) + ": linked_dirs"));
-  for (const auto& f : yaml_string_list(root["linked_files"], origin, "linked_files"))
-    m.linked_files.push_back(release_path(f, yaml_where(origin, root["linked_files"]) + ": linked_files"));
+    errors.add(yaml_where(origin, root["release"]) + ": release: '" + m.release +
+               "' is not a release id; use letters, digits, '-', '_', '.', '+' (e.g. 20261126-101500 or v1.4.2)");
+  errors.collect([&] {
+    for (const auto& d : yaml_string_list(root["linked_dirs"], origin, "linked_dirs"))
+      m.linked_dirs.push_back(release_path(d, yaml_where(origin, root["linked_dirs"]) + ": linked_dirs"));
+  });
+  errors.collect([&] {
+    for (const auto& f : yaml_string_list(root["linked_files"], origin, "linked_files"))
+      m.linked_files.push_back(release_path(f, yaml_where(origin, root["linked_files"]) + ": linked_files"));
+  });
   if (m.sync_strategy != SyncStrategy::release && (!m.linked_dirs.empty() || !m.linked_files.empty()))
-    throw Error(origin + ": linked_dirs and linked_files need sync_strategy: release");
-  if (root["created_at"].IsDefined() && !root["created_at"].IsNull()) {
-    const std::string t = yaml_string(root["created_at"], origin, "created_at");
-    auto when = parse_timestamp(t);
-    if (!when)
-      throw Error(yaml_where(origin, root["created_at"]) + ": created_at: expected a UTC time like 2026-11-26T10:15:00Z, got '" + t + "'");
-    m.created_at = *when;
-  }
-  if (root["keep_releases"].IsDefined()) {
-    std::string k = yaml_string(root["keep_releases"], origin, "keep_releases");
-    if (k.empty() || !std::all_of(k.begin(), k.end(), ::isdigit) || std::stoi(k) < 1)
-      throw Error(yaml_where(origin, root["keep_releases"]) + ": keep_releases: expected a whole number of at least 1, got '" + k + "'");
-    m.keep_releases = std::stoi(k);
-  }
-  if (root["command_timeout"].IsDefined()) {
-    std::string t = yaml_string(root["command_timeout"], origin, "command_timeout");
-    auto d = parse_duration(t);
-    if (!d) throw Error(yaml_where(origin, root["command_timeout"]) + ": command_timeout: expected a duration like 30s or 5m, got '" + t + "'");
-    m.command_timeout = *d;
-  }
+    errors.add(origin + ": linked_dirs and linked_files need sync_strategy: release");
+  if (root["created_at"].IsDefined() && !root["created_at"].IsNull())
+    errors.collect([&] {
+      const std::string t = yaml_string(root["created_at"], origin, "created_at");
+      auto when = parse_timestamp(t);
+      if (!when)
+        throw Error(yaml_where(origin, root["created_at"]) +
+                    ": created_at: expected a UTC time like 2026-11-26T10:15:00Z, got '" + t + "'");
+      m.created_at = *when;
+    });
+  if (root["keep_releases"].IsDefined())
+    errors.collect([&] {
+      std::string k = yaml_string(root["keep_releases"], origin, "keep_releases");
+      if (k.empty() || k.size() > 9 || !std::all_of(k.begin(), k.end(), ::isdigit) || std::stoi(k) < 1)
+        throw Error(yaml_where(origin, root["keep_releases"]) +
+                    ": keep_releases: expected a whole number of at least 1, got '" + k + "'");
+      m.keep_releases = std::stoi(k);
+    });
+  if (root["command_timeout"].IsDefined())
+    errors.collect([&] {
+      std::string t = yaml_string(root["command_timeout"], origin, "command_timeout");
+      auto d = parse_duration(t);
+      if (!d)
+        throw Error(yaml_where(origin, root["command_timeout"]) +
+                    ": command_timeout: expected a duration like 30s or 5m, got '" + t + "'");
+      m.command_timeout = *d;
+    });
 
-  m.excludes = yaml_string_list(root["excludes"], origin, "excludes");
+  errors.collect([&] { m.excludes = yaml_string_list(root["excludes"], origin, "excludes"); });
 
   if (cmds.IsDefined() && !cmds.IsNull()) {
     if (!cmds.IsMap())
-      throw Error(yaml_where(origin, cmds) + ": commands: expected a map with pre, post, success, failure; got " +
-                  yaml_kind(cmds));
-    for (const auto& kv : cmds) {
-      std::string phase = kv.first.Scalar();
-      auto list = yaml_string_list(kv.second, origin, "commands." + phase);
-      if (auto* phase_commands = m.commands.of(phase)) *phase_commands = list;
-    }
+      errors.add(yaml_where(origin, cmds) + ": commands: expected a map with pre, post, success, failure; got " +
+                 yaml_kind(cmds));
+    else
+      for (const auto& kv : cmds) {
+        const std::string phase = kv.first.Scalar();
+        errors.collect([&] {
+          auto list = yaml_string_list(kv.second, origin, "commands." + phase);
+          if (auto* phase_commands = m.commands.of(phase)) *phase_commands = list;
+        });
+      }
   }
+  errors.throw_if_any();
   return m;
 }
 

@@ -163,3 +163,23 @@ TEST(Manifest, DestIsTheFolderItNamesWhateverItsSlashes) {
   EXPECT_EQ(parse("src: file:///a\ndest: /var/www/app/\nchecksum: " + kSha + "\n").dest, "/var/www/app");
   EXPECT_EQ(parse("src: file:///a\ndest: /var//www/./app//\nchecksum: " + kSha + "\n").dest, "/var/www/app");
 }
+
+// Every mistake of a manifest is reported at once, each with its line — not
+// only the misspelled keys, and not one per deploy.
+TEST(Manifest, EveryMistakeIsReportedAtOnce) {
+  const std::string text =
+      "src: file:///x.tgz\nchecksum: abc\ndest: relative\nexclude: [a]\ndest_mode: 755\nsync_strategy: rsycn\n"
+      "commands:\n  psot: [a]\n  pre: [echo a: b]\n";
+  try {
+    parse_manifest(text, "m.yml");
+    FAIL() << "a manifest with seven mistakes parsed";
+  } catch (const haul::Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("m.yml: 7 errors:"), std::string::npos) << what;
+    for (const char* part : {"m.yml:2:11: checksum:", "m.yml:3:7: dest: 'relative' is a relative path",
+                             "m.yml:4:1: unknown field 'exclude'", "m.yml:5:12: dest_mode: '755' is ambiguous",
+                             "m.yml:6:16: sync_strategy: unknown strategy 'rsycn'", "m.yml:8:3: commands.psot",
+                             "m.yml:9:9: commands.pre[0]: expected a string, got a map"})
+      EXPECT_NE(what.find(part), std::string::npos) << part << "\n" << what;
+  }
+}
