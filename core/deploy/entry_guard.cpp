@@ -54,9 +54,10 @@ std::string symlink_refusal(const std::string& target, const std::vector<std::st
            "deploy.allow_symlink_targets)";
   std::string listed;
   for (const auto& p : prefixes) listed += (listed.empty() ? "" : ", ") + p;
+  const std::string folder = std::filesystem::path(target).lexically_normal().string();
   return prefixes.empty()
              ? "; refusing to extract (to place links into a folder outside the release, list it in the pipeline "
-               "config: deploy: { allow_symlink_targets: [/var/log/app] }, or --allow-symlink-target DIR)"
+               "config: deploy: { allow_symlink_targets: [" + folder + "] }, or --allow-symlink-target " + folder + ")"
              : "; refusing to extract (not under deploy.allow_symlink_targets: " + listed + ")";
 }
 

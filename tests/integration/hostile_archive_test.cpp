@@ -157,7 +157,8 @@ TEST(HostileArchives, SymlinksIntoOperatorListedFoldersArePlacedAndNeverWrittenT
   auto r = run_process({haul_binary().string(), "deploy", file_url(work / "m.yml")});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("outside the release; refusing to extract (to place links into a folder outside the release, "
-                       "list it in the pipeline config: deploy: { allow_symlink_targets: [/var/log/app] }"),
+                       "list it in the pipeline config: deploy: { allow_symlink_targets: [" + (out / "log").string() +
+                       "] }, or --allow-symlink-target " + (out / "log").string() + ")"),
             std::string::npos)
       << r.err;
   EXPECT_FALSE(fs::exists(work / "plain"));
