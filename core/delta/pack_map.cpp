@@ -92,7 +92,8 @@ PackMap decode_pack_map(const std::string& bytes, const std::string& origin, con
       r.fail("chunk " + hex(index.chunks[i].name) + " stored in " + std::to_string(stored) + " bytes; a " +
              std::to_string(index.chunks[i].size) + "-byte chunk takes 1 to " + std::to_string(bound));
     const uint64_t offset = end[at.pack] + static_cast<uint64_t>(gap);
-    if ((gap < 0 && static_cast<uint64_t>(-gap) > end[at.pack]) || offset > (1ull << 48))
+    // 0 - gap in unsigned arithmetic: -gap overflows for the most negative gap.
+    if ((gap < 0 && 0 - static_cast<uint64_t>(gap) > end[at.pack]) || offset > (1ull << 48))
       r.fail("chunk " + hex(index.chunks[i].name) + " at an offset outside any pack");
     at.offset = offset;
     at.stored = static_cast<uint32_t>(stored);

@@ -200,8 +200,12 @@ ReleaseIndex decode_index_payload(const std::string& raw, const std::string& ori
       int64_t last = -1;
       uint64_t sum = 0;
       for (uint32_t& c : e.chunks) {
-        const int64_t at = last + unzigzag(r.varint("a chunk list"));
-        if (at < 0 || static_cast<uint64_t>(at) >= nchunks) r.fail("entry '" + e.path + "' names a chunk the index does not have");
+        // last is -1 or a chunk's number: a step outside this range names no
+        // chunk, and checking the step first keeps the sum from overflowing.
+        const int64_t step = unzigzag(r.varint("a chunk list"));
+        if (step <= -1 - last || step >= static_cast<int64_t>(nchunks) - last)
+          r.fail("entry '" + e.path + "' names a chunk the index does not have");
+        const int64_t at = last + step;
         c = static_cast<uint32_t>(at);
         sum += index.chunks[c].size;
         last = at;

@@ -160,3 +160,19 @@ TEST(ReleaseIndex, DuplicatesAbsurdCountsAndBrokenBytesAreRefused) {
   EXPECT_NE(haul::test::error_of([&] { decode_index(bomb, "bomb", small); }).find("decodes to more than 1048576 bytes"),
             std::string::npos);
 }
+
+// Found by fuzz_release_index: a chunk-list step of -2^63 after chunk -1
+// overflowed the sum (undefined behaviour) before the range check. The
+// input is kept as a seed; here it must be refused, and UBSan (the ASan
+// build) fails the test if the decoder computes the overflowing sum again.
+TEST(ReleaseIndex, AChunkStepThatWouldOverflowIsRefused) {
+  const std::string input = haul::test::read_file(HAUL_TEST_SOURCE_DIR "/fuzz/seeds/release_index/chunk-step-overflow");
+  ASSERT_GT(input.size(), 1u);
+  IndexLimits limits;
+  try {
+    decode_index_payload(input.substr(1), "fuzz", limits);
+    FAIL() << "the index decoded";
+  } catch (const haul::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("names a chunk the index does not have"), std::string::npos) << e.what();
+  }
+}
