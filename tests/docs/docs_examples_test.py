@@ -17,6 +17,7 @@ import glob
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,6 +32,7 @@ env = dict(os.environ, CONSUL_HTTP_TOKEN="docs-token", SLACK_WEBHOOK_URL="https:
 for var in ("CONSUL_INDEX", "HAUL_PLUGIN_PATH", "SERF_USER_EVENT"):
     env.pop(var, None)
 scratch = tempfile.mkdtemp(prefix="haul-docs-")
+env["TMPDIR"] = scratch  # the quick start's mktemp, and everything else, lands here and goes with it
 
 
 def blocks(path):
@@ -198,6 +200,7 @@ for page in pages:
             fail(os.path.relpath(page, src), "links %s, which does not exist" % target)
 
 print("checked: " + ", ".join("%d %s" % (n, k) for k, n in checked.items()))
+shutil.rmtree(scratch, ignore_errors=True)
 if failures:
     print("\n".join(failures), file=sys.stderr)
     print("%d example(s) of the docs do not hold" % len(failures), file=sys.stderr)
