@@ -106,13 +106,25 @@ class LevelFlag : public spdlog::custom_flag_formatter {
   std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<LevelFlag>(); }
 };
 
+// The message, printable. For the journal every line of it carries the
+// priority: journald reads each line as an entry of its own, and would give
+// a message's later lines (a config's list of mistakes) the unit's default.
 class PrintableFlag : public spdlog::custom_flag_formatter {
  public:
+  explicit PrintableFlag(bool journal = false) : journal_(journal) {}
   void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
-    const std::string text = printable({msg.payload.data(), msg.payload.size()});
+    std::string text = printable({msg.payload.data(), msg.payload.size()});
+    if (journal_) {
+      const std::string prefix = "\n<" + std::to_string(syslog_priority(msg.level)) + ">";
+      for (size_t at = text.find('\n'); at != std::string::npos; at = text.find('\n', at + prefix.size()))
+        text.replace(at, 1, prefix);
+    }
     dest.append(text.data(), text.data() + text.size());
   }
-  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<PrintableFlag>(); }
+  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<PrintableFlag>(journal_); }
+
+ private:
+  bool journal_;
 };
 
 class JsonFormatter : public spdlog::formatter {
@@ -182,7 +194,7 @@ void setup_logging(const std::string& level, const std::string& format) {
   if (format == "json") spdlog::set_formatter(std::make_unique<JsonFormatter>(journal, node_name()));
   else {
     auto text = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
-    text->add_flag<LevelFlag>('L').add_flag<PrintableFlag>('V').add_flag<PriorityFlag>('P');
+    text->add_flag<LevelFlag>('L').add_flag<PrintableFlag>('V', journal).add_flag<PriorityFlag>('P');
     text->set_pattern(journal ? "%P%L %V" : "%Y-%m-%dT%H:%M:%S.%eZ %^%L%$ %V");
     spdlog::set_formatter(std::move(text));
   }

@@ -593,6 +593,12 @@ TEST_F(Cli, UnderSystemdLinesCarryJournaldPrioritiesAndNoTime) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.err.rfind("<6>info  [default] Loading manifest: " + missing + "\n", 0), 0u) << r.err;
   EXPECT_NE(r.err.find("\n<3>error [default] Deploy manifest failed: "), std::string::npos) << r.err;
+  // A message of several lines (a config's mistakes): every line keeps the priority.
+  write_file(tmp / "bad.yaml", "pipelines:\n  web:\n    trigger: consul-htp\n    hooks: [shel]\n");
+  r = as_journal({"agent", "--config", (tmp / "bad.yaml").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("<3>error " + (tmp / "bad.yaml").string() + ": 2 errors:\n<3>  "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("\n<3>  " + (tmp / "bad.yaml").string() + ":4:13:"), std::string::npos) << r.err;
   r = as_journal({"deploy", missing, "--log-format", "json"});
   EXPECT_EQ(r.err.rfind("<6>{", 0), 0u) << r.err;
   EXPECT_NE(r.err.find("\n<3>{"), std::string::npos) << r.err;
