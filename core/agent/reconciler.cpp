@@ -4,7 +4,7 @@
 #include <algorithm>
 
 #include "config/manifest.hpp"
-#include "deploy/deploy_log.hpp"
+#include "util/deploy_log.hpp"
 #include "util/digest.hpp"
 #include "release/applied_release.hpp"
 #include "util/error.hpp"

@@ -19,7 +19,7 @@
 
 #include "config/desired_pointer.hpp"
 #include "deploy/deploy_engine.hpp"
-#include "deploy/fetcher.hpp"
+#include "transfer/fetcher.hpp"
 #include "util/stop_signal.hpp"
 
 namespace haul {

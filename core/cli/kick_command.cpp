@@ -9,7 +9,7 @@
 
 #include "pipeline/pipeline.hpp"
 #include "cli/cli_common.hpp"
-#include "deploy/fetcher.hpp"
+#include "transfer/fetcher.hpp"
 #include "plugin/registry.hpp"
 #include "publish/kicker.hpp"
 #include "publish/publisher.hpp"

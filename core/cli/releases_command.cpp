@@ -18,7 +18,7 @@
 #include "deploy/release_rollback.hpp"
 #include "config/desired_pointer.hpp"
 #include "deploy/deploy_engine.hpp"
-#include "deploy/deploy_log.hpp"
+#include "util/deploy_log.hpp"
 #include "release/applied_release.hpp"
 #include "release/deploy_journal.hpp"
 #include "release/dest_lock.hpp"

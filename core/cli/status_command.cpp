@@ -23,7 +23,7 @@
 #include "cli/rollout_report.hpp"
 #include "config/desired_pointer.hpp"
 #include "deploy/deploy_engine.hpp"
-#include "deploy/deploy_log.hpp"
+#include "util/deploy_log.hpp"
 #include "fleet/fleet_store.hpp"
 #include "fleet/fleet_view.hpp"
 #include "pipeline/pipeline.hpp"

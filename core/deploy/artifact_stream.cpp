@@ -9,10 +9,10 @@
 #include <thread>
 
 #include "delta/release_index.hpp"
-#include "deploy/byte_pipe.hpp"
-#include "deploy/decompress_thread.hpp"
+#include "transfer/byte_pipe.hpp"
+#include "transfer/decompress_thread.hpp"
 #include "deploy/index_assembly.hpp"
-#include "deploy/transfer_progress.hpp"
+#include "transfer/transfer_progress.hpp"
 #include "util/digest.hpp"
 #include "util/error.hpp"
 #include "util/units.hpp"
@@ -94,7 +94,8 @@ void stream_artifact(DeployContext& ctx, const std::function<void(const ChunkRea
 
 namespace {
 
-ExtractStats extract_once(DeployContext& ctx, const fs::path& staging, ExtractOptions options) {
+ExtractStats extract_once(DeployContext& ctx, const fs::path& staging, ExtractOptions options,
+                          DestStampsWriter* stamps) {
   options.limits.max_bytes = ctx.options.max_extract_bytes;
   options.limits.max_entries = ctx.options.max_entries;
   options.limits.max_ratio = ctx.options.max_compression_ratio;
@@ -133,7 +134,7 @@ ExtractStats extract_once(DeployContext& ctx, const fs::path& staging, ExtractOp
     };
     stats = extract_archive(replay, staging, ctx.manifest.src, options);
   });
-  if (index) stats = assemble_from_index(ctx, *index, staging, options);
+  if (index) stats = assemble_from_index(ctx, *index, staging, options, stamps);
   ctx.log.info("Extracted " + count_of(stats.entries, "entry", "entries") + " (" + format_bytes(stats.bytes) + ")" +
                (stats.kept_files ? "; " + count_of(stats.kept_files, "file", "files") +
                                        " unchanged in dest (same size, mtime and content) not written"
@@ -149,11 +150,12 @@ ExtractStats extract_once(DeployContext& ctx, const fs::path& staging, ExtractOp
 
 }  // namespace
 
-ExtractStats fetch_and_extract(DeployContext& ctx, const fs::path& staging, ExtractOptions options) {
-  bool stamps_held = !options.stamps || options.stamps->trusted();
+ExtractStats fetch_and_extract(DeployContext& ctx, const fs::path& staging, ExtractOptions options,
+                               DestStampsWriter* stamps) {
+  bool stamps_held = !stamps || stamps->trusted();
   for (int attempt = 0;; ++attempt) {
     try {
-      return extract_once(ctx, staging, options);
+      return extract_once(ctx, staging, options, stamps);
     } catch (const Error& e) {
       // Only a transfer that ended wrong or an object that changed mid-way
       // is fetched again here; other failures were already retried.
@@ -166,7 +168,7 @@ ExtractStats fetch_and_extract(DeployContext& ctx, const fs::path& staging, Extr
       if (options.tree) options.tree->restart();
       // A stamp of dest's that did not hold up is no fault of the source:
       // start over at once, reading every file, without spending a retry.
-      if (stamps_held && options.stamps && !options.stamps->trusted()) {
+      if (stamps_held && stamps && !stamps->trusted()) {
         stamps_held = false;
         ctx.log.warn(std::string(e.what()) + "; starting over, reading every file dest holds");
         --attempt;

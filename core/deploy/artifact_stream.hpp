@@ -11,7 +11,8 @@
 #include <functional>
 
 #include "deploy/deploy_context.hpp"
-#include "deploy/extractor.hpp"
+#include "delta/dest_stamps.hpp"
+#include "extract/extractor.hpp"
 
 namespace haul {
 
@@ -21,6 +22,9 @@ void stream_artifact(DeployContext& ctx, const std::function<void(const ChunkRea
 
 // Extracts src into staging (empty) with the pipeline's limits, within the
 // retry budget; options' record, kept and tree start over for each attempt.
-ExtractStats fetch_and_extract(DeployContext& ctx, const std::filesystem::path& staging, ExtractOptions options);
+// stamps: the rsync strategy's, for a chunked release: the last deploy's
+// stamps spare reading dest's unchanged files, and this one's are gathered.
+ExtractStats fetch_and_extract(DeployContext& ctx, const std::filesystem::path& staging, ExtractOptions options,
+                               DestStampsWriter* stamps = nullptr);
 
 }  // namespace haul

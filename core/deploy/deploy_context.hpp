@@ -13,7 +13,7 @@
 #include "config/manifest.hpp"
 #include "config/pipeline_config.hpp"
 #include "deploy/deploy_engine.hpp"
-#include "deploy/deploy_log.hpp"
+#include "util/deploy_log.hpp"
 #include "plugin/instance.hpp"
 #include "util/stop_signal.hpp"
 

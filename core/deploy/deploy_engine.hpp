@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "config/pipeline_config.hpp"
-#include "deploy/fetcher.hpp"
+#include "transfer/fetcher.hpp"
 #include "plugin/instance.hpp"
 #include "util/stop_signal.hpp"
 

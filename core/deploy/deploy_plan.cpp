@@ -12,8 +12,8 @@
 #include <set>
 #include <sstream>
 
-#include "deploy/dest_file_compare.hpp"
-#include "deploy/tar_stream.hpp"
+#include "sync/dest_file_compare.hpp"
+#include "extract/tar_stream.hpp"
 #include "util/error.hpp"
 
 namespace haul {

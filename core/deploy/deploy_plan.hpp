@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "config/exclude_rules.hpp"
-#include "deploy/extractor.hpp"
+#include "extract/extractor.hpp"
 
 namespace haul {
 

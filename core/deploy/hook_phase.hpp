@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "deploy/deploy_log.hpp"
+#include "util/deploy_log.hpp"
 #include "plugin/instance.hpp"
 #include "util/stop_signal.hpp"
 

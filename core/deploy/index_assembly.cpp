@@ -9,11 +9,11 @@
 #include "delta/chunk_feed.hpp"
 #include "delta/chunk_name.hpp"
 #include "delta/index_tar_writer.hpp"
-#include "deploy/byte_pipe.hpp"
-#include "deploy/stamped_files.hpp"
-#include "deploy/store_chunks.hpp"
-#include "deploy/fetcher.hpp"
-#include "deploy/index_chain.hpp"
+#include "transfer/byte_pipe.hpp"
+#include "delta/stamped_files.hpp"
+#include "delta/store_chunks.hpp"
+#include "transfer/fetcher.hpp"
+#include "delta/index_chain.hpp"
 #include "util/beside_dest.hpp"
 #include "util/error.hpp"
 #include "util/units.hpp"
@@ -37,7 +37,7 @@ fs::path index_cache_dir(const Manifest& m) {
 }  // namespace
 
 ExtractStats assemble_from_index(DeployContext& ctx, const std::string& fetched, const fs::path& staging,
-                                 const ExtractOptions& options) {
+                                 const ExtractOptions& options, DestStampsWriter* stamps) {
   const std::string& src = ctx.manifest.src;
   delta::IndexLimits limits;
   limits.max_entries = ctx.options.max_entries;
@@ -60,7 +60,7 @@ ExtractStats assemble_from_index(DeployContext& ctx, const std::string& fetched,
 
   // Files dest's copy still holds since the last deploy stamped them are
   // left out of the stream unread; the feed's workers ask.
-  StampedFiles stamped(index, options);
+  StampedFiles stamped(index, options, stamps);
   if (!stamped.stamps_unusable().empty())
     ctx.log.info("Dest's stamps " + DestStamps::beside(options.quick_check_dest).string() + " not used: " +
                  stamped.stamps_unusable() + "; every file dest holds is read once");

@@ -13,13 +13,14 @@
 #include <string>
 
 #include "deploy/deploy_context.hpp"
-#include "deploy/extractor.hpp"
+#include "delta/dest_stamps.hpp"
+#include "extract/extractor.hpp"
 
 namespace haul {
 
 // fetched: the index (or a delta of one, index_chain.hpp), decompressed.
 // staging must be empty.
 ExtractStats assemble_from_index(DeployContext& ctx, const std::string& fetched, const std::filesystem::path& staging,
-                                 const ExtractOptions& options);
+                                 const ExtractOptions& options, DestStampsWriter* stamps);
 
 }  // namespace haul

@@ -10,7 +10,7 @@
 #include <mutex>
 #include <string>
 
-#include "deploy/deploy_log.hpp"
+#include "util/deploy_log.hpp"
 #include "release/deploy_journal.hpp"
 
 namespace haul {

@@ -6,7 +6,7 @@
 #include <ctime>
 
 #include "config/manifest.hpp"
-#include "deploy/deploy_log.hpp"
+#include "util/deploy_log.hpp"
 #include "deploy/hook_phase.hpp"
 #include "release/applied_release.hpp"
 #include "util/digest.hpp"

@@ -9,10 +9,10 @@
 
 #include "deploy/artifact_stream.hpp"
 #include "deploy/deploy_hooks.hpp"
-#include "deploy/dest_stamps.hpp"
+#include "delta/dest_stamps.hpp"
 #include "deploy/rollout_gate.hpp"
 #include "deploy/staging.hpp"
-#include "deploy/tree_sync.hpp"
+#include "sync/tree_sync.hpp"
 #include "drift/tree_record.hpp"
 #include "drift/tree_record_writer.hpp"
 #include "release/applied_release.hpp"
@@ -128,13 +128,12 @@ void place_by_sync(DeployContext& ctx, const fs::path& dest) {
   ExtractOptions extract;
   extract.tree = &record;
   DestStampsWriter stamps;  // a chunked release's: the next one need not read what this one placed
-  if (rsync) extract.stamps = &stamps;
   if (rsync && fs::is_directory(dest)) {
     extract.quick_check_dest = dest;
     extract.kept = &kept;
     extract.always_extract = m.exclude_from.empty() ? std::string() : fs::path(m.exclude_from).lexically_normal().string();
   }
-  fetch_and_extract(ctx, staging.path, extract);
+  fetch_and_extract(ctx, staging.path, extract, rsync ? &stamps : nullptr);
   if (rsync) warn_if_foreign(ctx, dest);
   wait_at_rollout_gate(ctx);
 

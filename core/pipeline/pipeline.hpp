@@ -15,7 +15,7 @@
 #include "config/config_errors.hpp"
 #include "config/pipeline_config.hpp"
 #include "deploy/deploy_engine.hpp"
-#include "deploy/fetcher.hpp"
+#include "transfer/fetcher.hpp"
 #include "plugin/instance.hpp"
 #include "plugin/registry.hpp"
 

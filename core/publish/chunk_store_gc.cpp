@@ -11,8 +11,8 @@
 #include "delta/chunk_name.hpp"
 #include "delta/pack_map.hpp"
 #include "delta/release_index.hpp"
-#include "deploy/index_chain.hpp"
-#include "deploy/parallel_sources.hpp"
+#include "delta/index_chain.hpp"
+#include "transfer/parallel_sources.hpp"
 #include "util/error.hpp"
 #include "util/units.hpp"
 

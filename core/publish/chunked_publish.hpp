@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "deploy/fetcher.hpp"
+#include "transfer/fetcher.hpp"
 #include "publish/publisher.hpp"
 
 namespace haul {

@@ -3,7 +3,7 @@
 
 #include <fstream>
 
-#include "deploy/extractor.hpp"
+#include "extract/extractor.hpp"
 #include "util/error.hpp"
 #include "util/subprocess.hpp"
 

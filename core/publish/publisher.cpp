@@ -5,8 +5,8 @@
 #include <fstream>
 
 #include "config/desired_pointer.hpp"
-#include "deploy/deploy_log.hpp"
-#include "deploy/fetcher.hpp"
+#include "util/deploy_log.hpp"
+#include "transfer/fetcher.hpp"
 #include "publish/chunked_publish.hpp"
 #include "util/digest.hpp"
 #include "signing/manifest_signature.hpp"

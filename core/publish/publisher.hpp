@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "deploy/fetcher.hpp"
+#include "transfer/fetcher.hpp"
 #include "publish/manifest_render.hpp"
 #include "signing/ed25519.hpp"
 

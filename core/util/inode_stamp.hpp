@@ -2,7 +2,7 @@
 // An inode as stat saw it: enough to tell, later, that nothing has touched
 // it since — the kernel moves ctime on every write, truncate, chmod, chown,
 // utimensat and rename, and no call sets it back (git's index relies on the
-// same). Used for dest's stamps (deploy/dest_stamps.hpp).
+// same). Used for dest's stamps (delta/dest_stamps.hpp).
 #pragma once
 
 #include <sys/stat.h>

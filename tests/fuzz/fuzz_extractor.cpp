@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <string>
 
-#include "deploy/extractor.hpp"
+#include "extract/extractor.hpp"
 #include "util/error.hpp"
 
 namespace fs = std::filesystem;

@@ -3,7 +3,7 @@
 // fixtures) and instantiates them in-process, as the core does.
 #pragma once
 
-#include "deploy/fetcher.hpp"
+#include "transfer/fetcher.hpp"
 #include "plugin/config_schema.hpp"
 #include "plugin/instance.hpp"
 #include "plugin/registry.hpp"

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // BytePipe between two real threads: every byte arrives in order, the bound
 // holds the producer back, and either side closing stops the other.
-#include "deploy/byte_pipe.hpp"
+#include "transfer/byte_pipe.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "deploy/decompress_thread.hpp"
+#include "transfer/decompress_thread.hpp"
 
 #include <gtest/gtest.h>
 

@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "deploy/dest_stamps.hpp"
+#include "delta/dest_stamps.hpp"
 #include "test_support.hpp"
 
 using namespace haul;

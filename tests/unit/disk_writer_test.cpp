@@ -2,7 +2,7 @@
 // DiskWriter on a real folder: what it writes has the entry's bytes, mode
 // and times; folders get theirs once nothing more lands in them; a later
 // entry replaces an earlier one whatever their types.
-#include "deploy/disk_writer.hpp"
+#include "extract/disk_writer.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>

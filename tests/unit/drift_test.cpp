@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 
 #include "config/exclude_rules.hpp"
-#include "deploy/extractor.hpp"
+#include "extract/extractor.hpp"
 #include "test_support.hpp"
 #include "util/content_hash.hpp"
 #include "util/error.hpp"

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "deploy/extractor.hpp"
-#include "deploy/tree_sync.hpp"
+#include "extract/extractor.hpp"
+#include "sync/tree_sync.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "deploy/kept_index.hpp"
+#include "sync/kept_index.hpp"
 
 #include <gtest/gtest.h>
 

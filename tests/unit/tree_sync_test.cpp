@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "deploy/tree_sync.hpp"
+#include "sync/tree_sync.hpp"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>

@@ -44,7 +44,7 @@ TEST(Units, Formatting) {
   EXPECT_EQ(format_bytes(1500000), "1.5 MB");
 }
 
-#include "deploy/transfer_progress.hpp"
+#include "transfer/transfer_progress.hpp"
 
 TEST(TransferProgress, DescribesBytesTotalRateAndTimeLeft) {
   EXPECT_EQ(haul::TransferProgress::describe(12'000'000, 48'000'000, 1.0), "12.0 MB of 48.0 MB (25%), 12.0 MB/s, 3s left");
