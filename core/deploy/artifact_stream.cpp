@@ -20,7 +20,8 @@
 namespace haul {
 namespace fs = std::filesystem;
 
-void stream_artifact(DeployContext& ctx, const std::function<void(const ChunkReader&)>& consume) {
+void stream_artifact(DeployContext& ctx, const std::function<void(const ChunkReader&)>& consume,
+                     const RoomCheck* room) {
   const std::string& src = ctx.manifest.src;
   Hasher hasher(ctx.manifest.checksum_algorithm());
   BytePipe pipe;
@@ -33,7 +34,7 @@ void stream_artifact(DeployContext& ctx, const std::function<void(const ChunkRea
       FetchPolicy policy = ctx.fetch_policy();
       policy.on_total_size = [&](uint64_t total) {
         progress.set_total(total);
-        if (ctx.on_artifact_size) ctx.on_artifact_size(total);
+        if (room) room->artifact_size(total);
       };
       fetched = fetch_stream(ctx.sources, src, policy, ctx.abort, ctx.log, [&](const void* d, size_t n) {
         hasher.update(d, n);
@@ -95,7 +96,7 @@ void stream_artifact(DeployContext& ctx, const std::function<void(const ChunkRea
 namespace {
 
 ExtractStats extract_once(DeployContext& ctx, const fs::path& staging, ExtractOptions options,
-                          DestStampsWriter* stamps) {
+                          const StagingExtras& extras) {
   options.limits.max_bytes = ctx.options.max_extract_bytes;
   options.limits.max_entries = ctx.options.max_entries;
   options.limits.max_ratio = ctx.options.max_compression_ratio;
@@ -133,8 +134,8 @@ ExtractStats extract_once(DeployContext& ctx, const fs::path& staging, ExtractOp
       return reader();
     };
     stats = extract_archive(replay, staging, ctx.manifest.src, options);
-  });
-  if (index) stats = assemble_from_index(ctx, *index, staging, options, stamps);
+  }, extras.room);
+  if (index) stats = assemble_from_index(ctx, *index, staging, options, extras);
   ctx.log.info("Extracted " + count_of(stats.entries, "entry", "entries") + " (" + format_bytes(stats.bytes) + ")" +
                (stats.kept_files ? "; " + count_of(stats.kept_files, "file", "files") +
                                        " unchanged in dest (same size, mtime and content) not written"
@@ -151,11 +152,12 @@ ExtractStats extract_once(DeployContext& ctx, const fs::path& staging, ExtractOp
 }  // namespace
 
 ExtractStats fetch_and_extract(DeployContext& ctx, const fs::path& staging, ExtractOptions options,
-                               DestStampsWriter* stamps) {
+                               const StagingExtras& extras) {
+  DestStampsWriter* const stamps = extras.stamps;
   bool stamps_held = !stamps || stamps->trusted();
   for (int attempt = 0;; ++attempt) {
     try {
-      return extract_once(ctx, staging, options, stamps);
+      return extract_once(ctx, staging, options, extras);
     } catch (const Error& e) {
       // Only a transfer that ended wrong or an object that changed mid-way
       // is fetched again here; other failures were already retried.

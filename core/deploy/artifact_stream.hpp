@@ -16,15 +16,32 @@
 
 namespace haul {
 
+// Told the sizes of what is being staged as soon as they are known, so a
+// deploy that cannot fit stops before it fills the disk (the release
+// strategy's room check). Each throws to stop the deploy.
+class RoomCheck {
+ public:
+  virtual ~RoomCheck() = default;
+  virtual void artifact_size(uint64_t bytes) const = 0;  // as soon as the source knows it
+  virtual void release_size(uint64_t bytes) const = 0;   // a chunked release's, stated by its index
+};
+
+// What a placement adds to the stage beyond where and how to extract.
+struct StagingExtras {
+  // The rsync strategy's, for a chunked release: the last deploy's stamps
+  // spare reading dest's unchanged files, and this one's are gathered.
+  DestStampsWriter* stamps = nullptr;
+  const RoomCheck* room = nullptr;
+};
+
 // consume's error is reported after the checksum: a corrupt download reads
 // as a checksum mismatch, not as a broken archive.
-void stream_artifact(DeployContext& ctx, const std::function<void(const ChunkReader&)>& consume);
+void stream_artifact(DeployContext& ctx, const std::function<void(const ChunkReader&)>& consume,
+                     const RoomCheck* room = nullptr);
 
 // Extracts src into staging (empty) with the pipeline's limits, within the
 // retry budget; options' record, kept and tree start over for each attempt.
-// stamps: the rsync strategy's, for a chunked release: the last deploy's
-// stamps spare reading dest's unchanged files, and this one's are gathered.
 ExtractStats fetch_and_extract(DeployContext& ctx, const std::filesystem::path& staging, ExtractOptions options,
-                               DestStampsWriter* stamps = nullptr);
+                               const StagingExtras& extras = {});
 
 }  // namespace haul

@@ -44,12 +44,6 @@ struct DeployContext {
 
   // Artifact stream.
   uint64_t bytes_fetched = 0;
-  // Told the artifact's size as soon as the source knows it; throws to stop
-  // a deploy that cannot fit (the release strategy's room check).
-  std::function<void(uint64_t)> on_artifact_size;
-  // Told the release's exact size when it is known before extraction (a
-  // chunked release's index states it); throws like on_artifact_size.
-  std::function<void(uint64_t)> on_release_size;
 
   // Release placement: the release being deployed and the one it replaces.
   std::string release_id, release_dir, previous_dir;

@@ -3,12 +3,14 @@
 #include "deploy/deploy_engine.hpp"
 
 #include <ctime>
+#include <memory>
 #include <random>
 
 #include "deploy/deploy_context.hpp"
 #include "deploy/deploy_hooks.hpp"
 #include "deploy/hook_phase.hpp"
 #include "deploy/intake.hpp"
+#include "deploy/placement.hpp"
 #include "deploy/plan_report.hpp"
 #include "deploy/release_placement.hpp"
 #include "deploy/rollout_gate.hpp"
@@ -34,23 +36,34 @@ void random_delay(DeployContext& ctx) {
   if (!ctx.before_start.sleep_for(d)) throw Error("cancelled during the random delay: haul is shutting down");
 }
 
-void place(DeployContext& ctx) {
+// dest's strategy, with dest's lock and journal held until the deploy ends.
+std::unique_ptr<Placement> placement_for(DeployContext& ctx) {
   const Manifest& m = ctx.manifest;
-  if (m.src.empty()) {
-    ctx.log.info("No src in the manifest: running commands only");
-    wait_at_rollout_gate(ctx);
-    run_phase(ctx, HAUL_PHASE_PRE, m.commands.pre);
-    run_phase(ctx, HAUL_PHASE_POST, m.commands.post);
-    return;
-  }
+  if (m.src.empty()) return commands_only(ctx);
   const fs::path dest = fs::absolute(m.dest).lexically_normal();
   std::error_code ec;
   fs::create_directories(dest.parent_path(), ec);
   if (ec) throw Error("cannot create the parent of dest " + dest.string() + ": " + ec.message());
-  if (m.sync_strategy == SyncStrategy::release)
-    place_as_release(ctx, dest);
-  else
-    place_by_sync(ctx, dest);
+  return m.sync_strategy == SyncStrategy::release ? release_placement(ctx, dest) : sync_placement(ctx, dest);
+}
+
+// The order of every deploy, whatever its strategy (placement.hpp).
+void place(DeployContext& ctx) {
+  const Commands& commands = ctx.manifest.commands;
+  const std::unique_ptr<Placement> p = placement_for(ctx);
+  if (!p->stage()) return;  // fetched, verified, extracted beside dest; false: dest already runs it
+  wait_at_rollout_gate(ctx);  // a slot in the rollout, or a halt: dest untouched either way
+  try {
+    p->prepare();
+    run_phase(ctx, HAUL_PHASE_PRE, commands.pre, p->journal("pre"));
+    p->commit();  // dest changes here
+    run_phase(ctx, HAUL_PHASE_POST, commands.post, p->journal("post"));
+    if (p->can_undo()) run_phase(ctx, HAUL_PHASE_VERIFY, commands.verify, p->journal("verify"));
+    p->settle();
+  } catch (const std::exception& e) {
+    p->fail(e.what());
+    throw;
+  }
 }
 
 // What is true of dest after a failed or aborted deploy, per strategy.

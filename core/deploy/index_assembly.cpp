@@ -37,7 +37,7 @@ fs::path index_cache_dir(const Manifest& m) {
 }  // namespace
 
 ExtractStats assemble_from_index(DeployContext& ctx, const std::string& fetched, const fs::path& staging,
-                                 const ExtractOptions& options, DestStampsWriter* stamps) {
+                                 const ExtractOptions& options, const StagingExtras& extras) {
   const std::string& src = ctx.manifest.src;
   delta::IndexLimits limits;
   limits.max_entries = ctx.options.max_entries;
@@ -53,14 +53,14 @@ ExtractStats assemble_from_index(DeployContext& ctx, const std::string& fetched,
   if (total > ctx.options.max_extract_bytes)
     throw Error("release index " + src + ": its files hold " + format_bytes(total) +
                 ", more than deploy.max_extract_bytes (" + format_bytes(ctx.options.max_extract_bytes) + ")");
-  if (ctx.on_release_size) ctx.on_release_size(total);
+  if (extras.room) extras.room->release_size(total);
   const std::string store = delta::chunk_store_url(src, index.chunk_store);
   ctx.log.info("Release index " + src + ": " + count_of(index.entries.size(), "entry", "entries") + ", " +
                count_of(index.chunks.size(), "chunk", "chunks") + " (" + format_bytes(total) + ") from " + store);
 
   // Files dest's copy still holds since the last deploy stamped them are
   // left out of the stream unread; the feed's workers ask.
-  StampedFiles stamped(index, options, stamps);
+  StampedFiles stamped(index, options, extras.stamps);
   if (!stamped.stamps_unusable().empty())
     ctx.log.info("Dest's stamps " + DestStamps::beside(options.quick_check_dest).string() + " not used: " +
                  stamped.stamps_unusable() + "; every file dest holds is read once");

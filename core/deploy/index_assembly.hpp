@@ -12,15 +12,13 @@
 #include <filesystem>
 #include <string>
 
-#include "deploy/deploy_context.hpp"
-#include "delta/dest_stamps.hpp"
-#include "extract/extractor.hpp"
+#include "deploy/artifact_stream.hpp"
 
 namespace haul {
 
 // fetched: the index (or a delta of one, index_chain.hpp), decompressed.
 // staging must be empty.
 ExtractStats assemble_from_index(DeployContext& ctx, const std::string& fetched, const std::filesystem::path& staging,
-                                 const ExtractOptions& options, DestStampsWriter* stamps);
+                                 const ExtractOptions& options, const StagingExtras& extras);
 
 }  // namespace haul

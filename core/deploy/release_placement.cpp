@@ -8,7 +8,6 @@
 
 #include "deploy/artifact_stream.hpp"
 #include "deploy/deploy_hooks.hpp"
-#include "deploy/rollout_gate.hpp"
 #include "deploy/staging.hpp"
 #include "release/dest_lock.hpp"
 #include "deploy/journal_scope.hpp"
@@ -30,29 +29,97 @@ std::string derive_release_id(const Manifest& m) {
   return std::string(stamp) + "-" + m.checksum.substr(0, 8);
 }
 
-class ReleasePlacement {
+class ReleasePlacement final : public Placement, private RoomCheck {
  public:
   ReleasePlacement(DeployContext& ctx, const fs::path& dest)
       : ctx_(ctx), dest_(dest), store_(dest), lock_(lock_path(dest), ctx.options.lock_timeout, ctx.before_start),
         previous_(store_.current_id()), wanted_(wanted_id(ctx)),
-        journal_(DeployJournal(dest), journal_entry(ctx, "fetch", previous_.value_or("")), dest.string(), ctx.log) {}
+        journal_scope_(DeployJournal(dest), journal_entry(ctx, "fetch", previous_.value_or("")), dest.string(),
+                       ctx.log) {
+    journal_ = &journal_scope_;
+  }
 
-  void run() {
+  // Extracted into a staging folder of the store, unchanged files
+  // hard-linked from the previous release.
+  bool stage() override {
     crash_point("release-journal-taken-over");  // a kill here leaves the journal naming this deploy alone
     clean_up_after_interrupted();
-    if (already_live()) return;
+    if (already_live()) return false;
     replace_failed(wanted_);
-    ctx_.release_id = store_.unique_id(wanted_);
-    if (ctx_.release_id != wanted_) {
-      ctx_.log.warn("release " + wanted_ + " already exists; this one is " + ctx_.release_id);
-      journal_.release(ctx_.release_id);
+    const std::string& id = ctx_.release_id = store_.unique_id(wanted_);
+    if (id != wanted_) {
+      ctx_.log.warn("release " + wanted_ + " already exists; this one is " + id);
+      journal_scope_.release(id);
     }
-    ctx_.release_dir = store_.release_dir(ctx_.release_id).string();
+    ctx_.release_dir = store_.release_dir(id).string();
     ctx_.previous_dir = previous_ ? store_.release_dir(*previous_).string() : "";
-    stage_and_prepare();
-    switch_current();
-    post_and_verify();
+    meta_.id = id;
+    meta_.created_unix = std::time(nullptr);
+    meta_.result = "deploying";
+    meta_.manifest_url = ctx_.request.manifest_url;
+    meta_.event_id = ctx_.request.event_id;
+    meta_.manifest = ctx_.manifest_text;
+    previous_meta_ = previous_ ? store_.meta(*previous_) : std::nullopt;
+    tree_.emplace(store_.tree_path(id));
+    ExtractOptions extract;
+    extract.record = &meta_.files;
+    extract.tree = &*tree_;
+    if (previous_meta_) {
+      extract.reuse = &previous_meta_->files;
+      extract.reuse_dir = store_.release_dir(*previous_);
+    }
+    staging_.path = store_.new_staging(id);
+    stats_ = fetch_and_extract(ctx_, staging_.path, extract, {nullptr, this});
+    return true;
+  }
+
+  // Committed as releases/<id>, not live. Everything the switch and after
+  // need is written before the release exists: its metadata, content record
+  // and result record, which later changes in place (no new disk space
+  // needed once it is live).
+  void prepare() override {
+    const std::string& id = ctx_.release_id;
+    apply_dest_mode(ctx_, staging_.path);
+    meta_.size_bytes = stats_.bytes + stats_.linked_bytes;
+    store_.save_meta(meta_);
+    tree_->finish(tree_record_meta(ctx_, {}));
+    tree_->commit();
+    store_.commit(staging_.path, id);
+    committed_ = true;
+    staging_.path.clear();
+    ctx_.log.info("Release " + id + " staged in " + ctx_.release_dir + " (" +
+                  (previous_ ? count_of(stats_.linked_files, "unchanged file", "unchanged files") +
+                                   " hard-linked from release " + *previous_ + ", "
+                             : std::string("the first release here: ")) +
+                  format_bytes(stats_.bytes) + " written)");
+  }
+
+  // Shared paths linked, flushed, then `current` switched atomically.
+  void commit() override {
+    store_.link_shared(ctx_.release_id, ctx_.manifest.linked_dirs, ctx_.manifest.linked_files);
+    store_.flush(ctx_.release_id);
+    journal("switch");
+    store_.switch_to(ctx_.release_id);  // throws with current still where it was
+    dest_changed_ = true;
+    ctx_.dest_state = DeployContext::DestState::placed;
+    ctx_.log.info("current -> releases/" + ctx_.release_id + (previous_ ? " (was " + *previous_ + ")" : ""));
+  }
+
+  bool can_undo() const override { return true; }
+
+  void settle() override {
+    store_.set_result(ctx_.release_id, "success");
+    ctx_.switched = true;
+    ctx_.previous_id = previous_.value_or("");
     prune();
+  }
+
+  // Live: back to the previous release. Not yet: the release, if committed,
+  // is recorded as failed (never a rollback target), its leftovers removed.
+  void fail(const std::string& why) override {
+    if (ctx_.dest_state == DeployContext::DestState::placed) return roll_back(why);
+    if (!committed_) store_.discard_meta(ctx_.release_id);
+    mark("failure");
   }
 
  private:
@@ -100,13 +167,19 @@ class ReleasePlacement {
     ctx_.log.info("release " + wanted + " failed here before (" + old->result + "); this deploy replaces it");
   }
 
-  // Room check as soon as the source knows the artifact's size: the
+  // The room check, as soon as the source knows the artifact's size: the
   // extracted release is estimated from the previous one (or 4x the
-  // artifact, a generous tar.gz ratio).
-  void check_room_for(uint64_t artifact, uint64_t previous_size) const {
-    check_room(previous_size ? previous_size : artifact * 4,
+  // artifact, a generous tar.gz ratio)...
+  void artifact_size(uint64_t artifact) const override {
+    check_room(previous_size() ? previous_size() : artifact * 4,
                "the previous release's size, or 4x the " + format_bytes(artifact) + " artifact");
   }
+  // ...and a chunked release states its size: the estimate without a previous release.
+  void release_size(uint64_t bytes) const override {
+    check_room(previous_size() ? previous_size() : bytes,
+               previous_size() ? "the previous release's size" : "the size its release index states");
+  }
+  uint64_t previous_size() const { return previous_meta_ ? previous_meta_->size_bytes : 0; }
 
   void check_room(uint64_t needed, const std::string& why) const {
     struct statvfs vfs;
@@ -118,100 +191,15 @@ class ReleasePlacement {
                   format_bytes(free_bytes) + " free, about " + format_bytes(needed) + " needed (" + why + ")");
   }
 
-  // Extracted, committed as releases/<id>, pre run, shared paths linked,
-  // flushed. Everything the switch and after need is written before the
-  // release exists: its metadata, content record and result record, which
-  // later changes in place (no new disk space needed once it is live).
-  void stage_and_prepare() {
-    const std::string& id = ctx_.release_id;
-    ReleaseMeta meta;
-    meta.id = id;
-    meta.created_unix = std::time(nullptr);
-    meta.result = "deploying";
-    meta.manifest_url = ctx_.request.manifest_url;
-    meta.event_id = ctx_.request.event_id;
-    meta.manifest = ctx_.manifest_text;
-    const std::optional<ReleaseMeta> previous_meta = previous_ ? store_.meta(*previous_) : std::nullopt;
-    TreeRecordWriter tree(store_.tree_path(id));
-    ExtractOptions extract;
-    extract.record = &meta.files;
-    extract.tree = &tree;
-    if (previous_meta) {
-      extract.reuse = &previous_meta->files;
-      extract.reuse_dir = store_.release_dir(*previous_);
-    }
-    StagingFolder staging;
-    staging.path = store_.new_staging(id);
-    const uint64_t previous_size = previous_meta ? previous_meta->size_bytes : 0;
-    ctx_.on_artifact_size = [this, previous_size](uint64_t artifact) { check_room_for(artifact, previous_size); };
-    // A chunked release states its size: the estimate without a previous release.
-    ctx_.on_release_size = [this, previous_size](uint64_t bytes) {
-      check_room(previous_size ? previous_size : bytes,
-                 previous_size ? "the previous release's size" : "the size its release index states");
-    };
-    const ExtractStats stats = fetch_and_extract(ctx_, staging.path, extract);
-    wait_at_rollout_gate(ctx_);
-    apply_dest_mode(ctx_, staging.path);
-    meta.size_bytes = stats.bytes + stats.linked_bytes;
-    try {
-      store_.save_meta(meta);
-      tree.finish(tree_record_meta(ctx_, {}));
-      tree.commit();
-      store_.commit(staging.path, id);
-      committed_ = true;
-      staging.path.clear();
-      ctx_.log.info("Release " + id + " staged in " + ctx_.release_dir + " (" +
-                    (previous_ ? count_of(stats.linked_files, "unchanged file", "unchanged files") +
-                                     " hard-linked from release " + *previous_ + ", "
-                               : std::string("the first release here: ")) +
-                    format_bytes(stats.bytes) + " written)");
-      journal_.phase("pre");
-      run_phase(ctx_, HAUL_PHASE_PRE, ctx_.manifest.commands.pre, &journal_);
-      store_.link_shared(id, ctx_.manifest.linked_dirs, ctx_.manifest.linked_files);
-      store_.flush(id);
-      journal_.phase("switch");
-    } catch (...) {
-      if (!committed_) store_.discard_meta(id);
-      mark("failure");
-      throw;
-    }
-  }
-
-  void switch_current() {
-    try {
-      store_.switch_to(ctx_.release_id);
-    } catch (...) {
-      mark("failure");  // current still points where it did
-      throw;
-    }
-    ctx_.dest_state = DeployContext::DestState::placed;
-    ctx_.log.info("current -> releases/" + ctx_.release_id + (previous_ ? " (was " + *previous_ + ")" : ""));
-  }
-
-  void post_and_verify() {
-    try {
-      journal_.phase_best_effort("post");
-      run_phase(ctx_, HAUL_PHASE_POST, ctx_.manifest.commands.post, &journal_);
-      journal_.phase_best_effort("verify");
-      run_phase(ctx_, HAUL_PHASE_VERIFY, ctx_.manifest.commands.verify, &journal_);
-      store_.set_result(ctx_.release_id, "success");
-      ctx_.switched = true;
-      ctx_.previous_id = previous_.value_or("");
-    } catch (const std::exception& e) {
-      roll_back(e.what());
-      throw;
-    }
-  }
-
-  // post or verify failed with the new release live: back to the previous
-  // one, and its rollback commands.
+  // post, verify or the record of success failed with the new release
+  // live: back to the previous one, and its rollback commands.
   void roll_back(const std::string& why) {
     if (!previous_) {
       ctx_.log.error(why + " — no previous release to roll back to; current stays on " + ctx_.release_id);
       mark("failure");
       return;
     }
-    journal_.phase_best_effort("rollback");
+    journal("rollback");
     try {
       store_.switch_to(*previous_);
     } catch (const std::exception& se) {
@@ -226,7 +214,7 @@ class ReleasePlacement {
     // abort: they bring the previous release back up.
     StopSignal never;
     try {
-      run_phase(ctx_, HAUL_PHASE_ROLLBACK, ctx_.manifest.commands.rollback, &journal_, &never);
+      run_phase(ctx_, HAUL_PHASE_ROLLBACK, ctx_.manifest.commands.rollback, journal_, &never);
     } catch (const std::exception& re) {
       ctx_.log.error(re.what());
     }
@@ -235,7 +223,7 @@ class ReleasePlacement {
   void prune() {
     const auto keep = static_cast<size_t>(ctx_.manifest.keep_releases ? ctx_.manifest.keep_releases
                                                                        : ctx_.options.keep_releases);
-    journal_.phase_best_effort("pruning");
+    journal("pruning");
     try {
       for (const auto& id : store_.prune(keep))
         ctx_.log.info("removed old release " + id + " (keeping " + std::to_string(keep) + ")");
@@ -261,12 +249,19 @@ class ReleasePlacement {
   DestLock lock_;
   const std::optional<std::string> previous_;
   const std::string wanted_;
-  JournalScope journal_;
-  bool committed_ = false;
+  JournalScope journal_scope_;
+  StagingFolder staging_;
+  ReleaseMeta meta_;
+  std::optional<ReleaseMeta> previous_meta_;
+  std::optional<TreeRecordWriter> tree_;
+  ExtractStats stats_;
+  bool committed_ = false;  // releases/<id> exists
 };
 
 }  // namespace
 
-void place_as_release(DeployContext& ctx, const fs::path& dest) { ReleasePlacement(ctx, dest).run(); }
+std::unique_ptr<Placement> release_placement(DeployContext& ctx, const fs::path& dest) {
+  return std::make_unique<ReleasePlacement>(ctx, dest);
+}
 
 }  // namespace haul

@@ -8,9 +8,7 @@
 #include <fstream>
 
 #include "deploy/artifact_stream.hpp"
-#include "deploy/deploy_hooks.hpp"
 #include "delta/dest_stamps.hpp"
-#include "deploy/rollout_gate.hpp"
 #include "deploy/staging.hpp"
 #include "sync/tree_sync.hpp"
 #include "drift/tree_record.hpp"
@@ -104,72 +102,90 @@ void sync(DeployContext& ctx, const fs::path& staging, const fs::path& dest, con
                (s.protected_by_exclude ? ", " + std::to_string(s.protected_by_exclude) + " kept by excludes" : ""));
 }
 
-}  // namespace
-
-void place_by_sync(DeployContext& ctx, const fs::path& dest) {
-  const Manifest& m = ctx.manifest;
-  const bool rsync = m.sync_strategy == SyncStrategy::rsync;
-  const fs::path parent = dest.parent_path();
-  DestLock lock(beside_dest(dest, "lock"), ctx.options.lock_timeout, ctx.before_start);
-  JournalScope journal(DeployJournal::beside(dest), journal_entry(ctx, "fetch", ""), dest.string(), ctx.log);
-  remove_staging_leftovers(ctx, dest);
-
-  // Staging sits beside dest so that placing it is a rename, never a copy.
-  StagingFolder staging;
-  std::string tmpl = (parent / (staging_prefix(dest) + "XXXXXX")).string();
-  if (!mkdtemp(tmpl.data()))
-    throw Error("cannot create a staging folder in " + parent.string() + ": " + std::strerror(errno));
-  staging.path = tmpl;
-
-  // rsync: what dest already holds unchanged is neither written to staging
-  // nor moved; mv needs the whole tree.
-  KeptIndex kept;
-  TreeRecordWriter record(TreeRecord::beside(dest));
-  ExtractOptions extract;
-  extract.tree = &record;
-  DestStampsWriter stamps;  // a chunked release's: the next one need not read what this one placed
-  if (rsync && fs::is_directory(dest)) {
-    extract.quick_check_dest = dest;
-    extract.kept = &kept;
-    extract.always_extract = m.exclude_from.empty() ? std::string() : fs::path(m.exclude_from).lexically_normal().string();
+class SyncPlacement final : public Placement {
+ public:
+  SyncPlacement(DeployContext& ctx, const fs::path& dest)
+      : ctx_(ctx), dest_(dest), rsync_(ctx.manifest.sync_strategy == SyncStrategy::rsync),
+        lock_(beside_dest(dest, "lock"), ctx.options.lock_timeout, ctx.before_start),
+        journal_scope_(DeployJournal::beside(dest), journal_entry(ctx, "fetch", ""), dest.string(), ctx.log),
+        record_(TreeRecord::beside(dest)) {
+    journal_ = &journal_scope_;
   }
-  fetch_and_extract(ctx, staging.path, extract, rsync ? &stamps : nullptr);
-  if (rsync) warn_if_foreign(ctx, dest);
-  wait_at_rollout_gate(ctx);
 
-  journal.phase("pre");
-  run_phase(ctx, HAUL_PHASE_PRE, m.commands.pre, &journal);
-
-  ctx.log.info("Set dest mode " + format_mode(m.dest_mode));
-  apply_dest_mode(ctx, staging.path);
+  bool stage() override {
+    remove_staging_leftovers(ctx_, dest_);
+    // Staging sits beside dest so that placing it is a rename, never a copy.
+    const fs::path parent = dest_.parent_path();
+    std::string tmpl = (parent / (staging_prefix(dest_) + "XXXXXX")).string();
+    if (!mkdtemp(tmpl.data()))
+      throw Error("cannot create a staging folder in " + parent.string() + ": " + std::strerror(errno));
+    staging_.path = tmpl;
+    // rsync: what dest already holds unchanged is neither written to staging
+    // nor moved; mv needs the whole tree.
+    ExtractOptions extract;
+    extract.tree = &record_;
+    if (rsync_ && fs::is_directory(dest_)) {
+      const Manifest& m = ctx_.manifest;
+      extract.quick_check_dest = dest_;
+      extract.kept = &kept_;
+      extract.always_extract = m.exclude_from.empty() ? std::string() : fs::path(m.exclude_from).lexically_normal().string();
+    }
+    // A chunked release's stamps: the next one need not read what this one placed.
+    fetch_and_extract(ctx_, staging_.path, extract, {rsync_ ? &stamps_ : nullptr, nullptr});
+    if (rsync_) warn_if_foreign(ctx_, dest_);
+    return true;
+  }
 
   // The content record is on disk before dest changes (a full disk fails
   // the deploy here, dest untouched) and goes into place once it has.
-  const std::vector<std::string> rule_lines = rsync ? exclude_rule_lines(ctx, staging.path) : std::vector<std::string>{};
-  record.finish(tree_record_meta(ctx, rule_lines));
+  void prepare() override {
+    ctx_.log.info("Set dest mode " + format_mode(ctx_.manifest.dest_mode));
+    apply_dest_mode(ctx_, staging_.path);
+    if (rsync_) rule_lines_ = exclude_rule_lines(ctx_, staging_.path);
+    record_.finish(tree_record_meta(ctx_, rule_lines_));
+  }
 
-  journal.phase(rsync ? "sync" : "mv");
-  ctx.dest_state = DeployContext::DestState::changing;
-  if (rsync) {
-    sync(ctx, staging.path, dest, kept, rule_lines);
-  } else {
-    ctx.log.info("Move " + staging.path.string() + " to " + dest.string());
-    move_tree(staging.path, dest);
-    staging.path.clear();  // it is dest now
+  void commit() override {
+    journal(rsync_ ? "sync" : "mv");
+    ctx_.dest_state = DeployContext::DestState::changing;
+    dest_changed_ = true;
+    if (rsync_) {
+      sync(ctx_, staging_.path, dest_, kept_, rule_lines_);
+    } else {
+      ctx_.log.info("Move " + staging_.path.string() + " to " + dest_.string());
+      move_tree(staging_.path, dest_);
+      staging_.path.clear();  // it is dest now
+    }
+    ctx_.dest_state = DeployContext::DestState::placed;
+    try {
+      record_.commit();
+    } catch (const std::exception& e) {
+      ctx_.log.warn(std::string(e.what()) + "; haul diff cannot check dest until the next deploy");
+    }
+    try {
+      if (rsync_) stamps_.write(dest_);
+    } catch (const std::exception& e) {
+      ctx_.log.warn(std::string(e.what()) + "; the next chunked deploy reads dest's files again");
+    }
   }
-  ctx.dest_state = DeployContext::DestState::placed;
-  try {
-    record.commit();
-  } catch (const std::exception& e) {
-    ctx.log.warn(std::string(e.what()) + "; haul diff cannot check dest until the next deploy");
-  }
-  try {
-    if (rsync) stamps.write(dest);
-  } catch (const std::exception& e) {
-    ctx.log.warn(std::string(e.what()) + "; the next chunked deploy reads dest's files again");
-  }
-  journal.phase_best_effort("post");
-  run_phase(ctx, HAUL_PHASE_POST, m.commands.post, &journal);
+
+ private:
+  DeployContext& ctx_;
+  const fs::path dest_;
+  const bool rsync_;
+  DestLock lock_;
+  JournalScope journal_scope_;
+  StagingFolder staging_;
+  KeptIndex kept_;
+  TreeRecordWriter record_;
+  DestStampsWriter stamps_;
+  std::vector<std::string> rule_lines_;
+};
+
+}  // namespace
+
+std::unique_ptr<Placement> sync_placement(DeployContext& ctx, const fs::path& dest) {
+  return std::make_unique<SyncPlacement>(ctx, dest);
 }
 
 }  // namespace haul
