@@ -45,7 +45,7 @@ int run_gc(const Args& args) {
     std::cout << (req.dry_run ? "would remove " : "removed ") << r.removed.size() << " release(s), " << r.chunks_removed
               << " chunk(s) (" << format_bytes(r.bytes_removed) << "); kept " << r.kept.size() << " release(s)"
               << (r.bases.empty() ? "" : " and the index of " + std::to_string(r.bases.size()) +
-                                             " release(s) a kept index is a delta of")
+                                             " release(s) a kept release's index is a delta of")
               << "\n";
     return 0;
   });

@@ -59,14 +59,12 @@ void StampedFiles::left_out(size_t entry) {
   ++unread_count_;
 }
 
-std::function<void(std::string_view, std::string_view, const InodeStamp*)> StampedFiles::on_file_recorded() {
-  if (!writer_) return {};
-  return [this](std::string_view rel, std::string_view hash, const InodeStamp* kept_as) {
-    const auto it = std::lower_bound(index_.entries.begin(), index_.entries.end(), rel,
-                                     [](const delta::IndexEntry& e, std::string_view p) { return e.path < p; });
-    if (it != index_.entries.end() && it->path == rel && it->type == delta::EntryType::file)
-      writer_->add(rel, delta::chunk_list_digest(index_, *it), hash, it->size, it->mtime, kept_as);
-  };
+void StampedFiles::file(const PlacedFile& f) {
+  if (!writer_ || f.unread) return;
+  const auto it = std::lower_bound(index_.entries.begin(), index_.entries.end(), f.path,
+                                   [](const delta::IndexEntry& e, std::string_view p) { return e.path < p; });
+  if (it != index_.entries.end() && it->path == f.path && it->type == delta::EntryType::file)
+    writer_->add(f.path, delta::chunk_list_digest(index_, *it), f.hash, it->size, it->mtime, f.kept_as);
 }
 
 void StampedFiles::extraction_failed(const std::exception_ptr& error) {

@@ -23,7 +23,7 @@
 
 namespace haul {
 
-class StampedFiles {
+class StampedFiles final : public EntrySink {
  public:
   // Loads the stamps beside options.quick_check_dest, when the deploy keeps
   // stamps (writer), has a dest and has not found one untrue; writer is
@@ -36,9 +36,15 @@ class StampedFiles {
   std::function<bool(size_t entry)> leave_out();
   // For the stream's thread (write_index_as_tar): the file the feed left out.
   void left_out(size_t entry);
-  // For the extractor: the files it keeps unread, and each file it recorded.
+  // For the extractor: the files it keeps unread...
   UnreadFiles* unread() { return &unread_; }
-  std::function<void(std::string_view, std::string_view, const InodeStamp*)> on_file_recorded();
+  // ...and, as one of its sinks, each file it placed: stamped for the next
+  // deploy (the unread ones were stamped as the feed left them out).
+  void file(const PlacedFile& f) override;
+  void dir(std::string_view, unsigned) override {}
+  void symlink(std::string_view, std::string_view) override {}
+  void hardlink(std::string_view, std::string_view) override {}
+  void restart() override {}
 
   uint64_t unread_count() const { return unread_count_; }
   // Why dest's stamps file was not used (delta/dest_stamps.hpp); empty when it was or there is none.

@@ -167,7 +167,7 @@ ExtractStats fetch_and_extract(DeployContext& ctx, const fs::path& staging, Extr
       for (const auto& entry : fs::directory_iterator(staging, ec)) fs::remove_all(entry.path(), ec);
       if (options.record) options.record->clear();
       if (options.kept) options.kept->clear();
-      if (options.tree) options.tree->restart();
+      for (EntrySink* sink : options.sinks) sink->restart();
       // A stamp of dest's that did not hold up is no fault of the source:
       // start over at once, reading every file, without spending a retry.
       if (stamps_held && stamps && !stamps->trusted()) {

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// The deploy's story; each step is a stage of its own (deploy_context.hpp).
+// The deploy's story, in one place: place() is the order every deploy
+// follows and deploy() the whole run around it, at the end of the unnamed
+// namespace below. Each step is a stage of its own (deploy_context.hpp);
+// what depends on the sync strategy is a Placement (placement.hpp).
 #include "deploy/deploy_engine.hpp"
 
 #include <ctime>
@@ -45,25 +48,6 @@ std::unique_ptr<Placement> placement_for(DeployContext& ctx) {
   fs::create_directories(dest.parent_path(), ec);
   if (ec) throw Error("cannot create the parent of dest " + dest.string() + ": " + ec.message());
   return m.sync_strategy == SyncStrategy::release ? release_placement(ctx, dest) : sync_placement(ctx, dest);
-}
-
-// The order of every deploy, whatever its strategy (placement.hpp).
-void place(DeployContext& ctx) {
-  const Commands& commands = ctx.manifest.commands;
-  const std::unique_ptr<Placement> p = placement_for(ctx);
-  if (!p->stage()) return;  // fetched, verified, extracted beside dest; false: dest already runs it
-  wait_at_rollout_gate(ctx);  // a slot in the rollout, or a halt: dest untouched either way
-  try {
-    p->prepare();
-    run_phase(ctx, HAUL_PHASE_PRE, commands.pre, p->journal("pre"));
-    p->commit();  // dest changes here
-    run_phase(ctx, HAUL_PHASE_POST, commands.post, p->journal("post"));
-    if (p->can_undo()) run_phase(ctx, HAUL_PHASE_VERIFY, commands.verify, p->journal("verify"));
-    p->settle();
-  } catch (const std::exception& e) {
-    p->fail(e.what());
-    throw;
-  }
 }
 
 // What is true of dest after a failed or aborted deploy, per strategy.
@@ -116,72 +100,115 @@ void record_applied(DeployContext& ctx) {
   }
 }
 
-DeployResult deploy(DeployContext& ctx) {
-  const auto start = Clock::now();
-  DeployResult result;
-  ctx.started_at_ms = result.started_at_unix_ms = unix_ms_now();
-  auto finish = [&] {
-    ctx.finished_at_ms = result.finished_at_unix_ms = unix_ms_now();
-    result.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
-    result.manifest_sha256 = ctx.manifest_sha256;
-    result.release = ctx.release_name().empty() ? ctx.request.manifest_url : ctx.release_name();
-    result.bytes_fetched = ctx.bytes_fetched;
-    result.halted = ctx.halted;
-    if (ctx.rollout.gate && !ctx.manifest_sha256.empty()) result.rollout_release = rollout_name(ctx);
-    if (result.ok && ctx.switched) {
-      result.dest = fs::absolute(ctx.manifest.dest).lexically_normal().string();
-      result.release_id = ctx.release_id;
-      result.previous_release_id = ctx.previous_id;
+// The deploy's result as it becomes known, recorded in one place: its
+// timing, what it fetched and placed, and the JSON log's outcome fields.
+class Outcome {
+ public:
+  explicit Outcome(DeployContext& ctx) : ctx_(ctx), start_(Clock::now()) {
+    ctx.started_at_ms = result_.started_at_unix_ms = unix_ms_now();
+    ctx.log.set_field("event_id", ctx.request.event_id);
+  }
+
+  // Nothing deployed: the manifest was applied already, or only planned.
+  DeployResult skipped(std::string plan = "") {
+    result_.ok = result_.skipped = true;
+    result_.plan = std::move(plan);
+    finish();
+    return done();
+  }
+  void succeeded() {
+    fields("success");
+    ctx_.log.info("Deploy manifest succeeded.");
+    result_.ok = true;
+  }
+  void failed(const std::string& error) {
+    result_.error = error;
+    fields(ctx_.before_start.raised() ? "interrupted" : "failure");
+    ctx_.log.error("Deploy manifest failed: " + error);
+    if (!ctx_.manifest.dest.empty() && !ctx_.manifest.src.empty()) ctx_.log.warn(where_dest_is(ctx_));
+    // Cut short by a shutdown: not the release's outcome, so not a failure
+    // that counts toward a halt (the node's session frees its slot).
+    result_.interrupted = ctx_.before_start.raised();
+  }
+  const DeployResult& result() const { return result_; }
+
+  // Before the outcome hooks: they are told when the deploy finished.
+  void finish() {
+    ctx_.finished_at_ms = result_.finished_at_unix_ms = unix_ms_now();
+    result_.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start_);
+    result_.manifest_sha256 = ctx_.manifest_sha256;
+    result_.release = ctx_.release_name().empty() ? ctx_.request.manifest_url : ctx_.release_name();
+    result_.bytes_fetched = ctx_.bytes_fetched;
+    result_.halted = ctx_.halted;
+    if (ctx_.rollout.gate && !ctx_.manifest_sha256.empty()) result_.rollout_release = rollout_name(ctx_);
+    if (result_.ok && ctx_.switched) {
+      result_.dest = fs::absolute(ctx_.manifest.dest).lexically_normal().string();
+      result_.release_id = ctx_.release_id;
+      result_.previous_release_id = ctx_.previous_id;
     }
-  };
-  ctx.log.set_field("event_id", ctx.request.event_id);
-  auto outcome = [&](const char* what) {
-    ctx.log.set_field("phase", "");
-    ctx.log.set_field("release", ctx.release_name());
-    ctx.log.set_field("outcome", what);
-    ctx.log.set_field(
-        "duration_ms",
-        std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count()));
-  };
+  }
+  DeployResult done() {
+    result_.log = ctx_.log.text();
+    return std::move(result_);
+  }
+
+ private:
+  void fields(const char* outcome) {
+    ctx_.log.set_field("phase", "");
+    ctx_.log.set_field("release", ctx_.release_name());
+    ctx_.log.set_field("outcome", outcome);
+    ctx_.log.set_field("duration_ms", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                         Clock::now() - start_)
+                                                         .count()));
+  }
+
+  DeployContext& ctx_;
+  const Clock::time_point start_;
+  DeployResult result_;
+};
+
+// The order of every deploy, whatever its strategy (placement.hpp).
+void place(DeployContext& ctx) {
+  const Commands& commands = ctx.manifest.commands;
+  const std::unique_ptr<Placement> p = placement_for(ctx);
+  if (!p->stage()) return;  // fetched, verified, extracted beside dest; false: dest already runs it
+  wait_at_rollout_gate(ctx);  // a slot in the rollout, or a halt: dest untouched either way
+  try {
+    p->prepare();
+    run_phase(ctx, HAUL_PHASE_PRE, commands.pre, p->journal("pre"));
+    p->commit();  // dest changes here
+    run_phase(ctx, HAUL_PHASE_POST, commands.post, p->journal("post"));
+    if (p->can_undo()) run_phase(ctx, HAUL_PHASE_VERIFY, commands.verify, p->journal("verify"));
+    p->settle();
+  } catch (const std::exception& e) {
+    p->fail(e.what());
+    throw;
+  }
+}
+
+// One deploy, start to end: the story the README tells.
+DeployResult deploy(DeployContext& ctx) {
+  Outcome outcome(ctx);
   try {
     if (!ctx.request.dry_run) random_delay(ctx);
-    const Intake intake = take_in_manifest(ctx);
+    const Intake intake = take_in_manifest(ctx);  // fetched, verified, pinned
     ctx.log.set_field("release", ctx.release_name());
-    if (intake == Intake::already_applied) {
-      result.ok = result.skipped = true;
-      finish();
-      result.log = ctx.log.text();
-      return result;
-    }
-    if (ctx.request.dry_run) {
-      result.plan = plan_report(ctx);
-      result.ok = result.skipped = true;  // nothing was deployed
-      finish();
-      result.log = ctx.log.text();
-      return result;
-    }
-    place(ctx);
-    outcome("success");
-    ctx.log.info("Deploy manifest succeeded.");
-    result.ok = true;
+    if (intake == Intake::already_applied) return outcome.skipped();
+    if (ctx.request.dry_run) return outcome.skipped(plan_report(ctx));
+    place(ctx);  // lock, journal, stage, gate, pre, commit, post, verify
+    outcome.succeeded();
     record_applied(ctx);
   } catch (const std::exception& e) {
-    result.error = e.what();
-    outcome(ctx.before_start.raised() ? "interrupted" : "failure");
-    ctx.log.error("Deploy manifest failed: " + result.error);
-    if (!ctx.manifest.dest.empty() && !ctx.manifest.src.empty()) ctx.log.warn(where_dest_is(ctx));
+    outcome.failed(e.what());
   }
-  // Cut short by a shutdown: not the release's outcome, so not a failure
-  // that counts toward a halt (the node's session frees its slot).
-  result.interrupted = !result.ok && ctx.before_start.raised();
-  leave_rollout_gate(ctx, result.ok, result.error, result.interrupted);
-  finish();
-  if (result.ok)
+  const DeployResult& r = outcome.result();
+  leave_rollout_gate(ctx, r.ok, r.error, r.interrupted);
+  outcome.finish();
+  if (r.ok)
     run_outcome_phase(ctx, HAUL_PHASE_SUCCESS, ctx.manifest.commands.success, "");
   else
-    run_outcome_phase(ctx, HAUL_PHASE_FAILURE, ctx.manifest.commands.failure, result.error);
-  result.log = ctx.log.text();
-  return result;
+    run_outcome_phase(ctx, HAUL_PHASE_FAILURE, ctx.manifest.commands.failure, r.error);
+  return outcome.done();
 }
 
 }  // namespace

@@ -101,7 +101,7 @@ ExtractStats assemble_from_index(DeployContext& ctx, const std::string& fetched,
   ChunkReader reader = [&] { return pipe.read(); };
   ExtractOptions extract = options;
   extract.kept_unread = stamped.unread();
-  extract.on_file_recorded = stamped.on_file_recorded();
+  extract.sinks.push_back(&stamped);
   if (!options.quick_check_dest.empty())  // dest is the feed's first local root
     extract.known_same_as_dest = [&](std::string_view rel) -> const InodeStamp* {
       const auto it = std::lower_bound(index.entries.begin(), index.entries.end(), rel,

@@ -63,7 +63,7 @@ class ReleasePlacement final : public Placement, private RoomCheck {
     tree_.emplace(store_.tree_path(id));
     ExtractOptions extract;
     extract.record = &meta_.files;
-    extract.tree = &*tree_;
+    extract.sinks = {&*tree_};
     if (previous_meta_) {
       extract.reuse = &previous_meta_->files;
       extract.reuse_dir = store_.release_dir(*previous_);

@@ -85,7 +85,7 @@ std::vector<std::string> exclude_rule_lines(const DeployContext& ctx, const fs::
   return lines;
 }
 
-void sync(DeployContext& ctx, const fs::path& staging, const fs::path& dest, const KeptIndex& kept,
+void sync(DeployContext& ctx, const fs::path& staging, const fs::path& dest, const KeptFiles& kept,
           const std::vector<std::string>& rule_lines) {
   ExcludeRules rules;
   for (const auto& line : rule_lines) rules.add_line(line);
@@ -123,7 +123,7 @@ class SyncPlacement final : public Placement {
     // rsync: what dest already holds unchanged is neither written to staging
     // nor moved; mv needs the whole tree.
     ExtractOptions extract;
-    extract.tree = &record_;
+    extract.sinks = {&record_};
     if (rsync_ && fs::is_directory(dest_)) {
       const Manifest& m = ctx_.manifest;
       extract.quick_check_dest = dest_;
@@ -176,7 +176,7 @@ class SyncPlacement final : public Placement {
   DestLock lock_;
   JournalScope journal_scope_;
   StagingFolder staging_;
-  KeptIndex kept_;
+  KeptFiles kept_;
   TreeRecordWriter record_;
   DestStampsWriter stamps_;
   std::vector<std::string> rule_lines_;

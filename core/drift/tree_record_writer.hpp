@@ -16,6 +16,8 @@
 #include <string_view>
 #include <vector>
 
+#include "extract/entry_sink.hpp"
+
 namespace haul {
 
 struct TreeRecordMeta {
@@ -24,7 +26,7 @@ struct TreeRecordMeta {
   std::vector<std::string> linked;  // shared paths linked into a release
 };
 
-class TreeRecordWriter {
+class TreeRecordWriter final : public EntrySink {
  public:
   // Throws haul::Error naming the file when it cannot be created.
   explicit TreeRecordWriter(std::filesystem::path record);
@@ -32,12 +34,13 @@ class TreeRecordWriter {
   TreeRecordWriter(const TreeRecordWriter&) = delete;
   TreeRecordWriter& operator=(const TreeRecordWriter&) = delete;
 
-  void dir(std::string_view path, unsigned mode);
+  void dir(std::string_view path, unsigned mode) override;
   void file(std::string_view path, unsigned mode, uint64_t size, const struct timespec& mtime, std::string_view hash);
-  void symlink(std::string_view path, std::string_view target);
-  void hardlink(std::string_view path, std::string_view to);
+  void file(const PlacedFile& f) override { file(f.path, f.mode, f.size, f.mtime, f.hash); }
+  void symlink(std::string_view path, std::string_view target) override;
+  void hardlink(std::string_view path, std::string_view to) override;
   // The fetch starts over: what was written goes.
-  void restart();
+  void restart() override;
 
   // Writes meta and flushes the record to disk. Throws naming the file.
   void finish(const TreeRecordMeta& meta);

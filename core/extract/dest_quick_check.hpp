@@ -4,7 +4,7 @@
 // mode and mtime (and owner, as root) is not created in staging, and a file
 // with the entry's size and mtime second (rsync's quick check) is compared
 // byte for byte as it streams past (dest_file_compare.hpp) — the same bytes
-// are not written either. Both are listed in the KeptIndex for the sync,
+// are not written either. Both are listed in the KeptFiles for the sync,
 // with the attributes dest's copy still needs. dest's folders are never
 // created and never followed; under a folder dest lacks, nothing is looked up.
 #pragma once
@@ -19,14 +19,14 @@
 #include "sync/dest_file_compare.hpp"
 #include "util/dir_cursor.hpp"
 #include "extract/disk_writer.hpp"
-#include "sync/kept_index.hpp"
+#include "sync/kept_files.hpp"
 
 namespace haul {
 
 class DestQuickCheck {
  public:
   // compare_owner: haul applies owners (runs as root), so they must match too.
-  DestQuickCheck(const std::filesystem::path& dest, KeptIndex& kept, bool compare_owner)
+  DestQuickCheck(const std::filesystem::path& dest, KeptFiles& kept, bool compare_owner)
       : dest_(dest), kept_(kept), dirs_(dest, /*create_missing=*/false), compare_owner_(compare_owner) {}
 
   // dest holds this folder as the entry wants it: kept, not created.
@@ -48,7 +48,7 @@ class DestQuickCheck {
   }
 
   const std::filesystem::path dest_;
-  KeptIndex& kept_;
+  KeptFiles& kept_;
   DirCursor dirs_;
   const bool compare_owner_;
 };

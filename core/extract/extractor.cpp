@@ -18,7 +18,6 @@
 #include "extract/entry_guard.hpp"
 #include "extract/disk_writer.hpp"
 #include "extract/tar_stream.hpp"
-#include "drift/tree_record.hpp"
 #include "util/digest.hpp"
 #include "util/content_hash.hpp"
 #include "util/error.hpp"
@@ -30,6 +29,12 @@ namespace {
 // Files above this size are always written: reusing them would mean holding
 // them in memory to compare.
 constexpr uint64_t kMaxReuseBytes = 64ull << 20;
+
+// The folder part of an entry's path: "a/b" for "a/b/c", "" at the top.
+std::string_view parent_of(std::string_view rel) {
+  const size_t slash = rel.rfind('/');
+  return slash == std::string_view::npos ? std::string_view() : rel.substr(0, slash);
+}
 
 // One extraction: the entries come in through the guard (safety), then each
 // goes one of three ways — compared with dest's copy (rsync's quick check),
@@ -102,7 +107,7 @@ class Extraction {
       // Its stamp was checked by path. Under a folder the quick check kept
       // (reached without following a symlink) that path is dest's; else it
       // must be the same inode through dest's folders, or a fresh start reads it.
-      const std::string_view folder = record_parent(*e.rel);
+      const std::string_view folder = parent_of(*e.rel);
       std::optional<struct stat> have;
       if (folder.empty() || quick_->kept(std::string(folder)))
         have = f->have;
@@ -113,28 +118,28 @@ class Extraction {
         throw Error(in_.origin() + ": dest's copy of '" + f->path + "' is no longer the file its stamp names",
                     Error::Kind::source_changed);
       quick_->keep_file(*e.rel, *have, e.attrs);
-      // Not record_file: the stream's thread gave its stamp to the stamps writer already.
-      if (tree()) tree()->file(*e.rel, e.attrs.perm, e.declared, e.attrs.mtime, f->hash);
+      record_file(*e.rel, e.attrs.perm, e.declared, e.attrs.mtime, f->hash, nullptr, true);
       ++stats_.kept_files;
     }
   }
 
   void record_file(const std::string& rel, mode_t perm, uint64_t size, const struct timespec& mtime,
-                   std::string_view hash, const InodeStamp* kept_as = nullptr) {
-    tree()->file(rel, perm, size, mtime, hash);
-    if (options_.on_file_recorded) options_.on_file_recorded(rel, hash, kept_as);
+                   std::string_view hash, const InodeStamp* kept_as = nullptr, bool unread = false) {
+    const PlacedFile placed{rel, static_cast<unsigned>(perm), size, mtime, hash, kept_as, unread};
+    for (EntrySink* sink : options_.sinks) sink->file(placed);
   }
   void check_ratio() const { guard_.check_ratio(out_bytes(), in_.compressed()); }
-  TreeRecordWriter* tree() const { return options_.tree; }
+  // Whether anyone records what lands: the content hash is computed only then.
+  bool recording() const { return !options_.sinks.empty(); }
 
   void place(const AdmittedEntry& e) {
     const std::string& rel = *e.rel;
     if (e.type == AE_IFDIR) {
       if (!(quick_ && quick_->keeps_dir(rel, e.attrs))) writer_.make_dir(rel, e.attrs);
-      if (tree()) tree()->dir(rel, e.attrs.perm);
+      for (EntrySink* sink : options_.sinks) sink->dir(rel, e.attrs.perm);
     } else if (e.symlink_target && e.hardlink_to.empty()) {
       writer_.make_symlink(rel, e.symlink_target, e.attrs);
-      if (tree()) tree()->symlink(rel, e.symlink_target);
+      for (EntrySink* sink : options_.sinks) sink->symlink(rel, e.symlink_target);
     } else if (!e.hardlink_to.empty()) {
       place_hardlink(e);
     } else if (auto have = quick_ && rel != options_.always_extract ? quick_->same_stamp(rel, e.declared, e.attrs)
@@ -148,7 +153,7 @@ class Extraction {
   }
 
   void place_hardlink(const AdmittedEntry& e) {
-    if (tree()) tree()->hardlink(*e.rel, e.hardlink_to);
+    for (EntrySink* sink : options_.sinks) sink->hardlink(*e.rel, e.hardlink_to);
     // A hard link to a file dest kept: link dest's file, on the same filesystem.
     if (quick_ && quick_->kept(e.hardlink_to)) {
       const auto from = quick_->dest() / e.hardlink_to;
@@ -167,7 +172,7 @@ class Extraction {
   void write_unless_same_as_dest(const AdmittedEntry& e, const struct stat& have) {
     const std::string& rel = *e.rel;
     if (const InodeStamp* read_as = options_.known_same_as_dest ? options_.known_same_as_dest(rel) : nullptr) {
-      if (tree()) {
+      if (recording()) {
         file_hash_.reset();
         read_blocks(e, [&](const void* buf, size_t size, int64_t offset) {
           file_hash_.update_at(buf, size, static_cast<uint64_t>(offset));
@@ -189,16 +194,16 @@ class Extraction {
       compare->replay_matched(write);
       writing = true;
     };
-    if (tree()) file_hash_.reset();
+    if (recording()) file_hash_.reset();
     read_blocks(e, [&](const void* buf, size_t size, int64_t offset) {
-      if (tree()) file_hash_.update_at(buf, size, static_cast<uint64_t>(offset));
+      if (recording()) file_hash_.update_at(buf, size, static_cast<uint64_t>(offset));
       if (!writing && compare->feed(buf, size, offset)) return;
       if (!writing) start_writing();
       write(buf, size, offset);
     });
     if (!writing && !compare->same(e.declared)) start_writing();  // dest's copy is longer, or the entry empty
     const InodeStamp compared = InodeStamp::of(have);  // stat'ed before the comparison read it
-    if (tree())
+    if (recording())
       record_file(rel, e.attrs.perm, e.declared, e.attrs.mtime, file_hash_.digest(e.declared).view(),
                   writing ? nullptr : &compared);
     if (writing) {
@@ -231,7 +236,7 @@ class Extraction {
     if (got != static_cast<la_ssize_t>(data.size())) throw in_.fail("reading '" + e.raw + "' (truncated or corrupt archive)");
     const std::string sum = sha256_hex(data.data(), data.size());
     record(e, sum);
-    if (tree()) {
+    if (recording()) {
       file_hash_.reset();
       file_hash_.update(data.data(), data.size());
       record_file(rel, e.attrs.perm, e.declared, e.attrs.mtime, file_hash_.digest(e.declared).view());
@@ -251,17 +256,17 @@ class Extraction {
     writer_.open_file(*e.rel, e.attrs);
     std::optional<Hasher> sha256;
     if (options_.record) sha256.emplace("sha256");
-    if (tree()) file_hash_.reset();
+    if (recording()) file_hash_.reset();
     if (e.declared > 0)
       read_blocks(e, [&](const void* buf, size_t size, int64_t offset) {
         writer_.write(buf, size, offset);
         if (sha256) sha256->update(buf, size);
-        if (tree()) file_hash_.update_at(buf, size, static_cast<uint64_t>(offset));
+        if (recording()) file_hash_.update_at(buf, size, static_cast<uint64_t>(offset));
         stats_.bytes += size;
       });
     writer_.close_file(e.declared);
     if (sha256) record(e, sha256->hex_digest());
-    if (tree()) record_file(*e.rel, e.attrs.perm, e.declared, e.attrs.mtime, file_hash_.digest(e.declared).view());
+    if (recording()) record_file(*e.rel, e.attrs.perm, e.declared, e.attrs.mtime, file_hash_.digest(e.declared).view());
   }
 
   // The entry's data blocks, as libarchive hands them over (sparse files

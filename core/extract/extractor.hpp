@@ -17,11 +17,12 @@
 #include <string_view>
 #include <sys/stat.h>
 #include <utility>
+#include <vector>
 
 #include "extract/entry_guard.hpp"
+#include "extract/entry_sink.hpp"
 #include "extract/unread_files.hpp"
-#include "sync/kept_index.hpp"
-#include "drift/tree_record_writer.hpp"
+#include "sync/kept_files.hpp"
 #include "release/release_store.hpp"
 #include "transfer/chunk_reader.hpp"
 #include "util/inode_stamp.hpp"
@@ -54,7 +55,7 @@ struct ExtractOptions {
   // for the sync. Only what changed is decompressed to disk. always_extract
   // (exclude_from, which is read from the folder) is written regardless.
   std::filesystem::path quick_check_dest;
-  KeptIndex* kept = nullptr;
+  KeptFiles* kept = nullptr;
   std::string always_extract;
   // Files whose bytes are already known to be dest's copy's (a chunked
   // release hashed dest's copy against the index before sending the entry):
@@ -66,13 +67,9 @@ struct ExtractOptions {
   // is found through dest's folders to be the inode its stamp named, and is
   // kept like a file whose bytes matched.
   UnreadFiles* kept_unread = nullptr;
-  // Filled with every entry as it lands in the tree — kept ones included —
-  // with each file's content hash, for drift detection (`haul diff`).
-  TreeRecordWriter* tree = nullptr;
-  // Told each file's content hash as it goes into the tree record, and when
-  // dest keeps its copy, that copy as stat saw it before its bytes were
-  // found the same.
-  std::function<void(std::string_view rel, std::string_view hash, const InodeStamp* kept_as)> on_file_recorded;
+  // Told of every entry as it lands in the tree (entry_sink.hpp); each
+  // file's content hash is computed only when there is one.
+  std::vector<EntrySink*> sinks;
 };
 
 // origin names the archive (its URL) in errors. dir must exist and be empty:

@@ -138,8 +138,8 @@ GcResult collect_chunk_store(const GcRequest& req, const SourceSet& sources, con
   for (size_t i = 0; i < order.size(); ++i)
     (static_cast<int>(i) < req.keep || named.count(order[i].id) ? kept : removed).push_back(&order[i]);
 
-  // What the kept releases need: every kept index must be read, or nothing
-  // goes. A kept index published as a delta needs the indexes it is made
+  // What the kept releases need: every kept release's index must be read, or nothing
+  // goes. A kept release's index published as a delta needs the indexes it is made
   // from, but not their chunks.
   StopSignal never;
   DeployLog quiet("gc");

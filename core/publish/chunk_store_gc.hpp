@@ -5,17 +5,17 @@
 // and every release a manifest there names (a rollback published as the
 // current release stays whole whatever its age). Removed: the indexes of the
 // other releases first — no agent starts on a release whose chunks are
-// going — then every chunk no kept index names and older than min_age: a
+// going — then every chunk no kept release's index names and older than min_age: a
 // publish in progress uploads its chunks before its index, and they must
-// survive until the index that names them is there. An index a kept index
+// survive until the index that names them is there. An index a kept release's index
 // is a delta of (delta/index_delta.hpp) stays, but not for its chunks' sake.
 //
 // Packs (delta/pack_map.hpp) go like chunks: kept while a kept release's
 // pack map names them, else removed once older than min_age; a removed
 // release's pack map goes with its index.
 //
-// Any kept index that cannot be read stops the collection before anything
-// is removed: a chunk is only removed when every kept index was read.
+// Any kept release's index that cannot be read stops the collection before anything
+// is removed: a chunk is only removed when every kept release's index was read.
 #pragma once
 
 #include <chrono>
@@ -38,7 +38,7 @@ struct GcRequest {
 
 struct GcResult {
   std::vector<std::string> kept, removed;  // release ids
-  std::vector<std::string> bases;          // not kept, but a kept index is a delta of theirs: index only
+  std::vector<std::string> bases;          // not kept, but a kept release's index is a delta of theirs: index only
   uint64_t chunks = 0;                     // in the store before
   uint64_t chunks_removed = 0, bytes_removed = 0;
   uint64_t chunks_too_young = 0;           // unneeded, but younger than min_age

@@ -102,7 +102,7 @@ std::map<std::string, bool> list_names(const std::string& dir) {
 
 class Syncer {
  public:
-  Syncer(const ExcludeRules& rules, const SyncReporter& report, const KeptIndex* kept)
+  Syncer(const ExcludeRules& rules, const SyncReporter& report, const KeptFiles* kept)
       : rules_(rules), report_(report), kept_(kept && kept->size() ? kept : nullptr) {}
   SyncStats stats;
 
@@ -255,14 +255,14 @@ class Syncer {
 
   const ExcludeRules& rules_;
   const SyncReporter& report_;
-  const KeptIndex* kept_;
+  const KeptFiles* kept_;
 };
 
 }  // namespace
 
 SyncStats sync_tree(const std::filesystem::path& from, const std::filesystem::path& to,
                     const ExcludeRules& rules, const SyncReporter& report,
-                    const KeptIndex* kept) {
+                    const KeptFiles* kept) {
   struct stat root;
   if (lstat(from.c_str(), &root) != 0) throw Error(errno_text("cannot stat", from.string()));
   struct stat cur;

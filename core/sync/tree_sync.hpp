@@ -18,7 +18,7 @@
 #include <string>
 
 #include "config/exclude_rules.hpp"
-#include "sync/kept_index.hpp"
+#include "sync/kept_files.hpp"
 
 namespace haul {
 
@@ -36,7 +36,7 @@ using SyncReporter = std::function<void(const char* action, const std::string& p
 // holds them unchanged.
 SyncStats sync_tree(const std::filesystem::path& from, const std::filesystem::path& to,
                     const ExcludeRules& rules, const SyncReporter& report = nullptr,
-                    const KeptIndex* kept = nullptr);
+                    const KeptFiles* kept = nullptr);
 
 void move_tree(const std::filesystem::path& from, const std::filesystem::path& to);
 

@@ -157,7 +157,7 @@ struct DriftFixture : ::testing::Test {
     fs::create_directories(dest);
     TreeRecordWriter writer(tmp / "record");
     ExtractOptions o;
-    o.tree = &writer;
+    o.sinks = {&writer};
     extract_archive(chunks_of(make_tar({dir_entry("app"), file_entry("app/a.rb", "puts 1"),
                                         file_entry("app/b.rb", "puts 2", 0755), symlink_entry("current", "app"),
                                         dir_entry("log"), file_entry("log/keep", "x")}),

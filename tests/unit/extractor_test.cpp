@@ -214,7 +214,7 @@ TEST_F(ExtractFixture, UnchangedFilesInDestAreKeptNotWrittenAndTheSyncFinishesTh
   same_new_mode.mode = 0600;  // same size and mtime: kept, but its mode changes
   Entry changed_new = file_entry("app/changed.rb", "new content");
   Entry hard{Entry::hardlink, "app/alias.rb", "app/same.rb"};
-  KeptIndex kept;
+  KeptFiles kept;
   ExtractOptions o;
   o.quick_check_dest = dest;
   o.kept = &kept;
@@ -303,7 +303,7 @@ TEST_F(ExtractFixture, QuickCheckDoesNotFollowSymlinkedFoldersInDest) {
   fs::create_directories(dest);
   extract_archive(reader_for(make_tar({f})), tmp / "elsewhere", "v0");
   fs::create_directory_symlink(tmp / "elsewhere/lib", dest / "lib");
-  KeptIndex kept;
+  KeptFiles kept;
   ExtractOptions o;
   o.quick_check_dest = dest;
   o.kept = &kept;
@@ -326,7 +326,7 @@ TEST_F(ExtractFixture, KeptFoldersKeepTheirMtimeAndExcludedPathsAreProtected) {
   fs::rename(tmp / "first", dest);
   write_file(dest / "logs/local-only.log", "written by the app");
 
-  KeptIndex kept;
+  KeptFiles kept;
   ExtractOptions o;
   o.quick_check_dest = dest;
   o.kept = &kept;
@@ -361,7 +361,7 @@ TEST_F(ExtractFixture, SameSizeAndMtimeButOtherBytesIsWrittenNotKept) {
                   tmp / "first", "v1");
   fs::rename(tmp / "first", dest);
 
-  KeptIndex kept;
+  KeptFiles kept;
   ExtractOptions o;
   o.quick_check_dest = dest;
   o.kept = &kept;

@@ -24,7 +24,7 @@
 
 namespace haul {
 
-class KeptIndex {
+class KeptFiles {
  public:
   // rel is unchanged in dest; mtime is the release's (a folder's is set
   // again after the sync changed something inside it).

@@ -1,21 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "sync/kept_index.hpp"
+#include "sync/kept_files.hpp"
 
 #include <algorithm>
 
 
 namespace haul {
 
-void KeptIndex::add(std::string_view rel, const struct timespec& mtime) {
+void KeptFiles::add(std::string_view rel, const struct timespec& mtime) {
   items_.push_back({paths_.add(rel), mtime});
 }
 
-void KeptIndex::add_with_attributes(std::string_view rel, const struct stat& want) {
+void KeptFiles::add_with_attributes(std::string_view rel, const struct stat& want) {
   add(rel, want.st_mtim);
   attributes_.emplace(std::string(rel), want);
 }
 
-const KeptIndex::Item* KeptIndex::find(std::string_view rel) const {
+const KeptFiles::Item* KeptFiles::find(std::string_view rel) const {
   auto less = [this](const Item& a, const Item& b) { return path_of(a) < path_of(b); };
   if (sorted_ != items_.size()) {
     const auto middle = items_.begin() + static_cast<std::ptrdiff_t>(sorted_);
@@ -28,18 +28,18 @@ const KeptIndex::Item* KeptIndex::find(std::string_view rel) const {
   return it != items_.end() && path_of(*it) == rel ? &*it : nullptr;
 }
 
-const struct timespec* KeptIndex::mtime(std::string_view rel) const {
+const struct timespec* KeptFiles::mtime(std::string_view rel) const {
   const Item* item = find(rel);
   return item ? &item->mtime : nullptr;
 }
 
-const struct stat* KeptIndex::attributes(std::string_view rel) const {
+const struct stat* KeptFiles::attributes(std::string_view rel) const {
   if (attributes_.empty()) return nullptr;
   auto it = attributes_.find(rel);
   return it != attributes_.end() ? &it->second : nullptr;
 }
 
-void KeptIndex::clear() {
+void KeptFiles::clear() {
   paths_.clear();
   items_.clear();
   sorted_ = 0;

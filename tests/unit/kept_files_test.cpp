@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "sync/kept_index.hpp"
+#include "sync/kept_files.hpp"
 
 #include <gtest/gtest.h>
 
@@ -9,8 +9,8 @@ using namespace haul;
 
 // Entries arrive in archive order, which is mostly but not always sorted;
 // lookups in between must see everything added so far.
-TEST(KeptIndex, FindsPathsAddedInAnyOrderBetweenLookups) {
-  KeptIndex kept;
+TEST(KeptFiles, FindsPathsAddedInAnyOrderBetweenLookups) {
+  KeptFiles kept;
   kept.add("b/x", {20, 0});
   kept.add("a", {10, 0});
   EXPECT_TRUE(kept.contains("a"));
@@ -27,8 +27,8 @@ TEST(KeptIndex, FindsPathsAddedInAnyOrderBetweenLookups) {
   EXPECT_EQ(kept.size(), 4u);
 }
 
-TEST(KeptIndex, AttributesOnlyForEntriesThatNeedThem) {
-  KeptIndex kept;
+TEST(KeptFiles, AttributesOnlyForEntriesThatNeedThem) {
+  KeptFiles kept;
   kept.add("same", {1, 0});
   struct stat want {};
   want.st_mode = S_IFREG | 0600;
@@ -44,8 +44,8 @@ TEST(KeptIndex, AttributesOnlyForEntriesThatNeedThem) {
 }
 
 // Paths span many 64 KiB arena blocks; every one must come back intact.
-TEST(KeptIndex, HoldsTensOfThousandsOfLongPaths) {
-  KeptIndex kept;
+TEST(KeptFiles, HoldsTensOfThousandsOfLongPaths) {
+  KeptFiles kept;
   auto path = [](int i) { return "vendor/bundle/ruby/3.2.0/gems/gem-" + std::to_string(i) + "/lib/file.rb"; };
   for (int i = 0; i < 30000; ++i) kept.add(path(i), {i, 0});
   for (int i = 0; i < 30000; i += 997) {
