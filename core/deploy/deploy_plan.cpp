@@ -9,11 +9,14 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <set>
+#include <unordered_set>
 #include <sstream>
 
 #include "sync/dest_file_compare.hpp"
 #include "extract/tar_stream.hpp"
+#include "util/dir_cursor.hpp"
 #include "util/error.hpp"
 
 namespace haul {
@@ -37,8 +40,12 @@ DeployPlan plan_deploy(const ChunkReader& read, const fs::path& target, const st
   DeployPlan plan;
   TarStream in(read, origin);
   const std::string exclude_from = clean(options.exclude_from);
-  std::set<std::string> in_release;
-  std::set<std::string> dirs_in_release;
+  std::unordered_set<std::string> in_release, dirs_in_release;
+  // The target's entries are reached through its folders' descriptors, as
+  // the deploy's quick check does, not by full paths.
+  std::error_code ec;
+  std::optional<DirCursor> cursor;
+  if (fs::is_directory(target, ec)) cursor.emplace(target, false);
   struct archive_entry* entry = nullptr;
   int r;
   while ((r = archive_read_next_header(in.get(), &entry)) == ARCHIVE_OK) {
@@ -51,12 +58,18 @@ DeployPlan plan_deploy(const ChunkReader& read, const fs::path& target, const st
     ++plan.entries;
     in_release.insert(rel);
     if (type == AE_IFDIR) dirs_in_release.insert(rel);
-    // Folders on the way exist in the release too, listed or not.
-    for (size_t slash = rel.find('/'); slash != std::string::npos; slash = rel.find('/', slash + 1))
-      in_release.insert(rel.substr(0, slash)), dirs_in_release.insert(rel.substr(0, slash));
-    const fs::path have_path = target / rel;
+    // Folders on the way exist in the release too, listed or not (an archive
+    // usually lists them first: the walk up stops at the first one known).
+    for (size_t slash = rel.rfind('/'); slash != std::string::npos && slash > 0; slash = rel.rfind('/', slash - 1)) {
+      std::string folder = rel.substr(0, slash);
+      if (!dirs_in_release.insert(folder).second) break;
+      in_release.insert(std::move(folder));
+    }
+    const auto [folder, name] = DirCursor::split(rel);
+    const int dir_fd = cursor ? cursor->at(folder) : -1;
+    const std::string name_text(name);
     struct stat have;
-    const bool exists = lstat(have_path.c_str(), &have) == 0;
+    const bool exists = dir_fd >= 0 && fstatat(dir_fd, name_text.c_str(), &have, AT_SYMLINK_NOFOLLOW) == 0;
     std::string verdict;  // "", "new", "changed"
     if (!exists) {
       verdict = "new";
@@ -64,7 +77,7 @@ DeployPlan plan_deploy(const ChunkReader& read, const fs::path& target, const st
       verdict = S_ISDIR(have.st_mode) ? "" : "changed";
     } else if (type == AE_IFLNK) {
       char buf[4096];
-      const ssize_t n = readlink(have_path.c_str(), buf, sizeof buf);
+      const ssize_t n = readlinkat(dir_fd, name_text.c_str(), buf, sizeof buf);
       const char* want = archive_entry_symlink(entry);
       verdict = S_ISLNK(have.st_mode) && n >= 0 && want && std::string(buf, static_cast<size_t>(n)) == want ? "" : "changed";
     } else if (type != AE_IFREG || !S_ISREG(have.st_mode) || have.st_size != archive_entry_size(entry) ||
@@ -75,7 +88,7 @@ DeployPlan plan_deploy(const ChunkReader& read, const fs::path& target, const st
     // matched) and, for exclude_from, kept.
     const bool compare = type == AE_IFREG && exists && verdict.empty();
     std::unique_ptr<DestFileCompare> cmp;
-    if (compare) cmp = std::make_unique<DestFileCompare>(AT_FDCWD, have_path.string());
+    if (compare) cmp = std::make_unique<DestFileCompare>(dir_fd, name_text);
     const bool keep_text = !exclude_from.empty() && rel == exclude_from;
     if (compare || keep_text) {
       const void* buf;
@@ -103,8 +116,7 @@ DeployPlan plan_deploy(const ChunkReader& read, const fs::path& target, const st
     std::istringstream lines(plan.exclude_from_text);
     for (std::string line; std::getline(lines, line);) rules.add_line(line);
   }
-  std::error_code ec;
-  if (!fs::is_directory(target, ec)) return plan;
+  if (!cursor) return plan;
   for (auto it = fs::recursive_directory_iterator(target, ec); !ec && it != fs::recursive_directory_iterator();
        it.increment(ec)) {
     ++plan.target_entries;
