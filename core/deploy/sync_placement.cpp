@@ -127,7 +127,7 @@ void place_by_sync(DeployContext& ctx, const fs::path& dest) {
   TreeRecordWriter record(TreeRecord::beside(dest));
   ExtractOptions extract;
   extract.tree = &record;
-  DestStampsWriter stamps;  // a chunked release's: the next one need not read what this one placed
+  DestStampsWriter stamps(dest);  // a chunked release's: the next one need not read what this one placed
   if (rsync) extract.stamps = &stamps;
   if (rsync && fs::is_directory(dest)) {
     extract.quick_check_dest = dest;
@@ -165,7 +165,7 @@ void place_by_sync(DeployContext& ctx, const fs::path& dest) {
     ctx.log.warn(std::string(e.what()) + "; haul diff cannot check dest until the next deploy");
   }
   try {
-    if (rsync) stamps.write(dest);
+    if (rsync) stamps.write();
   } catch (const std::exception& e) {
     ctx.log.warn(std::string(e.what()) + "; the next chunked deploy reads dest's files again");
   }
