@@ -9,13 +9,14 @@
 #include <mutex>
 #include <optional>
 #include <random>
-#include <thread>
+#include <vector>
 
 #include "agent/reconciler.hpp"
 #include "deploy/deploy_engine.hpp"
 #include "deploy/hook_phase.hpp"
 #include "deploy/release_rollback.hpp"
 #include "util/error.hpp"
+#include "util/joining_thread.hpp"
 #include "util/units.hpp"
 
 namespace haul {
@@ -364,20 +365,28 @@ class PipelineRunner {
 AgentSummary run_agent(const std::vector<std::unique_ptr<Pipeline>>& pipelines, StopSignal& stop, StopSignal& abort,
                        const AgentOptions& options) {
   std::vector<std::unique_ptr<PipelineRunner>> runners;
-  std::vector<std::thread> threads;
   for (const auto& p : pipelines) runners.push_back(std::make_unique<PipelineRunner>(*p, stop, abort, options));
-  std::vector<std::thread> deployers;
-  for (auto& r : runners) {
-    threads.emplace_back([&r] { r->trigger_loop(); });
-    deployers.emplace_back([&r] { r->deploy_loop(); });
-    if (r->reconciles()) threads.emplace_back([&r] { r->reconcile_loop(); });
-    if (r->watches_rollouts()) threads.emplace_back([&r] { r->watch_loop(); });
-  }
   // On stop: wake blocked triggers and idle deployers so every thread sees it.
-  int listener = stop.listen([&] {
+  const auto wake_all = [&] {
     for (const auto& p : pipelines) p->trigger->cancel();
     for (auto& r : runners) r->wake();
-  });
+  };
+  std::vector<JoiningThread> threads, deployers;  // after what they use, so gone before it
+  // A thread that could not start stops the agent: those started end before the error goes up.
+  const auto start = [&](std::vector<JoiningThread>& into, std::function<void()> loop) {
+    into.emplace_back(std::move(loop));
+    into.back().unblock_with([&] {
+      stop.raise();
+      wake_all();
+    });
+  };
+  for (auto& r : runners) {
+    start(threads, [&r] { r->trigger_loop(); });
+    start(deployers, [&r] { r->deploy_loop(); });
+    if (r->reconciles()) start(threads, [&r] { r->reconcile_loop(); });
+    if (r->watches_rollouts()) start(threads, [&r] { r->watch_loop(); });
+  }
+  int listener = stop.listen(wake_all);
   for (auto& t : threads) t.join();
   for (auto& t : deployers) t.join();
   stop.unlisten(listener);

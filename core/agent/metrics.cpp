@@ -113,7 +113,7 @@ MetricsServer::MetricsServer(const std::string& listen, const Metrics& metrics) 
   getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
   port_ = ntohs(addr.sin_port);
   if (pipe(wake_) != 0) throw Error("metrics: pipe failed");
-  thread_ = std::thread([this] { serve(); });
+  thread_ = JoiningThread([this] { serve(); });
 }
 
 MetricsServer::~MetricsServer() {

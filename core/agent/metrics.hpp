@@ -15,8 +15,9 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
+
+#include "util/joining_thread.hpp"
 
 namespace haul {
 
@@ -52,7 +53,7 @@ class MetricsServer {
   void serve();
   const Metrics& metrics_;
   int fd_ = -1, port_ = 0, wake_[2] = {-1, -1};
-  std::thread thread_;
+  JoiningThread thread_;
 };
 
 // Writes the metrics to path atomically (temp file + rename).

@@ -25,7 +25,7 @@ const char* name_of(int sig) { return sig == SIGINT ? "SIGINT" : sig == SIGHUP ?
 ShutdownSignals::ShutdownSignals(StopSignal& stopping, StopSignal* abort, std::function<void()> on_hangup) {
   sigset_t set = handled_signals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  thread_ = std::thread([&stopping, abort, on_hangup = std::move(on_hangup), set] {
+  thread_ = JoiningThread([&stopping, abort, on_hangup = std::move(on_hangup), set] {
     int sig = 0;
     while (sigwait(&set, &sig) == 0) {
       if (sig == SIGUSR1) return;

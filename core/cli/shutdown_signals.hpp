@@ -17,8 +17,8 @@
 #include <pthread.h>
 
 #include <functional>
-#include <thread>
 
+#include "util/joining_thread.hpp"
 #include "util/stop_signal.hpp"
 
 namespace haul {
@@ -29,7 +29,7 @@ class ShutdownSignals {
   ~ShutdownSignals();
 
  private:
-  std::thread thread_;
+  JoiningThread thread_;
 };
 
 }  // namespace haul

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <thread>
 #include <unordered_map>
 
 #include "delta/chunk_name.hpp"
@@ -87,7 +88,10 @@ ChunkFeed::ChunkFeed(const ReleaseIndex& index, FeedOptions options, ChunkFetch 
     segments_.push_back(s);
   }
   const size_t workers = std::min(std::max<size_t>(options_.workers, 1), segments_.size());
-  for (size_t w = 0; w < workers; ++w) threads_.emplace_back([this, w] { work(w); });
+  for (size_t w = 0; w < workers; ++w) {
+    threads_.emplace_back([this, w] { work(w); });
+    threads_.back().unblock_with([this] { cancel(); });  // a worker that could not start: the others stop
+  }
 }
 
 ChunkFeed::~ChunkFeed() {

@@ -23,11 +23,11 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "delta/release_index.hpp"
 #include "util/inode_stamp.hpp"
+#include "util/joining_thread.hpp"
 #include "util/stop_signal.hpp"
 
 namespace haul::delta {
@@ -142,7 +142,7 @@ class ChunkFeed {
   std::mutex cpu_mu_;
   std::condition_variable cpu_cv_;
   size_t cpu_free_;  // local readers that may start
-  std::vector<std::thread> threads_;
+  std::vector<JoiningThread> threads_;  // last: gone first, while what the workers use is still here
 };
 
 }  // namespace haul::delta

@@ -2,57 +2,84 @@
 #include "delta/dest_stamps.hpp"
 
 #include <fcntl.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 
 #include "util/beside_dest.hpp"
 #include "util/durable_file.hpp"
+#include "util/error.hpp"
 
 namespace haul {
 namespace fs = std::filesystem;
 
 namespace {
 
-// Version 2: a written file's stamp is the deploy's window (version 1's,
-// stat'ed after the sync, are read again once).
-constexpr std::string_view kHeader = "haul-dest-stamps 2\n";
+// Version 3: the window is read off the filesystem's clock, with the
+// device it is on (version 2's, off the process's clocks, are read again once).
+constexpr std::string_view kHeader = "haul-dest-stamps 3\n";
 
-struct timespec coarse_now() {
-  struct timespec t {};
-  clock_gettime(CLOCK_REALTIME_COARSE, &t);
-  return t;
-}
+// How long an edge waits for the filesystem's clock to move: past a coarse
+// tick (1-10 ms) and a loaded machine's scheduling; a clock of a second or
+// two is not waited for (dest_stamps.hpp says why that is still safe).
+constexpr auto kClockMoveWait = std::chrono::milliseconds(50);
 
 bool before(const struct timespec& a, const struct timespec& b) {
   return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
 }
 
-// An edge of a deploy's window: past every ctime the kernel gave before the
-// call, and not past any it gives from the return on. A ctime is the coarse
-// clock's tick, but not only: on a filesystem with multigrain timestamps
-// (ext4, xfs, btrfs, tmpfs since Linux 6.13) a change to an inode that stat
-// looked at since its last change takes the fine clock, and every change
-// after that at least the same (the kernel's floor), so ctimes run up to a
-// tick ahead of CLOCK_REALTIME_COARSE — past the coarse clock's next tick
-// when the change came late in its tick. Still, a ctime is never past the
-// fine clock when it is given nor before the coarse clock: the first tick
-// of the coarse clock past the fine clock's now is the edge. Waits a tick
-// or two (a few ms); a clock set back meanwhile starts the wait over.
-struct timespec window_edge() {
+std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+// A file of the writer's own beside dest: on the filesystem of staging and
+// of dest's files, as the sync renames one into the other. Unlinked at
+// once, as only its inode is wanted.
+int open_probe(const fs::path& dest, std::string& error) {
+  std::string name = beside_dest(dest, "clock-XXXXXX").string();
+  const int fd = mkostemp(name.data(), O_CLOEXEC);
+  if (fd < 0) {
+    error = errno_text("cannot create the clock probe " + name);
+    return -1;
+  }
+  unlink(name.c_str());
+  return fd;
+}
+
+// The filesystem's clock now: the probe's ctime once touched (setting its
+// times to now is a change like any other, and sets its ctime so).
+bool touch(int fd, const fs::path& dest, struct stat& st, std::string& error) {
+  if (futimens(fd, nullptr) == 0 && fstat(fd, &st) == 0) return true;
+  error = errno_text("cannot touch the clock probe beside " + dest.string());
+  return false;
+}
+
+enum class Moved { past, not_in_time, back };
+
+// Touches the probe until its ctime moves past `clock`, and sets `clock` to
+// that first later ctime. On a multigrain filesystem the second touch does
+// (the fstat between made the kernel take the fine clock for it); on others
+// it takes a coarse tick. A clock that has not moved within kClockMoveWait
+// leaves `clock` as it was; one that went back says so.
+std::optional<Moved> move_past(int fd, const fs::path& dest, struct timespec& clock, std::string& error) {
+  const auto deadline = std::chrono::steady_clock::now() + kClockMoveWait;
+  long pause_ns = 20'000;
   for (;;) {
-    struct timespec fine {};
-    clock_gettime(CLOCK_REALTIME, &fine);
-    struct timespec tick = coarse_now();
-    while (!before(fine, tick)) {
-      const struct timespec ms{0, 1'000'000};
-      nanosleep(&ms, nullptr);
-      const struct timespec next = coarse_now();
-      if (before(next, tick)) break;
-      tick = next;
+    struct stat st {};
+    if (!touch(fd, dest, st, error)) return std::nullopt;
+    if (before(clock, st.st_ctim)) {
+      clock = st.st_ctim;
+      return Moved::past;
     }
-    if (before(fine, tick)) return tick;
+    if (before(st.st_ctim, clock)) return Moved::back;
+    if (std::chrono::steady_clock::now() >= deadline) return Moved::not_in_time;
+    const struct timespec pause{0, pause_ns};
+    nanosleep(&pause, nullptr);
+    pause_ns = std::min(pause_ns * 2, 1'000'000L);
   }
 }
 
@@ -99,14 +126,17 @@ void put_number(std::string& out, T value) {
 
 fs::path DestStamps::beside(const fs::path& dest) { return beside_dest(dest, "stamps"); }
 
-DestStamps DestStamps::load(const fs::path& dest) {
+DestStamps DestStamps::load(const fs::path& dest, const struct timespec* fs_now) {
   std::ifstream in(beside(dest), std::ios::binary | std::ios::ate);
   if (!in) return {};
   DestStamps stamps;
   stamps.text_ = std::make_unique<std::string>(static_cast<size_t>(std::max<std::streamoff>(in.tellg(), 0)), '\0');
   in.seekg(0);
   const bool read = static_cast<bool>(in.read(stamps.text_->data(), static_cast<std::streamsize>(stamps.text_->size())));
-  if (read && stamps.parse()) return stamps;
+  if (read && stamps.parse()) {
+    stamps.clock_set_back_ = fs_now && before(*fs_now, stamps.window_to_);
+    return stamps;
+  }
   DestStamps none;
   const std::string_view text = *stamps.text_;
   const std::string_view first = text.substr(0, std::min(text.find('\n'), size_t{40}));
@@ -123,10 +153,10 @@ bool DestStamps::parse() {
   {
     const size_t eol = text.find('\n');
     if (eol == std::string_view::npos) return false;
-    LineReader r(text.substr(0, eol));  // "window <from s> <ns> <to s> <ns> "
+    LineReader r(text.substr(0, eol));  // "window <dev> <from s> <ns> <to s> <ns> "
     std::string_view word;
-    if (!r.word(word) || word != "window" || !r.time(window_from_) || !r.time(window_to_) ||
-        !r.rest().empty())
+    if (!r.word(word) || word != "window" || !r.number(window_dev_) || !r.time(window_from_) ||
+        !r.time(window_to_) || !r.rest().empty())
       return false;
     text.remove_prefix(eol + 1);
   }
@@ -177,8 +207,9 @@ std::optional<FileStamp> DestStamps::unchanged(const fs::path& dest, std::string
   path += rel;
   if (fstatat(AT_FDCWD, path.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
   const InodeStamp now = InodeStamp::of(st);
-  if (it->written ? now.size != size || now.mtime.tv_sec != mtime_sec || before(now.ctime, window_from_) ||
-                        !before(now.ctime, window_to_)
+  // Written: strictly inside the window, on the probe's filesystem (dest_stamps.hpp says why strictly).
+  if (it->written ? clock_set_back_ || now.dev != window_dev_ || now.size != size || now.mtime.tv_sec != mtime_sec ||
+                        !before(window_from_, now.ctime) || !before(now.ctime, window_to_)
                   : !(now == it->inode))
     return std::nullopt;
   FileStamp found = *it;
@@ -186,16 +217,32 @@ std::optional<FileStamp> DestStamps::unchanged(const fs::path& dest, std::string
   return found;
 }
 
+DestStampsWriter::~DestStampsWriter() {
+  if (probe_fd_ >= 0) close(probe_fd_);
+}
+
 void DestStampsWriter::start(size_t files) {
   std::lock_guard<std::mutex> lock(mu_);
   started_ = true;
-  // Not the fine clock's now: a file this deploy writes in the start's own
-  // tick could have an older ctime and go unstamped. Not the coarse clock's
-  // next tick: a file changed just before the start could have a newer one
-  // and pass for this deploy's.
-  started_at_ = window_edge();
   files_.clear();
   files_.reserve(files);
+  clock_went_back_ = false;
+  if (probe_fd_ < 0) probe_fd_ = open_probe(dest_, probe_error_);
+  struct stat st {};
+  if (probe_fd_ >= 0 && touch(probe_fd_, dest_, st, probe_error_)) {
+    // Every change before the start has a ctime <= started_at_; once the
+    // clock has moved past it, every change of the deploy has a later one.
+    started_at_ = st.st_ctim;
+    probe_dev_ = static_cast<uint64_t>(st.st_dev);
+    struct timespec moved = started_at_;
+    const auto m = move_past(probe_fd_, dest_, moved, probe_error_);
+    if (m) {
+      clock_went_back_ = *m == Moved::back;
+      return;
+    }
+  }
+  if (probe_fd_ >= 0) close(probe_fd_);
+  probe_fd_ = -1;  // write() says why
 }
 
 void DestStampsWriter::add(std::string_view rel, std::string chunks, std::string_view content, uint64_t size,
@@ -216,22 +263,31 @@ void DestStampsWriter::add(std::string_view rel, std::string chunks, std::string
   files_.push_back(std::move(p));
 }
 
-void DestStampsWriter::write(const fs::path& dest) {
+void DestStampsWriter::write() {
   std::lock_guard<std::mutex> lock(mu_);
   if (!started_) return;
-  // Past the sync's last write: a file the sync wrote has an older ctime
-  // than the window's end, and any later change a newer or equal one.
-  const struct timespec since = window_edge();
+  if (probe_fd_ < 0) throw Error(probe_error_);
+  // The sync's writes have ctimes <= the probe's now; every change once the
+  // clock has moved past that, one >= the moved ctime: the exclusive end.
+  // Not moved in time: the probe's now, exclusive too. Set back during the
+  // deploy: an empty window.
+  struct stat st {};
+  if (!touch(probe_fd_, dest_, st, probe_error_)) throw Error(probe_error_);
+  struct timespec until = st.st_ctim;
+  const auto moved = move_past(probe_fd_, dest_, until, probe_error_);
+  if (!moved) throw Error(probe_error_);
+  if (clock_went_back_ || *moved == Moved::back || before(until, started_at_)) until = started_at_;
   // Added from two threads (in path order when the feed left nothing out); the stamps file is in path order.
   const auto by_path = [](const Pending& a, const Pending& b) { return a.path < b.path; };
   if (!std::is_sorted(files_.begin(), files_.end(), by_path)) std::sort(files_.begin(), files_.end(), by_path);
   std::string out(kHeader);
   out.reserve(files_.size() * 200);
   out += "window ";
+  put_number(out, probe_dev_);
   put_number(out, static_cast<int64_t>(started_at_.tv_sec));
   put_number(out, started_at_.tv_nsec);
-  put_number(out, static_cast<int64_t>(since.tv_sec));
-  put_number(out, since.tv_nsec);
+  put_number(out, static_cast<int64_t>(until.tv_sec));
+  put_number(out, until.tv_nsec);
   out += '\n';
   size_t count = 0;
   for (const Pending& p : files_) {
@@ -260,7 +316,7 @@ void DestStampsWriter::write(const fs::path& dest) {
   }
   out += "end " + std::to_string(count) + "\n";
   // Not fsync'ed: after a crash a torn file (no end line) is no stamps, and every file is read.
-  write_file_atomically(DestStamps::beside(dest), out);
+  write_file_atomically(DestStamps::beside(dest_), out);
 }
 
 }  // namespace haul

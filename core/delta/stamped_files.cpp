@@ -14,7 +14,7 @@ StampedFiles::StampedFiles(const delta::ReleaseIndex& index, const ExtractOption
   writer_->start(static_cast<size_t>(std::count_if(
       index.entries.begin(), index.entries.end(), [](const auto& e) { return e.type == delta::EntryType::file; })));
   if (!options.quick_check_dest.empty() && writer_->trusted())
-    stamps_ = DestStamps::load(options.quick_check_dest);
+    stamps_ = DestStamps::load(options.quick_check_dest, writer_->clock_at_start());
   if (stamps_.size() > 0) unchanged_.resize(index.entries.size());
 }
 

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <memory>
 #include <optional>
-#include <thread>
 
 #include "delta/release_index.hpp"
 #include "transfer/byte_pipe.hpp"
@@ -15,6 +14,7 @@
 #include "transfer/transfer_progress.hpp"
 #include "util/digest.hpp"
 #include "util/error.hpp"
+#include "util/joining_thread.hpp"
 #include "util/units.hpp"
 
 namespace haul {
@@ -29,7 +29,7 @@ void stream_artifact(DeployContext& ctx, const std::function<void(const ChunkRea
   Error::Kind fetch_error_kind = Error::Kind::failed;
   FetchOutcome fetched;
   TransferProgress progress(src, ctx.log, isatty(STDERR_FILENO) != 0);
-  std::thread fetcher([&] {
+  JoiningThread fetcher([&] {
     try {
       FetchPolicy policy = ctx.fetch_policy();
       policy.on_total_size = [&](uint64_t total) {
@@ -48,6 +48,7 @@ void stream_artifact(DeployContext& ctx, const std::function<void(const ChunkRea
       pipe.close_write(fetch_error);
     }
   });
+  fetcher.unblock_with([&] { pipe.close_read(); });  // an early exit: the fetcher may wait for room in the pipe
   ChunkReader raw = [&] { return pipe.read(); };
   std::string consume_error;
   // Declared out here: the decompression thread reads them until stop() below.

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <atomic>
 #include <exception>
-#include <thread>
 
 #include "delta/chunk_feed.hpp"
 #include "delta/chunk_name.hpp"
@@ -16,6 +15,7 @@
 #include "delta/index_chain.hpp"
 #include "util/beside_dest.hpp"
 #include "util/error.hpp"
+#include "util/joining_thread.hpp"
 #include "util/units.hpp"
 
 namespace haul {
@@ -86,7 +86,7 @@ ExtractStats assemble_from_index(DeployContext& ctx, const std::string& fetched,
   std::exception_ptr writer_error;
   std::atomic<bool> cancelled{false};
   bool writer_failed_first = false;  // not because the extraction failed and cancelled it
-  std::thread writer([&] {
+  JoiningThread writer([&] {
     try {
       delta::write_index_as_tar(index, src, [&] { return feed.next(); },
                                 [&](const void* d, size_t n) { return pipe.push(d, n); },
@@ -97,6 +97,10 @@ ExtractStats assemble_from_index(DeployContext& ctx, const std::string& fetched,
       writer_failed_first = !cancelled;
       pipe.close_write(e.what());
     }
+  });
+  writer.unblock_with([&] {  // an early exit: the writer may wait on the feed or the pipe
+    feed.cancel();
+    pipe.close_read();
   });
   ChunkReader reader = [&] { return pipe.read(); };
   ExtractOptions extract = options;

@@ -108,7 +108,7 @@ class SyncPlacement final : public Placement {
       : ctx_(ctx), dest_(dest), rsync_(ctx.manifest.sync_strategy == SyncStrategy::rsync),
         lock_(beside_dest(dest, "lock"), ctx.options.lock_timeout, ctx.before_start),
         journal_scope_(DeployJournal::beside(dest), journal_entry(ctx, "fetch", ""), dest.string(), ctx.log),
-        record_(TreeRecord::beside(dest)) {
+        record_(TreeRecord::beside(dest)), stamps_(dest) {
     journal_ = &journal_scope_;
   }
 
@@ -163,7 +163,7 @@ class SyncPlacement final : public Placement {
       ctx_.log.warn(std::string(e.what()) + "; haul diff cannot check dest until the next deploy");
     }
     try {
-      if (rsync_) stamps_.write(dest_);
+      if (rsync_) stamps_.write();
     } catch (const std::exception& e) {
       ctx_.log.warn(std::string(e.what()) + "; the next chunked deploy reads dest's files again");
     }

@@ -155,14 +155,14 @@ Codec threaded_codec_for(const void* data, size_t len) {
 // (the network side keeps its 2 MiB for jitter); W1 is as fast, 1 MiB smaller.
 DecompressThread::DecompressThread(Codec codec, ChunkReader source, std::string origin, uint64_t max_ratio)
     : source_(std::move(source)), origin_(std::move(origin)), max_ratio_(max_ratio), out_(1 << 20) {
-  thread_ = std::thread([this, codec] { run(codec); });
+  thread_ = JoiningThread([this, codec] { run(codec); });
 }
 
 DecompressThread::~DecompressThread() { stop(); }
 
 void DecompressThread::stop() {
   out_.close_read();
-  if (thread_.joinable()) thread_.join();
+  thread_.join();
 }
 
 std::pair<const void*, size_t> DecompressThread::next() {

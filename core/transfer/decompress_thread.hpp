@@ -14,10 +14,10 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "transfer/byte_pipe.hpp"
 #include "transfer/chunk_reader.hpp"
+#include "util/joining_thread.hpp"
 
 namespace haul {
 
@@ -46,7 +46,7 @@ class DecompressThread {
   std::string origin_;
   uint64_t max_ratio_;
   BytePipe out_;
-  std::thread thread_;
+  JoiningThread thread_;  // last: joined (by stop()) before the members it reads go
 };
 
 }  // namespace haul

@@ -6,8 +6,9 @@
 #include <exception>
 #include <mutex>
 #include <optional>
-#include <thread>
 #include <vector>
+
+#include "util/joining_thread.hpp"
 
 namespace haul {
 
@@ -17,8 +18,8 @@ void for_each_with_sources(const SourceSet& sources, size_t count, size_t thread
   std::atomic<bool> failed{false};
   std::mutex mu;
   std::exception_ptr error;
-  std::vector<std::thread> workers;
-  for (size_t w = 0; w < std::min(threads, count); ++w)
+  std::vector<JoiningThread> workers;
+  for (size_t w = 0; w < std::min(threads, count); ++w) {
     workers.emplace_back([&, w] {
       try {
         std::optional<SourceSet> own;
@@ -31,6 +32,8 @@ void for_each_with_sources(const SourceSet& sources, size_t count, size_t thread
         failed = true;
       }
     });
+    workers.back().unblock_with([&] { failed = true; });  // a worker that could not start: the others stop early
+  }
   for (auto& t : workers) t.join();
   if (error) std::rethrow_exception(error);
 }

@@ -6,6 +6,10 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
 #include "delta/dest_stamps.hpp"
 #include "test_support.hpp"
 
@@ -29,9 +33,10 @@ TEST(DestStamps, AStampHoldsUntilItsFileIsTouchedEvenWithSizeAndMtimePutBack) {
   const fs::path dest = tmp / "app";
   write_file(dest / "kept.rb", "kept\n");
   write_file(dest / "other.rb", "other\n");
-  DestStampsWriter w;
+  DestStampsWriter w(dest);
   w.start(3);
-  // Written by the sync at once, in what may be the start's own tick.
+  // Written by the sync at once: start() returned only once the
+  // filesystem's clock had moved past the window's start.
   write_file(dest / "lib/written.rb", "written by the sync\n");
   const auto mtime = [&](const char* f) { return static_cast<int64_t>(stat_of(dest / f).st_mtim.tv_sec); };
   const InodeStamp kept = InodeStamp::of(stat_of(dest / "kept.rb"));
@@ -39,7 +44,7 @@ TEST(DestStamps, AStampHoldsUntilItsFileIsTouchedEvenWithSizeAndMtimePutBack) {
   w.add("lib/written.rb", kChunks, kContent, 20, mtime("lib/written.rb"), nullptr);
   // Not written by this deploy: an excluded path's own copy, older than the deploy.
   w.add("other.rb", kChunks, kContent, 6, mtime("other.rb"), nullptr);
-  w.write(dest);
+  w.write();
 
   const DestStamps stamps = DestStamps::load(dest);
   EXPECT_EQ(stamps.size(), 3u);
@@ -69,13 +74,13 @@ TEST(DestStamps, AStampHoldsUntilItsFileIsTouchedEvenWithSizeAndMtimePutBack) {
   }
   // A chmod is a touch too, and so is a rename over the file.
   write_file(dest / "lib/again.rb", "again\n");
-  DestStampsWriter w2;
+  DestStampsWriter w2(dest);
   w2.start(1);
   write_file(dest / "lib/again.rb", "again\n");
   w2.add("lib/again.rb", kChunks, kContent, 6, mtime("lib/again.rb"), nullptr);
   write_file(dest / "lib/twin.rb", "again\n");
   fs::last_write_time(dest / "lib/twin.rb", fs::last_write_time(dest / "lib/again.rb"));
-  w2.write(dest);
+  w2.write();
   const DestStamps again = DestStamps::load(dest);
   ASSERT_TRUE(again.unchanged(dest, "lib/again.rb", kChunks, 6, mtime("lib/again.rb"), st));
   fs::rename(dest / "lib/twin.rb", dest / "lib/again.rb");  // written in the window, moved in after it
@@ -102,11 +107,11 @@ TEST(DestStamps, AFineGrainedCtimeFallsOnItsSideOfTheWindowEveryTime) {
   };
   for (int round = 0; round < 50; ++round) {
     const int64_t before_mtime = change_looked_at("before.rb");
-    DestStampsWriter w;
+    DestStampsWriter w(dest);
     w.start(2);
     w.add("before.rb", kChunks, kContent, 2, before_mtime, nullptr);
     w.add("during.rb", kChunks, kContent, 2, change_looked_at("during.rb"), nullptr);
-    w.write(dest);
+    w.write();
     const DestStamps stamps = DestStamps::load(dest);
     struct stat st {};
     EXPECT_FALSE(stamps.unchanged(dest, "before.rb", kChunks, 2, before_mtime, st)) << "round " << round;
@@ -115,17 +120,101 @@ TEST(DestStamps, AFineGrainedCtimeFallsOnItsSideOfTheWindowEveryTime) {
   }
 }
 
+// The window's edges are the filesystem's own clock, read off a probe
+// beside dest, so they hold on any granularity: a change just before the
+// start or just after the end — in the very tick of the probe's reading —
+// is never the deploy's, and a write just after the start or just before
+// the end always is (start and write wait for the clock to move past the
+// probe). No round depends on where a tick falls.
+TEST(DestStamps, TheWindowsEdgesHoldInTheProbesOwnTick) {
+  TempDir tmp;
+  const fs::path dest = tmp / "app";
+  const auto mtime = [&](const char* f) { return static_cast<int64_t>(stat_of(dest / f).st_mtim.tv_sec); };
+  for (int round = 0; round < 50; ++round) {
+    write_file(dest / "before.rb", "b\n");
+    DestStampsWriter w(dest);
+    w.start(4);
+    write_file(dest / "first.rb", "f\n");
+    write_file(dest / "after.rb", "a\n");
+    write_file(dest / "last.rb", "l\n");
+    for (const char* f : {"before.rb", "first.rb", "after.rb", "last.rb"})
+      w.add(f, kChunks, kContent, 2, mtime(f), nullptr);
+    w.write();
+    const auto old_mtime = fs::last_write_time(dest / "after.rb");
+    write_file(dest / "after.rb", "A\n");  // the same size, its mtime put back, right after the end
+    fs::last_write_time(dest / "after.rb", old_mtime);
+
+    const DestStamps stamps = DestStamps::load(dest);
+    struct stat st {};
+    EXPECT_FALSE(stamps.unchanged(dest, "before.rb", kChunks, 2, mtime("before.rb"), st)) << "round " << round;
+    EXPECT_TRUE(stamps.unchanged(dest, "first.rb", kChunks, 2, mtime("first.rb"), st)) << "round " << round;
+    EXPECT_TRUE(stamps.unchanged(dest, "last.rb", kChunks, 2, mtime("last.rb"), st)) << "round " << round;
+    EXPECT_FALSE(stamps.unchanged(dest, "after.rb", kChunks, 2, mtime("after.rb"), st)) << "round " << round;
+  }
+}
+
+// A filesystem clock found behind the window's end at the next deploy was
+// set back since: a change made meanwhile could carry a ctime inside the
+// window, so no written stamp holds. A kept file's stamp (its exact ctime)
+// still does.
+TEST(DestStamps, AClockSetBackSinceTheWindowHoldsNoWrittenStamp) {
+  TempDir tmp;
+  const fs::path dest = tmp / "app";
+  write_file(dest / "kept.rb", "kept\n");
+  const InodeStamp kept = InodeStamp::of(stat_of(dest / "kept.rb"));
+  DestStampsWriter w(dest);
+  w.start(2);
+  ASSERT_NE(w.clock_at_start(), nullptr);
+  const struct timespec at_start = *w.clock_at_start();
+  write_file(dest / "written.rb", "written\n");
+  const int64_t kept_mtime = static_cast<int64_t>(kept.mtime.tv_sec);
+  const int64_t written_mtime = static_cast<int64_t>(stat_of(dest / "written.rb").st_mtim.tv_sec);
+  w.add("kept.rb", kChunks, kContent, 5, kept_mtime, &kept);
+  w.add("written.rb", kChunks, kContent, 8, written_mtime, nullptr);
+  w.write();
+
+  struct stat st {};
+  DestStampsWriter next(dest);  // the next deploy's start: the clock has moved on
+  next.start(0);
+  ASSERT_NE(next.clock_at_start(), nullptr);
+  const DestStamps later = DestStamps::load(dest, next.clock_at_start());
+  EXPECT_TRUE(later.unchanged(dest, "written.rb", kChunks, 8, written_mtime, st));
+  EXPECT_TRUE(later.unchanged(dest, "kept.rb", kChunks, 5, kept_mtime, st));
+
+  const DestStamps set_back = DestStamps::load(dest, &at_start);  // as if the clock read the start again
+  EXPECT_FALSE(set_back.unchanged(dest, "written.rb", kChunks, 8, written_mtime, st));
+  EXPECT_TRUE(set_back.unchanged(dest, "kept.rb", kChunks, 5, kept_mtime, st));
+}
+
+// The probe is a file of the writer's own, unlinked at once: nothing is
+// left beside dest but the stamps file.
+TEST(DestStamps, TheClockProbeLeavesNothingBesideDest) {
+  TempDir tmp;
+  const fs::path dest = tmp / "app";
+  write_file(dest / "a.rb", "a\n");
+  {
+    DestStampsWriter w(dest);
+    w.start(1);
+    w.add("a.rb", kChunks, kContent, 2, static_cast<int64_t>(stat_of(dest / "a.rb").st_mtim.tv_sec), nullptr);
+    w.write();
+  }
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(tmp.path())) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{".haul-app.stamps", "app"}));
+}
+
 TEST(DestStamps, AStampsFileThatIsNotWholeIsNoStamps) {
   TempDir tmp;
   const fs::path dest = tmp / "app";
   for (int i = 0; i < 50; ++i) write_file(dest / ("f" + std::to_string(i)), "x");
-  DestStampsWriter w;
+  DestStampsWriter w(dest);
   w.start(50);
   for (int i = 0; i < 50; ++i) {
     const InodeStamp s = InodeStamp::of(stat_of(dest / ("f" + std::to_string(i))));
     w.add("f" + std::to_string(i), kChunks, kContent, 1, static_cast<int64_t>(s.mtime.tv_sec), &s);
   }
-  w.write(dest);
+  w.write();
   const fs::path file = DestStamps::beside(dest);
   EXPECT_EQ(file, tmp / ".haul-app.stamps");
   const std::string whole = read_file(file);
@@ -152,7 +241,7 @@ TEST(DestStamps, AStampsFileThatIsNotWholeIsNoStamps) {
 
   // A deploy that collected nothing (a tarball's) leaves the file alone.
   write_file(file, whole);
-  DestStampsWriter idle;
-  idle.write(dest);
+  DestStampsWriter idle(dest);
+  idle.write();
   EXPECT_EQ(read_file(file), whole);
 }
