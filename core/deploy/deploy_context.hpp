@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // What the stages of one deploy share (deploy_engine.cpp tells the story;
-// intake, artifact_stream, sync_placement, release_placement and
-// deploy_hooks are its stages). Each stage reads what the earlier ones
-// filled in and adds its own part; none calls back up. Lives for one run().
+// intake, artifact_stream, the placements, rollout_gate and deploy_hooks are
+// its stages): what it was given, and what hooks and the result are told
+// (the manifest, the release and its folders, how far dest got). What one
+// stage needs from another is passed as an argument, not left here; none
+// calls back up. Lives for one run().
 #pragma once
 
 #include <cstdint>
