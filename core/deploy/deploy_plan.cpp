@@ -117,10 +117,13 @@ DeployPlan plan_deploy(const ChunkReader& read, const fs::path& target, const st
     for (std::string line; std::getline(lines, line);) rules.add_line(line);
   }
   if (!cursor) return plan;
-  for (auto it = fs::recursive_directory_iterator(target, ec); !ec && it != fs::recursive_directory_iterator();
+  // Every path under target starts with it and a slash: the rest is rel
+  // (lexically_relative per entry cost more than the walk itself).
+  const size_t prefix = (target / "").native().size();
+  for (auto it = fs::recursive_directory_iterator(target / "", ec); !ec && it != fs::recursive_directory_iterator();
        it.increment(ec)) {
     ++plan.target_entries;
-    const std::string rel = it->path().lexically_relative(target).generic_string();
+    const std::string rel = it->path().native().substr(prefix);
     const bool is_dir = it->is_directory(ec) && !it->is_symlink(ec);
     if (in_release.count(rel) && (!is_dir || dirs_in_release.count(rel))) continue;
     if (options.apply_excludes && rules.excluded(rel, is_dir)) {
