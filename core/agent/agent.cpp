@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "agent/agent.hpp"
 
-#include <haul/sdk.hpp>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -11,6 +10,7 @@
 #include <random>
 #include <vector>
 
+#include "agent/event_request.hpp"
 #include "agent/reconciler.hpp"
 #include "deploy/deploy_engine.hpp"
 #include "deploy/hook_phase.hpp"
@@ -32,8 +32,6 @@ struct Pending {
   // replaces the halted one anyway.
   std::optional<HaltedRelease> undo;
 };
-
-constexpr size_t kMaxUrlBytes = 4096;
 
 class PipelineRunner {
  public:
@@ -156,35 +154,12 @@ class PipelineRunner {
         continue;
       }
       const TriggerEvent* ev = &next->event;
-      std::string url = sdk::trim(ev->payload);
-      if (url.empty()) {
-        spdlog::error("[{}] event {} has an empty payload; expected a manifest URL", p_.name, describe(*ev));
-        note_trigger_error();
-        continue;
-      }
-      // A URL is short (a Consul or Serf event holds 512 bytes in all); a
-      // payload of megabytes is refused once, not echoed through every line.
-      if (url.size() > kMaxUrlBytes || url.find('\n') != std::string::npos) {
-        spdlog::error("[{}] event {} has a payload of {} that is not a manifest URL (one line of at most {} bytes "
-                      "expected): {}...",
-                      p_.name, describe(*ev), format_bytes(url.size()), kMaxUrlBytes, url.substr(0, 200));
-        note_trigger_error();
-        continue;
-      }
-      DeployRequest request{url, ev->id, ev->ltime, next->expected_manifest_sha256, ""};
-      if (p_.applied) {
-        request.unless_dest_runs_it = !p_.applied->last().has_value();
-        const auto decision = p_.applied->decide(ev->id, ev->ltime);
-        if (decision.kind == AppliedEvents::Decision::skip) {
-          spdlog::info("[{}] {}; not deploying it again", p_.name, decision.why);
-          continue;
-        }
-        if (decision.kind == AppliedEvents::Decision::apply_unless_running) {
-          spdlog::warn("[{}] {}; deploying it unless its manifest is the one already applied", p_.name, decision.why);
-          request.unless_manifest_sha256 = decision.running_manifest_sha256;
-        }
-      }
-      spdlog::info("[{}] deploying {} (event {})", p_.name, url, describe(*ev));
+      const EventRequest asked = request_for_event(p_.name, *ev, next->expected_manifest_sha256, p_.applied.get());
+      if (asked.kind == EventRequest::malformed) note_trigger_error();
+      if (asked.kind != EventRequest::deploy) continue;
+      const DeployRequest& request = asked.request;
+      const std::string& url = request.manifest_url;
+      spdlog::info("[{}] deploying {} (event {})", p_.name, url, describe_event(*ev));
       DeployResult r = p_.run_deploy(request, abort_, &stop_);
       if (r.interrupted) {
         // Not an outcome of the release: it is deployed again after a restart.
@@ -294,12 +269,6 @@ class PipelineRunner {
       spdlog::error("[{}] {}", p_.name, msg);
   }
 
-  static std::string describe(const TriggerEvent& ev) {
-    std::string d = ev.id.empty() ? "(no id)" : ev.id;
-    if (ev.ltime) d += ", ltime " + std::to_string(ev.ltime);
-    return d;
-  }
-
   // A deploy slower than the interval must not be queued again behind itself.
   bool queued_or_running(const std::string& manifest_sha256) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -309,13 +278,13 @@ class PipelineRunner {
 
   // label: how to name a non-event in the log ("" for a trigger's event).
   void offer(Pending next, const std::string& label) {
-    if (label.empty()) spdlog::info("[{}] event {} received", p_.name, describe(next.event));
+    if (label.empty()) spdlog::info("[{}] event {} received", p_.name, describe_event(next.event));
     std::lock_guard<std::mutex> lock(mu_);
     offer_locked(std::move(next), label);
   }
 
   void offer_locked(Pending next, const std::string& label) {
-    const std::string what = label.empty() ? "event " + describe(next.event) : label;
+    const std::string what = label.empty() ? "event " + describe_event(next.event) : label;
     if (pending_)
       spdlog::info("[{}] {} superseded by {} before it started", p_.name, pending_label_, what);
     pending_ = std::move(next);
